@@ -1,0 +1,750 @@
+/*
+ * QuickJS runtime for Extism plugins.
+ *
+ * Implements the Extism guest ABI (imports from `extism:host/env`, exactly the
+ * kernel's names and signatures) and exposes it to JavaScript as the native
+ * object `__ext`; prelude.js builds the @extism/js-pdk globals (Host, Memory,
+ * Var, Config, console, TextEncoder/TextDecoder, crypto) on top of it.
+ *
+ * Life cycle:
+ * - `wizer.initialize` (run once at build time by Wizer) creates the runtime,
+ *   evaluates the prelude and the bundle, runs the GC and zeroes what the
+ *   snapshot does not need (program text, unused stack), so instantiating the
+ *   plugin never parses or runs the bundle again.
+ * - Without pre-initialisation the same setup runs lazily on the first call.
+ * - Every export call: update the stack top (stack check), reseed Math.random
+ *   on the first call (a snapshot must not freeze randomness), call the JS
+ *   function, drain pending jobs, and turn an exception or a rejected promise
+ *   into an Extism error. The instance stays usable after an error.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quickjs.h"
+#include "extism_runtime.h"
+
+/* ---- Extism kernel imports ------------------------------------------- */
+#define EXTISM_ENV(name) __attribute__((import_module("extism:host/env"), import_name(#name)))
+
+EXTISM_ENV(input_length) uint64_t extism_input_length(void);
+EXTISM_ENV(input_load_u8) uint32_t extism_input_load_u8(uint64_t offset);
+EXTISM_ENV(input_load_u64) uint64_t extism_input_load_u64(uint64_t offset);
+EXTISM_ENV(length) uint64_t extism_length(uint64_t offset);
+EXTISM_ENV(alloc) uint64_t extism_alloc(uint64_t length);
+EXTISM_ENV(free) void extism_free(uint64_t offset);
+EXTISM_ENV(load_u8) uint32_t extism_load_u8(uint64_t offset);
+EXTISM_ENV(load_u64) uint64_t extism_load_u64(uint64_t offset);
+EXTISM_ENV(store_u8) void extism_store_u8(uint64_t offset, uint32_t value);
+EXTISM_ENV(store_u64) void extism_store_u64(uint64_t offset, uint64_t value);
+EXTISM_ENV(output_set) void extism_output_set(uint64_t offset, uint64_t length);
+EXTISM_ENV(error_set) void extism_error_set(uint64_t offset);
+EXTISM_ENV(config_get) uint64_t extism_config_get(uint64_t key_offset);
+EXTISM_ENV(var_get) uint64_t extism_var_get(uint64_t key_offset);
+EXTISM_ENV(var_set) void extism_var_set(uint64_t key_offset, uint64_t value_offset);
+EXTISM_ENV(log_debug) void extism_log_debug(uint64_t offset);
+EXTISM_ENV(log_info) void extism_log_info(uint64_t offset);
+EXTISM_ENV(log_warn) void extism_log_warn(uint64_t offset);
+EXTISM_ENV(log_error) void extism_log_error(uint64_t offset);
+
+/* Added to quickjs.c by the build (see scripts/build/quickjs.mjs). */
+void JS_ReseedRandom(JSContext *ctx, uint64_t seed);
+extern void __wasm_call_ctors(void);
+extern unsigned char __stack_low;
+
+/* Shadow-stack budget for JavaScript; the linker reserves more (see build),
+ * so a runaway recursion becomes a catchable "stack overflow" error. */
+#define JS_STACK_LIMIT (448 * 1024)
+/* Default heap limit; Extism config `js_memory_limit_mb` overrides it. */
+#define DEFAULT_MEMORY_LIMIT_MB 1536
+
+static JSRuntime *rt;
+static JSContext *ctx;
+static JSValue *export_fns;
+static int engine_ready;
+static int first_call_done;
+
+/* ---- Extism memory helpers ------------------------------------------- */
+
+static uint64_t store_block(const uint8_t *data, size_t len) {
+    uint64_t off = extism_alloc(len);
+    if (off == 0)
+        return 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word;
+        memcpy(&word, data + i, 8);
+        extism_store_u64(off + i, word);
+    }
+    for (; i < len; i++)
+        extism_store_u8(off + i, data[i]);
+    return off;
+}
+
+static uint8_t *load_block(uint64_t off, size_t *plen) {
+    size_t len = (size_t)extism_length(off);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word = extism_load_u64(off + i);
+        memcpy(buf + i, &word, 8);
+    }
+    for (; i < len; i++)
+        buf[i] = (uint8_t)extism_load_u8(off + i);
+    *plen = len;
+    return buf;
+}
+
+static uint8_t *load_input(size_t *plen) {
+    size_t len = (size_t)extism_input_length();
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word = extism_input_load_u64(i);
+        memcpy(buf + i, &word, 8);
+    }
+    for (; i < len; i++)
+        buf[i] = (uint8_t)extism_input_load_u8(i);
+    *plen = len;
+    return buf;
+}
+
+static void set_error_text(const char *msg, size_t len) {
+    uint64_t off = store_block((const uint8_t *)msg, len);
+    if (off)
+        extism_error_set(off);
+}
+
+/* ---- UTF-8 ----------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t utf8_valid_seq(const uint8_t *p, size_t avail) {
+    uint8_t c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return (avail >= 2 && (p[1] & 0xc0) == 0x80) ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xe0 && p[1] < 0xa0)
+            return 0; /* overlong */
+        if (c == 0xed && p[1] >= 0xa0)
+            return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xf0 && p[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xf4 && p[1] >= 0x90)
+            return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/* Length of the maximal subpart of an invalid sequence (WHATWG decoder:
+ * one U+FFFD per maximal subpart). */
+static size_t utf8_invalid_len(const uint8_t *p, size_t avail) {
+    uint8_t c = p[0];
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else
+        return 1;
+    size_t n = 1;
+    while (n <= need && n < avail) {
+        uint8_t b = p[n];
+        if (b < lo || b > hi)
+            break;
+        lo = 0x80;
+        hi = 0xbf;
+        n++;
+    }
+    return n;
+}
+
+/* Creates a JS string from bytes. Invalid sequences become U+FFFD unless
+ * `fatal`, where they throw a TypeError (TextDecoder semantics). */
+static JSValue new_string_from_utf8(JSContext *c, const uint8_t *buf, size_t len, int fatal) {
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_valid_seq(buf + i, len - i);
+        if (!n)
+            break;
+        i += n;
+    }
+    if (i == len)
+        return JS_NewStringLen(c, (const char *)buf, len);
+    if (fatal)
+        return JS_ThrowTypeError(c, "The encoded data was not valid for encoding utf-8");
+    /* Worst case every byte becomes EF BF BD. */
+    uint8_t *out = malloc(len * 3 + 1);
+    if (!out)
+        return JS_ThrowOutOfMemory(c);
+    memcpy(out, buf, i);
+    size_t o = i;
+    while (i < len) {
+        size_t n = utf8_valid_seq(buf + i, len - i);
+        if (n) {
+            memcpy(out + o, buf + i, n);
+            o += n;
+            i += n;
+        } else {
+            out[o++] = 0xef;
+            out[o++] = 0xbf;
+            out[o++] = 0xbd;
+            i += utf8_invalid_len(buf + i, len - i);
+        }
+    }
+    JSValue s = JS_NewStringLen(c, (const char *)out, o);
+    free(out);
+    return s;
+}
+
+/* UTF-8 of a JS string; lone surrogates become U+FFFD (same byte length).
+ * The result is owned by QuickJS: release with JS_FreeCString. */
+static const char *string_to_utf8(JSContext *c, JSValueConst v, size_t *plen) {
+    const char *s = JS_ToCStringLen2(c, plen, v, 0);
+    if (!s)
+        return NULL;
+    char *w = (char *)s;
+    for (size_t i = 0; i + 2 < *plen; i++) {
+        if ((uint8_t)w[i] == 0xed && ((uint8_t)w[i + 1] & 0xe0) == 0xa0) {
+            w[i] = (char)0xef;
+            w[i + 1] = (char)0xbf;
+            w[i + 2] = (char)0xbd;
+            i += 2;
+        }
+    }
+    return s;
+}
+
+/* ---- value helpers ---------------------------------------------------- */
+
+static int to_u64(JSContext *c, uint64_t *out, JSValueConst v) {
+    int64_t x;
+    if (JS_IsBigInt(c, v)) {
+        if (JS_ToBigInt64(c, &x, v))
+            return -1;
+    } else if (JS_ToInt64(c, &x, v))
+        return -1;
+    *out = (uint64_t)x;
+    return 0;
+}
+
+/* Bytes of an ArrayBuffer argument, restricted to [byteOffset, byteOffset+byteLength)
+ * when those are given (prelude.js passes views that way). */
+static const uint8_t *get_bytes(JSContext *c, JSValueConst *argv, int argc, int first, size_t *plen) {
+    size_t size;
+    uint8_t *buf = JS_GetArrayBuffer(c, &size, argv[first]);
+    if (!buf) {
+        if (JS_HasException(c))
+            return NULL;
+        /* a zero-length buffer may have no storage */
+        *plen = 0;
+        return (const uint8_t *)"";
+    }
+    uint64_t off = 0, len = size;
+    if (argc > first + 2) {
+        if (to_u64(c, &off, argv[first + 1]) || to_u64(c, &len, argv[first + 2]))
+            return NULL;
+        if (off > size || len > size - off) {
+            JS_ThrowRangeError(c, "byte range outside the buffer");
+            return NULL;
+        }
+    }
+    *plen = (size_t)len;
+    return buf + off;
+}
+
+static void free_array_buffer(JSRuntime *r, void *opaque, void *ptr) {
+    (void)r;
+    (void)opaque;
+    free(ptr);
+}
+
+static JSValue new_array_buffer_owned(JSContext *c, uint8_t *buf, size_t len) {
+    return JS_NewArrayBuffer(c, buf, len, free_array_buffer, NULL, 0);
+}
+
+/* Stores a JS string or ArrayBuffer (with optional offset/length) in a new
+ * Extism block; returns its offset, or 0 with an exception pending. */
+static uint64_t store_value(JSContext *c, JSValueConst *argv, int argc, int first) {
+    if (JS_IsString(argv[first])) {
+        size_t len;
+        const char *s = string_to_utf8(c, argv[first], &len);
+        if (!s)
+            return 0;
+        uint64_t off = store_block((const uint8_t *)s, len);
+        JS_FreeCString(c, s);
+        if (!off)
+            JS_ThrowInternalError(c, "Extism alloc failed");
+        return off;
+    }
+    size_t len;
+    const uint8_t *bytes = get_bytes(c, argv, argc, first, &len);
+    if (!bytes)
+        return 0;
+    uint64_t off = store_block(bytes, len);
+    if (!off)
+        JS_ThrowInternalError(c, "Extism alloc failed");
+    return off;
+}
+
+static uint64_t store_cstring(const char *s) {
+    return store_block((const uint8_t *)s, strlen(s));
+}
+
+/* ---- __ext natives ---------------------------------------------------- */
+
+static JSValue ext_input_bytes(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    uint8_t *buf = load_input(&len);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    return new_array_buffer_owned(c, buf, len);
+}
+
+static JSValue ext_input_string(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    uint8_t *buf = load_input(&len);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    JSValue s = new_string_from_utf8(c, buf, len, 0);
+    free(buf);
+    return s;
+}
+
+/* output(stringOrBuffer[, byteOffset, byteLength]) */
+static JSValue ext_output(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off = store_value(c, argv, argc, 0);
+    if (!off)
+        return JS_EXCEPTION;
+    extism_output_set(off, extism_length(off));
+    return JS_TRUE;
+}
+
+/* memAlloc(stringOrBuffer[, byteOffset, byteLength]) -> BigInt offset */
+static JSValue ext_mem_alloc(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off = store_value(c, argv, argc, 0);
+    if (!off)
+        return JS_EXCEPTION;
+    return JS_NewBigUint64(c, off);
+}
+
+static JSValue ext_mem_read(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off;
+    if (to_u64(c, &off, argv[0]))
+        return JS_EXCEPTION;
+    size_t len;
+    uint8_t *buf = load_block(off, &len);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    return new_array_buffer_owned(c, buf, len);
+}
+
+static JSValue ext_mem_read_string(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off;
+    if (to_u64(c, &off, argv[0]))
+        return JS_EXCEPTION;
+    size_t len;
+    uint8_t *buf = load_block(off, &len);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    JSValue s = new_string_from_utf8(c, buf, len, 0);
+    free(buf);
+    return s;
+}
+
+static JSValue ext_mem_length(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off;
+    if (to_u64(c, &off, argv[0]))
+        return JS_EXCEPTION;
+    return JS_NewBigUint64(c, extism_length(off));
+}
+
+static JSValue ext_mem_free(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t off;
+    if (to_u64(c, &off, argv[0]))
+        return JS_EXCEPTION;
+    if (off)
+        extism_free(off);
+    return JS_UNDEFINED;
+}
+
+static JSValue ext_config_get(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t key = store_value(c, argv, argc, 0);
+    if (!key)
+        return JS_EXCEPTION;
+    uint64_t val = extism_config_get(key);
+    extism_free(key);
+    if (!val)
+        return JS_NULL;
+    size_t len;
+    uint8_t *buf = load_block(val, &len);
+    extism_free(val);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    JSValue s = new_string_from_utf8(c, buf, len, 0);
+    free(buf);
+    return s;
+}
+
+static JSValue ext_var_get(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t key = store_value(c, argv, argc, 0);
+    if (!key)
+        return JS_EXCEPTION;
+    uint64_t val = extism_var_get(key);
+    extism_free(key);
+    if (!val)
+        return JS_NULL;
+    /* The value block belongs to the host's variable store: read, never free. */
+    size_t len;
+    uint8_t *buf = load_block(val, &len);
+    if (!buf)
+        return JS_ThrowOutOfMemory(c);
+    return new_array_buffer_owned(c, buf, len);
+}
+
+/* varSet(key, value | null[, byteOffset, byteLength]) */
+static JSValue ext_var_set(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t key = store_value(c, argv, argc, 0);
+    if (!key)
+        return JS_EXCEPTION;
+    uint64_t val = 0;
+    if (argc > 1 && !JS_IsNull(argv[1]) && !JS_IsUndefined(argv[1])) {
+        val = store_value(c, argv, argc, 1);
+        if (!val) {
+            extism_free(key);
+            return JS_EXCEPTION;
+        }
+    }
+    extism_var_set(key, val);
+    extism_free(key);
+    return JS_UNDEFINED;
+}
+
+/* log(level, message): 0 debug, 1 info, 2 warn, 3 error */
+static JSValue ext_log(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int32_t level;
+    if (JS_ToInt32(c, &level, argv[0]))
+        return JS_EXCEPTION;
+    uint64_t msg = store_value(c, argv, argc, 1);
+    if (!msg)
+        return JS_EXCEPTION;
+    switch (level) {
+    case 0: extism_log_debug(msg); break;
+    case 2: extism_log_warn(msg); break;
+    case 3: extism_log_error(msg); break;
+    default: extism_log_info(msg); break;
+    }
+    extism_free(msg);
+    return JS_UNDEFINED;
+}
+
+static JSValue ext_call_host(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int32_t idx;
+    uint64_t off;
+    if (JS_ToInt32(c, &idx, argv[0]) || to_u64(c, &off, argv[1]))
+        return JS_EXCEPTION;
+    if (idx < 0 || idx >= extjs_host_count)
+        return JS_ThrowRangeError(c, "unknown host function index %d", idx);
+    return JS_NewBigUint64(c, extjs_call_host(idx, off));
+}
+
+static JSValue ext_host_names(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    JSValue arr = JS_NewArray(c);
+    for (int i = 0; i < extjs_host_count; i++)
+        JS_SetPropertyUint32(c, arr, (uint32_t)i, JS_NewString(c, extjs_host_names[i]));
+    return arr;
+}
+
+static JSValue ext_utf8_encode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    const char *s = string_to_utf8(c, argv[0], &len);
+    if (!s)
+        return JS_EXCEPTION;
+    JSValue ab = JS_NewArrayBufferCopy(c, (const uint8_t *)s, len);
+    JS_FreeCString(c, s);
+    return ab;
+}
+
+/* utf8Decode(buffer, byteOffset, byteLength, fatal) */
+static JSValue ext_utf8_decode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    const uint8_t *bytes = get_bytes(c, argv, argc, 0, &len);
+    if (!bytes)
+        return JS_EXCEPTION;
+    int fatal = argc > 3 && JS_ToBool(c, argv[3]);
+    return new_string_from_utf8(c, bytes, len, fatal);
+}
+
+/* randomFill(buffer, byteOffset, byteLength): cryptographic random bytes (WASI random_get). */
+static JSValue ext_random_fill(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    const uint8_t *bytes = get_bytes(c, argv, argc, 0, &len);
+    if (!bytes)
+        return JS_EXCEPTION;
+    uint8_t *p = (uint8_t *)bytes;
+    while (len > 0) {
+        size_t n = len > 256 ? 256 : len;
+        if (getentropy(p, n) != 0)
+            return JS_ThrowInternalError(c, "random source unavailable");
+        p += n;
+        len -= n;
+    }
+    return JS_UNDEFINED;
+}
+
+static const JSCFunctionListEntry ext_funcs[] = {
+    JS_CFUNC_DEF("inputBytes", 0, ext_input_bytes),
+    JS_CFUNC_DEF("inputString", 0, ext_input_string),
+    JS_CFUNC_DEF("output", 3, ext_output),
+    JS_CFUNC_DEF("memAlloc", 3, ext_mem_alloc),
+    JS_CFUNC_DEF("memRead", 1, ext_mem_read),
+    JS_CFUNC_DEF("memReadString", 1, ext_mem_read_string),
+    JS_CFUNC_DEF("memLength", 1, ext_mem_length),
+    JS_CFUNC_DEF("memFree", 1, ext_mem_free),
+    JS_CFUNC_DEF("configGet", 1, ext_config_get),
+    JS_CFUNC_DEF("varGet", 1, ext_var_get),
+    JS_CFUNC_DEF("varSet", 4, ext_var_set),
+    JS_CFUNC_DEF("log", 2, ext_log),
+    JS_CFUNC_DEF("callHost", 2, ext_call_host),
+    JS_CFUNC_DEF("hostNames", 0, ext_host_names),
+    JS_CFUNC_DEF("utf8Encode", 1, ext_utf8_encode),
+    JS_CFUNC_DEF("utf8Decode", 4, ext_utf8_decode),
+    JS_CFUNC_DEF("randomFill", 3, ext_random_fill),
+};
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* Extism error text for a thrown value: "message" for a plain Error,
+ * "Name: message" for other error types, String(value) otherwise.
+ * The stack goes to the debug log. */
+static void report_exception(JSValue exc) {
+    const char *text = NULL;
+    size_t len = 0;
+    JSValue str = JS_UNDEFINED;
+    if (JS_IsError(ctx, exc)) {
+        JSValue name = JS_GetPropertyStr(ctx, exc, "name");
+        JSValue message = JS_GetPropertyStr(ctx, exc, "message");
+        const char *n = JS_ToCString(ctx, name);
+        if (n && strcmp(n, "Error") == 0)
+            str = JS_ToString(ctx, message);
+        else
+            str = JS_ToString(ctx, exc);
+        if (n)
+            JS_FreeCString(ctx, n);
+        JS_FreeValue(ctx, name);
+        JS_FreeValue(ctx, message);
+        JSValue stack = JS_GetPropertyStr(ctx, exc, "stack");
+        if (JS_IsString(stack)) {
+            size_t slen;
+            const char *s = string_to_utf8(ctx, stack, &slen);
+            if (s) {
+                /* keep the log line bounded: a stack overflow has thousands of frames */
+                uint64_t off = store_block((const uint8_t *)s, slen > 2048 ? 2048 : slen);
+                if (off) {
+                    extism_log_debug(off);
+                    extism_free(off);
+                }
+                JS_FreeCString(ctx, s);
+            }
+        }
+        JS_FreeValue(ctx, stack);
+    } else {
+        str = JS_ToString(ctx, exc);
+    }
+    if (!JS_IsException(str))
+        text = string_to_utf8(ctx, str, &len);
+    if (text) {
+        set_error_text(text, len);
+        JS_FreeCString(ctx, text);
+    } else {
+        JSValue ignored = JS_GetException(ctx);
+        JS_FreeValue(ctx, ignored);
+        const char *fallback = "uncaught exception (could not be converted to a string)";
+        set_error_text(fallback, strlen(fallback));
+    }
+    JS_FreeValue(ctx, str);
+}
+
+/* ---- engine setup ----------------------------------------------------- */
+
+static void report_init_failure(const char *what) {
+    JSValue exc = ctx ? JS_GetException(ctx) : JS_UNDEFINED;
+    const char *msg = ctx ? JS_ToCString(ctx, exc) : NULL;
+    char buf[512];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "plugin initialisation failed (%s): %s", what, msg ? msg : "");
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    set_error_text(buf, n);
+    if (msg)
+        JS_FreeCString(ctx, msg);
+    if (ctx)
+        JS_FreeValue(ctx, exc);
+}
+
+/* Creates the runtime and evaluates the program. Returns 0 on success. */
+static int engine_init(void) {
+    if (engine_ready)
+        return 0;
+    __wasm_call_ctors();
+    rt = JS_NewRuntime();
+    if (!rt)
+        return -1;
+    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    /* Function.prototype.toString source is never needed by the plugin. */
+    JS_SetStripInfo(rt, JS_STRIP_SOURCE);
+    ctx = JS_NewContext(rt);
+    if (!ctx)
+        return -1;
+    JS_UpdateStackTop(rt);
+
+    JSValue global = JS_GetGlobalObject(ctx);
+    JSValue ext = JS_NewObject(ctx);
+    JS_SetPropertyFunctionList(ctx, ext, ext_funcs, sizeof ext_funcs / sizeof ext_funcs[0]);
+    JS_SetPropertyStr(ctx, global, "__ext", ext);
+
+    JSValue r = JS_Eval(ctx, extjs_program, extjs_program_len, "plugin.js", JS_EVAL_TYPE_GLOBAL);
+    if (JS_IsException(r)) {
+        JS_FreeValue(ctx, global);
+        return -2;
+    }
+    JS_FreeValue(ctx, r);
+
+    JSValue plugin = JS_GetPropertyStr(ctx, global, "__plugin");
+    export_fns = calloc((size_t)(extjs_export_count ? extjs_export_count : 1), sizeof(JSValue));
+    for (int i = 0; i < extjs_export_count; i++) {
+        JSValue fn = JS_GetPropertyStr(ctx, plugin, extjs_export_names[i]);
+        if (!JS_IsFunction(ctx, fn)) {
+            JS_FreeValue(ctx, fn);
+            JS_ThrowTypeError(ctx, "export %s is not a function", extjs_export_names[i]);
+            JS_FreeValue(ctx, plugin);
+            JS_FreeValue(ctx, global);
+            return -3;
+        }
+        export_fns[i] = fn;
+    }
+    JS_FreeValue(ctx, plugin);
+    JS_FreeValue(ctx, global);
+    engine_ready = 1;
+    return 0;
+}
+
+/* Pre-initialisation entry point, called once by Wizer at build time. */
+__attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) {
+    if (engine_init() != 0)
+        abort();
+    JS_RunGC(rt);
+    /* The program text is no longer needed: zero it so the snapshot drops it. */
+    memset(extjs_program, 0, extjs_program_len);
+    /* Zero the unused part of the shadow stack below this frame for the same reason. */
+    unsigned char *sp = (unsigned char *)__builtin_frame_address(0);
+    unsigned char *low = &__stack_low;
+    if (sp > low + 4096)
+        memset(low, 0, (size_t)(sp - 4096 - low));
+}
+
+static void apply_memory_limit(void) {
+    uint64_t key = store_cstring("js_memory_limit_mb");
+    uint64_t val = extism_config_get(key);
+    extism_free(key);
+    long mb = DEFAULT_MEMORY_LIMIT_MB;
+    if (val) {
+        size_t len;
+        uint8_t *buf = load_block(val, &len);
+        extism_free(val);
+        if (buf) {
+            char tmp[24];
+            size_t n = len < sizeof tmp - 1 ? len : sizeof tmp - 1;
+            memcpy(tmp, buf, n);
+            tmp[n] = 0;
+            long v = strtol(tmp, NULL, 10);
+            if (v > 0)
+                mb = v;
+            free(buf);
+        }
+    }
+    JS_SetMemoryLimit(rt, (size_t)mb * 1024 * 1024);
+}
+
+static void first_call_setup(void) {
+    uint64_t seed = 0;
+    if (getentropy(&seed, sizeof seed) != 0 || seed == 0)
+        seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&seed;
+    JS_ReseedRandom(ctx, seed);
+    apply_memory_limit();
+    first_call_done = 1;
+}
+
+/* Drains pending promise jobs; returns -1 if a job threw. */
+static int drain_jobs(void) {
+    JSContext *job_ctx;
+    for (;;) {
+        int r = JS_ExecutePendingJob(rt, &job_ctx);
+        if (r == 0)
+            return 0;
+        if (r < 0)
+            return -1;
+    }
+}
+
+int32_t extjs_call_export(int idx) {
+    if (!engine_ready) {
+        int r = engine_init();
+        if (r != 0) {
+            report_init_failure(r == -1 ? "runtime" : r == -2 ? "evaluating the program" : "exports");
+            return 1;
+        }
+    }
+    JS_UpdateStackTop(rt);
+    if (!first_call_done)
+        first_call_setup();
+
+    JSValue ret = JS_Call(ctx, export_fns[idx], JS_UNDEFINED, 0, NULL);
+    if (JS_IsException(ret)) {
+        JSValue exc = JS_GetException(ctx);
+        report_exception(exc);
+        JS_FreeValue(ctx, exc);
+        drain_jobs();
+        return 1;
+    }
+    if (drain_jobs() < 0) {
+        JSValue exc = JS_GetException(ctx);
+        report_exception(exc);
+        JS_FreeValue(ctx, exc);
+        JS_FreeValue(ctx, ret);
+        return 1;
+    }
+    int status = 0;
+    if (JS_IsObject(ret) && JS_PromiseState(ctx, ret) == JS_PROMISE_REJECTED) {
+        JSValue reason = JS_PromiseResult(ctx, ret);
+        report_exception(reason);
+        JS_FreeValue(ctx, reason);
+        status = 1;
+    } else if (JS_IsObject(ret) && JS_PromiseState(ctx, ret) == JS_PROMISE_PENDING) {
+        const char *msg = "export returned a promise that never settled (no event loop between calls)";
+        set_error_text(msg, strlen(msg));
+        status = 1;
+    }
+    JS_FreeValue(ctx, ret);
+    return status;
+}
