@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Entry point of the `diaryx-sync` command: runs the TypeScript CLI through tsx.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../host-harness/src/cli/index.ts');
+process.exitCode = await main(process.argv);

@@ -1,0 +1,36 @@
+/**
+ * The `diaryx-sync` command line. Each subcommand lives in its own file and
+ * exports `register(program)`; this file only assembles them.
+ */
+import { Command, CommanderError } from 'commander';
+import { ActionableError } from './errors';
+
+type Register = (program: Command) => void;
+
+async function loadCommands(): Promise<Register[]> {
+  const modules = await Promise.all([
+    import('./commands/manifest'),
+  ]);
+  return modules.map((m) => m.register);
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('diaryx-sync')
+    .description('Diaryx workspace sync: plugin host, sync server and tools')
+    .exitOverride()
+    .showHelpAfterError();
+  for (const register of await loadCommands()) register(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof ActionableError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,97 @@
+/// <reference types="@extism/js-pdk" />
+/// <reference path="./abi.d.ts" />
+/**
+ * The plugin's exports: this module's named exports are exactly the wasm
+ * exports (the build generates one `() -> i32` export per name). Each is a
+ * thin adapter: read the Extism input, call the plugin API, write the output.
+ * JSON exports return "" on success unless they return data; binary exports
+ * return the action envelope.
+ */
+import { buildManifest } from './manifest';
+import * as api from './api';
+
+function outputJson(value: unknown): number {
+  Host.outputString(JSON.stringify(value));
+  return 0;
+}
+
+function outputBytes(bytes: Uint8Array): number {
+  Host.outputBytes(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer);
+  return 0;
+}
+
+export function manifest(): number {
+  return outputJson(buildManifest());
+}
+
+export function init(): number {
+  api.init(Host.inputString());
+  Host.outputString('');
+  return 0;
+}
+
+export function shutdown(): number {
+  api.shutdown();
+  Host.outputString('');
+  return 0;
+}
+
+export function handle_command(): number {
+  Host.outputString(api.handleCommand(Host.inputString()));
+  return 0;
+}
+
+export function execute_typed_command(): number {
+  Host.outputString(api.executeTypedCommand(Host.inputString()));
+  return 0;
+}
+
+export function get_component_html(): number {
+  Host.outputString(api.getComponentHtml(Host.inputString()));
+  return 0;
+}
+
+export function on_event(): number {
+  api.onEvent(Host.inputString());
+  Host.outputString('');
+  return 0;
+}
+
+export function get_config(): number {
+  Host.outputString(api.getConfig());
+  return 0;
+}
+
+export function set_config(): number {
+  api.setConfig(Host.inputString());
+  Host.outputString('');
+  return 0;
+}
+
+export function handle_binary_message(): number {
+  return outputBytes(api.handleBinaryMessage(new Uint8Array(Host.inputBytes())));
+}
+
+export function handle_text_message(): number {
+  return outputBytes(api.handleTextMessage(Host.inputString()));
+}
+
+export function on_connected(): number {
+  return outputBytes(api.onConnected(Host.inputString()));
+}
+
+export function on_disconnected(): number {
+  return outputBytes(api.onDisconnected());
+}
+
+export function queue_local_update(): number {
+  return outputBytes(api.queueLocalUpdate(Host.inputString()));
+}
+
+export function on_snapshot_imported(): number {
+  return outputBytes(api.onSnapshotImported());
+}
+
+export function sync_body_files(): number {
+  return outputBytes(api.syncBodyFiles(Host.inputString()));
+}

@@ -1,0 +1,66 @@
+/**
+ * The storage adapter interface: what the sync core needs to persist Yjs
+ * documents, reduced to bytes keyed by doc id (`workspace:<ws>`,
+ * `body:<ws>/<path>`, or a legacy bare workspace id).
+ *
+ * A document is stored as a base snapshot (a merged Yjs update, written by
+ * compaction) plus an append-only log of updates written after it. Loading
+ * applies the snapshot and then every logged update in order.
+ *
+ * Every implementation must pass `runStorageAdapterTests` (storage-adapter-tests.ts).
+ */
+
+/** One document as stored. */
+export interface StoredDocument {
+  /** The base state written by the last compaction; null if the document was never compacted. */
+  snapshot: Uint8Array | null;
+  /** Updates appended after the base, oldest first. */
+  updates: Uint8Array[];
+  /**
+   * Sequence number of the newest update in `updates`, 0 when the log is empty.
+   * Pass it to `compact` to fold exactly these updates into a new base.
+   */
+  lastSeq: number;
+  /** Sum of the byte lengths of `updates`. */
+  updateBytes: number;
+}
+
+/** Persistence of Yjs documents as bytes. Values are copied in and out: callers may reuse their buffers. */
+export interface StorageAdapter {
+  /** Loads a document; one never written loads as `{snapshot: null, updates: [], lastSeq: 0, updateBytes: 0}`. */
+  load(docId: string): Promise<StoredDocument>;
+
+  /**
+   * Appends one update to the document's log. When the promise resolves the
+   * update is durable (it survives a crash of the process). Resolves to the
+   * update's sequence number, which is strictly greater than every earlier one
+   * of any document in the same store.
+   */
+  appendUpdate(docId: string, update: Uint8Array): Promise<number>;
+
+  /**
+   * Atomically replaces the base snapshot with `snapshot` and deletes the logged
+   * updates with a sequence number <= `throughSeq`. Sharp edge: updates appended
+   * after `throughSeq` are kept, so `snapshot` must contain everything up to
+   * `throughSeq` and nothing is lost by a concurrent append.
+   */
+  compact(docId: string, snapshot: Uint8Array, throughSeq: number): Promise<void>;
+
+  /**
+   * Ids of stored documents whose id starts with `prefix`, sorted by code unit.
+   * Sharp edge: a plain string prefix, so `workspace:a` also matches `workspace:ab`;
+   * end the prefix with a separator (`body:ws/`) to list one workspace.
+   */
+  list(prefix: string): Promise<string[]>;
+
+  /** Deletes a document's snapshot and log; removing an unknown id is a no-op. */
+  remove(docId: string): Promise<void>;
+
+  /** Releases the adapter; every later call rejects with a StorageError. Calling it twice is a no-op. */
+  close(): Promise<void>;
+}
+
+/** An empty stored document. */
+export function emptyStoredDocument(): StoredDocument {
+  return { snapshot: null, updates: [], lastSeq: 0, updateBytes: 0 };
+}

@@ -1,0 +1,4 @@
+import { MemoryStorage } from './memory';
+import { runStorageAdapterTests } from './storage-adapter-tests';
+
+runStorageAdapterTests('MemoryStorage', async () => ({ adapter: new MemoryStorage() }));

@@ -1,0 +1,167 @@
+/**
+ * The acceptance suite every StorageAdapter must pass (`runStorageAdapterTests`).
+ * Each adapter's test file calls it with a setup that returns a fresh adapter,
+ * and optionally `reopen` when the adapter persists beyond one instance.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StorageAdapter } from './adapter';
+
+/** What a test setup returns. */
+export interface StorageAdapterFixture {
+  adapter: StorageAdapter;
+  /** Closes `adapter` and opens a new one on the same data (persistent adapters only). */
+  reopen?: () => Promise<StorageAdapter>;
+  /** Releases everything the setup created. */
+  teardown?: () => Promise<void>;
+}
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+/** Registers the shared StorageAdapter tests under `describe(name)`. */
+export function runStorageAdapterTests(name: string, setup: () => Promise<StorageAdapterFixture>): void {
+  describe(`StorageAdapter acceptance: ${name}`, () => {
+    let fixture: StorageAdapterFixture;
+    let adapter: StorageAdapter;
+
+    beforeEach(async () => {
+      fixture = await setup();
+      adapter = fixture.adapter;
+    });
+    afterEach(async () => {
+      await adapter.close();
+      await fixture.teardown?.();
+    });
+
+    it('loads an unknown document as empty', async () => {
+      expect(await adapter.load('workspace:none')).toEqual({ snapshot: null, updates: [], lastSeq: 0, updateBytes: 0 });
+    });
+
+    it('returns appended updates in order with increasing sequence numbers', async () => {
+      const s1 = await adapter.appendUpdate('workspace:a', bytes(1, 2, 3));
+      const s2 = await adapter.appendUpdate('workspace:a', bytes(0, 0));
+      const s3 = await adapter.appendUpdate('workspace:a', bytes(255));
+      expect(s1).toBeLessThan(s2);
+      expect(s2).toBeLessThan(s3);
+      const doc = await adapter.load('workspace:a');
+      expect(doc.snapshot).toBeNull();
+      expect(doc.updates.map((u) => [...u])).toEqual([[1, 2, 3], [0, 0], [255]]);
+      expect(doc.lastSeq).toBe(s3);
+      expect(doc.updateBytes).toBe(6);
+    });
+
+    it('keeps sequence numbers increasing across documents', async () => {
+      const a = await adapter.appendUpdate('workspace:a', bytes(1));
+      const b = await adapter.appendUpdate('body:a/x.md', bytes(2));
+      const c = await adapter.appendUpdate('workspace:a', bytes(3));
+      expect(a < b && b < c).toBe(true);
+    });
+
+    it('keeps documents apart', async () => {
+      await adapter.appendUpdate('workspace:a', bytes(1));
+      await adapter.appendUpdate('workspace:b', bytes(2));
+      expect((await adapter.load('workspace:a')).updates.map((u) => [...u])).toEqual([[1]]);
+      expect((await adapter.load('workspace:b')).updates.map((u) => [...u])).toEqual([[2]]);
+    });
+
+    it('compacts into a base snapshot and keeps updates appended after throughSeq', async () => {
+      await adapter.appendUpdate('workspace:a', bytes(1));
+      const s2 = await adapter.appendUpdate('workspace:a', bytes(2));
+      const s3 = await adapter.appendUpdate('workspace:a', bytes(3));
+      await adapter.compact('workspace:a', bytes(9, 9), s2);
+      const doc = await adapter.load('workspace:a');
+      expect([...(doc.snapshot ?? [])]).toEqual([9, 9]);
+      expect(doc.updates.map((u) => [...u])).toEqual([[3]]);
+      expect(doc.lastSeq).toBe(s3);
+      expect(doc.updateBytes).toBe(1);
+    });
+
+    it('replaces an earlier snapshot on the next compaction', async () => {
+      const s1 = await adapter.appendUpdate('workspace:a', bytes(1));
+      await adapter.compact('workspace:a', bytes(7), s1);
+      const s2 = await adapter.appendUpdate('workspace:a', bytes(2));
+      await adapter.compact('workspace:a', bytes(8), s2);
+      const doc = await adapter.load('workspace:a');
+      expect([...(doc.snapshot ?? [])]).toEqual([8]);
+      expect(doc.updates).toEqual([]);
+      expect(doc.lastSeq).toBe(0);
+    });
+
+    it('compacts a document that has no log', async () => {
+      await adapter.compact('workspace:a', bytes(5), 0);
+      expect([...((await adapter.load('workspace:a')).snapshot ?? [])]).toEqual([5]);
+    });
+
+    it('copies bytes in and out', async () => {
+      const input = bytes(1, 2);
+      await adapter.appendUpdate('workspace:a', input);
+      input[0] = 99;
+      const first = await adapter.load('workspace:a');
+      first.updates[0][1] = 77;
+      const second = await adapter.load('workspace:a');
+      expect([...second.updates[0]]).toEqual([1, 2]);
+    });
+
+    it('stores large and empty values unchanged', async () => {
+      const big = new Uint8Array(2 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 255;
+      await adapter.appendUpdate('workspace:a', big);
+      await adapter.appendUpdate('workspace:a', new Uint8Array(0));
+      const doc = await adapter.load('workspace:a');
+      expect(doc.updates).toHaveLength(2);
+      expect(Buffer.from(doc.updates[0]).equals(Buffer.from(big))).toBe(true);
+      expect(doc.updates[1].byteLength).toBe(0);
+    });
+
+    it('lists documents by plain string prefix, sorted', async () => {
+      await adapter.appendUpdate('body:ws/b.md', bytes(1));
+      await adapter.compact('body:ws/a.md', bytes(1), 0);
+      await adapter.appendUpdate('body:ws2/c.md', bytes(1));
+      await adapter.appendUpdate('workspace:ws', bytes(1));
+      expect(await adapter.list('body:ws/')).toEqual(['body:ws/a.md', 'body:ws/b.md']);
+      expect(await adapter.list('body:ws')).toEqual(['body:ws/a.md', 'body:ws/b.md', 'body:ws2/c.md']);
+      expect(await adapter.list('')).toEqual(['body:ws/a.md', 'body:ws/b.md', 'body:ws2/c.md', 'workspace:ws']);
+      expect(await adapter.list('none')).toEqual([]);
+    });
+
+    it('treats ids with unusual characters literally', async () => {
+      const ids = ['body:ws/emoji-🎉.md', 'body:ws/café.md', 'body:ws/100%_done.md', "body:ws/o'neil [1].md"];
+      for (const id of ids) await adapter.appendUpdate(id, new TextEncoder().encode(id));
+      for (const id of ids) expect(new TextDecoder().decode((await adapter.load(id)).updates[0])).toBe(id);
+      expect(await adapter.list('body:ws/100%')).toEqual(['body:ws/100%_done.md']);
+      expect(await adapter.list('body:ws/_')).toEqual([]);
+    });
+
+    it('removes a document', async () => {
+      await adapter.appendUpdate('workspace:a', bytes(1));
+      await adapter.compact('workspace:a', bytes(2), 0);
+      await adapter.appendUpdate('workspace:b', bytes(3));
+      await adapter.remove('workspace:a');
+      await adapter.remove('workspace:never');
+      expect(await adapter.load('workspace:a')).toEqual({ snapshot: null, updates: [], lastSeq: 0, updateBytes: 0 });
+      expect(await adapter.list('')).toEqual(['workspace:b']);
+    });
+
+    it('rejects calls after close', async () => {
+      await adapter.close();
+      await adapter.close();
+      await expect(adapter.load('workspace:a')).rejects.toMatchObject({ name: 'StorageError' });
+      await expect(adapter.appendUpdate('workspace:a', bytes(1))).rejects.toMatchObject({ name: 'StorageError' });
+    });
+
+    it('keeps data across a reopen (persistent adapters)', async (ctx) => {
+      if (!fixture.reopen) {
+        ctx.skip();
+        return;
+      }
+      await adapter.appendUpdate('workspace:a', bytes(1));
+      const s2 = await adapter.appendUpdate('workspace:a', bytes(2));
+      await adapter.compact('workspace:a', bytes(3), s2 - 1);
+      adapter = await fixture.reopen();
+      const doc = await adapter.load('workspace:a');
+      expect([...(doc.snapshot ?? [])]).toEqual([3]);
+      expect(doc.updates.map((u) => [...u])).toEqual([[2]]);
+      const s3 = await adapter.appendUpdate('workspace:a', bytes(4));
+      expect(s3).toBeGreaterThan(s2);
+    });
+  });
+}
