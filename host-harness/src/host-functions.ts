@@ -10,59 +10,17 @@
  * plugin-to-plugin commands, WASI modules, file pickers, proxies) answer an
  * explicit "not supported" error rather than a fake success.
  */
-import fs from 'node:fs';
 import { decodeBase64, encodeBase64 } from '../../common/src/base64';
-import type { HostCallRecord, HostLogLevel, HttpRequest, HttpResponse, WsRequest, WsResponse } from './host-types';
-import { PluginStorage } from './plugin-storage';
+import { ALL_HOST_FUNCTIONS, type HostCallRecord, type HostLogLevel, type HttpRequest, type HttpResponse, type WsRequest, type WsResponse } from './host-types';
+import { SecretStore } from './secret-store';
+import { PluginStorage, StorageQuotaError } from './plugin-storage';
 import { syncHttpRequest } from './sync-http';
 import { PathRefusedError, WorkspaceFs, sha256Hex } from './workspace-fs';
 
+export { ALL_HOST_FUNCTIONS };
+
 export type HostFunction = (input: string) => string;
 export type HostFunctionTable = Record<string, HostFunction>;
-
-/** Every host function name a Diaryx host provides (host-functions.md). */
-export const ALL_HOST_FUNCTIONS = [
-  'host_log',
-  'host_read_file',
-  'host_read_binary',
-  'host_list_files',
-  'host_list_dir',
-  'host_workspace_file_set',
-  'host_file_exists',
-  'host_file_metadata',
-  'host_write_file',
-  'host_delete_file',
-  'host_write_binary',
-  'host_emit_event',
-  'host_storage_get',
-  'host_storage_set',
-  'host_secret_get',
-  'host_secret_set',
-  'host_secret_delete',
-  'host_get_timestamp',
-  'host_get_now',
-  'host_http_request',
-  'host_run_wasi_module',
-  'host_request_file',
-  'host_plugin_command',
-  'host_get_runtime_context',
-  'host_namespace_put_object',
-  'host_namespace_delete_object',
-  'host_namespace_get_object',
-  'host_namespace_get_objects_batch',
-  'host_namespace_get_objects_batches_concurrent',
-  'host_is_cancelled',
-  'host_namespace_list_objects',
-  'host_namespace_list',
-  'host_namespace_create',
-  'host_namespace_sync_audience',
-  'host_namespace_list_audiences',
-  'host_namespace_delete_audience',
-  'host_namespace_build',
-  'host_ws_request',
-  'host_hash_file',
-  'host_proxy_request',
-] as const;
 
 export interface HostFunctionOptions {
   /** The workspace folder every path is relative to. */
@@ -108,20 +66,30 @@ function errorJson(message: string): string {
   return JSON.stringify({ error: message });
 }
 
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+  EEXIST: 'File exists',
+  ENOSPC: 'No space left on device',
+};
+
 function describe(e: unknown): string {
-  if (e instanceof PathRefusedError) return e.message;
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object' && typeof err.code === 'string') {
-    const what: Record<string, string> = {
-      ENOENT: 'No such file or directory',
-      EACCES: 'Permission denied',
-      EISDIR: 'Is a directory',
-      ENOTDIR: 'Not a directory',
-      EEXIST: 'File exists',
-    };
-    return what[err.code] ?? err.message;
-  }
+  if (err && typeof err === 'object' && typeof err.code === 'string' && ERRNO_TEXT[err.code]) return ERRNO_TEXT[err.code];
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs a file operation; an I/O error is re-thrown with the path in its message. */
+function onPath<T>(path: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    if (e instanceof PathRefusedError || e instanceof InputError) throw e;
+    throw new Error(`${path}: ${describe(e)}`);
+  }
 }
 
 function parseObject(fn: string, input: string): Record<string, unknown> {
@@ -162,28 +130,6 @@ export function formatLocalRfc3339(ms: number): string {
   );
 }
 
-/** Secrets in memory, optionally mirrored to a JSON file. */
-class SecretStore {
-  private readonly values = new Map<string, string>();
-  constructor(private readonly file: string | undefined) {
-    if (file && fs.existsSync(file)) {
-      const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-      for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') this.values.set(k, v);
-    }
-  }
-  get(key: string): string | undefined {
-    return this.values.get(key);
-  }
-  set(key: string, value: string | undefined): void {
-    if (value === undefined) this.values.delete(key);
-    else this.values.set(key, value);
-    if (this.file) {
-      const text = JSON.stringify(Object.fromEntries(this.values), null, 2);
-      fs.writeFileSync(this.file, text, { mode: 0o600 });
-    }
-  }
-}
-
 /** Builds the full host function table for one plugin over one workspace folder. */
 export function createHostFunctions(options: HostFunctionOptions): HostFunctionTable {
   const workspace = new WorkspaceFs(options.workspaceDir);
@@ -194,7 +140,7 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
 
   /** Read-side wrapper: failures become `{"error":...}`. */
   const read =
-    (fn: string, body: (input: string) => string): HostFunction =>
+    (body: (input: string) => string): HostFunction =>
     (input) => {
       try {
         return body(input);
@@ -210,13 +156,14 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
         body(input);
         return '';
       } catch (e) {
-        return e instanceof InputError || e instanceof PathRefusedError ? e.message : `${fn}: ${describe(e)}`;
+        const bare = e instanceof InputError || e instanceof PathRefusedError || e instanceof StorageQuotaError;
+        return bare ? describe(e) : `${fn}: ${describe(e)}`;
       }
     };
   const unsupported = (fn: string): HostFunction => () => errorJson(`${fn} is not supported by this host`);
 
-  const writeBytes = (fn: string, path: string, data: Uint8Array) => {
-    const rel = workspace.writeBytes(path, data);
+  const writeBytes = (path: string, data: Uint8Array) => {
+    const rel = onPath(path, () => workspace.writeBytes(path, data));
     options.onFileWritten?.(rel, data);
   };
 
@@ -233,25 +180,25 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
       }
     },
 
-    host_read_file: read('host_read_file', (input) => {
+    host_read_file: read((input) => {
       const path = str('host_read_file', parseObject('host_read_file', input), 'path');
-      return Buffer.from(workspace.readBytes(path)).toString('utf8');
+      return Buffer.from(onPath(path, () => workspace.readBytes(path))).toString('utf8');
     }),
 
-    host_read_binary: read('host_read_binary', (input) => {
+    host_read_binary: read((input) => {
       const path = str('host_read_binary', parseObject('host_read_binary', input), 'path');
-      return JSON.stringify({ data: encodeBase64(workspace.readBytes(path)) });
+      return JSON.stringify({ data: encodeBase64(onPath(path, () => workspace.readBytes(path))) });
     }),
 
-    host_list_files: read('host_list_files', (input) => {
+    host_list_files: read((input) => {
       const v = parseObject('host_list_files', input);
       const prefix = typeof v.prefix === 'string' ? v.prefix : '';
       return JSON.stringify(workspace.listRecursive(prefix));
     }),
 
-    host_list_dir: read('host_list_dir', (input) => {
+    host_list_dir: read((input) => {
       const path = str('host_list_dir', parseObject('host_list_dir', input), 'path');
-      return JSON.stringify(workspace.listDir(path));
+      return JSON.stringify(onPath(path, () => workspace.listDir(path)));
     }),
 
     host_workspace_file_set: () => {
@@ -288,19 +235,19 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
       const v = parseObject('host_write_file', input);
       const path = str('host_write_file', v, 'path');
       const content = str('host_write_file', v, 'content');
-      writeBytes('host_write_file', path, Buffer.from(content, 'utf8'));
+      writeBytes(path, Buffer.from(content, 'utf8'));
     }),
 
     host_write_binary: write('host_write_binary', (input) => {
       const v = parseObject('host_write_binary', input);
       const path = str('host_write_binary', v, 'path');
       const data = decodeB64('host_write_binary', str('host_write_binary', v, 'content'));
-      writeBytes('host_write_binary', path, data);
+      writeBytes(path, data);
     }),
 
     host_delete_file: write('host_delete_file', (input) => {
       const path = str('host_delete_file', parseObject('host_delete_file', input), 'path');
-      const rel = workspace.deleteFile(path);
+      const rel = onPath(path, () => workspace.deleteFile(path));
       options.onFileDeleted?.(rel);
     }),
 

@@ -56,11 +56,26 @@ export class WorkspaceFs {
   }
 
   /**
+   * Native Diaryx hosts hand the plugin absolute paths under the workspace
+   * root (the plugin joins its `workspace_root` with the file key): those are
+   * made relative to the folder first.
+   */
+  private stripRoot(input: string): string {
+    const p = input.replace(/\\/g, '/');
+    for (const root of [this.root, this.realRoot]) {
+      const r = root.replace(/\\/g, '/');
+      if (p === r) return '';
+      if (p.startsWith(r + '/')) return p.slice(r.length + 1);
+    }
+    return input;
+  }
+
+  /**
    * Absolute location of `input`, after checking that it and its nearest
    * existing ancestor stay inside the folder once symlinks are followed.
    */
   resolve(input: string): { rel: string; abs: string } {
-    const rel = normalizeWorkspacePath(input);
+    const rel = normalizeWorkspacePath(this.stripRoot(input));
     const abs = rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
     // Follow symlinks on the longest existing prefix of the path.
     let probe = abs;
@@ -182,11 +197,11 @@ export class WorkspaceFs {
 }
 
 /** Writes `data` to `file` through a temp file in the same directory and a rename. */
-export function atomicWrite(file: string, data: Uint8Array): void {
+export function atomicWrite(file: string, data: Uint8Array, mode = 0o644): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
   try {
-    const fd = fs.openSync(tmp, 'wx', 0o644);
+    const fd = fs.openSync(tmp, 'wx', mode);
     try {
       let off = 0;
       while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off);

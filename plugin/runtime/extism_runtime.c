@@ -54,9 +54,11 @@ void JS_ReseedRandom(JSContext *ctx, uint64_t seed);
 extern void __wasm_call_ctors(void);
 extern unsigned char __stack_low;
 
-/* Shadow-stack budget for JavaScript; the linker reserves more (see build),
+/* Shadow-stack budget for JavaScript (kept well under the native stack a
+ * wasm engine gives a call: wasmtime defaults to 512 KiB); the linker reserves
+ * more (see build),
  * so a runaway recursion becomes a catchable "stack overflow" error. */
-#define JS_STACK_LIMIT (448 * 1024)
+#define JS_STACK_LIMIT (256 * 1024)
 /* Default heap limit; Extism config `js_memory_limit_mb` overrides it. */
 #define DEFAULT_MEMORY_LIMIT_MB 1536
 

@@ -9,6 +9,9 @@
  */
 import { buildManifest } from './manifest';
 import * as api from './api';
+import { extismHostCall } from './host/extism-call';
+
+api.useHost(extismHostCall);
 
 function outputJson(value: unknown): number {
   Host.outputString(JSON.stringify(value));

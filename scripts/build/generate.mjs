@@ -27,6 +27,7 @@ export async function bundle(entry) {
     mainFields: ['module', 'main'],
     target: JS_TARGET,
     logLevel: 'silent',
+    loader: { '.html': 'text', '.css': 'text', '.txt': 'text' },
   };
   const esm = await esbuild.build({ ...common, format: 'esm', metafile: true, minify: false });
   const output = Object.values(esm.metafile.outputs)[0];

@@ -14,6 +14,7 @@
 import crypto from 'node:crypto';
 import { AccessDeniedError, ValidationError, WorkspaceExistsError } from './errors';
 import type { SqliteDatabase } from './db';
+import type { Extension } from './hooks';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -178,4 +179,14 @@ export class AuthStore {
     this.stmt.insertWorkspace.run(id, user, name, Date.now());
     return { id, name };
   }
+}
+
+/** The hook that lets a connection open a doc only with a valid token of the workspace's owner. */
+export function authExtension(auth: AuthStore): Extension {
+  return {
+    onAuthenticate({ token, workspaceId }) {
+      const user = auth.authenticate(token);
+      auth.authorizeWorkspace(user, workspaceId);
+    },
+  };
 }

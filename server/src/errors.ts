@@ -24,9 +24,10 @@ export class StorageError extends Error {
   constructor(
     message: string,
     readonly docId?: string,
-    options?: { cause?: unknown },
+    /** The error of the underlying driver, if any. */
+    readonly underlying?: unknown,
   ) {
-    super(message, options);
+    super(message);
   }
 }
 
@@ -35,21 +36,25 @@ export class DocumentLoadError extends Error {
   override name = 'DocumentLoadError';
   constructor(
     readonly docId: string,
-    options?: { cause?: unknown },
+    /** What failed: the storage read or applying the stored bytes. */
+    readonly underlying: unknown,
   ) {
-    super(`Failed to load document ${docId}: ${describeError(options?.cause)}`, options);
+    super(`Failed to load document ${docId}: ${describeError(underlying)}`);
   }
 }
 
 /** An incoming Yjs update or sync message could not be applied; it was neither stored nor relayed. */
 export class InvalidUpdateError extends Error {
   override name = 'InvalidUpdateError';
+  /** What Yjs integrated before it failed (normally nothing); the document now holds it. */
+  partialUpdates: Uint8Array[] = [];
   constructor(
     readonly docId: string,
     readonly messageType: string,
-    options?: { cause?: unknown },
+    /** The Yjs decoding or integration error. */
+    readonly underlying: unknown,
   ) {
-    super(`Rejected ${messageType} for ${docId}: ${describeError(options?.cause)}`, options);
+    super(`Rejected ${messageType} for ${docId}: ${describeError(underlying)}`);
   }
 }
 

@@ -10,7 +10,8 @@ import {
 import { serializeSyncEvent, type SyncEvent } from './events';
 import { findUtf8Problem, describeUtf8Problem, decodeValidUtf8 } from './utf8';
 
-const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const envSeed = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FC_SEED;
+const seed = envSeed ? Number(envSeed) : Date.now() % 2 ** 31;
 console.log(`envelope.test fast-check seed: ${seed} (set FC_SEED to replay)`);
 
 const hex = (s: string) => Uint8Array.from(s.replace(/[\s|]+/g, '').match(/../g) ?? [], (h) => parseInt(h, 16));

@@ -2,6 +2,7 @@
  * The `diaryx-sync` command line. Each subcommand lives in its own file and
  * exports `register(program)`; this file only assembles them.
  */
+import './quiet-warnings';
 import { Command, CommanderError } from 'commander';
 import { ActionableError } from './errors';
 
@@ -9,7 +10,15 @@ type Register = (program: Command) => void;
 
 async function loadCommands(): Promise<Register[]> {
   const modules = await Promise.all([
+    // plugin host commands
     import('./commands/manifest'),
+    import('./commands/call'),
+    import('./commands/command'),
+    import('./commands/event'),
+    import('./commands/files'),
+    import('./commands/body'),
+    import('./commands/history'),
+    // server commands (serve, token) are added here from server/src/cli/
   ]);
   return modules.map((m) => m.register);
 }

@@ -45,15 +45,15 @@ interface Server {
   config: SyncConfig;
 }
 
-function server(deps: RemoteDeps, params: Params): Server {
-  const config = loadConfig(deps.host);
-  const url = resolveServerUrl(deps.host, params, config);
+function server(host: HostBridge, params: Params): Server {
+  const config = loadConfig(host);
+  const url = resolveServerUrl(host, params, config);
   if (url === null) throw new CommandError('Missing server_url');
-  return { url, token: resolveAuthToken(deps.host, params, config), config };
+  return { url, token: resolveAuthToken(host, params, config), config };
 }
 
-function request(deps: RemoteDeps, s: Server, method: string, path: string, body?: unknown): HttpResponse {
-  const res = deps.host.httpRequest({
+function request(host: HostBridge, s: Server, method: string, path: string, body?: unknown): HttpResponse {
+  const res = host.httpRequest({
     url: s.url + path,
     method,
     headers: authHeaders(s.token),
@@ -84,21 +84,21 @@ function responseBytes(res: HttpResponse): Uint8Array {
   return new TextEncoder().encode(res.body);
 }
 
-export function getProviderStatus(deps: RemoteDeps, params: Params): unknown {
+export function getProviderStatus(host: HostBridge, params: Params): unknown {
   if (!providerSupported(params)) return { ready: false, message: 'Unsupported provider' };
-  const config = loadConfig(deps.host);
-  if (resolveServerUrl(deps.host, params, config) === null) {
+  const config = loadConfig(host);
+  if (resolveServerUrl(host, params, config) === null) {
     return { ready: false, message: 'Sync server URL is not configured' };
   }
-  const token = resolveAuthToken(deps.host, params, config);
+  const token = resolveAuthToken(host, params, config);
   if (token === null || token.trim() === '') return { ready: false, message: 'Sign in to enable sync' };
   return { ready: true, message: null };
 }
 
-export function listRemoteWorkspaces(deps: RemoteDeps, params: Params): unknown {
+export function listRemoteWorkspaces(host: HostBridge, params: Params): unknown {
   if (!providerSupported(params)) return { workspaces: [] };
-  const s = server(deps, params);
-  const res = request(deps, s, 'GET', '/api/workspaces');
+  const s = server(host, params);
+  const res = request(host, s, 'GET', '/api/workspaces');
   if (res.status !== 200) throw new CommandError(httpError(res));
   const body = jsonBody(res);
   if (!Array.isArray(body)) throw new CommandError('Invalid workspace response');
@@ -124,13 +124,13 @@ function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: str
 
 export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
   if (!providerSupported(params)) throw new CommandError('Unsupported provider');
-  const s = server(deps, params);
+  const s = server(deps.host, params);
   let remoteId = optionalString(params, 'remote_id') ?? optionalString(params, 'remote_workspace_id');
   let created = false;
   if (remoteId === null) {
     const name = optionalString(params, 'name');
     if (name === null) throw new CommandError('Missing name');
-    const res = request(deps, s, 'POST', '/api/workspaces', { name });
+    const res = request(deps.host, s, 'POST', '/api/workspaces', { name });
     if (res.status !== 200) throw new CommandError(httpError(res));
     const body = jsonBody(res) as { id?: unknown } | null;
     if (!body || typeof body.id !== 'string') throw new CommandError('Invalid workspace response');
@@ -148,7 +148,7 @@ export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
 
 export function uploadWorkspaceSnapshot(deps: RemoteDeps, params: Params): unknown {
   if (!providerSupported(params)) throw new CommandError('Unsupported provider');
-  const s = server(deps, params);
+  const s = server(deps.host, params);
   const remoteId = optionalString(params, 'remote_id') ?? s.config.workspace_id;
   if (remoteId === null || remoteId.trim() === '') throw new CommandError('Missing remote_id');
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
@@ -167,7 +167,7 @@ export function unlinkWorkspace(deps: RemoteDeps): unknown {
 
 export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
   if (!providerSupported(params)) throw new CommandError('Unsupported provider');
-  const s = server(deps, params);
+  const s = server(deps.host, params);
   const remoteId = optionalString(params, 'remote_id');
   if (remoteId === null) throw new CommandError('Missing remote_id');
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
@@ -247,17 +247,17 @@ function expectStatus(res: HttpResponse, ok: number[]): void {
   if (!ok.includes(res.status)) throw new CommandError(httpError(res));
 }
 
-export function namespaceCommand(deps: RemoteDeps, command: string, params: Params): unknown {
-  const s = server(deps, params);
+export function namespaceCommand(host: HostBridge, command: string, params: Params): unknown {
+  const s = server(host, params);
   switch (command) {
     case 'NsCreateNamespace': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
-      const res = request(deps, s, 'POST', '/namespaces', { id: ns });
+      const res = request(host, s, 'POST', '/namespaces', { id: ns });
       expectStatus(res, [200, 201]);
       return jsonBody(res);
     }
     case 'NsListNamespaces': {
-      const res = request(deps, s, 'GET', '/namespaces');
+      const res = request(host, s, 'GET', '/namespaces');
       expectStatus(res, [200]);
       const body = jsonBody(res);
       if (body === null) throw new CommandError('Invalid namespace response');
@@ -282,7 +282,7 @@ export function namespaceCommand(deps: RemoteDeps, command: string, params: Para
       }
       const headers: Record<string, string> = { 'Content-Type': contentType };
       if (s.token !== null && s.token.trim() !== '') headers.Authorization = `Bearer ${s.token}`;
-      const res = deps.host.httpRequest({ url: `${s.url}/namespaces/${ns}/objects/${key}`, method: 'PUT', headers, body_base64: b64 });
+      const res = host.httpRequest({ url: `${s.url}/namespaces/${ns}/objects/${key}`, method: 'PUT', headers, body_base64: b64 });
       if (res.status === 0) throw new CommandError(res.error ?? res.body);
       expectStatus(res, [200]);
       return jsonBody(res);
@@ -290,7 +290,7 @@ export function namespaceCommand(deps: RemoteDeps, command: string, params: Para
     case 'NsGetObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const key = requireString(params, 'key', 'Missing key');
-      const res = request(deps, s, 'GET', `/namespaces/${ns}/objects/${key}`);
+      const res = request(host, s, 'GET', `/namespaces/${ns}/objects/${key}`);
       if (res.status === 404) return null;
       expectStatus(res, [200]);
       const out: Record<string, unknown> = { status: res.status, body: res.body };
@@ -300,32 +300,32 @@ export function namespaceCommand(deps: RemoteDeps, command: string, params: Para
     case 'NsDeleteObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const key = requireString(params, 'key', 'Missing key');
-      expectStatus(request(deps, s, 'DELETE', `/namespaces/${ns}/objects/${key}`), [200, 204]);
+      expectStatus(request(host, s, 'DELETE', `/namespaces/${ns}/objects/${key}`), [200, 204]);
       return null;
     }
     case 'NsListObjects': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
-      const res = request(deps, s, 'GET', `/namespaces/${ns}/objects`);
+      const res = request(host, s, 'GET', `/namespaces/${ns}/objects`);
       expectStatus(res, [200]);
       return jsonBody(res);
     }
     case 'NsCreateSession': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const readOnly = optionalBool(params, 'read_only') ?? false;
-      const res = request(deps, s, 'POST', '/sessions', { namespace_id: ns, read_only: readOnly });
+      const res = request(host, s, 'POST', '/sessions', { namespace_id: ns, read_only: readOnly });
       expectStatus(res, [200]);
       return jsonBody(res);
     }
     case 'NsGetSession': {
       const code = requireString(params, 'code', 'Missing code');
-      const res = request(deps, s, 'GET', `/sessions/${code}`);
+      const res = request(host, s, 'GET', `/sessions/${code}`);
       if (res.status === 404) return null;
       expectStatus(res, [200]);
       return jsonBody(res);
     }
     case 'NsDeleteSession': {
       const code = requireString(params, 'code', 'Missing code');
-      expectStatus(request(deps, s, 'DELETE', `/sessions/${code}`), [200, 204]);
+      expectStatus(request(host, s, 'DELETE', `/sessions/${code}`), [200, 204]);
       return null;
     }
     default:

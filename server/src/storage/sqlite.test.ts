@@ -22,7 +22,7 @@ runStorageAdapterTests('SqliteStorage (file)', async () => {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { persistent: true });
 
 runStorageAdapterTests('SqliteStorage (shared database)', async () => {
   const db = openDatabase(':memory:');

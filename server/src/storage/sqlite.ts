@@ -33,8 +33,8 @@ const DELETE_UPDATES_THROUGH = 'DELETE FROM doc_updates WHERE doc_id = ? AND seq
 const DELETE_SNAPSHOT = 'DELETE FROM doc_snapshots WHERE doc_id = ?';
 const DELETE_UPDATES = 'DELETE FROM doc_updates WHERE doc_id = ?';
 const LIST_IDS =
-  'SELECT doc_id FROM doc_snapshots WHERE substr(doc_id, 1, length(?1)) = ?1 ' +
-  'UNION SELECT doc_id FROM doc_updates WHERE substr(doc_id, 1, length(?1)) = ?1';
+  'SELECT doc_id FROM doc_snapshots WHERE substr(doc_id, 1, length(@prefix)) = @prefix ' +
+  'UNION SELECT doc_id FROM doc_updates WHERE substr(doc_id, 1, length(@prefix)) = @prefix';
 
 /** Where SqliteStorage keeps its data. */
 export type SqliteStorageTarget =
@@ -69,7 +69,7 @@ export class SqliteStorage implements StorageAdapter {
       deleteUpdatesThrough: this.db.prepare<[string, number]>(DELETE_UPDATES_THROUGH),
       deleteSnapshot: this.db.prepare<[string]>(DELETE_SNAPSHOT),
       deleteUpdates: this.db.prepare<[string]>(DELETE_UPDATES),
-      listIds: this.db.prepare<[string], { doc_id: string }>(LIST_IDS),
+      listIds: this.db.prepare<[{ prefix: string }], { doc_id: string }>(LIST_IDS),
     };
     this.compactTx = this.db.transaction((docId: string, snapshot: Uint8Array, throughSeq: number) => {
       this.stmt.upsertSnapshot.run(docId, snapshot, Date.now());
@@ -109,7 +109,7 @@ export class SqliteStorage implements StorageAdapter {
   async list(prefix: string): Promise<string[]> {
     return this.guard(undefined, () =>
       this.stmt.listIds
-        .all(prefix)
+        .all({ prefix })
         .map((r) => r.doc_id)
         .sort(),
     );
@@ -130,7 +130,7 @@ export class SqliteStorage implements StorageAdapter {
     try {
       return fn();
     } catch (e) {
-      throw new StorageError(`SQLite operation failed: ${(e as Error).message}`, docId, { cause: e });
+      throw new StorageError(`SQLite operation failed: ${(e as Error).message}`, docId, e);
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The acceptance suite every StorageAdapter must pass (`runStorageAdapterTests`).
  * Each adapter's test file calls it with a setup that returns a fresh adapter,
- * and optionally `reopen` when the adapter persists beyond one instance.
+ * and, for adapters that persist beyond one instance (`{persistent: true}`), `reopen`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageAdapter } from './adapter';
@@ -17,8 +17,8 @@ export interface StorageAdapterFixture {
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
-/** Registers the shared StorageAdapter tests under `describe(name)`. */
-export function runStorageAdapterTests(name: string, setup: () => Promise<StorageAdapterFixture>): void {
+/** Registers the shared StorageAdapter tests under `describe(name)`; the reopen test runs when the fixture has `reopen`. */
+export function runStorageAdapterTests(name: string, setup: () => Promise<StorageAdapterFixture>, options: { persistent?: boolean } = {}): void {
   describe(`StorageAdapter acceptance: ${name}`, () => {
     let fixture: StorageAdapterFixture;
     let adapter: StorageAdapter;
@@ -148,11 +148,8 @@ export function runStorageAdapterTests(name: string, setup: () => Promise<Storag
       await expect(adapter.appendUpdate('workspace:a', bytes(1))).rejects.toMatchObject({ name: 'StorageError' });
     });
 
-    it('keeps data across a reopen (persistent adapters)', async (ctx) => {
-      if (!fixture.reopen) {
-        ctx.skip();
-        return;
-      }
+    if (options.persistent) it('keeps data across a reopen', async () => {
+      if (!fixture.reopen) throw new Error('a persistent adapter fixture must provide reopen()');
       await adapter.appendUpdate('workspace:a', bytes(1));
       const s2 = await adapter.appendUpdate('workspace:a', bytes(2));
       await adapter.compact('workspace:a', bytes(3), s2 - 1);

@@ -1,0 +1,35 @@
+/**
+ * npm run bench [-- --quick] [-- --only suite,suite]
+ * Runs every benchmark suite and writes bench/results.json and bench/results.md.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { machine, writeReport, type Row, type Suite } from './lib';
+
+const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
+  runtime: () => import('./suites/runtime'),
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    runs: { type: 'string' },
+  },
+});
+
+const quick = values.quick ?? false;
+const runs = values.runs ? Number(values.runs) : quick ? 3 : 5;
+const selected = values.only ? values.only.split(',') : Object.keys(SUITES);
+const rows: Row[] = [];
+for (const name of selected) {
+  const load = SUITES[name];
+  if (!load) throw new Error(`unknown suite ${name}; known: ${Object.keys(SUITES).join(', ')}`);
+  console.log(`[bench] ${name}`);
+  const suite = (await load()).default;
+  rows.push(...(await suite({ quick, runs, log: (m) => console.log(`[bench] ${name}: ${m}`) })));
+}
+const dir = path.dirname(fileURLToPath(import.meta.url));
+const out = writeReport(dir, rows, { ...machine(), mode: quick ? 'quick' : 'full' });
+console.log(`[bench] wrote ${out.json} and ${out.md}`);

@@ -1,0 +1,324 @@
+/**
+ * Loads a Diaryx plugin (.wasm) with @extism/extism and drives it the way
+ * Diaryx hosts do: one call in flight at a time (a promise queue), host
+ * functions bound from a HostFunctionTable in `extism:host/user`, and the
+ * call-order helpers manifest -> set_config -> init -> commands/events ->
+ * shutdown.
+ *
+ * The WebAssembly.Module is compiled once per process per file (or per byte
+ * content) and shared by every instance.
+ *
+ * Envelope-returning exports are recorded: the actions dispatched through
+ * host_ws_request / host_emit_event during the call are kept with the
+ * returned envelope (see envelope-check.ts), for `lastEnvelopeCall`, the
+ * `onEnvelopeCall` observer and `checkEnvelopes`.
+ */
+import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeBase64 } from '../../common/src/base64';
+import { compareEnvelopeWithDispatched, type DispatchedAction, type EnvelopeCheck } from './envelope-check';
+import type { HostFunctionTable } from './host-functions';
+import type { CommandResponse } from './host-types';
+
+/** Exports that return an action envelope. */
+export const ENVELOPE_EXPORTS: ReadonlySet<string> = new Set([
+  'handle_binary_message',
+  'handle_text_message',
+  'on_connected',
+  'on_disconnected',
+  'queue_local_update',
+  'on_snapshot_imported',
+  'sync_body_files',
+]);
+
+/** A plugin export failed (an Extism error or a trap). */
+export class PluginCallError extends Error {
+  override name = 'PluginCallError';
+  constructor(
+    readonly exportName: string,
+    readonly detail: string,
+  ) {
+    super(`${exportName} failed: ${detail}`);
+  }
+}
+
+/** A log line from the Extism runtime (the plugin's own log_* calls). */
+export interface RuntimeLog {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+/** One envelope-returning call: what went in, what came back, what the guest dispatched. */
+export interface EnvelopeCall {
+  exportName: string;
+  input: Uint8Array;
+  output: Uint8Array;
+  dispatched: DispatchedAction[];
+}
+
+export interface PluginHostOptions {
+  /** Path of the .wasm file, or its bytes. */
+  wasm: string | Uint8Array;
+  /** Host functions, bound into `extism:host/user`. */
+  functions: HostFunctionTable;
+  /** Receives runtime log lines (also kept in `logs`, the last 1000). */
+  onRuntimeLog?: (log: RuntimeLog) => void;
+  /** Forward the guest's WASI stdout/stderr (default false: discarded). */
+  wasiOutput?: boolean;
+  /** Called after every envelope-returning call. */
+  onEnvelopeCall?: (call: EnvelopeCall) => void;
+  /** Compare each returned envelope with the dispatched actions and record the result in `envelopeChecks`. */
+  checkEnvelopes?: boolean;
+}
+
+const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
+
+/** The global WebAssembly object (typed here: the project's lib settings declare only its types). */
+const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+
+/** The compiled module for a file or bytes, compiled once per process (per file version). */
+export function compiledModule(wasm: string | Uint8Array): Promise<WebAssembly.Module> {
+  let key: string;
+  let load: () => Uint8Array;
+  if (typeof wasm === 'string') {
+    const abs = path.resolve(wasm);
+    const st = fs.statSync(abs);
+    key = `file:${abs}:${st.size}:${st.mtimeMs}`;
+    load = () => fs.readFileSync(abs);
+  } else {
+    key = `bytes:${crypto.createHash('sha256').update(wasm).digest('hex')}`;
+    load = () => wasm;
+  }
+  const cached = moduleCache.get(key);
+  if (cached) return cached;
+  const compiling = wasmApi.compile(load());
+  compiling.catch(() => moduleCache.delete(key));
+  moduleCache.set(key, compiling);
+  return compiling;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class PluginHost {
+  readonly logs: RuntimeLog[] = [];
+  /** Results of the envelope comparison, when `checkEnvelopes` is on. */
+  readonly envelopeChecks: (EnvelopeCheck & { exportName: string })[] = [];
+  lastEnvelopeCall: EnvelopeCall | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private recording: DispatchedAction[] | null = null;
+  private closed = false;
+  private shutDown = false;
+  private manifestCache: Record<string, unknown> | null = null;
+
+  private constructor(
+    private readonly plugin: Plugin,
+    private readonly options: PluginHostOptions,
+  ) {}
+
+  /** Instantiates the plugin (the module itself is compiled once per process). */
+  static async load(options: PluginHostOptions): Promise<PluginHost> {
+    const module = await compiledModule(options.wasm);
+    let host: PluginHost | null = null;
+    const record = (d: DispatchedAction) => host?.recording?.push(d);
+    const bound: Record<string, (cc: CallContext, addr: bigint) => bigint> = {};
+    for (const [name, fn] of Object.entries(options.functions)) {
+      bound[name] = (cc, addr) => {
+        const input = cc.read(addr)?.text() ?? '';
+        let output: string;
+        try {
+          output = fn(input);
+        } catch (e) {
+          output = JSON.stringify({ error: `${name}: ${(e as Error).message}` });
+        }
+        if (host?.recording) PluginHost.recordDispatch(name, input, record);
+        // Offset 0 is Extism's empty output (the SDK cannot store an empty block).
+        return output === '' ? 0n : cc.store(output);
+      };
+    }
+    const sink = (level: RuntimeLog['level']) => (...args: unknown[]) => host?.runtimeLog({ level, message: args.map(String).join(' ') });
+    const logger = { trace: sink('trace'), debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error'), log: sink('info') };
+    const plugin = await createPlugin(
+      { wasm: [{ module }] },
+      {
+        useWasi: true,
+        enableWasiOutput: options.wasiOutput ?? false,
+        logger: logger as unknown as Console,
+        functions: { 'extism:host/user': bound },
+      },
+    );
+    host = new PluginHost(plugin, options);
+    return host;
+  }
+
+  private static recordDispatch(name: string, input: string, push: (d: DispatchedAction) => void): void {
+    if (name === 'host_emit_event') {
+      let event: unknown = null;
+      try {
+        event = JSON.parse(input);
+      } catch {
+        // recorded with event null; the raw text is kept
+      }
+      push({ kind: 'emit', event, raw: input });
+      return;
+    }
+    if (name !== 'host_ws_request') return;
+    const req = parseJsonObject(input);
+    if (!req) return;
+    if (req.type === 'send_binary' && typeof req.data === 'string') {
+      let data: Uint8Array;
+      try {
+        data = decodeBase64(req.data);
+      } catch {
+        data = new Uint8Array(0);
+      }
+      push({ kind: 'send_binary', data });
+    } else if (req.type === 'send_text' && typeof req.text === 'string') {
+      push({ kind: 'send_text', text: req.text });
+    } else {
+      push({ kind: 'ws_control', request: req });
+    }
+  }
+
+  private runtimeLog(log: RuntimeLog): void {
+    this.logs.push(log);
+    if (this.logs.length > 1000) this.logs.splice(0, this.logs.length - 1000);
+    this.options.onRuntimeLog?.(log);
+  }
+
+  /** Runs `fn` after every earlier call has finished. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether the module exports `name`. */
+  hasExport(name: string): Promise<boolean> {
+    return this.plugin.functionExists(name);
+  }
+
+  /** Calls an export with raw input; resolves to its output bytes. Queued behind earlier calls. */
+  async callRaw(name: string, input: string | Uint8Array = ''): Promise<Uint8Array> {
+    return (await this.invoke(name, input)).output;
+  }
+
+  /** Calls an export and decodes its output as UTF-8 text. */
+  async callText(name: string, input: string | Uint8Array = ''): Promise<string> {
+    return new TextDecoder().decode(await this.callRaw(name, input));
+  }
+
+  /** Calls an envelope-returning export; resolves to the full record of the call. */
+  async callEnvelope(name: string, input: string | Uint8Array = ''): Promise<EnvelopeCall> {
+    if (!ENVELOPE_EXPORTS.has(name)) throw new PluginCallError(name, 'not an envelope-returning export');
+    const { call } = await this.invoke(name, input);
+    if (!call) throw new PluginCallError(name, 'no envelope recorded');
+    return call;
+  }
+
+  private invoke(name: string, input: string | Uint8Array): Promise<{ output: Uint8Array; call: EnvelopeCall | null }> {
+    return this.enqueue(async () => {
+      if (this.closed) throw new PluginCallError(name, 'plugin is closed');
+      const envelope = ENVELOPE_EXPORTS.has(name);
+      const dispatched: DispatchedAction[] = [];
+      if (envelope) this.recording = dispatched;
+      let output: Uint8Array;
+      try {
+        const out = await this.plugin.call(name, input);
+        output = out === null ? new Uint8Array(0) : new Uint8Array(out.bytes());
+      } catch (e) {
+        const msg = (e as Error).message ?? String(e);
+        throw new PluginCallError(name, msg.replace(/^Plugin-originated error: /, ''));
+      } finally {
+        if (envelope) this.recording = null;
+      }
+      if (!envelope) return { output, call: null };
+      const inputBytes = typeof input === 'string' ? new TextEncoder().encode(input) : new Uint8Array(input);
+      const call: EnvelopeCall = { exportName: name, input: inputBytes, output, dispatched };
+      this.lastEnvelopeCall = call;
+      if (this.options.checkEnvelopes) {
+        this.envelopeChecks.push({ exportName: name, ...compareEnvelopeWithDispatched(output, dispatched) });
+      }
+      this.options.onEnvelopeCall?.(call);
+      return { output, call };
+    });
+  }
+
+  /** The parsed manifest (the export is called once; later calls reuse the result). */
+  async manifest(): Promise<Record<string, unknown>> {
+    if (this.manifestCache) return this.manifestCache;
+    const text = await this.callText('manifest', '');
+    const parsed = parseJsonObject(text);
+    if (!parsed) throw new PluginCallError('manifest', `not a JSON object: ${text.slice(0, 200)}`);
+    this.manifestCache = parsed;
+    return parsed;
+  }
+
+  /** set_config with a JSON patch. */
+  async setConfig(patch: Record<string, unknown>): Promise<string> {
+    return this.callText('set_config', JSON.stringify(patch));
+  }
+
+  /** init with InitParams (`workspace_root`, `workspace_id`, `write_to_disk`, `server_url`, `auth_token`). */
+  async init(params: Record<string, unknown> = {}): Promise<string> {
+    return this.callText('init', JSON.stringify(params));
+  }
+
+  /**
+   * handle_command; resolves to the parsed CommandResponse. A failing call or
+   * an unparsable answer becomes `{success:false, error}`, as the browser host does.
+   */
+  async command(name: string, params: unknown = null): Promise<CommandResponse> {
+    let text: string;
+    try {
+      text = await this.callText('handle_command', JSON.stringify({ command: name, params: params ?? null }));
+    } catch (e) {
+      return { success: false, error: e instanceof PluginCallError ? e.detail : (e as Error).message };
+    }
+    const parsed = parseJsonObject(text);
+    if (!parsed || typeof parsed.success !== 'boolean') {
+      return { success: false, error: `invalid command response: ${text.slice(0, 200)}` };
+    }
+    return parsed as unknown as CommandResponse;
+  }
+
+  /** on_event with `{event_type, payload}`. */
+  async event(type: string, payload: Record<string, unknown> = {}): Promise<void> {
+    await this.callRaw('on_event', JSON.stringify({ event_type: type, payload }));
+  }
+
+  /** shutdown (once); the plugin persists its state and disconnects. */
+  async shutdown(): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    await this.callRaw('shutdown', '{}');
+  }
+
+  /** Shuts the plugin down (unless already done; errors ignored) and releases it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.shutdown();
+    } catch {
+      // a failing shutdown must not prevent releasing the instance
+    }
+    await this.enqueue(async () => {
+      this.closed = true;
+      await this.plugin.close();
+    });
+  }
+
+  /** Releases the instance without calling shutdown. */
+  async dispose(): Promise<void> {
+    this.shutDown = true;
+    await this.close();
+  }
+}

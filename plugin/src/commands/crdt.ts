@@ -1,0 +1,288 @@
+/**
+ * CRDT commands of the Rust plugin's embedded sync plugin: workspace doc,
+ * body docs, y-sync helpers and sync-manager bookkeeping. Parameter and
+ * result shapes follow the original; binary results are base64 strings.
+ */
+import * as Y from 'yjs';
+import { encodeBase64 } from '../../../common/src/base64';
+import { workspaceDocId } from '../../../common/src/wire/frame';
+import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, concatBytes, SyncMessageError } from '../../../common/src/wire/sync';
+import { ORIGIN_REMOTE, ORIGIN_SYNC } from '../core/origin';
+import { metadataFromJson, type FileMetadata } from '../core/metadata';
+import { normalizeSyncKey } from '../core/paths';
+import type { SyncRuntime } from '../runtime';
+import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
+
+export type CommandHandler = (rt: SyncRuntime, params: Params) => unknown;
+
+const WORKSPACE_DOC = 'workspace';
+
+function applyOrFail(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    throw new CommandError(`Failed to apply update: ${(e as Error).message}`);
+  }
+}
+
+function stateVectorParam(params: Params, key: string): Uint8Array {
+  const sv = requireBytes(params, key);
+  try {
+    Y.decodeStateVector(sv);
+  } catch (e) {
+    throw new CommandError(`Invalid state vector: ${(e as Error).message}`);
+  }
+  return sv;
+}
+
+/** Handles y-sync messages for one doc; returns the concatenated replies. */
+function handleSyncMessage(
+  message: Uint8Array,
+  diff: (sv: Uint8Array) => Uint8Array,
+  apply: (update: Uint8Array, origin: typeof ORIGIN_REMOTE | typeof ORIGIN_SYNC) => void,
+): Uint8Array | null {
+  let messages;
+  try {
+    messages = decodeSyncMessages(message);
+  } catch (e) {
+    if (e instanceof SyncMessageError) throw new CommandError(e.message);
+    throw e;
+  }
+  const replies: Uint8Array[] = [];
+  for (const m of messages) {
+    if (m.kind === 'step1') replies.push(encodeSyncStep2(diff(m.stateVector)));
+    else if (m.kind === 'step2') applyOrFail(() => apply(m.update, ORIGIN_SYNC));
+    else if (m.kind === 'update') applyOrFail(() => apply(m.update, ORIGIN_REMOTE));
+  }
+  return replies.length ? concatBytes(replies) : null;
+}
+
+function bodyName(params: Params): string {
+  return normalizeSyncKey(requireString(params, 'doc_name'));
+}
+
+function workspaceCommands(): Record<string, CommandHandler> {
+  return {
+    GetSyncState: (rt) => dataResult(rt.state.workspace.stateVector()),
+    GetFullState: (rt) => dataResult(rt.state.workspace.encodeState()),
+    ApplyRemoteUpdate: (rt, p) => {
+      const update = requireBytes(p, 'update');
+      applyOrFail(() => rt.state.workspace.applyUpdate(update, ORIGIN_REMOTE));
+      return { update_id: rt.state.history.latestId() };
+    },
+    GetMissingUpdates: (rt, p) => dataResult(rt.state.workspace.encodeDiff(stateVectorParam(p, 'remote_state_vector'))),
+    SaveCrdtState: (rt) => {
+      const errors = rt.save(true);
+      if (errors.length) throw new CommandError(errors.join('; '));
+      return null;
+    },
+    GetCrdtFile: (rt, p) => rt.state.workspace.getFile(normalizeSyncKey(requireString(p, 'path'))),
+    SetCrdtFile: (rt, p) => {
+      const key = normalizeSyncKey(requireString(p, 'path'));
+      const incoming = metadataFromJson(p.metadata);
+      if (incoming === null) throw new CommandError('Invalid metadata');
+      const existing = rt.state.workspace.getFile(key);
+      const merged: FileMetadata = { ...incoming };
+      if (existing) {
+        // Attachment refs are merged with the existing ones (by path).
+        const byPath = new Map(existing.attachments.map((a) => [a.path, a]));
+        for (const a of incoming.attachments) byPath.set(a.path, a);
+        merged.attachments = [...byPath.values()];
+      }
+      if (merged.filename === '') merged.filename = key.split('/').pop() ?? '';
+      if (!merged.modified_at) merged.modified_at = rt.state.now();
+      rt.state.workspace.setFile(key, merged);
+      return null;
+    },
+    ListCrdtFiles: (rt, p) => rt.state.workspace.listFiles({ includeDeleted: optionalBool(p, 'include_deleted') ?? false }),
+    CreateWorkspaceSyncStep1: (rt) => dataResult(encodeSyncStep1(rt.state.workspace.stateVector())),
+    CreateWorkspaceUpdate: (rt) => dataResult(encodeSyncUpdate(rt.state.workspace.encodeState())),
+    TriggerWorkspaceSync: (rt) => {
+      const state = rt.state.workspace.encodeState();
+      if (state.length <= 2) return { emitted: false };
+      const message = encodeSyncUpdate(state);
+      const id = rt.state.workspaceId;
+      const active = rt.session !== null && id !== null;
+      if (active) rt.execute(rt.session!.localUpdate(workspaceDocId(id!), message));
+      return { emitted: active, data: encodeBase64(message) };
+    },
+    HandleCrdtState: (rt, p) => {
+      const state = requireBytes(p, 'state');
+      applyOrFail(() => rt.docs.applyCrdtState(state, rt.state.writeToDisk));
+      return null;
+    },
+    HandleWorkspaceSyncMessage: (rt, p) => {
+      const message = requireBytes(p, 'message');
+      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const changed: string[] = [];
+      const response = handleSyncMessage(
+        message,
+        (sv) => rt.state.workspace.encodeDiff(sv),
+        (u, origin) => changed.push(...rt.docs.applyWorkspaceUpdate(u, origin === ORIGIN_SYNC ? 'sync' : 'remote', writeToDisk)),
+      );
+      return { response: response ? encodeBase64(response) : null, changed_files: changed, sync_complete: rt.docs.workspaceSynced };
+    },
+    ApplyRemoteWorkspaceUpdateWithEffects: (rt, p) => {
+      const update = requireBytes(p, 'update');
+      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      applyOrFail(() => rt.docs.applyWorkspaceUpdate(update, 'remote', writeToDisk));
+      return { update_id: rt.state.history.latestId() };
+    },
+    IsSyncComplete: (rt) => ({ complete: rt.docs.workspaceSynced }),
+    IsWorkspaceSynced: (rt) => ({ synced: rt.docs.workspaceSynced }),
+    MarkSyncComplete: (rt) => {
+      rt.docs.workspaceSynced = true;
+      return null;
+    },
+    ResetSyncState: (rt) => {
+      rt.docs.resetSyncState();
+      return null;
+    },
+    GetActiveSyncs: (rt) => rt.docs.syncedBodies(),
+  };
+}
+
+function bodyCommands(): Record<string, CommandHandler> {
+  const bodies = (rt: SyncRuntime) => rt.state.bodies;
+  return {
+    GetBodyContent: (rt, p) => ({ content: bodies(rt).getBody(bodyName(p)) }),
+    SetBodyContent: (rt, p) => {
+      bodies(rt).setBody(bodyName(p), requireString(p, 'content'));
+      return null;
+    },
+    ResetBodyDoc: (rt, p) => {
+      const key = bodyName(p);
+      rt.state.forgetBody(key);
+      bodies(rt).getOrCreate(key);
+      return null;
+    },
+    GetBodySyncState: (rt, p) => dataResult(bodies(rt).stateVector(bodyName(p))),
+    GetBodyFullState: (rt, p) => dataResult(bodies(rt).encodeState(bodyName(p))),
+    ApplyBodyUpdate: (rt, p) => {
+      const key = bodyName(p);
+      const update = requireBytes(p, 'update');
+      applyOrFail(() => bodies(rt).applyUpdate(key, update, ORIGIN_REMOTE));
+      return { update_id: rt.state.history.latestId() };
+    },
+    GetBodyMissingUpdates: (rt, p) => dataResult(bodies(rt).encodeDiff(bodyName(p), stateVectorParam(p, 'remote_state_vector'))),
+    SaveBodyDoc: (rt, p) => {
+      rt.state.markBodyDirty(bodyName(p));
+      const errors = rt.save();
+      if (errors.length) throw new CommandError(errors.join('; '));
+      return null;
+    },
+    SaveAllBodyDocs: (rt) => {
+      const errors = rt.save(true);
+      if (errors.length) throw new CommandError(errors.join('; '));
+      return null;
+    },
+    ListLoadedBodyDocs: (rt) => bodies(rt).loadedKeys(),
+    UnloadBodyDoc: (rt, p) => {
+      const key = bodyName(p);
+      if (bodies(rt).has(key)) {
+        rt.state.markBodyDirty(key);
+        rt.save();
+        bodies(rt).remove(key);
+      }
+      return null;
+    },
+    InitBodySync: (rt, p) => {
+      bodies(rt).getOrCreate(bodyName(p));
+      return null;
+    },
+    CloseBodySync: (rt, p) => {
+      rt.docs.clearBodySynced(bodyName(p));
+      return null;
+    },
+    HandleBodySyncMessage: (rt, p) => {
+      const key = bodyName(p);
+      const message = requireBytes(p, 'message');
+      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      let content: string | null = null;
+      let isEcho = false;
+      const response = handleSyncMessage(
+        message,
+        (sv) => bodies(rt).encodeDiff(key, sv),
+        (u) => {
+          const r = rt.docs.applyBodyUpdates(key, [u], { writeToDisk, focused: true });
+          if (r.content !== null) {
+            content = r.content;
+            isEcho = r.isEcho;
+          }
+        },
+      );
+      rt.docs.markBodySynced(key);
+      return { response: response ? encodeBase64(response) : null, content, is_echo: isEcho };
+    },
+    CreateBodySyncStep1: (rt, p) => dataResult(encodeSyncStep1(bodies(rt).stateVector(bodyName(p)))),
+    CreateBodyUpdate: (rt, p) => {
+      const key = bodyName(p);
+      const doc = bodies(rt).getOrCreate(key);
+      const before = Y.encodeStateVector(doc);
+      bodies(rt).setBody(key, requireString(p, 'content'));
+      return dataResult(encodeSyncUpdate(Y.encodeStateAsUpdate(doc, before)));
+    },
+    IsBodySynced: (rt, p) => ({ synced: rt.docs.isBodySynced(bodyName(p)) }),
+    TrackContent: (rt, p) => {
+      bodies(rt).trackContent(requireString(p, 'path'), requireString(p, 'content'));
+      return null;
+    },
+    IsEcho: (rt, p) => ({ is_echo: bodies(rt).isEcho(requireString(p, 'path'), requireString(p, 'content')) }),
+    ClearTrackedContent: (rt, p) => {
+      bodies(rt).clearTracked(requireString(p, 'path'));
+      return null;
+    },
+    ApplyRemoteBodyUpdateWithEffects: (rt, p) => {
+      const key = bodyName(p);
+      const update = requireBytes(p, 'update');
+      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      applyOrFail(() => rt.docs.applyBodyUpdates(key, [update], { writeToDisk, focused: true }));
+      return { update_id: rt.state.history.latestId() };
+    },
+  };
+}
+
+function syncHelperCommands(): Record<string, CommandHandler> {
+  return {
+    CreateSyncStep1: (rt, p) => {
+      const name = requireString(p, 'doc_name');
+      const sv = name === WORKSPACE_DOC ? rt.state.workspace.stateVector() : rt.state.bodies.stateVector(normalizeSyncKey(name));
+      return dataResult(encodeSyncStep1(sv));
+    },
+    HandleSyncMessage: (rt, p) => {
+      const name = requireString(p, 'doc_name');
+      const message = requireBytes(p, 'message');
+      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const response =
+        name === WORKSPACE_DOC
+          ? handleSyncMessage(message, (sv) => rt.state.workspace.encodeDiff(sv), (u, o) =>
+              rt.docs.applyWorkspaceUpdate(u, o === ORIGIN_SYNC ? 'sync' : 'remote', writeToDisk),
+            )
+          : handleSyncMessage(message, (sv) => rt.state.bodies.encodeDiff(normalizeSyncKey(name), sv), (u) =>
+              rt.docs.applyBodyUpdates(normalizeSyncKey(name), [u], { writeToDisk, focused: true }),
+            );
+      return { data: response ? encodeBase64(response) : null };
+    },
+    CreateUpdateMessage: (_rt, p) => dataResult(encodeSyncUpdate(requireBytes(p, 'update'))),
+    ConfigureSyncHandler: (rt, p) => {
+      const root = p.workspace_root;
+      if (typeof root === 'string') rt.state.workspaceRoot = root;
+      return null;
+    },
+    GetStoragePath: (rt, p) => ({ path: rt.disk.hostPath(normalizeSyncKey(requireString(p, 'canonical_path'))) }),
+    GetCanonicalPath: (rt, p) => {
+      const path = requireString(p, 'storage_path');
+      try {
+        return { path: rt.disk.keyOf(path) };
+      } catch (e) {
+        throw new CommandError((e as Error).message);
+      }
+    },
+  };
+}
+
+export const CRDT_COMMANDS: Record<string, CommandHandler> = {
+  ...workspaceCommands(),
+  ...bodyCommands(),
+  ...syncHelperCommands(),
+};

@@ -1,0 +1,97 @@
+/**
+ * History commands: versions per workspace and per file, diffs, the state at
+ * a version, and restores. A restore is a new local change (it syncs to the
+ * other devices like any edit); nothing is rewritten in place.
+ */
+import * as Y from 'yjs';
+import { encodeBase64 } from '../../../common/src/base64';
+import { BODY_TEXT_NAME } from '../core/body-docs';
+import { ORIGIN_LOCAL } from '../core/origin';
+import { normalizeSyncKey } from '../core/paths';
+import type { SyncRuntime } from '../runtime';
+import { WORKSPACE_DOC_NAME } from '../state';
+import type { CommandHandler } from './crdt';
+import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
+
+function docName(params: Params): string {
+  const name = requireString(params, 'doc_name');
+  return name === WORKSPACE_DOC_NAME ? name : normalizeSyncKey(name);
+}
+
+function limit(params: Params): number | undefined {
+  const n = optionalNumber(params, 'limit');
+  return n === null ? undefined : Math.max(0, Math.floor(n));
+}
+
+/** Body text of a file as of a history id, from the body doc's log. */
+export function bodyTextAt(rt: SyncRuntime, key: string, updateId: number): string | null {
+  const state = rt.state.history.stateAt(key, updateId);
+  if (state === null) return null;
+  const doc = new Y.Doc();
+  try {
+    Y.applyUpdate(doc, state);
+    return doc.getText(BODY_TEXT_NAME).toString();
+  } finally {
+    doc.destroy();
+  }
+}
+
+function metadataAt(rt: SyncRuntime, key: string, updateId: number) {
+  const files = rt.state.history.filesAt(WORKSPACE_DOC_NAME, updateId);
+  return files?.get(key) ?? null;
+}
+
+/** Restores a file's body and metadata as of `updateId`, as a new local change written to disk. */
+function restoreFile(rt: SyncRuntime, key: string, updateId: number): { restored: boolean } {
+  const text = bodyTextAt(rt, key, updateId);
+  const meta = metadataAt(rt, key, updateId) ?? rt.state.workspace.getFile(key);
+  if (text === null && meta === null) throw new CommandError(`No version ${updateId} of ${key}`);
+  if (meta) rt.state.workspace.setFile(key, { ...meta, deleted: false, modified_at: rt.state.now() });
+  if (text !== null) rt.state.bodies.setBody(key, text);
+  rt.disk.writeSafely(key);
+  return { restored: true };
+}
+
+export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
+  GetHistory: (rt, p) => rt.state.history.list(docName(p), limit(p)),
+  GetFileHistory: (rt, p) => rt.state.history.listForFile(normalizeSyncKey(requireString(p, 'file_path')), limit(p)),
+  GetVersionDiff: (rt, p) => rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')),
+  GetStateAt: (rt, p) => {
+    const state = rt.state.history.stateAt(docName(p), requireInteger(p, 'update_id'));
+    return state === null ? null : { data: encodeBase64(state) };
+  },
+  RestoreVersion: (rt, p) => {
+    const name = docName(p);
+    const id = requireInteger(p, 'update_id');
+    const update = rt.state.history.createRestoreUpdate(name, id);
+    if (update === null) throw new CommandError(`No version ${id} of ${name}`);
+    if (name === WORKSPACE_DOC_NAME) {
+      const { changed } = rt.state.workspace.applyUpdate(update, ORIGIN_LOCAL);
+      for (const key of changed) {
+        const meta = rt.state.workspace.getFile(key);
+        if (meta && !meta.deleted) {
+          const text = bodyTextAt(rt, key, id);
+          if (text !== null && !rt.state.bodies.has(key)) rt.state.bodies.setBody(key, text);
+          rt.disk.writeSafely(key);
+        }
+      }
+    } else {
+      rt.state.bodies.applyUpdate(name, update, ORIGIN_LOCAL);
+      rt.disk.writeSafely(name);
+    }
+    return null;
+  },
+  GetFileVersion: (rt, p) => {
+    const key = normalizeSyncKey(requireString(p, 'file_path'));
+    const id = requireInteger(p, 'update_id');
+    return { content: bodyTextAt(rt, key, id), metadata: metadataAt(rt, key, id) };
+  },
+  RestoreFileVersion: (rt, p) => restoreFile(rt, normalizeSyncKey(requireString(p, 'file_path')), requireInteger(p, 'update_id')),
+  RestoreDeletedFile: (rt, p) => {
+    const key = normalizeSyncKey(requireString(p, 'path'));
+    const meta = rt.state.workspace.getFile(key);
+    if (!meta) throw new CommandError(`Unknown file: ${key}`);
+    if (!meta.deleted) return { restored: false };
+    return restoreFile(rt, key, rt.state.history.latestId());
+  },
+};

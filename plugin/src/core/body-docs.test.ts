@@ -1,0 +1,191 @@
+import fc from 'fast-check';
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { BodyDocError, BodyDocManager, minimalEdit } from './body-docs';
+import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC } from './origin';
+
+const envSeed = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FC_SEED;
+const seed = envSeed ? Number(envSeed) : Date.now() % 2 ** 31;
+console.log(`body-docs.test fast-check seed: ${seed} (set FC_SEED to replay)`);
+
+function apply(s: string, e: { index: number; deleteCount: number; insert: string }): string {
+  return s.slice(0, e.index) + e.insert + s.slice(e.index + e.deleteCount);
+}
+
+const isLone = (s: string, i: number): boolean => {
+  const c = s.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff) return !(s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff);
+  if (c >= 0xdc00 && c <= 0xdfff) return !(s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff);
+  return false;
+};
+
+/** True when offset `i` falls between the two halves of a surrogate pair. */
+const cutsPair = (s: string, i: number): boolean =>
+  i > 0 && i < s.length && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff && s.charCodeAt(i) >= 0xdc00 && s.charCodeAt(i) <= 0xdfff;
+
+describe('minimalEdit', () => {
+  it('finds the span between common prefix and suffix', () => {
+    expect(minimalEdit('hello world', 'hello there world')).toEqual({ index: 6, deleteCount: 0, insert: 'there ' });
+    expect(minimalEdit('abcabc', 'abc')).toEqual({ index: 3, deleteCount: 3, insert: '' });
+    expect(minimalEdit('', 'x')).toEqual({ index: 0, deleteCount: 0, insert: 'x' });
+  });
+
+  it('never splits a surrogate pair', () => {
+    // U+1F600 and U+1F601 share the high surrogate; U+1F600 and U+2F600 share the low one.
+    expect(minimalEdit('a\u{1F600}b', 'a\u{1F601}b')).toEqual({ index: 1, deleteCount: 2, insert: '\u{1F601}' });
+    expect(minimalEdit('\u{1F600}', '\u{2F600}')).toEqual({ index: 0, deleteCount: 2, insert: '\u{2F600}' });
+  });
+
+  it('property: applying the edit gives the new text, and inserted/kept text has no cut pairs', () => {
+    const unit = fc.constantFrom('a', 'b', '\n', 'é', '\u{1F600}', '\u{1F601}', '\u{2F600}');
+    const str = fc.array(unit, { maxLength: 12 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(str, str, (a, b) => {
+        const e = minimalEdit(a, b);
+        expect(apply(a, e)).toBe(b);
+        for (let i = 0; i < e.insert.length; i++) expect(isLone(e.insert, i)).toBe(false);
+        expect(cutsPair(a, e.index)).toBe(false);
+        expect(cutsPair(a, e.index + e.deleteCount)).toBe(false);
+      }),
+      { seed, numRuns: 500 },
+    );
+  });
+});
+
+describe('BodyDocManager', () => {
+  it('creates docs with a body text and an empty frontmatter map', () => {
+    const m = new BodyDocManager();
+    expect(m.get('a.md')).toBeUndefined();
+    expect(m.has('a.md')).toBe(false);
+    const doc = m.getOrCreate('a.md');
+    expect(m.getOrCreate('a.md')).toBe(doc);
+    expect(m.has('a.md')).toBe(true);
+    expect(doc.share.has('body')).toBe(true);
+    expect(doc.share.has('frontmatter')).toBe(true);
+    expect(m.getBody('a.md')).toBe('');
+    expect(m.getBody('missing.md')).toBe('');
+    expect(m.loadedKeys()).toEqual(['a.md']);
+  });
+
+  it('setBody is a no-op when equal and one minimal edit otherwise', () => {
+    const m = new BodyDocManager();
+    const updates: [string, Uint8Array][] = [];
+    m.onLocalUpdate((k, u) => updates.push([k, u]));
+    expect(m.setBody('a.md', 'Hello world')).toBe(true);
+    expect(m.setBody('a.md', 'Hello world')).toBe(false);
+    expect(m.setBody('a.md', 'Hello brave world')).toBe(true);
+    expect(updates.map(([k]) => k)).toEqual(['a.md', 'a.md']);
+    const decoded = Y.decodeUpdate(updates[1][1]);
+    expect(decoded.structs.length).toBe(1);
+    expect(decoded.ds.clients.size).toBe(0);
+    expect(m.getBody('a.md')).toBe('Hello brave world');
+  });
+
+  it('converges with another replica and does not echo remote updates', () => {
+    const a = new BodyDocManager();
+    const b = new BodyDocManager();
+    const fromA: Uint8Array[] = [];
+    const fromB: Uint8Array[] = [];
+    a.onLocalUpdate((_k, u) => fromA.push(u));
+    b.onLocalUpdate((_k, u) => fromB.push(u));
+    const seen: string[] = [];
+    b.onUpdate((k, _u, origin) => seen.push(`${k}:${origin}`));
+    a.setBody('n.md', 'one\ntwo\n');
+    for (const u of fromA) expect(b.applyUpdate('n.md', u, ORIGIN_REMOTE)).toBe(true);
+    expect(fromB.length).toBe(0);
+    expect(b.getBody('n.md')).toBe('one\ntwo\n');
+    b.setBody('n.md', 'one\n2\ntwo\n');
+    a.setBody('n.md', 'zero\none\ntwo\n');
+    a.applyUpdate('n.md', b.encodeDiff('n.md', a.stateVector('n.md')), ORIGIN_SYNC);
+    b.applyUpdate('n.md', a.encodeDiff('n.md', b.stateVector('n.md')), ORIGIN_REMOTE);
+    expect(a.getBody('n.md')).toBe('zero\none\n2\ntwo\n');
+    expect(b.getBody('n.md')).toBe(a.getBody('n.md'));
+    expect(seen).toEqual(['n.md:remote', 'n.md:local', 'n.md:remote']);
+    expect(a.applyUpdate('n.md', b.encodeState('n.md'), ORIGIN_REMOTE)).toBe(false);
+  });
+
+  it('local-origin applies are reported as local', () => {
+    const a = new BodyDocManager();
+    const b = new BodyDocManager();
+    a.setBody('x.md', 'x');
+    const out: string[] = [];
+    b.onLocalUpdate((k) => out.push(k));
+    b.applyUpdate('x.md', a.encodeState('x.md'), ORIGIN_LOCAL);
+    expect(out).toEqual(['x.md']);
+  });
+
+  it('empty-doc encodings without creating a doc', () => {
+    const m = new BodyDocManager();
+    expect(m.stateVector('none.md')).toEqual(Y.encodeStateVector(new Y.Doc()));
+    expect(m.encodeState('none.md')).toEqual(Y.encodeStateAsUpdate(new Y.Doc()));
+    expect(m.has('none.md')).toBe(false);
+  });
+
+  it('rejects bad updates and state vectors', () => {
+    const m = new BodyDocManager();
+    expect(() => m.applyUpdate('a.md', new Uint8Array(0), ORIGIN_REMOTE)).toThrow(BodyDocError);
+    expect(() => m.applyUpdate('a.md', Uint8Array.of(9, 9, 9), ORIGIN_REMOTE)).toThrow(BodyDocError);
+    expect(() => m.encodeDiff('a.md', Uint8Array.of(5))).toThrow(BodyDocError);
+  });
+
+  it('remove destroys the doc', () => {
+    const m = new BodyDocManager();
+    const doc = m.getOrCreate('a.md');
+    let destroyed = false;
+    doc.on('destroy', () => {
+      destroyed = true;
+    });
+    expect(m.remove('a.md')).toBe(true);
+    expect(destroyed).toBe(true);
+    expect(m.has('a.md')).toBe(false);
+    expect(m.remove('a.md')).toBe(false);
+  });
+
+  it('rename moves content, history and tracked content to the new key', () => {
+    const m = new BodyDocManager();
+    const keys: string[] = [];
+    m.onLocalUpdate((k) => keys.push(k));
+    m.setBody('old.md', 'text');
+    m.trackContent('old.md', 'text');
+    m.getOrCreate('new.md');
+    expect(m.rename('./old.md', 'new.md')).toBe(true);
+    expect(m.has('old.md')).toBe(false);
+    expect(m.getBody('new.md')).toBe('text');
+    expect(m.isEcho('new.md', 'text')).toBe(true);
+    expect(m.isEcho('old.md', 'text')).toBe(false);
+    m.setBody('new.md', 'text!');
+    expect(keys).toEqual(['old.md', 'new.md']);
+    expect(m.rename('new.md', 'new.md')).toBe(false);
+    expect(m.rename('', 'x.md')).toBe(false);
+    expect(m.rename('absent.md', 'x.md')).toBe(false);
+  });
+
+  it('echo tracking uses sync keys', () => {
+    const m = new BodyDocManager();
+    m.trackContent('./a.md', 'body');
+    expect(m.isEcho('/a.md', 'body')).toBe(true);
+    expect(m.isEcho('a.md', 'other')).toBe(false);
+    m.clearTracked('a.md');
+    expect(m.isEcho('a.md', 'body')).toBe(false);
+  });
+
+  it('ensureLoaded fills an empty doc from disk once', () => {
+    const m = new BodyDocManager();
+    const sent: string[] = [];
+    m.onLocalUpdate((k) => sent.push(k));
+    expect(m.ensureLoaded('a.md', () => null)).toBe(false);
+    expect(m.ensureLoaded('a.md', () => '')).toBe(false);
+    expect(m.ensureLoaded('a.md', () => 'disk body')).toBe(true);
+    expect(m.getBody('a.md')).toBe('disk body');
+    expect(m.isEcho('a.md', 'disk body')).toBe(true);
+    let read = false;
+    expect(
+      m.ensureLoaded('a.md', () => {
+        read = true;
+        return 'other';
+      }),
+    ).toBe(false);
+    expect(read).toBe(false);
+    expect(sent).toEqual(['a.md']);
+  });
+});

@@ -1,0 +1,247 @@
+/**
+ * Per-file body documents (state.md 5.2): one Y.Doc per workspace key with a
+ * Y.Text `body` (the markdown without front matter) and an unused Y.Map
+ * `frontmatter`, like the Diaryx sync crate's `BodyDoc`/`BodyDocManager`.
+ *
+ * `setBody` replaces the text with one delete and one insert covering the
+ * span between the common prefix and suffix, at UTF-16 offsets (yjs), never
+ * splitting a surrogate pair; the Rust plugin uses UTF-8 offsets, so update
+ * bytes differ for non-ASCII edits while the text converges.
+ *
+ * Local transactions are reported through `onLocalUpdate(key, update)` (to be
+ * sent as y-sync Update messages on `body:<ws>/<key>`); updates applied with
+ * a remote/sync origin are not. Every transaction is reported through
+ * `onUpdate(key, update, origin)` (for the history log).
+ *
+ * Echo tracking (`trackContent` / `isEcho` / `clearTracked`) remembers the last
+ * body this client knows for a path, keyed by the lenient sync key.
+ *
+ * The manager is in-memory only: persisting `body:<key>` values is the
+ * caller's job (`encodeState`, `applyUpdate`).
+ */
+import * as Y from 'yjs';
+import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
+import { compareKeys, normalizeSyncKey } from './paths';
+
+export const BODY_TEXT_NAME = 'body';
+export const FRONTMATTER_MAP_NAME = 'frontmatter';
+
+export class BodyDocError extends Error {
+  override name = 'BodyDocError';
+}
+
+export type BodyLocalUpdateListener = (key: string, update: Uint8Array) => void;
+export type BodyUpdateListener = (key: string, update: Uint8Array, origin: UpdateOrigin) => void;
+
+interface Entry {
+  key: string;
+  doc: Y.Doc;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/**
+ * The single replacement turning `current` into `next`: delete `deleteCount`
+ * code units at `index`, then insert `insert` there. Never cuts a surrogate pair.
+ */
+export function minimalEdit(current: string, next: string): { index: number; deleteCount: number; insert: string } {
+  const max = Math.min(current.length, next.length);
+  let prefix = 0;
+  while (prefix < max && current.charCodeAt(prefix) === next.charCodeAt(prefix)) prefix++;
+  if (prefix > 0 && isHighSurrogate(current.charCodeAt(prefix - 1))) prefix--;
+  const limit = Math.min(current.length, next.length) - prefix;
+  let suffix = 0;
+  while (
+    suffix < limit &&
+    current.charCodeAt(current.length - 1 - suffix) === next.charCodeAt(next.length - 1 - suffix)
+  ) {
+    suffix++;
+  }
+  if (suffix > 0 && isLowSurrogate(current.charCodeAt(current.length - suffix))) suffix--;
+  return {
+    index: prefix,
+    deleteCount: current.length - suffix - prefix,
+    insert: next.slice(prefix, next.length - suffix),
+  };
+}
+
+export class BodyDocManager {
+  private readonly docs = new Map<string, Entry>();
+  private readonly lastKnown = new Map<string, string>();
+  private readonly localListeners = new Set<BodyLocalUpdateListener>();
+  private readonly updateListeners = new Set<BodyUpdateListener>();
+
+  /** Called with `(key, update)` for every local transaction on a body doc. */
+  onLocalUpdate(cb: BodyLocalUpdateListener): () => void {
+    this.localListeners.add(cb);
+    return () => this.localListeners.delete(cb);
+  }
+
+  /** Called with `(key, update, origin)` for every transaction that changed a body doc. */
+  onUpdate(cb: BodyUpdateListener): () => void {
+    this.updateListeners.add(cb);
+    return () => this.updateListeners.delete(cb);
+  }
+
+  get(key: string): Y.Doc | undefined {
+    return this.docs.get(key)?.doc;
+  }
+
+  has(key: string): boolean {
+    return this.docs.has(key);
+  }
+
+  getOrCreate(key: string): Y.Doc {
+    const existing = this.docs.get(key);
+    if (existing) return existing.doc;
+    const doc = new Y.Doc();
+    doc.getText(BODY_TEXT_NAME);
+    doc.getMap(FRONTMATTER_MAP_NAME);
+    const entry: Entry = { key, doc };
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      const o = originOf(origin);
+      if (o === ORIGIN_LOCAL) for (const cb of [...this.localListeners]) cb(entry.key, update);
+      for (const cb of [...this.updateListeners]) cb(entry.key, update, o);
+    });
+    this.docs.set(key, entry);
+    return doc;
+  }
+
+  /** The body text; '' when the doc is not loaded. */
+  getBody(key: string): string {
+    const doc = this.get(key);
+    return doc ? doc.getText(BODY_TEXT_NAME).toString() : '';
+  }
+
+  /** Replaces the body (creating the doc) with a minimal edit. Returns false when the text was already equal. */
+  setBody(key: string, text: string): boolean {
+    const doc = this.getOrCreate(key);
+    const ytext = doc.getText(BODY_TEXT_NAME);
+    const current = ytext.toString();
+    if (current === text) return false;
+    const edit = minimalEdit(current, text);
+    doc.transact(() => {
+      if (edit.deleteCount > 0) ytext.delete(edit.index, edit.deleteCount);
+      if (edit.insert !== '') ytext.insert(edit.index, edit.insert);
+    }, ORIGIN_LOCAL);
+    return true;
+  }
+
+  /** Applies a v1 update (creating the doc). Returns true when the body text changed. */
+  applyUpdate(key: string, update: Uint8Array, origin: UpdateOrigin): boolean {
+    if (update.length === 0) throw new BodyDocError('Failed to decode update: empty update');
+    try {
+      Y.decodeUpdate(update);
+    } catch (e) {
+      throw new BodyDocError(`Failed to decode update: ${(e as Error).message}`);
+    }
+    const doc = this.getOrCreate(key);
+    const before = doc.getText(BODY_TEXT_NAME).toString();
+    try {
+      Y.applyUpdate(doc, update, origin);
+    } catch (e) {
+      throw new BodyDocError(`Failed to apply update: ${(e as Error).message}`);
+    }
+    return doc.getText(BODY_TEXT_NAME).toString() !== before;
+  }
+
+  /** State vector; that of an empty doc when `key` is not loaded (nothing is created). */
+  stateVector(key: string): Uint8Array {
+    const doc = this.get(key);
+    return doc ? Y.encodeStateVector(doc) : Uint8Array.of(0);
+  }
+
+  /** Full state as a v1 update; that of an empty doc when `key` is not loaded. */
+  encodeState(key: string): Uint8Array {
+    const doc = this.get(key);
+    return doc ? Y.encodeStateAsUpdate(doc) : Uint8Array.of(0, 0);
+  }
+
+  /** What a peer with state vector `sv` is missing (creates the doc, like `get_diff`). */
+  encodeDiff(key: string, sv: Uint8Array): Uint8Array {
+    try {
+      Y.decodeStateVector(sv);
+    } catch (e) {
+      throw new BodyDocError(`Failed to decode state vector: ${(e as Error).message}`);
+    }
+    return Y.encodeStateAsUpdate(this.getOrCreate(key), sv);
+  }
+
+  /** Unloads and destroys the doc. Returns whether it was loaded. */
+  remove(key: string): boolean {
+    const entry = this.docs.get(key);
+    if (!entry) return false;
+    this.docs.delete(key);
+    entry.doc.destroy();
+    return true;
+  }
+
+  /**
+   * Moves the doc of `oldKey` (with its CRDT history) and its tracked content
+   * to `newKey`, replacing whatever `newKey` had. Keys are taken as sync keys;
+   * empty or equal keys are ignored. Returns whether a doc was moved.
+   */
+  rename(oldKey: string, newKey: string): boolean {
+    const from = normalizeSyncKey(oldKey);
+    const to = normalizeSyncKey(newKey);
+    if (from === '' || to === '' || from === to) return false;
+    const tracked = this.lastKnown.get(from);
+    if (tracked !== undefined) {
+      this.lastKnown.delete(from);
+      this.lastKnown.set(to, tracked);
+    }
+    const entry = this.docs.get(from);
+    if (!entry) return false;
+    this.docs.delete(from);
+    const replaced = this.docs.get(to);
+    if (replaced) replaced.doc.destroy();
+    entry.key = to;
+    this.docs.set(to, entry);
+    return true;
+  }
+
+  loadedKeys(): string[] {
+    return [...this.docs.keys()].sort(compareKeys);
+  }
+
+  /**
+   * `ensure_body_content_loaded`: when the doc (created if needed) is empty,
+   * fills it from `readBody()` (the body on disk, null when the file is
+   * missing) and tracks that content. Returns whether content was loaded.
+   */
+  ensureLoaded(key: string, readBody: () => string | null): boolean {
+    const doc = this.getOrCreate(key);
+    if (doc.getText(BODY_TEXT_NAME).length > 0) return false;
+    const content = readBody();
+    if (content === null || content === '') return false;
+    this.setBody(key, content);
+    this.trackContent(key, content);
+    return true;
+  }
+
+  trackContent(path: string, content: string): void {
+    this.lastKnown.set(normalizeSyncKey(path), content);
+  }
+
+  /** True when `content` is the last content tracked for `path`. */
+  isEcho(path: string, content: string): boolean {
+    return this.lastKnown.get(normalizeSyncKey(path)) === content;
+  }
+
+  clearTracked(path: string): void {
+    this.lastKnown.delete(normalizeSyncKey(path));
+  }
+
+  /** Destroys every doc and forgets tracked content. */
+  clear(): void {
+    for (const entry of this.docs.values()) entry.doc.destroy();
+    this.docs.clear();
+    this.lastKnown.clear();
+  }
+}

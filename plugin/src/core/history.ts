@@ -1,0 +1,419 @@
+/**
+ * Version history: an append-only log of the Yjs updates applied to the
+ * workspace doc and to the body docs, with timestamp, origin, device and the
+ * files each update changed. It answers the history commands (GetHistory,
+ * GetFileHistory, GetStateAt, GetVersionDiff, RestoreVersion) with the shapes
+ * of the Diaryx sync crate's `HistoryManager`, and unlike the original it is
+ * persisted (`encode`/`decode`, format in history-codec.ts) so it survives
+ * restarts.
+ *
+ * Ids are one counter across all docs, starting at 1, like the original's
+ * storage. Origins are stored as given (`local`, `remote`, `sync`).
+ *
+ * Retention (checked on every `record`):
+ * - entries newer than `keepAllDays` are all kept;
+ * - older entries are thinned to one per UTC day per doc: the last entry of
+ *   the day absorbs the day's earlier updates (Y.mergeUpdates) and their
+ *   changed files, so the state at every kept id is unchanged;
+ * - when the entries of all docs exceed `maxBytes`, the oldest entries are
+ *   folded into their doc's base snapshot (a re-encoded, garbage-collected
+ *   state) until they fit in 90 % of the budget. `stateAt` is exact for every
+ *   kept id and for the base id; earlier ids return null.
+ */
+import * as Y from 'yjs';
+import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from './metadata';
+import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES } from './history-codec';
+import { compareKeys } from './paths';
+
+const DAY_MS = 86_400_000;
+
+export interface HistoryEntry {
+  update_id: number;
+  timestamp: number;
+  origin: string;
+  files_changed: string[];
+  device_id: string | null;
+  device_name: string | null;
+}
+
+export interface StoredUpdate extends HistoryEntry {
+  doc_name: string;
+  update: Uint8Array;
+}
+
+export type ChangeType = 'Added' | 'Modified' | 'Deleted' | 'Restored';
+
+export interface FileDiff {
+  path: string;
+  change_type: ChangeType;
+  old_metadata: FileMetadata | null;
+  new_metadata: FileMetadata | null;
+}
+
+export interface HistoryOptions {
+  /** Keep every entry newer than this many days (default 7). */
+  keepAllDays?: number;
+  /** Budget for the update bytes of all entries (default 4 MiB; bases not counted). */
+  maxBytes?: number;
+  /** Name of the workspace doc (default "workspace"). */
+  workspaceDocName?: string;
+  /** Storage key prefix (default "history"). */
+  storagePrefix?: string;
+  /** Chunk size for storage values (default and maximum 512 KiB). */
+  chunkBytes?: number;
+}
+
+export interface RecordOptions {
+  /** Files changed; default [docName] for body docs, [] for the workspace doc. */
+  filesChanged?: string[];
+  deviceId?: string | null;
+  deviceName?: string | null;
+}
+
+/** The log of one doc: a base snapshot covering ids <= baseUpTo, then entries in id order. */
+export interface DocLog {
+  name: string;
+  baseUpTo: number;
+  base: Uint8Array | null;
+  entries: StoredUpdate[];
+  /** Entries [0, thinned) are already reduced to one per day. */
+  thinned: number;
+}
+
+function entryView(e: StoredUpdate): HistoryEntry {
+  return {
+    update_id: e.update_id,
+    timestamp: e.timestamp,
+    origin: e.origin,
+    files_changed: [...e.files_changed],
+    device_id: e.device_id,
+    device_name: e.device_name,
+  };
+}
+
+function dayOf(ts: number): number {
+  return Math.floor(ts / DAY_MS);
+}
+
+function entryBytes(d: DocLog): number {
+  let n = 0;
+  for (const e of d.entries) n += e.update.length;
+  return n;
+}
+
+/** Raw `files` map entries of a state (keys as stored, invalid values skipped). */
+export function filesFromState(state: Uint8Array): Map<string, FileMetadata> {
+  const doc = new Y.Doc();
+  try {
+    const files = doc.getMap<unknown>('files');
+    Y.applyUpdate(doc, state);
+    const out = new Map<string, FileMetadata>();
+    files.forEach((value, key) => {
+      const json = typeof value === 'string' ? value : value instanceof Y.Text ? value.toString() : null;
+      const meta = json === null ? null : parseMetadata(json);
+      if (meta !== null) out.set(key, meta);
+    });
+    return out;
+  } finally {
+    doc.destroy();
+  }
+}
+
+export class HistoryLog {
+  private readonly docs = new Map<string, DocLog>();
+  private nextId = 1;
+  private totalBytes = 0;
+  readonly keepAllDays: number;
+  readonly maxBytes: number;
+  readonly workspaceDocName: string;
+  readonly storagePrefix: string;
+  readonly chunkBytes: number;
+  private generation = 0;
+  private storedKeys = new Set<string>();
+  /** Problems met while decoding (docs whose stored log was unreadable and was dropped). */
+  loadErrors: string[] = [];
+
+  constructor(
+    private readonly now: () => number,
+    options: HistoryOptions = {},
+  ) {
+    this.keepAllDays = options.keepAllDays ?? 7;
+    this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    this.workspaceDocName = options.workspaceDocName ?? 'workspace';
+    this.storagePrefix = options.storagePrefix ?? 'history';
+    this.chunkBytes = Math.min(options.chunkBytes ?? HISTORY_CHUNK_BYTES, HISTORY_CHUNK_BYTES);
+  }
+
+  /**
+   * Storage writes that persist the log (history-codec.ts): chunks of at most
+   * 512 KiB, then the manifest, then stale keys with empty values (delete).
+   * Write them in the returned order.
+   */
+  encode(): Map<string, Uint8Array> {
+    this.generation++;
+    const docs = [...this.docs.values()].sort((a, b) => compareKeys(a.name, b.name));
+    const { writes, keys } = encodeHistoryStorage(
+      this.storagePrefix,
+      this.chunkBytes,
+      this.generation,
+      this.nextId,
+      docs,
+      this.storedKeys,
+    );
+    this.storedKeys = keys;
+    return writes;
+  }
+
+  /** Restores a log persisted with `encode`; an empty log when nothing is stored. */
+  static decode(read: (key: string) => Uint8Array | null, now: () => number, options: HistoryOptions = {}): HistoryLog {
+    const log = new HistoryLog(now, options);
+    const stored = decodeHistoryStorage(log.storagePrefix, read);
+    if (stored === null) return log;
+    log.generation = stored.generation;
+    log.storedKeys = stored.keys;
+    log.loadErrors = stored.errors;
+    log.importState(stored.nextId, stored.docs);
+    return log;
+  }
+
+  /** Appends an applied update; returns its id. */
+  record(docName: string, update: Uint8Array, origin: string, options: RecordOptions = {}): number {
+    const timestamp = this.now();
+    const id = this.nextId++;
+    const files =
+      options.filesChanged !== undefined
+        ? [...new Set(options.filesChanged)].sort(compareKeys)
+        : docName === this.workspaceDocName
+          ? []
+          : [docName];
+    const d = this.docLog(docName);
+    d.entries.push({
+      update_id: id,
+      timestamp,
+      origin,
+      files_changed: files,
+      device_id: options.deviceId ?? null,
+      device_name: options.deviceName ?? null,
+      doc_name: docName,
+      update: update.slice(),
+    });
+    this.totalBytes += update.length;
+    this.compact(timestamp);
+    return id;
+  }
+
+  /**
+   * Starts the log of a doc that already has state (e.g. restored from
+   * storage without history): the state becomes its base. No effect when the
+   * doc already has a log.
+   */
+  ensureBase(docName: string, state: Uint8Array): void {
+    if (this.docs.has(docName)) return;
+    this.docs.set(docName, { name: docName, baseUpTo: this.nextId - 1, base: state.slice(), entries: [], thinned: 0 });
+  }
+
+  docNames(): string[] {
+    return [...this.docs.keys()].sort(compareKeys);
+  }
+
+  latestId(): number {
+    return this.nextId - 1;
+  }
+
+  /** Entries of `docName`, newest first. */
+  list(docName: string, limit?: number): HistoryEntry[] {
+    const d = this.docs.get(docName);
+    if (!d) return [];
+    const out: HistoryEntry[] = [];
+    const max = limit ?? Infinity;
+    for (let i = d.entries.length - 1; i >= 0 && out.length < max; i--) out.push(entryView(d.entries[i]));
+    return out;
+  }
+
+  /** Workspace entries that changed `path`, then its body doc's entries, newest first by timestamp. */
+  listForFile(path: string, limit?: number): HistoryEntry[] {
+    const ws = this.list(this.workspaceDocName).filter((e) => e.files_changed.includes(path));
+    const body = path === this.workspaceDocName ? [] : this.list(path);
+    const combined = [...ws, ...body].sort((a, b) => b.timestamp - a.timestamp);
+    return limit === undefined ? combined : combined.slice(0, limit);
+  }
+
+  /** Stored updates of a doc in id order (bytes included). */
+  updates(docName: string): StoredUpdate[] {
+    return [...(this.docs.get(docName)?.entries ?? [])];
+  }
+
+  /** Encoded state after update `updateId`; null for an unknown doc or an id before its base. */
+  stateAt(docName: string, updateId: number): Uint8Array | null {
+    const d = this.docs.get(docName);
+    if (!d || updateId < d.baseUpTo) return null;
+    const doc = new Y.Doc();
+    try {
+      if (d.base) applyQuietly(doc, d.base);
+      for (const e of d.entries) {
+        if (e.update_id > updateId) break;
+        applyQuietly(doc, e.update);
+      }
+      return Y.encodeStateAsUpdate(doc);
+    } finally {
+      doc.destroy();
+    }
+  }
+
+  /** The `files` map at `updateId` (raw keys), or null. */
+  filesAt(docName: string, updateId: number): Map<string, FileMetadata> | null {
+    const state = this.stateAt(docName, updateId);
+    return state === null ? null : filesFromState(state);
+  }
+
+  /** `HistoryManager::diff` on the workspace `files` map, sorted by path. */
+  diff(docName: string, fromId: number, toId: number): FileDiff[] {
+    const from = this.filesAt(docName, fromId) ?? new Map<string, FileMetadata>();
+    const to = this.filesAt(docName, toId) ?? new Map<string, FileMetadata>();
+    const diffs: FileDiff[] = [];
+    for (const [path, next] of to) {
+      const prev = from.get(path);
+      if (prev === undefined) {
+        diffs.push({ path, change_type: 'Added', old_metadata: null, new_metadata: next });
+      } else if (!metadataEqual(prev, next)) {
+        const change_type: ChangeType =
+          prev.deleted && !next.deleted ? 'Restored' : !prev.deleted && next.deleted ? 'Deleted' : 'Modified';
+        diffs.push({ path, change_type, old_metadata: prev, new_metadata: next });
+      }
+    }
+    for (const [path, prev] of from) {
+      if (!to.has(path)) diffs.push({ path, change_type: 'Deleted', old_metadata: prev, new_metadata: null });
+    }
+    return diffs.sort((a, b) => compareKeys(a.path, b.path));
+  }
+
+  /**
+   * `HistoryManager::create_restore_update`: a fresh doc holding the files
+   * of `updateId`, encoded as an update (null when there is no state).
+   */
+  createRestoreUpdate(docName: string, updateId: number): Uint8Array | null {
+    const files = this.filesAt(docName, updateId);
+    if (files === null) return null;
+    const doc = new Y.Doc();
+    try {
+      const map = doc.getMap<string>('files');
+      doc.transact(() => {
+        for (const [path, meta] of files) map.set(path, serializeMetadata(meta));
+      });
+      return Y.encodeStateAsUpdate(doc);
+    } finally {
+      doc.destroy();
+    }
+  }
+
+  /** Moves the log of `oldName` to `newName`, replacing any log there (like the original storage's rename). */
+  renameDoc(oldName: string, newName: string): void {
+    const d = this.docs.get(oldName);
+    if (!d || oldName === newName) return;
+    this.removeDoc(newName);
+    this.docs.delete(oldName);
+    d.name = newName;
+    for (const e of d.entries) e.doc_name = newName;
+    this.docs.set(newName, d);
+  }
+
+  removeDoc(docName: string): void {
+    const d = this.docs.get(docName);
+    if (!d) return;
+    this.totalBytes -= entryBytes(d);
+    this.docs.delete(docName);
+  }
+
+  /** Update bytes held by all entries (bases excluded). */
+  byteSize(): number {
+    return this.totalBytes;
+  }
+
+  /** Applies retention as of `nowMs`. */
+  compact(nowMs: number = this.now()): void {
+    const cutoff = nowMs - this.keepAllDays * DAY_MS;
+    for (const d of this.docs.values()) this.thin(d, cutoff);
+    if (this.totalBytes <= this.maxBytes) return;
+    const target = Math.floor(this.maxBytes * 0.9);
+    while (this.totalBytes > target) {
+      let oldest: DocLog | null = null;
+      for (const d of this.docs.values()) {
+        if (d.entries.length > 0 && (oldest === null || d.entries[0].update_id < oldest.entries[0].update_id)) oldest = d;
+      }
+      if (oldest === null) break;
+      const excess = this.totalBytes - target;
+      let count = 0;
+      let bytes = 0;
+      while (count < oldest.entries.length && bytes < excess) bytes += oldest.entries[count++].update.length;
+      this.fold(oldest, Math.max(1, count));
+    }
+  }
+
+  private thin(d: DocLog, cutoff: number): void {
+    while (d.thinned < d.entries.length && d.entries[d.thinned].timestamp < cutoff) {
+      const i = d.thinned;
+      const cur = d.entries[i];
+      const prev = i > 0 ? d.entries[i - 1] : null;
+      if (prev !== null && dayOf(prev.timestamp) === dayOf(cur.timestamp)) {
+        const merged = Y.mergeUpdates([prev.update, cur.update]);
+        this.totalBytes += merged.length - prev.update.length - cur.update.length;
+        d.entries[i - 1] = {
+          ...cur,
+          files_changed: [...new Set([...prev.files_changed, ...cur.files_changed])].sort(compareKeys),
+          update: merged,
+        };
+        d.entries.splice(i, 1);
+      } else {
+        d.thinned++;
+      }
+    }
+  }
+
+  private fold(d: DocLog, count: number): void {
+    const folded = d.entries.slice(0, count);
+    const doc = new Y.Doc();
+    try {
+      if (d.base) applyQuietly(doc, d.base);
+      for (const e of folded) applyQuietly(doc, e.update);
+      d.base = Y.encodeStateAsUpdate(doc);
+    } finally {
+      doc.destroy();
+    }
+    d.baseUpTo = folded[folded.length - 1].update_id;
+    d.entries.splice(0, count);
+    d.thinned = Math.max(0, d.thinned - count);
+    for (const e of folded) this.totalBytes -= e.update.length;
+  }
+
+  private docLog(name: string): DocLog {
+    let d = this.docs.get(name);
+    if (!d) {
+      d = { name, baseUpTo: 0, base: null, entries: [], thinned: 0 };
+      this.docs.set(name, d);
+    }
+    return d;
+  }
+
+  private importState(nextId: number, docs: DocLog[]): void {
+    this.docs.clear();
+    this.totalBytes = 0;
+    let maxId = 0;
+    for (const d of docs) {
+      d.entries.sort((a, b) => a.update_id - b.update_id);
+      d.thinned = Math.min(d.thinned, d.entries.length);
+      this.docs.set(d.name, d);
+      this.totalBytes += entryBytes(d);
+      maxId = Math.max(maxId, d.baseUpTo);
+      for (const e of d.entries) maxId = Math.max(maxId, e.update_id);
+    }
+    this.nextId = Math.max(nextId, maxId + 1, 1);
+  }
+}
+
+function applyQuietly(doc: Y.Doc, update: Uint8Array): void {
+  try {
+    Y.applyUpdate(doc, update);
+  } catch {
+    // A stored update that no longer decodes is skipped, as the original storage does.
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The workspace folder as the plugin sees it through the host: host paths for
+ * workspace keys, reading local files into metadata + body, and writing remote
+ * changes (front matter from the workspace metadata, body from the body doc)
+ * in the original's file format.
+ *
+ * Remote deletes never destroy an unsynced local edit: when the file on disk
+ * (or its body doc) holds changes the other devices have not seen, the delete
+ * is turned into a restore of the file with those changes (see applyDelete).
+ */
+import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from './core/frontmatter';
+import { metadataContentEqual, type FileMetadata } from './core/metadata';
+import { isTempFile, normalizeSyncPath } from './core/paths';
+import { HostError } from './host/bridge';
+import type { PluginState } from './state';
+
+/** The folder that holds the workspace files: the root itself, or the folder of a root index file. */
+export function workspaceDir(root: string | null): string {
+  if (root === null) return '';
+  let r = root.replace(/\\/g, '/').replace(/\/+$/, '');
+  if (r.toLowerCase().endsWith('.md')) r = r.includes('/') ? r.slice(0, r.lastIndexOf('/')) : '';
+  return r === '.' ? '' : r;
+}
+
+export class WorkspaceDisk {
+  /** Last metadata read from or written to disk per key (metadata echo filter). */
+  private readonly knownMetadata = new Map<string, FileMetadata>();
+
+  constructor(private readonly state: PluginState) {}
+
+  private get dir(): string {
+    return workspaceDir(this.state.workspaceRoot);
+  }
+
+  /** Host path of a workspace key. */
+  hostPath(key: string): string {
+    const dir = this.dir;
+    return dir === '' ? key : `${dir}/${key}`;
+  }
+
+  /** Workspace key of a host path (absolute or relative); throws PathError. */
+  keyOf(path: string): string {
+    return normalizeSyncPath(path, this.dir === '' ? null : this.dir);
+  }
+
+  exists(key: string): boolean {
+    return this.state.host.fileExists(this.hostPath(key));
+  }
+
+  /** File text, or null when it does not exist or cannot be read. */
+  read(key: string): string | null {
+    try {
+      return this.state.host.readFile(this.hostPath(key));
+    } catch (e) {
+      if (!(e instanceof HostError)) throw e;
+      return null;
+    }
+  }
+
+  /** Body text of a file on disk (text after the front matter), or null. */
+  readBody(key: string): string | null {
+    const text = this.read(key);
+    return text === null ? null : splitFrontmatter(text).body;
+  }
+
+  /** Metadata and body of a local file, as stored in the workspace doc. */
+  parseLocal(key: string, text: string): { metadata: FileMetadata; body: string } {
+    const parsed = parseFileMarkdown(key, text, this.state.now);
+    this.knownMetadata.set(key, parsed.metadata);
+    return parsed;
+  }
+
+  /** True when remote metadata equals what this device last read or wrote for the key. */
+  isMetadataEcho(key: string, meta: FileMetadata): boolean {
+    const known = this.knownMetadata.get(key);
+    return known !== undefined && metadataContentEqual(known, meta);
+  }
+
+  /** Writes one file from the CRDT: metadata merged with what is on disk, body from the body doc. */
+  writeFromCrdt(key: string): boolean {
+    if (isTempFile(key)) return false;
+    const meta = this.state.workspace.getFile(key);
+    if (!meta || meta.deleted) return false;
+    const current = this.read(key);
+    const disk = current === null ? null : parseDiskFrontmatter(key, current, this.state.now);
+    const merged = mergeWithDisk(meta, disk?.metadata ?? null);
+    const body = bodyForWrite(this.state.bodies.has(key) ? this.state.bodies.getBody(key) : '', disk?.body ?? null);
+    const text = renderFileMarkdown(merged, body);
+    this.knownMetadata.set(key, merged);
+    this.state.bodies.trackContent(key, body);
+    if (text === current) return false;
+    this.state.host.writeFile(this.hostPath(key), text);
+    return true;
+  }
+
+  /** Moves a file (read + write + delete through the host). */
+  move(oldKey: string, newKey: string): void {
+    const text = this.read(oldKey);
+    if (text === null) throw new Error(`Source file not found: ${oldKey}`);
+    if (this.exists(newKey)) throw new Error(`Destination already exists: ${newKey}`);
+    this.state.host.writeFile(this.hostPath(newKey), text);
+    this.state.host.deleteFile(this.hostPath(oldKey));
+  }
+
+  /**
+   * A remote delete of `key`. Returns false when the file is kept because it
+   * holds an unsynced local edit; the caller then restores the entry.
+   */
+  applyDelete(key: string, unsyncedBody: boolean): boolean {
+    const text = this.read(key);
+    if (text === null) return true;
+    const diskBody = splitFrontmatter(text).body;
+    const docBody = this.state.bodies.has(key) ? this.state.bodies.getBody(key) : null;
+    if (unsyncedBody || (docBody !== null && diskBody !== docBody)) return false;
+    this.state.host.deleteFile(this.hostPath(key));
+    this.knownMetadata.delete(key);
+    return true;
+  }
+
+  /** Applies remote workspace changes to disk: renames first, then writes and deletes. */
+  applyRemoteChanges(changed: string[], renames: [string, string][], unsynced: (key: string) => boolean): string[] {
+    const restored: string[] = [];
+    const renamedOld = new Set<string>();
+    for (const [oldKey, newKey] of renames) {
+      renamedOld.add(oldKey);
+      const oldExists = this.exists(oldKey);
+      const newExists = this.exists(newKey);
+      try {
+        if (oldExists && !newExists) this.move(oldKey, newKey);
+        else if (oldExists && newExists) this.state.host.deleteFile(this.hostPath(oldKey));
+      } catch (e) {
+        this.state.reportError(`rename ${oldKey} -> ${newKey} failed: ${(e as Error).message}`);
+      }
+      this.writeSafely(newKey);
+    }
+    for (const key of changed) {
+      if (renamedOld.has(key)) continue;
+      const meta = this.state.workspace.getFile(key);
+      if (!meta) continue;
+      if (meta.deleted) {
+        if (!this.applyDelete(key, unsynced(key))) restored.push(key);
+      } else {
+        this.writeSafely(key);
+      }
+    }
+    return restored;
+  }
+
+  /** Writes a file from the CRDT; a host failure becomes an error event, not a crash. */
+  writeSafely(key: string): void {
+    try {
+      this.writeFromCrdt(key);
+    } catch (e) {
+      this.state.reportError(`writing ${key} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Keys of Markdown files on disk under the workspace folder. */
+  listMarkdownKeys(): string[] {
+    const dir = this.dir;
+    const keys: string[] = [];
+    for (const entry of this.state.host.listFiles(dir)) {
+      if (!entry.toLowerCase().endsWith('.md')) continue;
+      let key: string;
+      try {
+        key = this.keyOf(entry);
+      } catch {
+        continue;
+      }
+      if (key.split('/').some((part) => part.startsWith('.')) || isTempFile(key)) continue;
+      keys.push(key);
+    }
+    return [...new Set(keys)].sort();
+  }
+}

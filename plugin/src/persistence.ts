@@ -1,0 +1,48 @@
+/**
+ * Plugin storage layout (host_storage_get/set, values are bytes):
+ *
+ * | key | value |
+ * |---|---|
+ * | `sync.extism.config` | config JSON (config.ts) |
+ * | `workspace_crdt` | `Y.encodeStateAsUpdate(workspace doc)` (v1) |
+ * | `body:<key>` | `Y.encodeStateAsUpdate(body doc)` for every persisted body |
+ * | `body_doc_manifest` | JSON array of the persisted body keys, sorted |
+ * | `history_manifest`, `history:<n>` | the update history (core/history.ts), in chunks |
+ * | `<key>.corrupt` | bytes of a stored value that could not be decoded, kept aside |
+ *
+ * The first four are the Rust plugin's keys and encodings. A value that does
+ * not decode is never overwritten silently: it is copied to `<key>.corrupt`
+ * first, and the plugin starts that document fresh with a warning.
+ */
+import type { HostBridge } from './host/bridge';
+
+export const WORKSPACE_KEY = 'workspace_crdt';
+export const BODY_MANIFEST_KEY = 'body_doc_manifest';
+export const CORRUPT_SUFFIX = '.corrupt';
+
+export function bodyStorageKey(key: string): string {
+  return `body:${key}`;
+}
+
+const utf8 = new TextEncoder();
+
+export function readBodyManifest(host: HostBridge): string[] {
+  const bytes = host.storageGet(BODY_MANIFEST_KEY);
+  if (!bytes) return [];
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export function writeBodyManifest(host: HostBridge, keys: Iterable<string>): void {
+  const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  host.storageSet(BODY_MANIFEST_KEY, utf8.encode(JSON.stringify(sorted)));
+}
+
+/** Keeps undecodable bytes under `<key>.corrupt` so they are never lost. */
+export function setAsideCorrupt(host: HostBridge, key: string, bytes: Uint8Array): void {
+  host.storageSet(key + CORRUPT_SUFFIX, bytes);
+}

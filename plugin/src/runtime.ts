@@ -1,0 +1,182 @@
+/**
+ * The running plugin: state, disk, sync session and transport, and how a
+ * session's actions are carried out.
+ *
+ * Like the Rust plugin, an envelope-returning export both returns the
+ * first-level actions (the envelope) and executes them itself through the host:
+ * SendBinary/SendText -> host_ws_request, EmitEvent -> host_emit_event,
+ * DownloadSnapshot -> DownloadWorkspace then SnapshotImported. After the queue
+ * empties it drains the local updates the docs produced and feeds them to the
+ * session, until nothing is left.
+ */
+import { encodeBase64 } from '../../common/src/base64';
+import { hostEventFor, type SyncEvent } from '../../common/src/wire/events';
+import type { SessionAction } from '../../common/src/wire/envelope';
+import { WorkspaceDisk } from './disk';
+import type { HostBridge } from './host/bridge';
+import { loadConfig, resolveAuthToken, resolveServerUrl } from './config';
+import { downloadWorkspace, type RemoteDeps } from './commands/remote';
+import { PluginSessionDocs } from './session-docs';
+import { PluginState } from './state';
+import { SessionState, SyncSession } from './sync/session';
+
+/** Seconds between automatic saves during live sync (binary exports). */
+const AUTOSAVE_INTERVAL_MS = 2000;
+
+export class SyncRuntime {
+  readonly disk: WorkspaceDisk;
+  readonly docs: PluginSessionDocs;
+  session: SyncSession | null = null;
+  /** What the status bar shows, kept from the events the session emits. */
+  readonly status: { error: string | null; progress: { completed: number; total: number } | null; synced: boolean } = {
+    error: null,
+    progress: null,
+    synced: false,
+  };
+  private lastSave = 0;
+
+  constructor(
+    readonly host: HostBridge,
+    readonly state: PluginState,
+  ) {
+    this.disk = new WorkspaceDisk(state);
+    this.docs = new PluginSessionDocs(state, this.disk, () => this.session?.state === SessionState.Active);
+  }
+
+  /** (Re)creates the session for a workspace, keeping it when nothing changed. */
+  ensureSession(workspaceId: string, writeToDisk: boolean): SyncSession {
+    this.state.writeToDisk = writeToDisk;
+    if (this.session && this.session.workspaceId === workspaceId && this.session.writeToDisk === writeToDisk) return this.session;
+    this.state.workspaceId = workspaceId;
+    this.session = new SyncSession(this.docs, {
+      workspaceId,
+      writeToDisk,
+      log: (level, message) => this.host.log(level, message),
+    });
+    return this.session;
+  }
+
+  /** Connects the host WebSocket when server, workspace id and token resolve; else disconnects. */
+  reconcileTransport(writeToDisk?: boolean): void {
+    const config = loadConfig(this.host);
+    const server = resolveServerUrl(this.host, {}, config);
+    const workspaceId = config.workspace_id;
+    const token = resolveAuthToken(this.host, {}, config);
+    const toDisk = writeToDisk ?? this.state.writeToDisk;
+    const res =
+      server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== ''
+        ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })
+        : this.host.wsRequest({ type: 'disconnect' });
+    if (!res.ok) this.host.log('warn', `[sync_transport] ${res.error ?? 'host_ws_request failed'}`);
+  }
+
+  remoteDeps(): RemoteDeps {
+    return {
+      host: this.host,
+      workspaceRoot: () => this.state.workspaceRoot ?? '',
+      reconcileTransport: (w) => this.reconcileTransport(w),
+      ensureSession: (id, w) => {
+        this.ensureSession(id, w);
+      },
+      writeImportedFile: (path, data) => {
+        const hostPath = this.disk.hostPath(path);
+        if (path.toLowerCase().endsWith('.md')) this.host.writeFile(hostPath, new TextDecoder().decode(data));
+        else this.host.writeBinary(hostPath, data);
+      },
+    };
+  }
+
+  emit(event: SyncEvent): void {
+    switch (event.type) {
+      case 'statusChanged':
+        this.status.synced = event.status.state === 'synced';
+        if (event.status.state !== 'synced' && event.status.state !== 'syncing') this.status.progress = null;
+        if (event.status.state === 'connected' || event.status.state === 'synced') this.status.error = null;
+        break;
+      case 'progress':
+        this.status.progress = { completed: event.completed, total: event.total };
+        break;
+      case 'error':
+        this.status.error = event.message;
+        break;
+    }
+    this.host.emitEvent(hostEventFor(event));
+  }
+
+  /** Local changes not yet handed to the server (bodies edited offline or before linking). */
+  pendingChangeCount(): number {
+    return new Set([...this.docs.offlineEdits, ...this.state.unlinkedBodyEdits]).size;
+  }
+
+  /** Runs a session input: returns its first-level actions and executes everything that follows. */
+  run(label: string, input: (session: SyncSession) => SessionAction[]): SessionAction[] {
+    let actions: SessionAction[] = [];
+    if (this.session) {
+      try {
+        actions = input(this.session);
+      } catch (e) {
+        this.host.log('warn', `[${label}] ${(e as Error).message}`);
+      }
+    } else {
+      this.host.log('warn', `[${label}] no sync session`);
+    }
+    this.execute(actions);
+    this.autosave();
+    return actions;
+  }
+
+  /** Executes actions, then the local updates they cause, until nothing is left. */
+  execute(actions: SessionAction[]): void {
+    const queue = [...actions];
+    for (;;) {
+      while (queue.length > 0) {
+        const action = queue.shift()!;
+        switch (action.type) {
+          case 'SendBinary': {
+            const res = this.host.wsRequest({ type: 'send_binary', data: encodeBase64(action.data) });
+            if (!res.ok) this.host.log('warn', `[sync_transport:send_binary] ${res.error ?? 'failed'}`);
+            break;
+          }
+          case 'SendText': {
+            const res = this.host.wsRequest({ type: 'send_text', text: action.text });
+            if (!res.ok) this.host.log('warn', `[sync_transport:send_text] ${res.error ?? 'failed'}`);
+            break;
+          }
+          case 'EmitEvent':
+            this.emit(action.event);
+            break;
+          case 'DownloadSnapshot': {
+            try {
+              downloadWorkspace(this.remoteDeps(), { remote_id: action.workspaceId, include_attachments: true, link: false });
+              if (this.session) queue.push(...this.session.snapshotImported());
+            } catch (e) {
+              this.host.log('warn', `[snapshot_download] ${(e as Error).message}`);
+              this.emit({ type: 'error', message: `Snapshot download failed: ${(e as Error).message}` });
+            }
+            break;
+          }
+        }
+      }
+      if (!this.session) {
+        this.state.drainLocalUpdates();
+        return;
+      }
+      const next = this.session.flushLocalUpdates();
+      if (next.length === 0) return;
+      queue.push(...next);
+    }
+  }
+
+  /** Saves changed state at most every AUTOSAVE_INTERVAL_MS of host time. */
+  autosave(): void {
+    if (!this.state.dirty) return;
+    const now = this.state.now();
+    if (now - this.lastSave < AUTOSAVE_INTERVAL_MS) return;
+    this.save();
+  }
+
+  save(all = false): string[] {
+    this.lastSave = this.state.now();
+    return this.state.save(all);
+  }
+}

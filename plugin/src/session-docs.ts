@@ -1,0 +1,202 @@
+/**
+ * SessionDocs over the plugin state: what the sync session needs from the
+ * workspace doc, the body docs and the disk, plus the per-connection sync
+ * bookkeeping (which bodies the server answered, and their synced baselines).
+ */
+import * as Y from 'yjs';
+import { parseDocId } from '../../common/src/wire/frame';
+import { hasPendingStructs } from '../../common/src/wire/sync';
+import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
+import { normalizeSyncKey } from './core/paths';
+import type { WorkspaceDisk } from './disk';
+import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
+import type { PluginState } from './state';
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class PluginSessionDocs implements SessionDocs {
+  private readonly synced = new Set<string>();
+  /** Body state vectors at the last exchange with the server. */
+  private readonly baselines = new Map<string, Uint8Array>();
+  /** Bodies edited locally while no session was active (kept until the server has them). */
+  readonly offlineEdits = new Set<string>();
+  /** The workspace doc has exchanged state with the server on this connection. */
+  workspaceSynced = false;
+
+  constructor(
+    private readonly state: PluginState,
+    private readonly disk: WorkspaceDisk,
+    /** True while the session is active (local updates go out as they are drained). */
+    private readonly online: () => boolean,
+  ) {}
+
+  // ---- workspace doc ----
+
+  workspaceStateVector(): Uint8Array {
+    return this.state.workspace.stateVector();
+  }
+
+  encodeWorkspaceDiff(remoteStateVector: Uint8Array): Uint8Array {
+    return this.state.workspace.encodeDiff(remoteStateVector);
+  }
+
+  applyWorkspaceUpdate(update: Uint8Array, origin: RemoteOrigin, writeToDisk: boolean): string[] {
+    const result = this.state.workspace.applyUpdate(update, origin === 'sync' ? ORIGIN_SYNC : ORIGIN_REMOTE);
+    this.workspaceSynced = true;
+    for (const [oldKey, newKey] of result.renames) {
+      if (this.state.bodies.has(oldKey) && !this.state.bodies.has(newKey)) this.state.bodies.rename(oldKey, newKey);
+    }
+    const changed = result.changed.filter((key) => {
+      const meta = this.state.workspace.getFile(key);
+      return !(meta && this.disk.isMetadataEcho(key, meta));
+    });
+    if (writeToDisk && (changed.length > 0 || result.renames.length > 0)) {
+      const kept = this.disk.applyRemoteChanges(changed, result.renames, (key) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key));
+      for (const key of kept) this.restoreKeptFile(key);
+    }
+    return changed;
+  }
+
+  /** A remote delete met an unsynced local edit: bring the entry back with the local text. */
+  private restoreKeptFile(key: string): void {
+    const meta = this.state.workspace.getFile(key);
+    const text = this.disk.read(key);
+    if (!meta || text === null) return;
+    const parsed = this.disk.parseLocal(key, text);
+    this.state.workspace.setFile(key, { ...parsed.metadata, deleted: false, modified_at: this.state.now() });
+    this.state.bodies.setBody(key, parsed.body);
+    this.state.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
+  }
+
+  applyCrdtState(update: Uint8Array, writeToDisk: boolean): void {
+    const changed = this.applyWorkspaceUpdate(update, 'sync', writeToDisk);
+    if (!writeToDisk) return;
+    const written = new Set(changed);
+    for (const key of this.state.workspace.activeKeys()) {
+      if (!written.has(key) && !this.disk.exists(key)) this.disk.writeSafely(key);
+    }
+  }
+
+  workspaceHasPendingStructs(): boolean {
+    return hasPendingStructs(this.state.workspace.doc);
+  }
+
+  // ---- file set ----
+
+  activeFileKeys(): string[] {
+    return this.state.workspace.activeKeys();
+  }
+
+  isActiveFile(key: string): boolean {
+    const meta = this.state.workspace.getFile(key);
+    return meta !== null && !meta.deleted;
+  }
+
+  resolveFileKey(path: string): string | null {
+    let key: string;
+    try {
+      key = this.disk.keyOf(path);
+    } catch {
+      key = normalizeSyncKey(path);
+    }
+    return this.isActiveFile(key) ? key : null;
+  }
+
+  filePathForKey(key: string): string {
+    return key;
+  }
+
+  fileExistsOnDisk(key: string): boolean {
+    return this.disk.exists(key);
+  }
+
+  // ---- body docs ----
+
+  ensureBodyLoaded(key: string): void {
+    if (this.state.bodies.has(key) && this.state.bodies.getBody(key) !== '') return;
+    this.state.bodies.ensureLoaded(key, () => this.disk.readBody(key));
+  }
+
+  bodyStateVector(key: string): Uint8Array {
+    return this.state.bodies.stateVector(key);
+  }
+
+  encodeBodyDiff(key: string, remoteStateVector: Uint8Array): Uint8Array {
+    return this.state.bodies.encodeDiff(key, remoteStateVector);
+  }
+
+  applyBodyUpdates(key: string, updates: readonly Uint8Array[], options: BodyApplyOptions): BodyApplyResult {
+    const bodies = this.state.bodies;
+    const before = bodies.has(key) ? bodies.getBody(key) : '';
+    for (const update of updates) bodies.applyUpdate(key, update, ORIGIN_REMOTE);
+    const after = bodies.getBody(key);
+    this.baselines.set(key, bodies.stateVector(key));
+    if (after === before) return { content: null, isEcho: false };
+    const isEcho = bodies.isEcho(key, after);
+    if (!isEcho) {
+      bodies.trackContent(key, after);
+      if (options.writeToDisk) this.disk.writeSafely(key);
+    }
+    return { content: after, isEcho };
+  }
+
+  bodyHasPendingStructs(key: string): boolean {
+    const doc: Y.Doc | undefined = this.state.bodies.get(key);
+    return doc !== undefined && hasPendingStructs(doc);
+  }
+
+  isBodySynced(key: string): boolean {
+    return this.synced.has(key);
+  }
+
+  markBodySynced(key: string): void {
+    this.synced.add(key);
+    this.offlineEdits.delete(key);
+    this.state.unlinkedBodyEdits.delete(key);
+    if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
+  }
+
+  clearBodySynced(key: string): void {
+    this.synced.delete(key);
+  }
+
+  bodyChangedSinceSync(key: string): boolean {
+    if (!this.state.bodies.has(key)) return true;
+    return !sameBytes(this.baselines.get(key), this.state.bodies.stateVector(key));
+  }
+
+  encodeBodyFullUpdate(key: string): Uint8Array | null {
+    if (!this.state.bodies.has(key)) return null;
+    this.baselines.set(key, this.state.bodies.stateVector(key));
+    return this.state.bodies.encodeState(key);
+  }
+
+  // ---- local changes and lifecycle ----
+
+  drainLocalUpdates(): LocalUpdate[] {
+    const updates = this.state.drainLocalUpdates();
+    if (!this.online()) {
+      // Not sent now: remember the bodies until the server has answered for them.
+      for (const u of updates) {
+        const parsed = parseDocId(u.docId);
+        if (parsed?.kind === 'body') this.offlineEdits.add(parsed.key);
+      }
+    }
+    return updates;
+  }
+
+  resetSyncState(): void {
+    this.synced.clear();
+    this.baselines.clear();
+    this.workspaceSynced = false;
+  }
+
+  /** Keys of bodies the server has answered on this connection. */
+  syncedBodies(): string[] {
+    return [...this.synced];
+  }
+}

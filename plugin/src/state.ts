@@ -1,0 +1,283 @@
+/**
+ * The plugin's state: the workspace doc, the body docs, the update history,
+ * the local updates waiting to be sent, and their persistence in plugin
+ * storage (layout in persistence.ts). One instance exists between `init` and
+ * `shutdown`.
+ *
+ * Every applied update (local or remote) is recorded in the history with its
+ * time (from the host), origin, files and device. Documents changed since the
+ * last save are tracked, so saving writes only what changed; a refused write
+ * (storage quota) is reported as an error event and retried at the next save,
+ * while the in-memory state stays as it is.
+ */
+import * as Y from 'yjs';
+import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
+import { encodeSyncUpdate } from '../../common/src/wire/sync';
+import { BodyDocManager } from './core/body-docs';
+import { HistoryLog } from './core/history';
+import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, type UpdateOrigin } from './core/origin';
+import { WorkspaceCrdt } from './core/workspace-crdt';
+import type { HostBridge } from './host/bridge';
+import {
+  BODY_MANIFEST_KEY,
+  WORKSPACE_KEY,
+  bodyStorageKey,
+  readBodyManifest,
+  setAsideCorrupt,
+  writeBodyManifest,
+} from './persistence';
+
+export const WORKSPACE_DOC_NAME = 'workspace';
+const DEVICE_ID_KEY = 'device_id';
+
+/** Origin used while restoring from storage: not recorded as history. */
+const ORIGIN_RESTORE = Symbol('restore');
+
+const HISTORY_ORIGIN_NAMES: Record<UpdateOrigin, string> = {
+  [ORIGIN_LOCAL]: 'Local',
+  [ORIGIN_REMOTE]: 'Remote',
+  [ORIGIN_SYNC]: 'Sync',
+};
+
+export interface LocalUpdate {
+  docId: string;
+  data: Uint8Array;
+}
+
+export interface PluginStateOptions {
+  workspaceRoot: string | null;
+  workspaceId: string | null;
+}
+
+export class PluginState {
+  readonly workspace: WorkspaceCrdt;
+  readonly bodies = new BodyDocManager();
+  readonly history: HistoryLog;
+  /** Workspace root as the host gave it (a folder, or the root index file). */
+  workspaceRoot: string | null;
+  /** Remote workspace id used in wire doc ids; null until linked. */
+  workspaceId: string | null;
+  writeToDisk = true;
+  readonly deviceId: string;
+  readonly deviceName: string | null;
+  /** Problems met while restoring from storage (also logged). */
+  readonly loadWarnings: string[] = [];
+
+  private outgoing: LocalUpdate[] = [];
+  private workspaceDirty = false;
+  private readonly dirtyBodies = new Set<string>();
+  private readonly removedBodies = new Set<string>();
+  private historyDirty = false;
+  private lastTimestamp = 0;
+
+  constructor(
+    readonly host: HostBridge,
+    options: PluginStateOptions,
+  ) {
+    this.workspaceRoot = options.workspaceRoot;
+    this.workspaceId = options.workspaceId;
+    this.workspace = new WorkspaceCrdt();
+    this.history = this.restore();
+    this.deviceId = this.loadDeviceId();
+    const name = host.runtimeContext().device_name;
+    this.deviceName = typeof name === 'string' && name.trim() !== '' ? name.trim() : null;
+    this.watch();
+  }
+
+  /** Host time in ms; never goes backwards, survives a failing host clock. */
+  now = (): number => {
+    let t: number;
+    try {
+      t = this.host.timestamp();
+    } catch {
+      t = this.lastTimestamp + 1;
+    }
+    this.lastTimestamp = Math.max(this.lastTimestamp, t);
+    return t;
+  };
+
+  // ---- restore and save ---------------------------------------------------
+
+  private readStored(key: string): Uint8Array | null {
+    try {
+      return this.host.storageGet(key);
+    } catch (e) {
+      this.warn(`reading ${key} failed: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Applies stored bytes to a doc; undecodable bytes are set aside, never overwritten. */
+  private restoreDoc(doc: Y.Doc, key: string): boolean {
+    const bytes = this.readStored(key);
+    if (!bytes || bytes.length === 0) return false;
+    try {
+      Y.applyUpdate(doc, bytes, ORIGIN_RESTORE);
+      return true;
+    } catch (e) {
+      this.warn(`stored ${key} does not decode (${(e as Error).message}); starting it fresh, bytes kept under ${key}.corrupt`);
+      try {
+        setAsideCorrupt(this.host, key, bytes);
+      } catch (err) {
+        this.warn(`could not keep the bytes of ${key}: ${(err as Error).message}`);
+      }
+      return false;
+    }
+  }
+
+  private restore(): HistoryLog {
+    this.restoreDoc(this.workspace.doc, WORKSPACE_KEY);
+    const keys = new Set([...this.workspace.activeKeys(), ...readBodyManifest(this.host)]);
+    for (const key of keys) {
+      const doc = this.bodies.getOrCreate(key);
+      if (!this.restoreDoc(doc, bodyStorageKey(key)) && doc.getText('body').length === 0) this.bodies.remove(key);
+    }
+    const history = HistoryLog.decode((key) => this.readStored(key), () => this.now());
+    for (const problem of history.loadErrors) this.warn(`history: ${problem}`);
+    return history;
+  }
+
+  private loadDeviceId(): string {
+    const stored = this.readStored(DEVICE_ID_KEY);
+    if (stored && stored.length > 0) return new TextDecoder().decode(stored);
+    const bytes = new Uint8Array(8);
+    crypto.getRandomValues(bytes);
+    const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    try {
+      this.host.storageSet(DEVICE_ID_KEY, new TextEncoder().encode(id));
+    } catch (e) {
+      this.warn(`could not store the device id: ${(e as Error).message}`);
+    }
+    return id;
+  }
+
+  private watch(): void {
+    this.workspace.onUpdate((update, origin, changedKeys) => {
+      this.workspaceDirty = true;
+      this.record(WORKSPACE_DOC_NAME, update, origin, changedKeys);
+    });
+    this.workspace.onLocalUpdate((update) => this.queue(this.workspaceId && workspaceDocId(this.workspaceId), update));
+    this.bodies.onUpdate((key, update, origin) => {
+      this.dirtyBodies.add(key);
+      this.removedBodies.delete(key);
+      this.record(key, update, origin, [key]);
+    });
+    this.bodies.onLocalUpdate((key, update) => {
+      if (key === '') {
+        this.host.log('warn', 'dropping a body update with an empty key');
+        return;
+      }
+      this.queue(this.workspaceId && bodyDocId(this.workspaceId, key), update, key);
+    });
+  }
+
+  private record(docName: string, update: Uint8Array, origin: UpdateOrigin, files: string[]): void {
+    const local = origin === ORIGIN_LOCAL;
+    this.history.record(docName, update, HISTORY_ORIGIN_NAMES[origin], {
+      filesChanged: files,
+      deviceId: local ? this.deviceId : null,
+      deviceName: local ? this.deviceName : null,
+    });
+    this.historyDirty = true;
+  }
+
+  /** Bodies changed while not linked (no doc id to send them on); they sync on connect. */
+  readonly unlinkedBodyEdits = new Set<string>();
+
+  private queue(docId: string | null | false, update: Uint8Array, bodyKey?: string): void {
+    if (!docId) {
+      // Not linked: the change stays in the doc and syncs on connect.
+      if (bodyKey !== undefined) this.unlinkedBodyEdits.add(bodyKey);
+      return;
+    }
+    this.outgoing.push({ docId, data: encodeSyncUpdate(update) });
+  }
+
+  /** Takes the queued local updates (y-sync Update messages with their doc ids). */
+  drainLocalUpdates(): LocalUpdate[] {
+    const out = this.outgoing;
+    this.outgoing = [];
+    return out;
+  }
+
+  /** A body doc was dropped (file deleted): its stored state goes too. */
+  forgetBody(key: string): void {
+    this.bodies.remove(key);
+    this.dirtyBodies.delete(key);
+    this.removedBodies.add(key);
+  }
+
+  markWorkspaceDirty(): void {
+    this.workspaceDirty = true;
+  }
+
+  markBodyDirty(key: string): void {
+    this.dirtyBodies.add(key);
+  }
+
+  /** True when something changed since the last successful save. */
+  get dirty(): boolean {
+    return this.workspaceDirty || this.dirtyBodies.size > 0 || this.removedBodies.size > 0 || this.historyDirty;
+  }
+
+  /**
+   * Saves what changed. Each refused write is reported (returned and emitted
+   * as an error event) and stays pending for the next save.
+   */
+  save(all = false): string[] {
+    const errors: string[] = [];
+    const put = (key: string, bytes: Uint8Array): boolean => {
+      try {
+        this.host.storageSet(key, bytes);
+        return true;
+      } catch (e) {
+        errors.push(`saving ${key} failed: ${(e as Error).message}`);
+        return false;
+      }
+    };
+    if ((all || this.workspaceDirty) && put(WORKSPACE_KEY, this.workspace.encodeState())) this.workspaceDirty = false;
+    const bodyKeys = all ? [...new Set([...this.bodies.loadedKeys(), ...this.dirtyBodies])] : [...this.dirtyBodies];
+    for (const key of bodyKeys) {
+      if (!this.bodies.has(key)) {
+        this.dirtyBodies.delete(key);
+        continue;
+      }
+      if (put(bodyStorageKey(key), this.bodies.encodeState(key))) this.dirtyBodies.delete(key);
+    }
+    for (const key of [...this.removedBodies]) {
+      if (put(bodyStorageKey(key), new Uint8Array(0))) this.removedBodies.delete(key);
+    }
+    const persisted = new Set([...readBodyManifest(this.host), ...this.bodies.loadedKeys()]);
+    for (const key of this.removedBodies) persisted.delete(key);
+    for (const key of persisted) if (!this.bodies.has(key) && !this.workspace.getFile(key)) persisted.delete(key);
+    try {
+      writeBodyManifest(this.host, persisted);
+    } catch (e) {
+      errors.push(`saving ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
+    }
+    if (all || this.historyDirty) {
+      this.history.compact();
+      let ok = true;
+      for (const [key, bytes] of this.history.encode()) ok = put(key, bytes) && ok;
+      if (ok) this.historyDirty = false;
+    }
+    for (const error of errors) this.reportError(error);
+    return errors;
+  }
+
+  warn(message: string): void {
+    this.loadWarnings.push(message);
+    this.host.log('warn', `[sync] ${message}`);
+  }
+
+  /** Reports a failure to the host as the Rust plugin's error event shape. */
+  reportError(message: string): void {
+    this.host.log('error', `[sync] ${message}`);
+    this.host.emitEvent({ error: message, status: 'error', type: 'SyncStatusChanged' });
+  }
+
+  destroy(): void {
+    this.bodies.clear();
+    this.workspace.destroy();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Body-doc bookkeeping of a sync session: which bodies wait for the server's
+ * first answer (pending), which files the host focused, the SyncStep1
+ * bootstrap with its progress events, and the integrity audit of focused
+ * files.
+ *
+ * The audit re-requests a focused body whose file is missing on disk once per
+ * connection (until the file appears); the original repeats that after every
+ * frame and can ping-pong with the server forever when the answer does not
+ * recreate the file.
+ */
+import type { SessionAction } from '../../../common/src/wire/envelope';
+import { bodyDocId } from '../../../common/src/wire/frame';
+import { encodeSyncStep1 } from '../../../common/src/wire/sync';
+import type { FrameOut } from './frame-out';
+import type { SessionDocs } from './session-host';
+
+/** Files per `progress` event during the body bootstrap. */
+export const PROGRESS_EVERY = 50;
+
+export class BodyTracker {
+  /** Body keys whose SyncStep1 is still unanswered. */
+  readonly pending = new Set<string>();
+  /** Paths the host asked to sync (SyncBodyFiles); kept across reconnects. */
+  private focusedPaths: string[] = [];
+  /** Focused keys re-requested because their file was missing on disk, this connection. */
+  private readonly diskHealed = new Set<string>();
+
+  constructor(
+    private readonly docs: SessionDocs,
+    private readonly out: FrameOut,
+    private readonly workspaceId: () => string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  get focused(): readonly string[] {
+    return this.focusedPaths;
+  }
+
+  /** Replaces the focus set (paths as the host gave them). */
+  setFocus(paths: readonly string[]): void {
+    this.focusedPaths = [...new Set(paths)];
+  }
+
+  /** True when a focused path is `key` or resolves to it. */
+  isFocused(key: string): boolean {
+    return this.focusedPaths.some((p) => p === key || this.docs.resolveFileKey(p) === key);
+  }
+
+  /** The server answered for `key`. */
+  answered(key: string): void {
+    this.pending.delete(key);
+  }
+
+  /** Forgets pending bodies and disk re-requests (new connection). */
+  resetConnection(): void {
+    this.pending.clear();
+    this.diskHealed.clear();
+  }
+
+  /**
+   * Sends a body SyncStep1 for each key not already pending or synced and
+   * marks it pending. With `withProgress`: `progress {0, N}` first and
+   * `progress {i, N}` after every 50th file, N counting only the keys sent.
+   */
+  queueStep1(keys: readonly string[], resetPending: boolean, withProgress: boolean): SessionAction[] {
+    const actions: SessionAction[] = [];
+    if (resetPending) this.pending.clear();
+    const toSend: string[] = [];
+    for (const key of keys) {
+      if (key === '' || this.pending.has(key) || this.docs.isBodySynced(key)) continue;
+      if (!this.out.fits(actions, bodyDocId(this.workspaceId(), key))) continue;
+      this.pending.add(key);
+      toSend.push(key);
+    }
+    if (toSend.length === 0) return actions;
+    const total = toSend.length;
+    if (withProgress) actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: 0, total } });
+    toSend.forEach((key, i) => {
+      this.out.send(actions, bodyDocId(this.workspaceId(), key), encodeSyncStep1(this.docs.bodyStateVector(key)));
+      if (withProgress && (i + 1) % PROGRESS_EVERY === 0) {
+        actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: i + 1, total } });
+      }
+    });
+    return actions;
+  }
+
+  /**
+   * Self-heal for focused files: drops pending keys of files that are gone,
+   * re-sends SyncStep1 for focused files that are unsynced or (when writing
+   * to disk) missing on disk.
+   */
+  audit(writeToDisk: boolean): SessionAction[] {
+    if (this.focusedPaths.length === 0) return [];
+    const focusedKeys = new Set<string>();
+    for (const p of this.focusedPaths) {
+      const key = this.docs.resolveFileKey(p);
+      if (key !== null && this.docs.isActiveFile(key)) focusedKeys.add(key);
+    }
+    for (const key of [...this.pending]) if (!this.docs.isActiveFile(key)) this.pending.delete(key);
+    const unsynced = [...focusedKeys].filter((k) => !this.docs.isBodySynced(k));
+    const missing: string[] = [];
+    if (writeToDisk) {
+      for (const k of focusedKeys) {
+        if (this.docs.fileExistsOnDisk(k)) this.diskHealed.delete(k);
+        else if (!this.diskHealed.has(k)) missing.push(k);
+      }
+    }
+    const actions: SessionAction[] = [];
+    if (missing.length > 0) {
+      this.warn(`[SyncSession] Integrity audit: ${missing.length} focused file(s) missing on disk`);
+      for (const key of missing) {
+        this.diskHealed.add(key);
+        this.docs.clearBodySynced(key);
+      }
+      actions.push(...this.queueStep1(missing, false, false));
+    }
+    if (unsynced.length > 0) actions.push(...this.queueStep1(unsynced, false, false));
+    return actions;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Library entry of the Diaryx sync server: `startServer(options)` wires the
+ * database, auth, storage, sync core and network edge together and returns a
+ * handle with the URL and `close()`. `createToken(dataDir, user)` issues an
+ * access token without a running server.
+ */
+import { AuthStore, authExtension } from './auth';
+import { IN_MEMORY, openDatabase } from './db';
+import { ValidationError } from './errors';
+import type { Extension } from './hooks';
+import { SyncServer, installSignalHandlers } from './http-server';
+import { createLogger } from './log';
+import { resolveOptions, type ServerOptions } from './options';
+import { SqliteStorage } from './storage/sqlite';
+import { SyncCore } from './sync-core';
+
+export { DEFAULT_OPTIONS, ENV, resolveOptions, type ServerOptions } from './options';
+export type { StorageAdapter, StoredDocument } from './storage/adapter';
+export { SqliteStorage } from './storage/sqlite';
+export { MemoryStorage } from './storage/memory';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './log';
+export type { Extension, DocumentClient } from './hooks';
+export { SyncCore } from './sync-core';
+
+/** A running server. */
+export interface RunningServer {
+  /** `http://<host>:<port>`; WebSocket clients use `ws://<host>:<port>/sync2`. */
+  url: string;
+  /** The bound port (the chosen one when started with port 0). */
+  port: number;
+  /** The sync core (documents in memory), for inspection. */
+  core: SyncCore;
+  /** Issues a token for `user` on this server's database (works with `dataDir: ':memory:'`). */
+  createToken(user: string): string;
+  /** Resolves when the server has closed (by `close()` or a signal). */
+  closed: Promise<void>;
+  /** Closes sockets, unloads documents (compacting them) and closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts a server; options not given come from the environment, then from DEFAULT_OPTIONS. */
+export async function startServer(options: Partial<ServerOptions> = {}, extensions: Extension[] = []): Promise<RunningServer> {
+  const opts = resolveOptions(options);
+  const logger = opts.logger ?? createLogger(opts.logLevel);
+  const db = openDatabase(opts.dataDir);
+  const auth = new AuthStore(db, { allowUsers: opts.allowUsers, createWorkspaces: opts.createWorkspaces });
+  const storage = opts.storage ?? new SqliteStorage({ database: db });
+  const core = new SyncCore({
+    storage,
+    logger,
+    extensions: [authExtension(auth), ...extensions],
+    unloadDelayMs: opts.unloadDelayMs,
+    compactAfterUpdates: opts.compactAfterUpdates,
+    compactAfterBytes: opts.compactAfterBytes,
+  });
+  const server = new SyncServer({
+    core,
+    auth,
+    logger,
+    host: opts.host,
+    port: opts.port,
+    maxMessageBytes: opts.maxMessageBytes,
+    maxConnectionsPerUser: opts.maxConnectionsPerUser,
+    snapshotUploadMaxBytes: opts.snapshotUploadMaxBytes,
+  });
+
+  let closing: Promise<void> | null = null;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let uninstallSignals = () => {};
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      uninstallSignals();
+      try {
+        await server.close();
+        await core.close();
+        if (!opts.storage) await storage.close();
+      } finally {
+        db.close();
+        logger.info('server closed');
+        resolveClosed();
+      }
+    })();
+    return closing;
+  };
+
+  let port: number;
+  try {
+    port = await server.listen();
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw e;
+  }
+  if (opts.handleSignals) uninstallSignals = installSignalHandlers(close, logger);
+  const url = `http://${urlHost(opts.host)}:${port}`;
+  logger.info('listening', { url, dataDir: opts.dataDir });
+  return { url, port, core, createToken: (user) => auth.createToken(user), closed, close };
+}
+
+/** Issues a token for `user` in the database of `dataDir` (the server may be running). Returns the plain token. */
+export function createToken(dataDir: string, user: string): string {
+  if (dataDir === IN_MEMORY) throw new ValidationError('createToken needs a data directory; use RunningServer.createToken for :memory:');
+  const db = openDatabase(dataDir);
+  try {
+    return new AuthStore(db, { allowUsers: [], createWorkspaces: true }).createToken(user);
+  } finally {
+    db.close();
+  }
+}

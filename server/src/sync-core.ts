@@ -1,0 +1,369 @@
+/**
+ * SyncCore: the documents of the server and what happens to them, without any
+ * socket. It loads a document on first use, joins and removes clients, applies
+ * their y-sync messages, stores every change, relays it, compacts the update
+ * log and unloads idle documents.
+ *
+ * Invariants:
+ * - Every operation on one document runs under that document's lock
+ *   (load, apply, store, compaction, unload never overlap).
+ * - A change is appended to storage before it is relayed or visible to any
+ *   other client (a SyncStep2 reply or state vector only shows stored data).
+ *   If storage fails, the document is dropped from memory and its clients are
+ *   disconnected so that they resynchronise; nothing unstored is ever claimed.
+ * - A document whose load failed is never written (it is never registered).
+ * - Updates that do not decode are refused for that document only: logged,
+ *   not stored, not relayed.
+ */
+import * as Y from 'yjs';
+import { encodeFrame } from '../../common/src/wire/frame';
+import {
+  decodeSyncMessages,
+  encodeSyncMessage,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  hasPendingStructs,
+  type SyncMessage,
+} from '../../common/src/wire/sync';
+import { ServerDocument } from './document';
+import { AccessDeniedError, CloseCode, DocumentLoadError, InvalidUpdateError, StorageError, describeError } from './errors';
+import { runHooks, type AuthenticatePayload, type ChangeOrigin, type DocumentClient, type Extension, type HookPayloadByName } from './hooks';
+import { KeyedMutex } from './keyed-mutex';
+import type { Logger } from './log';
+import type { StorageAdapter } from './storage/adapter';
+
+/** Largest awareness update relayed; presence is small, anything bigger is refused. */
+export const MAX_AWARENESS_BYTES = 256 * 1024;
+
+/** What the core needs. */
+export interface SyncCoreOptions {
+  storage: StorageAdapter;
+  logger: Logger;
+  extensions: Extension[];
+  unloadDelayMs: number;
+  compactAfterUpdates: number;
+  compactAfterBytes: number;
+}
+
+/** The core is closed or closing. */
+export class CoreClosedError extends Error {
+  override name = 'CoreClosedError';
+}
+
+export class SyncCore {
+  private readonly docs = new Map<string, ServerDocument>();
+  private readonly mutex = new KeyedMutex();
+  private closing = false;
+
+  constructor(private readonly options: SyncCoreOptions) {}
+
+  /** Documents in memory. */
+  get documentCount(): number {
+    return this.docs.size;
+  }
+
+  /** Documents with at least one joined client. */
+  get activeRooms(): number {
+    let n = 0;
+    for (const doc of this.docs.values()) if (doc.clients.size > 0) n++;
+    return n;
+  }
+
+  /** Whether a document is in memory (tests, status). */
+  isLoaded(docId: string): boolean {
+    return this.docs.has(docId);
+  }
+
+  /** Whether `client` is joined to `docId`. */
+  isJoined(docId: string, client: DocumentClient): boolean {
+    return this.docs.get(docId)?.clients.has(client) ?? false;
+  }
+
+  /** Runs every `onAuthenticate` hook; rejects with AccessDeniedError when there is none or one refuses. */
+  async authenticate(payload: AuthenticatePayload): Promise<void> {
+    if (!this.options.extensions.some((e) => e.onAuthenticate)) throw new AccessDeniedError('not-allowed', payload.workspaceId);
+    await runHooks(this.options.extensions, 'onAuthenticate', payload);
+  }
+
+  /**
+   * Joins `client` to `docId` (loading it if needed). `beforeJoin` runs under
+   * the document lock first (the Files-Ready texts go there, so no update can
+   * slip in between them and the join). Then the server's SyncStep1 and the
+   * known awareness states are sent. Rejects with DocumentLoadError.
+   */
+  async join(docId: string, client: DocumentClient, beforeJoin?: (doc: ServerDocument) => void): Promise<void> {
+    await this.locked(docId, async () => {
+      const doc = await this.ensureLoaded(docId);
+      beforeJoin?.(doc);
+      doc.clients.set(client, doc.clients.get(client) ?? new Set());
+      client.sendBinary(encodeFrame(docId, encodeSyncStep1(Y.encodeStateVector(doc.ydoc))));
+      const awareness = doc.encodeAllAwareness();
+      if (awareness) client.sendBinary(encodeFrame(docId, encodeSyncMessage({ kind: 'awareness', data: awareness })));
+      await this.safeHooks('afterJoin', { docId, client });
+    });
+  }
+
+  /** Removes `client` from `docId`, announcing the removal of its awareness states; no-op if not joined. */
+  async leave(docId: string, client: DocumentClient): Promise<void> {
+    await this.mutex.run(docId, async () => {
+      const doc = this.docs.get(docId);
+      if (!doc || !doc.clients.has(client)) return;
+      const removal = doc.removeClient(client);
+      if (removal) doc.broadcast(encodeFrame(docId, encodeSyncMessage({ kind: 'awareness', data: removal })));
+      await this.safeHooks('afterLeave', { docId, client });
+      this.scheduleUnload(doc);
+    });
+  }
+
+  /**
+   * Handles a y-sync payload from a joined client. `frame` is the whole binary
+   * frame, relayed as is when it carries exactly one Update or awareness message.
+   */
+  async receive(docId: string, client: DocumentClient, frame: Uint8Array, payload: Uint8Array): Promise<void> {
+    await this.mutex.run(docId, async () => {
+      const doc = this.docs.get(docId);
+      if (!doc || !doc.clients.has(client)) return;
+      let messages: SyncMessage[];
+      try {
+        messages = decodeSyncMessages(payload);
+      } catch (e) {
+        this.options.logger.warn('dropped malformed sync payload', { conn: client.id, doc: docId, error: describeError(e) });
+        return;
+      }
+      const single = messages.length === 1;
+      for (const msg of messages) {
+        if (doc.destroyed) return;
+        await this.handleMessage(doc, client, msg, single ? frame : null);
+      }
+      if (!doc.destroyed && hasPendingStructs(doc.ydoc)) {
+        // Updates wait for missing ones: ask this client for everything the server lacks.
+        client.sendBinary(encodeFrame(docId, encodeSyncStep1(Y.encodeStateVector(doc.ydoc))));
+      }
+    });
+  }
+
+  private async handleMessage(doc: ServerDocument, client: DocumentClient, msg: SyncMessage, frame: Uint8Array | null): Promise<void> {
+    const { docId } = doc;
+    const log = this.options.logger;
+    switch (msg.kind) {
+      case 'step1': {
+        let diff: Uint8Array;
+        try {
+          diff = Y.encodeStateAsUpdate(doc.ydoc, msg.stateVector);
+        } catch (e) {
+          log.warn('dropped SyncStep1 with an invalid state vector', { conn: client.id, doc: docId, error: describeError(e) });
+          return;
+        }
+        client.sendBinary(encodeFrame(docId, encodeSyncStep2(diff)));
+        return;
+      }
+      case 'step2':
+      case 'update': {
+        const produced = await this.applyAndStore(doc, msg.update, client, msg.kind === 'step2' ? 'SyncStep2' : 'Update');
+        if (produced === null) return;
+        // An Update is relayed as received; a SyncStep2 only when it changed the server, re-tagged as Update.
+        if (msg.kind === 'update') doc.broadcast(frame ?? encodeFrame(docId, encodeSyncUpdate(msg.update)), client);
+        else if (produced) doc.broadcast(encodeFrame(docId, encodeSyncUpdate(msg.update)), client);
+        return;
+      }
+      case 'awareness': {
+        if (msg.data.byteLength > MAX_AWARENESS_BYTES) {
+          log.warn('dropped oversized awareness update', { conn: client.id, doc: docId, bytes: msg.data.byteLength });
+          return;
+        }
+        try {
+          doc.applyAwareness(msg.data, client);
+        } catch (e) {
+          log.warn('dropped malformed awareness update', { conn: client.id, doc: docId, error: describeError(e) });
+          return;
+        }
+        doc.broadcast(frame ?? encodeFrame(docId, encodeSyncMessage(msg)), client);
+        return;
+      }
+      case 'auth':
+        return;
+    }
+  }
+
+  /**
+   * Applies an update and stores what it changed. Resolves to true when the
+   * document changed, false when it did not, null when the update was refused
+   * or could not be stored (then nothing may be relayed).
+   */
+  private async applyAndStore(doc: ServerDocument, update: Uint8Array, origin: ChangeOrigin, messageType: string): Promise<boolean | null> {
+    let produced: Uint8Array[];
+    try {
+      produced = doc.applyUpdate(update, origin, messageType);
+    } catch (e) {
+      this.options.logger.error('rejected update', {
+        conn: typeof origin === 'string' ? origin : origin.id,
+        doc: doc.docId,
+        error: describeError(e instanceof InvalidUpdateError ? e.underlying : e),
+        type: messageType,
+      });
+      // Whatever Yjs integrated before failing is valid document content: keep memory and storage equal.
+      if (e instanceof InvalidUpdateError && e.partialUpdates.length > 0) await this.store(doc, e.partialUpdates, origin);
+      return null;
+    }
+    if (produced.length === 0) return false;
+    return (await this.store(doc, produced, origin)) ? true : null;
+  }
+
+  /** Appends updates to storage; on failure drops the document and disconnects its clients. */
+  private async store(doc: ServerDocument, updates: Uint8Array[], origin: ChangeOrigin): Promise<boolean> {
+    const update = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates);
+    try {
+      doc.lastSeq = await this.options.storage.appendUpdate(doc.docId, update);
+    } catch (e) {
+      this.failDocument(doc, e);
+      return false;
+    }
+    doc.logCount++;
+    doc.logBytes += update.byteLength;
+    await this.safeHooks('onChange', { docId: doc.docId, document: doc.ydoc, update, origin });
+    await this.maybeCompact(doc);
+    return true;
+  }
+
+  private failDocument(doc: ServerDocument, error: unknown): void {
+    this.options.logger.error('storing an update failed; dropping the document from memory', {
+      doc: doc.docId,
+      error: describeError(error),
+    });
+    const clients = [...doc.clients.keys()];
+    this.docs.delete(doc.docId);
+    doc.destroy();
+    for (const c of clients) c.close(CloseCode.InternalError, 'storage failure');
+  }
+
+  /** Reads a document (loading it if needed, without joining). */
+  async read<T>(docId: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    return this.locked(docId, async () => {
+      const doc = await this.ensureLoaded(docId);
+      try {
+        return fn(doc.ydoc);
+      } finally {
+        this.scheduleUnload(doc);
+      }
+    });
+  }
+
+  /**
+   * Changes a document on the server's behalf: `fn` runs in one transaction;
+   * the result is stored, then sent to every joined client as an Update.
+   * Resolves to whether anything changed. Rejects with StorageError if it could
+   * not be stored.
+   */
+  async change(docId: string, origin: string, fn: (doc: Y.Doc) => void): Promise<boolean> {
+    return this.locked(docId, async () => {
+      const doc = await this.ensureLoaded(docId);
+      const produced = doc.change(origin, fn);
+      if (produced.length === 0) {
+        this.scheduleUnload(doc);
+        return false;
+      }
+      if (!(await this.store(doc, produced, origin))) throw new StorageError('Could not store the change', docId);
+      for (const u of produced) doc.broadcast(encodeFrame(docId, encodeSyncUpdate(u)));
+      this.scheduleUnload(doc);
+      return true;
+    });
+  }
+
+  /** Folds a loaded document's update log into its base snapshot now (`{"action":"save"}`). */
+  async flush(docId: string): Promise<void> {
+    await this.mutex.run(docId, async () => {
+      const doc = this.docs.get(docId);
+      if (doc) await this.compact(doc);
+    });
+  }
+
+  /** Compacts and unloads every document; later calls reject with CoreClosedError. Clients should be closed first. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const doc of this.docs.values()) if (doc.unloadTimer) clearTimeout(doc.unloadTimer);
+    await this.mutex.idle();
+    for (const [docId, doc] of [...this.docs]) {
+      await this.mutex.run(docId, async () => {
+        await this.compact(doc);
+        this.docs.delete(docId);
+        doc.destroy();
+      });
+    }
+  }
+
+  private async locked<T>(docId: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new CoreClosedError('The sync core is closed');
+    return this.mutex.run(docId, fn);
+  }
+
+  /** Under the lock: the loaded document, loading it first if needed. */
+  private async ensureLoaded(docId: string): Promise<ServerDocument> {
+    const existing = this.docs.get(docId);
+    if (existing) {
+      if (existing.unloadTimer) clearTimeout(existing.unloadTimer);
+      existing.unloadTimer = null;
+      return existing;
+    }
+    const doc = new ServerDocument(docId);
+    try {
+      doc.applyStored(await this.options.storage.load(docId));
+      await runHooks(this.options.extensions, 'afterLoadDocument', { docId, document: doc.ydoc });
+    } catch (e) {
+      doc.destroy();
+      this.options.logger.error('loading a document failed', { doc: docId, error: describeError(e) });
+      throw new DocumentLoadError(docId, e);
+    }
+    this.docs.set(docId, doc);
+    await this.maybeCompact(doc);
+    return doc;
+  }
+
+  private async maybeCompact(doc: ServerDocument): Promise<void> {
+    if (doc.logCount >= this.options.compactAfterUpdates || doc.logBytes >= this.options.compactAfterBytes) await this.compact(doc);
+  }
+
+  /** Under the lock: writes the full state as the new base and trims the log. Never for a document that did not load. */
+  private async compact(doc: ServerDocument): Promise<void> {
+    if (!doc.loaded || doc.destroyed || doc.logCount === 0) return;
+    try {
+      await this.options.storage.compact(doc.docId, doc.encodeState(), doc.lastSeq);
+      doc.logCount = 0;
+      doc.logBytes = 0;
+    } catch (e) {
+      // The log is intact; compaction is retried later.
+      this.options.logger.warn('compaction failed', { doc: doc.docId, error: describeError(e) });
+    }
+  }
+
+  private scheduleUnload(doc: ServerDocument): void {
+    if (doc.clients.size > 0 || doc.destroyed || this.closing) return;
+    if (doc.unloadTimer) clearTimeout(doc.unloadTimer);
+    doc.unloadTimer = setTimeout(() => void this.unload(doc), this.options.unloadDelayMs);
+    doc.unloadTimer.unref();
+  }
+
+  /** Unloads an idle document; re-checks after taking the lock (a client may have joined meanwhile). */
+  private async unload(doc: ServerDocument): Promise<void> {
+    doc.unloadTimer = null;
+    await this.mutex.run(doc.docId, async () => {
+      if (this.docs.get(doc.docId) !== doc || doc.clients.size > 0 || doc.unloadTimer) return;
+      await this.compact(doc);
+      this.docs.delete(doc.docId);
+      doc.destroy();
+      await this.safeHooks('afterUnloadDocument', { docId: doc.docId });
+    });
+  }
+
+  /** Runs an observing hook; a failure is logged and does not affect the operation. */
+  private async safeHooks<K extends 'afterJoin' | 'afterLeave' | 'onChange' | 'afterUnloadDocument'>(
+    name: K,
+    payload: HookPayloadByName[K],
+  ): Promise<void> {
+    try {
+      await runHooks(this.options.extensions, name, payload);
+    } catch (e) {
+      this.options.logger.error(`hook ${name} failed`, { doc: payload.docId, error: describeError(e) });
+    }
+  }
+}
