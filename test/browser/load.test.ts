@@ -19,7 +19,7 @@ const hostNames = await (await fetch('/host-names.json')).json();
 const functions = {};
 for (const name of hostNames) functions[name] = (cp, addr) => cp.store(name === 'host_get_timestamp' ? String(Date.now()) : '');
 try {
-  const plugin = await createPlugin('/plugin.wasm', { useWasi: true, functions: { 'extism:host/user': functions } });
+  const plugin = await createPlugin({ wasm: [{ url: new URL('/plugin.wasm', location.href).href }] }, { useWasi: true, functions: { 'extism:host/user': functions } });
   const out = await plugin.call('manifest', '');
   window.result = { manifest: out.text() };
 } catch (e) {

@@ -196,9 +196,10 @@ export class BodyDocManager {
       this.lastKnown.delete(from);
       this.lastKnown.set(to, tracked);
     }
-    const entry = this.docs.get(from);
+    const oldName = this.docs.has(from) ? from : oldKey;
+    const entry = this.docs.get(oldName);
     if (!entry) return false;
-    this.docs.delete(from);
+    this.docs.delete(oldName);
     const replaced = this.docs.get(to);
     if (replaced) replaced.doc.destroy();
     entry.key = to;

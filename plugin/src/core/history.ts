@@ -10,7 +10,7 @@
  * Ids are one counter across all docs, starting at 1, like the original's
  * storage. Origins are stored as given (`local`, `remote`, `sync`).
  *
- * Retention (checked on every `record`):
+ * Retention (on `record` for the doc appended to, on `compact` and `encode` for all):
  * - entries newer than `keepAllDays` are all kept;
  * - older entries are thinned to one per UTC day per doc: the last entry of
  *   the day absorbs the day's earlier updates (Y.mergeUpdates) and their
@@ -150,6 +150,7 @@ export class HistoryLog {
    * Write them in the returned order.
    */
   encode(): Map<string, Uint8Array> {
+    this.compact();
     this.generation++;
     const docs = [...this.docs.values()].sort((a, b) => compareKeys(a.name, b.name));
     const { writes, keys } = encodeHistoryStorage(
@@ -198,7 +199,8 @@ export class HistoryLog {
       update: update.slice(),
     });
     this.totalBytes += update.length;
-    this.compact(timestamp);
+    this.thin(d, timestamp - this.keepAllDays * DAY_MS);
+    this.enforceBudget();
     return id;
   }
 
@@ -329,10 +331,14 @@ export class HistoryLog {
     return this.totalBytes;
   }
 
-  /** Applies retention as of `nowMs`. */
+  /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */
   compact(nowMs: number = this.now()): void {
     const cutoff = nowMs - this.keepAllDays * DAY_MS;
     for (const d of this.docs.values()) this.thin(d, cutoff);
+    this.enforceBudget();
+  }
+
+  private enforceBudget(): void {
     if (this.totalBytes <= this.maxBytes) return;
     const target = Math.floor(this.maxBytes * 0.9);
     while (this.totalBytes > target) {

@@ -1,0 +1,183 @@
+/**
+ * The HTTP API: status routes, workspaces, snapshot zip download and upload
+ * (applied as document changes that are stored and relayed to live clients).
+ */
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseMetadata } from '../../plugin/src/core/metadata';
+import { TestClient, fileMeta } from './helpers/client';
+import { startTestServer, type TestServer } from './helpers/server';
+import { waitFor } from './helpers/wait';
+
+let ts: TestServer;
+let token: string;
+let workspaceId: string;
+const clients: TestClient[] = [];
+
+function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const t = init.token === undefined ? token : init.token;
+  const headers = new Headers(init.headers);
+  if (t) headers.set('Authorization', `Bearer ${t}`);
+  return fetch(`${ts.server.url}${path}`, { ...init, headers });
+}
+
+async function client(): Promise<TestClient> {
+  const c = await TestClient.connect(ts.wsUrl, token);
+  clients.push(c);
+  return c;
+}
+
+beforeEach(async () => {
+  ts = await startTestServer();
+  token = ts.server.createToken('alice');
+  const res = await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'Journal' }) });
+  workspaceId = ((await res.json()) as { id: string }).id;
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await ts.dispose();
+});
+
+describe('status routes', () => {
+  it('answers /, /health and /api/status', async () => {
+    expect(await (await api('/', { token: null })).text()).toBe('Diaryx Sync Server');
+    expect(await (await api('/health', { token: null })).text()).toBe('OK');
+    const c = await client();
+    c.sendStep1('body:x/a.md');
+    await waitFor(() => c.frames.length > 0, 'joined');
+    const status = (await (await api('/api/status', { token: null })).json()) as Record<string, unknown>;
+    expect(status).toMatchObject({ status: 'ok', active_connections: 1, active_rooms: 1 });
+    expect(typeof status.version).toBe('string');
+    expect((await api('/nope')).status).toBe(404);
+  });
+});
+
+describe('workspaces', () => {
+  it('creates and lists the caller’s workspaces only', async () => {
+    expect(workspaceId).toMatch(/^[0-9a-f-]{36}$/);
+    const dup = await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'Journal' }) });
+    expect(dup.status).toBe(409);
+    expect(await dup.json()).toHaveProperty('error');
+    expect((await api('/api/workspaces', { method: 'POST', body: '{"nom":1}' })).status).toBe(400);
+    expect(await (await api('/api/workspaces')).json()).toEqual([{ id: workspaceId, name: 'Journal' }]);
+
+    const bob = ts.server.createToken('bob');
+    expect(await (await api('/api/workspaces', { token: bob })).json()).toEqual([]);
+    expect((await api('/api/workspaces', { token: null })).status).toBe(401);
+    expect((await api('/api/workspaces', { token: 'dxs_wrong' })).status).toBe(401);
+  });
+
+  it('answers 404 for another user’s workspace, for reads and writes', async () => {
+    const bob = ts.server.createToken('bob');
+    expect((await api(`/api/workspaces/${workspaceId}/snapshot`, { token: bob })).status).toBe(404);
+    const zip = zipSync({ 'evil.md': strToU8('evil') });
+    const res = await api(`/api/workspaces/${workspaceId}/snapshot?mode=replace`, { method: 'POST', body: zip, token: bob });
+    expect(res.status).toBe(404);
+    expect((await api(`/api/workspaces/${workspaceId}/snapshot`, { token: null })).status).toBe(401);
+    expect(unzipSync(new Uint8Array(await (await api(`/api/workspaces/${workspaceId}/snapshot`)).arrayBuffer()))).toEqual({});
+  });
+});
+
+describe('snapshot zips', () => {
+  it('downloads the materialised markdown of the active files', async () => {
+    const a = await client();
+    const ws = `workspace:${workspaceId}`;
+    a.sendStep1(ws);
+    await waitFor(() => a.framesFor(ws).some((f) => f.subtype === 1), 'joined');
+    a.doc(ws).transact(() => {
+      const files = a.doc(ws).getMap('files');
+      files.set('README.md', fileMeta('README.md', { title: 'My Journal' }));
+      files.set('notes/a.md', fileMeta('a.md', { title: 'Day one', part_of: 'README.md' }));
+      files.set('gone.md', fileMeta('gone.md', { deleted: true }));
+    });
+    const body = `body:${workspaceId}/notes/a.md`;
+    a.sendStep1(body);
+    await waitFor(() => a.framesFor(body).some((f) => f.subtype === 1), 'body joined');
+    a.doc(body).getText('body').insert(0, 'Hello world\n');
+    await a.roundTrip(ws);
+    await a.roundTrip(body);
+
+    const res = await api(`/api/workspaces/${workspaceId}/snapshot?include_attachments=true`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    const entries = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    expect(Object.keys(entries)).toEqual(['README.md', 'notes/a.md']);
+    expect(strFromU8(entries['notes/a.md'])).toBe(
+      '---\ntitle: Day one\npart_of: "[README](/README.md)"\nupdated: "2026-03-14T12:00:00.000+00:00"\n---\nHello world\n',
+    );
+    expect(strFromU8(entries['README.md'])).toBe('---\ntitle: My Journal\nupdated: "2026-03-14T12:00:00.000+00:00"\n---\n');
+  });
+
+  it('imports a zip as changes that are stored and relayed to connected clients (merge, then replace)', async () => {
+    const ws = `workspace:${workspaceId}`;
+    const body = `body:${workspaceId}/notes/a.md`;
+    const a = await client();
+    a.sendStep1(ws);
+    a.sendStep1(body);
+    await waitFor(() => a.framesFor(body).some((f) => f.subtype === 1), 'joined');
+    a.doc(ws).getMap('files').set('keep.md', fileMeta('keep.md'));
+    await a.roundTrip(ws);
+
+    const zip = zipSync({
+      'README.md': strToU8('---\ntitle: Imported\ncontents:\n  - "[A](/notes/a.md)"\nupdated: "2026-03-14T12:00:00.000+00:00"\n---\n# Root\n'),
+      'notes/a.md': strToU8('---\ntitle: Day one\npart_of: "[README](/README.md)"\n---\nHello from the zip\n'),
+      'notes/photo.png': new Uint8Array([1, 2, 3]),
+      '.hidden/x.md': strToU8('hidden'),
+      '__MACOSX/._a.md': strToU8('junk'),
+      'Thumbs.db': strToU8('junk'),
+    });
+    const res = await api(`/api/workspaces/${workspaceId}/snapshot?mode=merge`, { method: 'POST', body: zip, headers: { 'Content-Type': 'application/zip' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ files_imported: 2 });
+
+    await a.waitForDoc(body, (d) => d.getText('body').toString() === 'Hello from the zip\n', 'body relayed');
+    await a.waitForDoc(ws, (d) => d.getMap('files').has('README.md'), 'metadata relayed');
+    const files = a.doc(ws).getMap<string>('files');
+    const readme = parseMetadata(files.get('README.md')!)!;
+    expect(readme).toMatchObject({ filename: 'README.md', title: 'Imported', contents: ['notes/a.md'], deleted: false, modified_at: 1773489600000 });
+    expect(parseMetadata(files.get('notes/a.md')!)).toMatchObject({ title: 'Day one', part_of: 'README.md' });
+    expect(parseMetadata(files.get('keep.md')!)!.deleted).toBe(false);
+    expect([...files.keys()].sort()).toEqual(['README.md', 'keep.md', 'notes/a.md']);
+
+    const replace = zipSync({ 'README.md': strToU8('---\ntitle: Only\n---\nroot\n') });
+    const res2 = await api(`/api/workspaces/${workspaceId}/snapshot?mode=replace`, { method: 'POST', body: replace });
+    expect(await res2.json()).toEqual({ files_imported: 1 });
+    await a.waitForDoc(ws, (d) => parseMetadata(d.getMap<string>('files').get('keep.md')!)!.deleted, 'soft delete relayed');
+    expect(parseMetadata(files.get('notes/a.md')!)!.deleted).toBe(true);
+    expect(parseMetadata(files.get('README.md')!)!.title).toBe('Only');
+
+    // Round trip: the download holds exactly the active file.
+    const entries = unzipSync(new Uint8Array(await (await api(`/api/workspaces/${workspaceId}/snapshot`)).arrayBuffer()));
+    expect(Object.keys(entries)).toEqual(['README.md']);
+    expect(strFromU8(entries['README.md'])).toMatch(/^---\ntitle: Only\nupdated: ".*"\n---\nroot\n$/);
+  });
+
+  it.each([
+    ['../escape.md', 'Unsafe path'],
+    ['/abs.md', 'Unsafe path'],
+    ['a/../../b.md', 'Unsafe path'],
+  ])('rejects an upload with the entry %s and applies nothing', async (name, message) => {
+    const zip = zipSync({ 'ok.md': strToU8('fine'), [name]: strToU8('bad') });
+    const res = await api(`/api/workspaces/${workspaceId}/snapshot?mode=merge`, { method: 'POST', body: zip });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain(message);
+    const entries = unzipSync(new Uint8Array(await (await api(`/api/workspaces/${workspaceId}/snapshot`)).arrayBuffer()));
+    expect(entries).toEqual({});
+  });
+
+  it('rejects a bad mode, a non-zip body, bad front matter and an oversized upload', async () => {
+    const path = `/api/workspaces/${workspaceId}/snapshot`;
+    expect((await api(`${path}?mode=wipe`, { method: 'POST', body: zipSync({}) })).status).toBe(400);
+    expect((await api(`${path}?mode=merge`, { method: 'POST', body: 'not a zip' })).status).toBe(400);
+    const badYaml = zipSync({ 'a.md': strToU8('---\ntitle: [unclosed\n---\nbody') });
+    expect((await api(`${path}?mode=merge`, { method: 'POST', body: badYaml })).status).toBe(400);
+    await ts.dispose();
+    ts = await startTestServer({ snapshotUploadMaxBytes: 1024 });
+    token = ts.server.createToken('alice');
+    const res = await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'J' }) });
+    const id = ((await res.json()) as { id: string }).id;
+    const big = new Uint8Array(4096).fill(7);
+    expect((await api(`/api/workspaces/${id}/snapshot?mode=merge`, { method: 'POST', body: big })).status).toBe(413);
+  });
+});
