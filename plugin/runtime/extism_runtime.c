@@ -8,8 +8,9 @@
  *
  * Life cycle:
  * - `wizer.initialize` (run once at build time by Wizer) creates the runtime,
- *   evaluates the prelude and the bundle, runs the GC and zeroes what the
- *   snapshot does not need (program text, unused stack), so instantiating the
+ *   loads and runs the program (prelude + bundle, compiled to bytecode at
+ *   build time), runs the GC and zeroes what the snapshot does not need
+ *   (the bytecode, freed memory, unused stack), so instantiating the
  *   plugin never parses or runs the bundle again.
  * - Without pre-initialisation the same setup runs lazily on the first call.
  * - Every export call: update the stack top (stack check), reseed Math.random
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <malloc.h>
 
 #include "quickjs.h"
 #include "extism_runtime.h"
@@ -588,6 +590,71 @@ static void report_exception(JSValue exc) {
     JS_FreeValue(ctx, str);
 }
 
+
+/* ---- allocator ---------------------------------------------------------- */
+
+/* QuickJS's default allocator, plus one thing: while the program is evaluated
+ * at pre-initialisation, freed memory is zeroed, so the parser's garbage does
+ * not end up in the snapshot (Wizer drops zero pages). Off at run time. */
+#define ALLOC_OVERHEAD 8
+static int zero_on_free;
+
+static void *rt_malloc(JSMallocState *s, size_t size) {
+    if (s->malloc_size + size > s->malloc_limit)
+        return NULL;
+    void *ptr = malloc(size);
+    if (!ptr)
+        return NULL;
+    s->malloc_count++;
+    s->malloc_size += malloc_usable_size(ptr) + ALLOC_OVERHEAD;
+    return ptr;
+}
+
+static void rt_free(JSMallocState *s, void *ptr) {
+    if (!ptr)
+        return;
+    size_t size = malloc_usable_size(ptr);
+    s->malloc_count--;
+    s->malloc_size -= size + ALLOC_OVERHEAD;
+    if (zero_on_free)
+        memset(ptr, 0, size);
+    free(ptr);
+}
+
+static void *rt_realloc(JSMallocState *s, void *ptr, size_t size) {
+    if (!ptr)
+        return size == 0 ? NULL : rt_malloc(s, size);
+    if (size == 0) {
+        rt_free(s, ptr);
+        return NULL;
+    }
+    size_t old_size = malloc_usable_size(ptr);
+    if (s->malloc_size + size - old_size > s->malloc_limit)
+        return NULL;
+    if (zero_on_free) {
+        /* move by hand so the old block is zeroed too */
+        void *fresh = malloc(size);
+        if (!fresh)
+            return NULL;
+        memcpy(fresh, ptr, old_size < size ? old_size : size);
+        memset(ptr, 0, old_size);
+        free(ptr);
+        s->malloc_size += malloc_usable_size(fresh) - old_size;
+        return fresh;
+    }
+    void *moved = realloc(ptr, size);
+    if (!moved)
+        return NULL;
+    s->malloc_size += malloc_usable_size(moved) - old_size;
+    return moved;
+}
+
+static size_t rt_usable_size(const void *ptr) {
+    return malloc_usable_size((void *)ptr);
+}
+
+static const JSMallocFunctions rt_malloc_funcs = { rt_malloc, rt_free, rt_realloc, rt_usable_size };
+
 /* ---- engine setup ----------------------------------------------------- */
 
 static void report_init_failure(const char *what) {
@@ -609,12 +676,10 @@ static int engine_init(void) {
     if (engine_ready)
         return 0;
     __wasm_call_ctors();
-    rt = JS_NewRuntime();
+    rt = JS_NewRuntime2(&rt_malloc_funcs, NULL);
     if (!rt)
         return -1;
     JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
-    /* Function.prototype.toString source is never needed by the plugin. */
-    JS_SetStripInfo(rt, JS_STRIP_SOURCE);
     ctx = JS_NewContext(rt);
     if (!ctx)
         return -1;
@@ -625,7 +690,9 @@ static int engine_init(void) {
     JS_SetPropertyFunctionList(ctx, ext, ext_funcs, sizeof ext_funcs / sizeof ext_funcs[0]);
     JS_SetPropertyStr(ctx, global, "__ext", ext);
 
-    JSValue r = JS_Eval(ctx, extjs_program, extjs_program_len, "plugin.js", JS_EVAL_TYPE_GLOBAL);
+    /* The program is QuickJS bytecode compiled at build time (compile.c). */
+    JSValue fn = JS_ReadObject(ctx, (const uint8_t *)extjs_program, extjs_program_len, JS_READ_OBJ_BYTECODE);
+    JSValue r = JS_IsException(fn) ? fn : JS_EvalFunction(ctx, fn);
     if (JS_IsException(r)) {
         JS_FreeValue(ctx, global);
         return -2;
@@ -653,10 +720,12 @@ static int engine_init(void) {
 
 /* Pre-initialisation entry point, called once by Wizer at build time. */
 __attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) {
+    zero_on_free = 1;
     if (engine_init() != 0)
         abort();
     JS_RunGC(rt);
-    /* The program text is no longer needed: zero it so the snapshot drops it. */
+    zero_on_free = 0;
+    /* The program bytecode is no longer needed: zero it so the snapshot drops it. */
     memset(extjs_program, 0, extjs_program_len);
     /* Zero the unused part of the shadow stack below this frame for the same reason. */
     unsigned char *sp = (unsigned char *)__builtin_frame_address(0);

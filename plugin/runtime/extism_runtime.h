@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Program text: the js-pdk prelude followed by the bundle. Not const, so the
- * runtime can zero it after evaluation and the pre-initialised snapshot does
- * not carry a second copy of the source. */
+/* Program: QuickJS bytecode of the js-pdk prelude followed by the bundle. Not
+ * const, so the runtime can zero it after evaluation and the pre-initialised
+ * snapshot does not carry a second copy. */
 extern char extjs_program[];
 extern const size_t extjs_program_len;
 

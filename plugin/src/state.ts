@@ -33,10 +33,11 @@ const DEVICE_ID_KEY = 'device_id';
 /** Origin used while restoring from storage: not recorded as history. */
 const ORIGIN_RESTORE = Symbol('restore');
 
+/** History origin names, lowercase like the original's history entries. */
 const HISTORY_ORIGIN_NAMES: Record<UpdateOrigin, string> = {
-  [ORIGIN_LOCAL]: 'Local',
-  [ORIGIN_REMOTE]: 'Remote',
-  [ORIGIN_SYNC]: 'Sync',
+  [ORIGIN_LOCAL]: 'local',
+  [ORIGIN_REMOTE]: 'remote',
+  [ORIGIN_SYNC]: 'sync',
 };
 
 export interface LocalUpdate {
@@ -134,6 +135,9 @@ export class PluginState {
     }
     const history = HistoryLog.decode((key) => this.readStored(key), () => this.now());
     for (const problem of history.loadErrors) this.warn(`history: ${problem}`);
+    // Docs restored without a history log start their history at their current state.
+    history.ensureBase(WORKSPACE_DOC_NAME, this.workspace.encodeState());
+    for (const key of this.bodies.loadedKeys()) history.ensureBase(key, this.bodies.encodeState(key));
     return history;
   }
 

@@ -127,6 +127,27 @@ function prepareSources() {
   return src;
 }
 
+/** Native flags: EMSCRIPTEN turns Atomics off like the wasm build does, so bytecode matches. */
+const NATIVE_CFLAGS = ['-O1', '-DEMSCRIPTEN', '-D_GNU_SOURCE', `-DCONFIG_VERSION="${QUICKJS.version}"`, '-w'];
+
+/**
+ * The native build-time bytecode compiler (plugin/runtime/compile.c with the
+ * same QuickJS sources), built once and cached.
+ */
+export function nativeCompiler() {
+  const src = prepareSources();
+  const compileC = path.join(RUNTIME_DIR, 'compile.c');
+  const key = sha256(JSON.stringify({ QUICKJS, PATCHES, RESEED_FN, NATIVE_CFLAGS, c: sha256(fs.readFileSync(compileC)) })).slice(0, 16);
+  const exe = path.join(CACHE, 'engine', `qjs-compile-${key}`);
+  if (fs.existsSync(exe)) return exe;
+  console.log('[quickjs] building the native bytecode compiler');
+  fs.mkdirSync(path.dirname(exe), { recursive: true });
+  const cc = process.env.CC ?? 'gcc';
+  run(cc, [...NATIVE_CFLAGS, `-I${src}`, '-o', `${exe}.tmp`, compileC, ...ENGINE_SOURCES.map((n) => path.join(src, `${n}.c`)), '-lm', '-lpthread', '-ldl']);
+  fs.renameSync(`${exe}.tmp`, exe);
+  return exe;
+}
+
 /**
  * Returns the object files of the engine (QuickJS + the Extism runtime),
  * compiling them only when the sources or flags changed.

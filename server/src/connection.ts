@@ -28,6 +28,9 @@ export const MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 /** Close a socket whose received, not yet handled messages exceed this. */
 export const MAX_QUEUED_BYTES = 128 * 1024 * 1024;
 
+/** Doc ids per connection whose refusal was already logged at warn level (then debug). */
+const MAX_DENIED_LOGGED = 1_000;
+
 /** Where one doc of this connection stands. */
 const DocState = {
   /** `file_manifest` was sent; frames are dropped until FilesReady. */
@@ -191,6 +194,7 @@ export class Connection implements DocumentClient {
       const fields = { conn: this.id, doc: docId, user: this.ctx.user, error: describeError(e) };
       if (this.deniedLogged.has(docId)) logger.debug('access denied', fields);
       else logger.warn('access denied', fields);
+      if (this.deniedLogged.size >= MAX_DENIED_LOGGED) this.deniedLogged.clear();
       this.deniedLogged.add(docId);
       return;
     }

@@ -6,7 +6,7 @@
 import * as Y from 'yjs';
 import { encodeBase64 } from '../../../common/src/base64';
 import { BODY_TEXT_NAME } from '../core/body-docs';
-import { ORIGIN_LOCAL } from '../core/origin';
+import { metadataContentEqual } from '../core/metadata';
 import { normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
 import { WORKSPACE_DOC_NAME } from '../state';
@@ -63,20 +63,31 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
   RestoreVersion: (rt, p) => {
     const name = docName(p);
     const id = requireInteger(p, 'update_id');
-    const update = rt.state.history.createRestoreUpdate(name, id);
-    if (update === null) throw new CommandError(`No version ${id} of ${name}`);
     if (name === WORKSPACE_DOC_NAME) {
-      const { changed } = rt.state.workspace.applyUpdate(update, ORIGIN_LOCAL);
-      for (const key of changed) {
-        const meta = rt.state.workspace.getFile(key);
-        if (meta && !meta.deleted) {
+      // Every entry is written back as it was (a new local change that wins
+      // over the current values); entries created later become tombstones.
+      const files = rt.state.history.filesAt(WORKSPACE_DOC_NAME, id);
+      if (files === null) throw new CommandError(`No version ${id} of ${name}`);
+      const now = rt.state.now();
+      for (const [key, meta] of rt.state.workspace.listFiles({ includeDeleted: true })) {
+        if (!files.has(key) && !meta.deleted) rt.state.workspace.deleteFile(key, () => now);
+      }
+      for (const [key, meta] of files) {
+        const current = rt.state.workspace.getFile(key);
+        if (current && metadataContentEqual(current, meta)) continue;
+        rt.state.workspace.setFile(key, { ...meta, modified_at: now });
+        if (!meta.deleted) {
           const text = bodyTextAt(rt, key, id);
-          if (text !== null && !rt.state.bodies.has(key)) rt.state.bodies.setBody(key, text);
+          if (text !== null) rt.state.bodies.setBody(key, text);
           rt.disk.writeSafely(key);
+        } else {
+          rt.disk.applyDelete(key, false);
         }
       }
     } else {
-      rt.state.bodies.applyUpdate(name, update, ORIGIN_LOCAL);
+      const text = bodyTextAt(rt, name, id);
+      if (text === null) throw new CommandError(`No version ${id} of ${name}`);
+      rt.state.bodies.setBody(name, text);
       rt.disk.writeSafely(name);
     }
     return null;

@@ -189,3 +189,16 @@ describe('BodyDocManager', () => {
     expect(sent).toEqual(['a.md']);
   });
 });
+
+describe('listener errors', () => {
+  it('are rethrown after setBody completes', () => {
+    const m = new BodyDocManager();
+    m.onLocalUpdate(() => {
+      throw new Error('boom');
+    });
+    expect(() => m.setBody('a.md', 'x')).toThrow('boom');
+    expect(m.getBody('a.md')).toBe('x');
+    expect(() => m.setBody('a.md', 'xy')).toThrow('boom');
+    expect(m.getBody('a.md')).toBe('xy');
+  });
+});

@@ -11,7 +11,8 @@
  * Local transactions are reported through `onLocalUpdate(key, update)` (to be
  * sent as y-sync Update messages on `body:<ws>/<key>`); updates applied with
  * a remote/sync origin are not. Every transaction is reported through
- * `onUpdate(key, update, origin)` (for the history log).
+ * `onUpdate(key, update, origin)` (for the history log). Listener errors never
+ * interrupt Yjs; the operation rethrows them when done.
  *
  * Echo tracking (`trackContent` / `isEcho` / `clearTracked`) remembers the last
  * body this client knows for a path, keyed by the lenient sync key.
@@ -20,6 +21,7 @@
  * caller's job (`encodeState`, `applyUpdate`).
  */
 import * as Y from 'yjs';
+import { Listeners } from './listeners';
 import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
 import { compareKeys, normalizeSyncKey } from './paths';
 
@@ -74,19 +76,26 @@ export function minimalEdit(current: string, next: string): { index: number; del
 export class BodyDocManager {
   private readonly docs = new Map<string, Entry>();
   private readonly lastKnown = new Map<string, string>();
-  private readonly localListeners = new Set<BodyLocalUpdateListener>();
-  private readonly updateListeners = new Set<BodyUpdateListener>();
+  private readonly localListeners = new Listeners<[string, Uint8Array]>();
+  private readonly updateListeners = new Listeners<[string, Uint8Array, UpdateOrigin]>();
 
-  /** Called with `(key, update)` for every local transaction on a body doc. */
+  /**
+   * Called with `(key, update)` for every local transaction on a body doc. A
+   * listener error does not interrupt the doc: setBody/applyUpdate rethrow it.
+   */
   onLocalUpdate(cb: BodyLocalUpdateListener): () => void {
-    this.localListeners.add(cb);
-    return () => this.localListeners.delete(cb);
+    return this.localListeners.add(cb);
   }
 
   /** Called with `(key, update, origin)` for every transaction that changed a body doc. */
   onUpdate(cb: BodyUpdateListener): () => void {
-    this.updateListeners.add(cb);
-    return () => this.updateListeners.delete(cb);
+    return this.updateListeners.add(cb);
+  }
+
+  /** Raises a listener error kept during a transaction made directly on a doc. */
+  rethrowListenerErrors(): void {
+    this.localListeners.rethrow();
+    this.updateListeners.rethrow();
   }
 
   get(key: string): Y.Doc | undefined {
@@ -106,8 +115,8 @@ export class BodyDocManager {
     const entry: Entry = { key, doc };
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       const o = originOf(origin);
-      if (o === ORIGIN_LOCAL) for (const cb of [...this.localListeners]) cb(entry.key, update);
-      for (const cb of [...this.updateListeners]) cb(entry.key, update, o);
+      if (o === ORIGIN_LOCAL) this.localListeners.emit(entry.key, update);
+      this.updateListeners.emit(entry.key, update, o);
     });
     this.docs.set(key, entry);
     return doc;
@@ -130,6 +139,7 @@ export class BodyDocManager {
       if (edit.deleteCount > 0) ytext.delete(edit.index, edit.deleteCount);
       if (edit.insert !== '') ytext.insert(edit.index, edit.insert);
     }, ORIGIN_LOCAL);
+    this.rethrowListenerErrors();
     return true;
   }
 
@@ -148,6 +158,7 @@ export class BodyDocManager {
     } catch (e) {
       throw new BodyDocError(`Failed to apply update: ${(e as Error).message}`);
     }
+    this.rethrowListenerErrors();
     return doc.getText(BODY_TEXT_NAME).toString() !== before;
   }
 

@@ -311,3 +311,18 @@ describe('persistence', () => {
     expect(broken.loadErrors.length).toBe(1);
   });
 });
+
+describe('clock failures', () => {
+  it('record keeps the last known time when the clock throws', () => {
+    let fail = false;
+    const log = new HistoryLog(() => {
+      if (fail) throw new Error('no clock');
+      return T0;
+    });
+    log.record('a.md', Uint8Array.of(0, 0), 'local');
+    fail = true;
+    expect(log.record('a.md', Uint8Array.of(0, 0), 'local')).toBe(2);
+    expect(log.list('a.md').map((e) => e.timestamp)).toEqual([T0, T0]);
+    expect(log.encode().has('history:manifest')).toBe(true);
+  });
+});

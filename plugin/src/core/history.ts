@@ -129,6 +129,7 @@ export class HistoryLog {
   readonly storagePrefix: string;
   readonly chunkBytes: number;
   private generation = 0;
+  private lastTimestamp = 0;
   private storedKeys = new Set<string>();
   /** Problems met while decoding (docs whose stored log was unreadable and was dropped). */
   loadErrors: string[] = [];
@@ -150,7 +151,7 @@ export class HistoryLog {
    * Write them in the returned order.
    */
   encode(): Map<string, Uint8Array> {
-    this.compact();
+    this.compact(this.timestamp());
     this.generation++;
     const docs = [...this.docs.values()].sort((a, b) => compareKeys(a.name, b.name));
     const { writes, keys } = encodeHistoryStorage(
@@ -177,9 +178,19 @@ export class HistoryLog {
     return log;
   }
 
+  /** Current time; the last recorded time when the clock fails (recording must not fail). */
+  private timestamp(): number {
+    try {
+      this.lastTimestamp = this.now();
+    } catch {
+      // keep the last known time
+    }
+    return this.lastTimestamp;
+  }
+
   /** Appends an applied update; returns its id. */
   record(docName: string, update: Uint8Array, origin: string, options: RecordOptions = {}): number {
-    const timestamp = this.now();
+    const timestamp = this.timestamp();
     const id = this.nextId++;
     const files =
       options.filesChanged !== undefined
@@ -332,7 +343,7 @@ export class HistoryLog {
   }
 
   /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */
-  compact(nowMs: number = this.now()): void {
+  compact(nowMs: number = this.timestamp()): void {
     const cutoff = nowMs - this.keepAllDays * DAY_MS;
     for (const d of this.docs.values()) this.thin(d, cutoff);
     this.enforceBudget();

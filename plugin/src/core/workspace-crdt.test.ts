@@ -294,3 +294,20 @@ describe('5 s concurrent front matter merge', () => {
     expect(m.extra).toEqual(m.extra.empty === undefined ? { mood: 'ok' } : { mood: 'ok', empty: '' });
   });
 });
+
+describe('listener errors', () => {
+  it('do not break the doc and are rethrown after the operation', () => {
+    const ws = new WorkspaceCrdt();
+    const seen: string[][] = [];
+    ws.onUpdate((_u, _o, keys) => seen.push(keys));
+    const off = ws.onLocalUpdate(() => {
+      throw new Error('queue full');
+    });
+    expect(() => ws.setFile('a.md', meta({ title: 'A' }))).toThrow('queue full');
+    expect(ws.getFile('a.md')?.title).toBe('A');
+    off();
+    ws.setFile('b.md', meta({ title: 'B' }));
+    expect(seen).toEqual([['a.md'], ['b.md']]);
+    expect(ws.activeKeys()).toEqual(['a.md', 'b.md']);
+  });
+});

@@ -8,146 +8,49 @@
  * - `setFile` writes the canonical key and removes its aliases;
  * - deletes are soft (tombstones, entries are never removed);
  * - `applyUpdate` reports created / restored / deleted / changed keys and
- *   renames (three pairing passes, plus doc-id path changes), and for
- *   remote/sync origins repairs the Y.Map last-writer-wins on concurrent
- *   non-structural front matter edits made within 5 s of each other.
+ *   renames (three pairing passes, plus doc-id path changes; rules in
+ *   workspace-changes.ts), and for remote/sync origins repairs the Y.Map
+ *   last-writer-wins on concurrent non-structural front matter edits made
+ *   within 5 s of each other.
  *
  * Local transactions are reported through `onLocalUpdate` (raw v1 update
  * bytes, to be sent as y-sync Update messages); every transaction through
  * `onUpdate` with its origin and the map keys it changed (for the history log).
+ * Listener errors never interrupt Yjs; the operation rethrows them when done.
  */
 import * as Y from 'yjs';
-import {
-  cloneMetadata,
-  metadataContentEqual,
-  metadataEqual,
-  parseMetadata,
-  serializeMetadata,
-  type FileMetadata,
-  type JsonValue,
-} from './metadata';
+import { Listeners } from './listeners';
+import { cloneMetadata, metadataContentEqual, metadataEqual, serializeMetadata, type FileMetadata } from './metadata';
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, originOf, type UpdateOrigin } from './origin';
 import { compareKeys, isTempFile, normalizeSyncKey } from './paths';
+import {
+  collectSnapshot,
+  diffSnapshots,
+  mergeNonstructural,
+  shouldMergeConcurrent,
+  sortedEntries,
+  valueToMetadata,
+  type ApplyResult,
+  type Snapshot,
+} from './workspace-changes';
 
 export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, type UpdateOrigin };
+export { CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS, diffSnapshots, type ApplyResult } from './workspace-changes';
 
 export const FILES_MAP_NAME = 'files';
-export const CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS = 5000;
-const RENAME_TIMESTAMP_THRESHOLD_MS = 5000;
 
 export class WorkspaceCrdtError extends Error {
   override name = 'WorkspaceCrdtError';
 }
 
-export interface ApplyResult {
-  /** Keys created, restored, newly deleted or changed in content, in detection order. */
-  changed: string[];
-  /** Detected renames `[old, new]`. */
-  renames: [string, string][];
-}
-
 export type LocalUpdateListener = (update: Uint8Array) => void;
 export type UpdateListener = (update: Uint8Array, origin: UpdateOrigin, changedKeys: string[]) => void;
-
-type Snapshot = Map<string, FileMetadata>;
-
-function valueToMetadata(v: unknown): FileMetadata | null {
-  if (typeof v === 'string') return parseMetadata(v);
-  if (v instanceof Y.Text) return parseMetadata(v.toString());
-  return null;
-}
-
-/** `collect_files_snapshot`: normalised keys, temp files skipped, aliases deduped (newer wins, then non-deleted). */
-function collectSnapshot(files: Y.Map<unknown>): Snapshot {
-  const out: Snapshot = new Map();
-  const keys = [...files.keys()].sort(compareKeys);
-  for (const raw of keys) {
-    const key = normalizeSyncKey(raw);
-    if (isTempFile(key)) continue;
-    const meta = valueToMetadata(files.get(raw));
-    if (meta === null) continue;
-    const existing = out.get(key);
-    if (
-      existing === undefined ||
-      meta.modified_at > existing.modified_at ||
-      (meta.modified_at === existing.modified_at && !meta.deleted && existing.deleted)
-    ) {
-      out.set(key, meta);
-    }
-  }
-  return out;
-}
-
-function sortedEntries(s: Snapshot): [string, FileMetadata][] {
-  return [...s.entries()].sort((a, b) => compareKeys(a[0], b[0]));
-}
-
-function meaningfulString(v: string | null): boolean {
-  return v !== null && v !== '';
-}
-
-function meaningfulJson(v: JsonValue): boolean {
-  if (v === null) return false;
-  if (typeof v === 'string' || Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object') return Object.keys(v).length > 0;
-  return true;
-}
-
-function hasKey(o: Record<string, JsonValue>, k: string): boolean {
-  return Object.prototype.hasOwnProperty.call(o, k);
-}
-
-function hasNovelNonstructural(candidate: FileMetadata, other: FileMetadata): boolean {
-  if (meaningfulString(candidate.description) && !meaningfulString(other.description)) return true;
-  if (candidate.audience !== null && candidate.audience.length > 0 && other.audience === null) return true;
-  return Object.keys(candidate.extra).some((k) => meaningfulJson(candidate.extra[k]) && !hasKey(other.extra, k));
-}
-
-function shouldMergeConcurrent(local: FileMetadata, remote: FileMetadata): boolean {
-  if (local.deleted || remote.deleted) return false;
-  if (local.modified_at <= 0 || remote.modified_at <= 0) return false;
-  if (Math.abs(local.modified_at - remote.modified_at) > CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS) return false;
-  return hasNovelNonstructural(local, remote) && hasNovelNonstructural(remote, local);
-}
-
-function mergeNonstructural(winner: FileMetadata, other: FileMetadata): FileMetadata {
-  const merged = cloneMetadata(winner);
-  if (!meaningfulString(merged.description) && meaningfulString(other.description)) merged.description = other.description;
-  if (merged.audience === null && other.audience !== null && other.audience.length > 0) merged.audience = [...other.audience];
-  for (const k of Object.keys(other.extra)) {
-    if (meaningfulJson(other.extra[k]) && !hasKey(merged.extra, k)) merged.extra[k] = other.extra[k];
-  }
-  merged.modified_at = Math.max(merged.modified_at, other.modified_at);
-  return merged;
-}
-
-/** Path of a doc-id keyed entry derived through `part_of` (null for path-keyed parents or broken chains). */
-function derivePath(id: string, meta: FileMetadata, snap: Snapshot): string | null {
-  const parts: string[] = [];
-  const visited = new Set<string>();
-  let currentId = id;
-  let current = meta;
-  for (;;) {
-    if (visited.has(currentId)) return null;
-    visited.add(currentId);
-    if (current.filename === '') return null;
-    parts.push(current.filename);
-    const parent = current.part_of;
-    if (parent === null) break;
-    if (parent.includes('/') || parent.endsWith('.md')) return null;
-    const parentMeta = snap.get(parent);
-    if (parentMeta === undefined) return null;
-    currentId = parent;
-    current = parentMeta;
-  }
-  return parts.reverse().join('/');
-}
 
 export class WorkspaceCrdt {
   readonly doc: Y.Doc;
   private readonly files: Y.Map<unknown>;
-  private readonly localListeners = new Set<LocalUpdateListener>();
-  private readonly updateListeners = new Set<UpdateListener>();
+  private readonly localListeners = new Listeners<[Uint8Array]>();
+  private readonly updateListeners = new Listeners<[Uint8Array, UpdateOrigin, string[]]>();
   private changedKeys: string[] = [];
 
   /** Wraps `doc` (a new Y.Doc by default). */
@@ -167,21 +70,29 @@ export class WorkspaceCrdt {
       const o = originOf(origin);
       const keys = [...new Set(this.changedKeys)].sort(compareKeys);
       this.changedKeys = [];
-      if (o === ORIGIN_LOCAL) for (const cb of [...this.localListeners]) cb(update);
-      for (const cb of [...this.updateListeners]) cb(update, o, keys);
+      if (o === ORIGIN_LOCAL) this.localListeners.emit(update);
+      this.updateListeners.emit(update, o, keys);
     });
   }
 
-  /** Called with the v1 update of every local transaction. Returns an unsubscribe function. */
+  /**
+   * Called with the v1 update of every local transaction. Returns an
+   * unsubscribe function. A listener error does not interrupt the doc: it is
+   * rethrown by the operation (setFile, deleteFile, applyUpdate) once done.
+   */
   onLocalUpdate(cb: LocalUpdateListener): () => void {
-    this.localListeners.add(cb);
-    return () => this.localListeners.delete(cb);
+    return this.localListeners.add(cb);
   }
 
   /** Called for every transaction that changed the doc, with its origin and the raw map keys it changed. */
   onUpdate(cb: UpdateListener): () => void {
-    this.updateListeners.add(cb);
-    return () => this.updateListeners.delete(cb);
+    return this.updateListeners.add(cb);
+  }
+
+  /** Raises a listener error kept during a transaction made directly on `doc`. */
+  rethrowListenerErrors(): void {
+    this.localListeners.rethrow();
+    this.updateListeners.rethrow();
   }
 
   /** Metadata for `path` (canonical key first, then the alias given or `./key`). */
@@ -197,6 +108,12 @@ export class WorkspaceCrdt {
    * keys. Temp files (`.tmp`, `.bak`, `.swap`) are ignored: returns false.
    */
   setFile(path: string, meta: FileMetadata): boolean {
+    const written = this.writeFile(path, meta);
+    this.rethrowListenerErrors();
+    return written;
+  }
+
+  private writeFile(path: string, meta: FileMetadata): boolean {
     const normalized = normalizeSyncKey(path);
     if (isTempFile(normalized)) return false;
     if (normalized === '') throw new WorkspaceCrdtError(`Invalid file key: ${JSON.stringify(path)}`);
@@ -276,7 +193,9 @@ export class WorkspaceCrdt {
     }
     let after = collectSnapshot(this.files);
     if (remote !== null && this.reconcileConcurrent(before, after, remote)) after = collectSnapshot(this.files);
-    return diffSnapshots(before, after);
+    const result = diffSnapshots(before, after);
+    this.rethrowListenerErrors();
+    return result;
   }
 
   private reconcileConcurrent(before: Snapshot, after: Snapshot, remote: Snapshot): boolean {
@@ -291,7 +210,7 @@ export class WorkspaceCrdt {
       else if (metadataContentEqual(afterMeta, remoteMeta)) merged = mergeNonstructural(afterMeta, local);
       else merged = mergeNonstructural(mergeNonstructural(afterMeta, local), remoteMeta);
       if (!metadataEqual(merged, afterMeta)) {
-        this.setFile(path, merged);
+        this.writeFile(path, merged);
         reconciled = true;
       }
     }
@@ -327,74 +246,3 @@ function decodeUpdateSnapshot(update: Uint8Array): Snapshot {
   }
 }
 
-/** Changed keys and renames between two snapshots (the detection part of `apply_update_tracking_changes`). */
-export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
-  const afterEntries = sortedEntries(after);
-  const beforeEntries = sortedEntries(before);
-  const renames: [string, string][] = [];
-
-  for (const [id, newMeta] of afterEntries) {
-    const oldMeta = before.get(id);
-    if (oldMeta === undefined || oldMeta.deleted || newMeta.deleted) continue;
-    const oldPath = derivePath(id, oldMeta, before);
-    const newPath = derivePath(id, newMeta, after);
-    if (oldPath !== null && newPath !== null && oldPath !== newPath) renames.push([oldPath, newPath]);
-  }
-
-  const changed: string[] = [];
-  const seen = new Set<string>();
-  const add = (k: string): void => {
-    if (!seen.has(k)) {
-      seen.add(k);
-      changed.push(k);
-    }
-  };
-  for (const [path, meta] of afterEntries) if (!before.has(path) && !meta.deleted) add(path);
-  for (const [path, meta] of afterEntries) {
-    const old = before.get(path);
-    if (old !== undefined && old.deleted && !meta.deleted) add(path);
-  }
-  const nowDeleted = (path: string): boolean => after.get(path)?.deleted ?? true;
-  for (const [path, old] of beforeEntries) if (nowDeleted(path) && !old.deleted) add(path);
-  for (const [path, meta] of afterEntries) if (meta.deleted && !before.has(path)) add(path);
-  for (const [path, meta] of afterEntries) {
-    const old = before.get(path);
-    if (old !== undefined && !metadataContentEqual(old, meta) && !meta.deleted && !old.deleted) add(path);
-  }
-
-  const deletedFiles = beforeEntries.filter(([path, old]) => !old.deleted && nowDeleted(path));
-  const createdFiles = afterEntries.filter(([path, meta]) => !before.has(path) && !meta.deleted);
-  const matchedCreated = new Set<string>();
-  const matchedDeleted = new Set<string>();
-  const pair = (d: string, c: string): void => {
-    renames.push([d, c]);
-    matchedCreated.add(c);
-    matchedDeleted.add(d);
-  };
-
-  for (const [dPath, dMeta] of deletedFiles) {
-    for (const [cPath, cMeta] of createdFiles) {
-      if (matchedCreated.has(cPath)) continue;
-      if (dMeta.part_of === cMeta.part_of && dMeta.title !== null && dMeta.title === cMeta.title) {
-        pair(dPath, cPath);
-        break;
-      }
-    }
-  }
-  for (const [dPath, dMeta] of deletedFiles) {
-    if (matchedDeleted.has(dPath)) continue;
-    for (const [cPath, cMeta] of createdFiles) {
-      if (matchedCreated.has(cPath)) continue;
-      if (dMeta.part_of === cMeta.part_of && Math.abs(dMeta.modified_at - cMeta.modified_at) < RENAME_TIMESTAMP_THRESHOLD_MS) {
-        pair(dPath, cPath);
-        break;
-      }
-    }
-  }
-  for (const [cPath, cMeta] of createdFiles) {
-    if (matchedCreated.has(cPath)) continue;
-    const candidates = deletedFiles.filter(([dPath, dMeta]) => !matchedDeleted.has(dPath) && dMeta.part_of === cMeta.part_of);
-    if (candidates.length === 1) pair(candidates[0][0], cPath);
-  }
-  return { changed, renames };
-}

@@ -1,0 +1,157 @@
+/** SyncCore without sockets: fake clients, MemoryStorage with probes. */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { decodeFrame, encodeFrame } from '../../common/src/wire/frame';
+import { decodeSyncMessages, encodeSyncUpdate } from '../../common/src/wire/sync';
+import type { DocumentClient } from './hooks';
+import { silentLogger } from './log';
+import { MemoryStorage } from './storage/memory';
+import { CoreClosedError, SyncCore } from './sync-core';
+
+const DOC = 'body:ws/a.md';
+
+class FakeClient implements DocumentClient {
+  static next = 1;
+  readonly id = `f${FakeClient.next++}`;
+  readonly frames: Uint8Array[] = [];
+  closed: number | null = null;
+  constructor(private readonly log?: string[]) {}
+  sendBinary(frame: Uint8Array): void {
+    this.frames.push(frame);
+    this.log?.push(`send:${this.id}`);
+  }
+  sendText(): void {}
+  close(code: number): void {
+    this.closed = code;
+  }
+  kinds(): string[] {
+    return this.frames.flatMap((f) => decodeSyncMessages(decodeFrame(f).payload).map((m) => m.kind));
+  }
+}
+
+function core(storage = new MemoryStorage(), extra: Partial<ConstructorParameters<typeof SyncCore>[0]> = {}): SyncCore {
+  return new SyncCore({ storage, logger: silentLogger, extensions: [], unloadDelayMs: 0, compactAfterUpdates: 100, compactAfterBytes: 1 << 20, ...extra });
+}
+
+function textUpdate(text: string): Uint8Array {
+  const d = new Y.Doc();
+  d.getText('body').insert(0, text);
+  return Y.encodeStateAsUpdate(d);
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(cond()).toBe(true);
+}
+
+describe('SyncCore', () => {
+  it('stores an update before it relays it', async () => {
+    const order: string[] = [];
+    const storage = new MemoryStorage();
+    const append = storage.appendUpdate.bind(storage);
+    storage.appendUpdate = async (id, u) => {
+      order.push('append');
+      return append(id, u);
+    };
+    const c = core(storage);
+    const a = new FakeClient(order);
+    const b = new FakeClient(order);
+    await c.join(DOC, a);
+    await c.join(DOC, b);
+    order.length = 0;
+    const payload = encodeSyncUpdate(textUpdate('x'));
+    await c.receive(DOC, a, encodeFrame(DOC, payload), payload);
+    expect(order).toEqual(['append', `send:${b.id}`]);
+    expect(b.kinds()).toEqual(['step1', 'update']);
+  });
+
+  it('refuses every doc when no extension authenticates', async () => {
+    await expect(core().authenticate({ docId: DOC, workspaceId: 'ws', token: 't', client: new FakeClient() })).rejects.toMatchObject({
+      name: 'AccessDeniedError',
+    });
+  });
+
+  it('does not register, store or compact a document whose load failed', async () => {
+    const storage = new MemoryStorage();
+    let calls = 0;
+    storage.load = async () => {
+      throw new Error('disk gone');
+    };
+    storage.compact = async () => {
+      calls++;
+    };
+    const c = core(storage);
+    await expect(c.join(DOC, new FakeClient())).rejects.toMatchObject({ name: 'DocumentLoadError' });
+    expect(c.isLoaded(DOC)).toBe(false);
+    await c.close();
+    expect(calls).toBe(0);
+  });
+
+  it('unloads an idle document (compacting it) and reloads the same content', async () => {
+    const storage = new MemoryStorage();
+    const c = core(storage);
+    const a = new FakeClient();
+    await c.join(DOC, a);
+    const payload = encodeSyncUpdate(textUpdate('kept'));
+    await c.receive(DOC, a, encodeFrame(DOC, payload), payload);
+    await c.leave(DOC, a);
+    await until(() => !c.isLoaded(DOC));
+    expect((await storage.load(DOC)).updates).toHaveLength(0);
+    expect(await c.read(DOC, (d) => d.getText('body').toString())).toBe('kept');
+  });
+
+  it('keeps a document that was joined again before its unload ran', async () => {
+    const storage = new MemoryStorage();
+    let gate!: () => void;
+    const blocked = new Promise<void>((r) => (gate = r));
+    const compact = storage.compact.bind(storage);
+    let compacting = false;
+    storage.compact = async (...args) => {
+      compacting = true;
+      await blocked;
+      return compact(...args);
+    };
+    const c = core(storage, { unloadDelayMs: 0 });
+    const a = new FakeClient();
+    await c.join(DOC, a);
+    const payload = encodeSyncUpdate(textUpdate('v1'));
+    await c.receive(DOC, a, encodeFrame(DOC, payload), payload);
+    await c.leave(DOC, a);
+    // The unload is now waiting in compaction; a join queued behind it must see a consistent document.
+    await until(() => compacting);
+    const b = new FakeClient();
+    const joined = c.join(DOC, b);
+    gate();
+    await joined;
+    expect(c.isJoined(DOC, b)).toBe(true);
+    expect(await c.read(DOC, (d) => d.getText('body').toString())).toBe('v1');
+  });
+
+  it('compacts by update count and closes cleanly', async () => {
+    const storage = new MemoryStorage();
+    const c = core(storage, { compactAfterUpdates: 3 });
+    const a = new FakeClient();
+    await c.join(DOC, a);
+    const d = new Y.Doc();
+    d.on('update', (u: Uint8Array) => void c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(u)), encodeSyncUpdate(u)));
+    for (let i = 0; i < 7; i++) d.getText('body').insert(0, `${i}`);
+    await c.read(DOC, () => undefined);
+    const stored = await storage.load(DOC);
+    expect(stored.snapshot).not.toBeNull();
+    expect(stored.updates.length).toBeLessThan(3);
+    await c.close();
+    expect((await storage.load(DOC)).updates).toHaveLength(0);
+    await expect(c.join(DOC, a)).rejects.toBeInstanceOf(CoreClosedError);
+  });
+
+  it('applies server-side changes, stores them and sends them to every client', async () => {
+    const storage = new MemoryStorage();
+    const c = core(storage);
+    const a = new FakeClient();
+    await c.join(DOC, a);
+    expect(await c.change(DOC, 'test', (d) => d.getText('body').insert(0, 'srv'))).toBe(true);
+    expect(await c.change(DOC, 'test', () => undefined)).toBe(false);
+    expect(a.kinds()).toEqual(['step1', 'update']);
+    expect((await storage.load(DOC)).updates).toHaveLength(1);
+  });
+});
