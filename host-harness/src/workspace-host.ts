@@ -38,6 +38,8 @@ export interface WorkspaceHostOptions
   memoryStorage?: boolean;
   /** Receives host_emit_event payloads (they are also collected in `events`). */
   onEvent?: (event: unknown) => void;
+  /** Keep every emitted event in `events` (default true; long-running jobs turn it off). */
+  keepEvents?: boolean;
   /** Receives host_log messages (also collected in `logs`). */
   onLog?: (level: HostLogLevel, message: string) => void;
   /** Record every host function call in `calls`. */
@@ -79,6 +81,7 @@ export async function openWorkspaceHost(options: WorkspaceHostOptions): Promise<
     pluginId: _pluginId,
     memoryStorage: _memory,
     onEvent,
+    keepEvents,
     onLog,
     recordCalls,
     ws: _ws,
@@ -92,7 +95,7 @@ export async function openWorkspaceHost(options: WorkspaceHostOptions): Promise<
     storageDir: storageDir ?? undefined,
     callLog: recordCalls ? calls : hostOptions.callLog,
     onEvent: (event) => {
-      events.push(event);
+      if (keepEvents !== false) events.push(event);
       onEvent?.(event);
     },
     onLog: (level, message) => {

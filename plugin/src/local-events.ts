@@ -108,7 +108,7 @@ export class LocalEvents {
     }
     const state = this.rt.state;
     if (bodyChanged) {
-      state.bodies.setBody(key, parsed.body);
+      this.rt.docs.setLocalBody(key, parsed.body);
       state.bodies.trackContent(key, parsed.body);
     }
     const previousParent = state.workspace.getFile(key)?.part_of ?? null;
@@ -153,9 +153,7 @@ export class LocalEvents {
     const newKey = this.key(newPath, label);
     if (oldKey === null || newKey === null) return;
     const state = this.rt.state;
-    if (state.bodies.has(oldKey)) state.bodies.rename(oldKey, newKey);
-    state.history.renameDoc(oldKey, newKey);
-    const previousParent = state.workspace.getFile(oldKey)?.part_of ?? null;
+    // Read the new file first: a move that cannot be read changes nothing.
     const text = this.rt.disk.read(newKey);
     if (text === null) {
       this.rt.host.log('warn', `[on_event:${label}] host_read_file(${newPath}) failed`);
@@ -168,10 +166,13 @@ export class LocalEvents {
       this.rt.host.log('warn', `[on_event:${label}] ${(e as Error).message}`);
       return;
     }
+    if (state.bodies.has(oldKey)) state.bodies.rename(oldKey, newKey);
+    state.history.renameDoc(oldKey, newKey);
+    const previousParent = state.workspace.getFile(oldKey)?.part_of ?? null;
     const old = state.workspace.getFile(oldKey);
     if (old && !old.deleted) state.workspace.deleteFile(oldKey, state.now);
     state.forgetBody(oldKey);
-    state.bodies.setBody(newKey, parsed.body);
+    this.rt.docs.setLocalBody(newKey, parsed.body);
     state.bodies.trackContent(newKey, parsed.body);
     this.applyMetadata(newKey, parsed.metadata);
     this.refreshParents([previousParent, parsed.metadata.part_of]);

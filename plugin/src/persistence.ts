@@ -42,7 +42,24 @@ export function writeBodyManifest(host: HostBridge, keys: Iterable<string>): voi
   host.storageSet(BODY_MANIFEST_KEY, utf8.encode(JSON.stringify(sorted)));
 }
 
-/** Keeps undecodable bytes under `<key>.corrupt` so they are never lost. */
+/**
+ * Keeps undecodable bytes under `<key>.corrupt` so they are never lost. Bytes
+ * kept there earlier (a previous, different corruption) move first to the
+ * first free `<key>.corrupt.<n>` (n >= 2).
+ */
 export function setAsideCorrupt(host: HostBridge, key: string, bytes: Uint8Array): void {
-  host.storageSet(key + CORRUPT_SUFFIX, bytes);
+  const target = key + CORRUPT_SUFFIX;
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const earlier = host.storageGet(target);
+  if (earlier && earlier.length > 0 && !same(earlier, bytes)) {
+    let n = 2;
+    for (;;) {
+      const kept = host.storageGet(`${target}.${n}`);
+      if (!kept || kept.length === 0) break;
+      if (same(kept, earlier)) break;
+      n++;
+    }
+    host.storageSet(`${target}.${n}`, earlier);
+  }
+  host.storageSet(target, bytes);
 }

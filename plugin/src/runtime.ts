@@ -63,6 +63,8 @@ export class SyncRuntime {
     const workspaceId = config.workspace_id;
     const token = resolveAuthToken(this.host, {}, config);
     const toDisk = writeToDisk ?? this.state.writeToDisk;
+    // Until a session exists, local changes are keyed by the configured workspace.
+    if (!this.session && workspaceId !== null && workspaceId.trim() !== '') this.state.workspaceId = workspaceId;
     const res =
       server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== ''
         ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })

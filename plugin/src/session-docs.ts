@@ -26,6 +26,13 @@ export class PluginSessionDocs implements SessionDocs {
   readonly offlineEdits = new Set<string>();
   /** The workspace doc has exchanged state with the server on this connection. */
   workspaceSynced = false;
+  /**
+   * Empty bodies whose file text waits for the server's first answer. Seeding
+   * an empty body doc from disk before that would duplicate the text on a
+   * device whose file came from the server (snapshot bootstrap) or from a copy
+   * of the same workspace: independent inserts of the same text never merge.
+   */
+  private readonly deferredSeeds = new Set<string>();
 
   constructor(
     private readonly state: PluginState,
@@ -117,8 +124,25 @@ export class PluginSessionDocs implements SessionDocs {
   // ---- body docs ----
 
   ensureBodyLoaded(key: string): void {
-    if (this.state.bodies.has(key) && this.state.bodies.getBody(key) !== '') return;
-    this.state.bodies.ensureLoaded(key, () => this.disk.readBody(key));
+    if (this.bodyIsEmpty(key) && this.disk.exists(key)) this.deferredSeeds.add(key);
+  }
+
+  private bodyIsEmpty(key: string): boolean {
+    return !this.state.bodies.has(key) || this.state.bodies.getBody(key) === '';
+  }
+
+  /**
+   * A local file's body goes into its body doc; an empty doc of a linked
+   * workspace is seeded only once the server has answered for it (see
+   * deferredSeeds), unless the session is active right now.
+   */
+  setLocalBody(key: string, body: string): void {
+    if (this.state.workspaceId !== null && !this.online() && this.bodyIsEmpty(key)) {
+      this.deferredSeeds.add(key);
+      return;
+    }
+    this.deferredSeeds.delete(key);
+    this.state.bodies.setBody(key, body);
   }
 
   bodyStateVector(key: string): Uint8Array {
@@ -132,7 +156,10 @@ export class PluginSessionDocs implements SessionDocs {
   applyBodyUpdates(key: string, updates: readonly Uint8Array[], options: BodyApplyOptions): BodyApplyResult {
     const bodies = this.state.bodies;
     const before = bodies.has(key) ? bodies.getBody(key) : '';
+    // Read before the remote text may be written to the file below.
+    const seed = this.deferredSeeds.has(key) ? this.disk.readBody(key) : null;
     for (const update of updates) bodies.applyUpdate(key, update, ORIGIN_REMOTE);
+    this.applyDeferredSeed(key, seed);
     const after = bodies.getBody(key);
     this.baselines.set(key, bodies.stateVector(key));
     if (after === before) return { content: null, isEcho: false };
@@ -158,6 +185,12 @@ export class PluginSessionDocs implements SessionDocs {
     this.offlineEdits.delete(key);
     this.state.unlinkedBodyEdits.delete(key);
     if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
+  }
+
+  /** After the server's state for a deferred body is in, the file's own text goes on top as one minimal edit. */
+  private applyDeferredSeed(key: string, diskBody: string | null): void {
+    if (!this.deferredSeeds.delete(key)) return;
+    if (diskBody !== null && diskBody !== this.state.bodies.getBody(key)) this.state.bodies.setBody(key, diskBody);
   }
 
   clearBodySynced(key: string): void {

@@ -18,7 +18,10 @@ async function loadCommands(): Promise<Register[]> {
     import('./commands/files'),
     import('./commands/body'),
     import('./commands/history'),
-    // server commands (serve, token) are added here from server/src/cli/
+    import('./commands/sync'),
+    // server commands
+    import('../../../server/src/cli/serve'),
+    import('../../../server/src/cli/token'),
   ]);
   return modules.map((m) => m.register);
 }

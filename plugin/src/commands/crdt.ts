@@ -58,7 +58,10 @@ function handleSyncMessage(
 }
 
 function bodyName(params: Params): string {
-  return normalizeSyncKey(requireString(params, 'doc_name'));
+  const name = requireString(params, 'doc_name');
+  const key = normalizeSyncKey(name);
+  if (key.split('/').includes('..')) throw new CommandError(`Invalid sync path ${JSON.stringify(name)}: contains a '..' component`);
+  return key;
 }
 
 function workspaceCommands(): Record<string, CommandHandler> {
@@ -78,7 +81,9 @@ function workspaceCommands(): Record<string, CommandHandler> {
     },
     GetCrdtFile: (rt, p) => rt.state.workspace.getFile(normalizeSyncKey(requireString(p, 'path'))),
     SetCrdtFile: (rt, p) => {
-      const key = normalizeSyncKey(requireString(p, 'path'));
+      const path = requireString(p, 'path');
+      const key = normalizeSyncKey(path);
+      if (key.split('/').includes('..')) throw new CommandError(`Invalid sync path ${JSON.stringify(path)}: contains a '..' component`);
       const incoming = metadataFromJson(p.metadata);
       if (incoming === null) throw new CommandError('Invalid metadata');
       const existing = rt.state.workspace.getFile(key);
@@ -269,7 +274,12 @@ function syncHelperCommands(): Record<string, CommandHandler> {
       if (typeof root === 'string') rt.state.workspaceRoot = root;
       return null;
     },
-    GetStoragePath: (rt, p) => ({ path: rt.disk.hostPath(normalizeSyncKey(requireString(p, 'canonical_path'))) }),
+    GetStoragePath: (rt, p) => {
+      const path = requireString(p, 'canonical_path');
+      const key = normalizeSyncKey(path);
+      if (key.split('/').includes('..')) throw new CommandError(`Invalid sync path ${JSON.stringify(path)}: contains a '..' component`);
+      return { path: rt.disk.hostPath(key) };
+    },
     GetCanonicalPath: (rt, p) => {
       const path = requireString(p, 'storage_path');
       try {

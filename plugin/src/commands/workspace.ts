@@ -62,7 +62,7 @@ export const WORKSPACE_COMMANDS: Record<string, CommandHandler> = {
         rt.state.workspace.setFile(key, parsed.metadata);
         updated++;
       }
-      rt.state.bodies.setBody(key, parsed.body);
+      rt.docs.setLocalBody(key, parsed.body);
       rt.state.bodies.trackContent(key, parsed.body);
     }
     return { message: `Initialized workspace CRDT with ${keys.length} files`, file_count: keys.length, updated_count: updated };

@@ -49,6 +49,7 @@ export class SqliteStorage implements StorageAdapter {
   private readonly ownsDb: boolean;
   private closed = false;
   private readonly stmt;
+  private readonly loadTx;
   private readonly compactTx;
   private readonly removeTx;
 
@@ -71,6 +72,18 @@ export class SqliteStorage implements StorageAdapter {
       deleteUpdates: this.db.prepare<[string]>(DELETE_UPDATES),
       listIds: this.db.prepare<[{ prefix: string }], { doc_id: string }>(LIST_IDS),
     };
+    // One read transaction, so a compaction by another handle is seen whole or not at all.
+    this.loadTx = this.db.transaction((docId: string): StoredDocument => {
+      const snap = this.stmt.selectSnapshot.get(docId);
+      const rows = this.stmt.selectUpdates.all(docId);
+      const updates = rows.map((r) => new Uint8Array(r.data));
+      return {
+        snapshot: snap ? new Uint8Array(snap.state) : null,
+        updates,
+        lastSeq: rows.length > 0 ? rows[rows.length - 1].seq : 0,
+        updateBytes: updates.reduce((n, u) => n + u.byteLength, 0),
+      };
+    });
     this.compactTx = this.db.transaction((docId: string, snapshot: Uint8Array, throughSeq: number) => {
       this.stmt.upsertSnapshot.run(docId, snapshot, Date.now());
       this.stmt.deleteUpdatesThrough.run(docId, throughSeq);
@@ -82,20 +95,7 @@ export class SqliteStorage implements StorageAdapter {
   }
 
   async load(docId: string): Promise<StoredDocument> {
-    return this.guard(docId, () => {
-      // One read transaction, so a concurrent compaction by another handle is seen whole or not at all.
-      return this.db.transaction(() => {
-        const snap = this.stmt.selectSnapshot.get(docId);
-        const rows = this.stmt.selectUpdates.all(docId);
-        const updates = rows.map((r) => new Uint8Array(r.data));
-        return {
-          snapshot: snap ? new Uint8Array(snap.state) : null,
-          updates,
-          lastSeq: rows.length > 0 ? rows[rows.length - 1].seq : 0,
-          updateBytes: updates.reduce((n, u) => n + u.byteLength, 0),
-        };
-      })();
-    });
+    return this.guard(docId, () => this.loadTx(docId));
   }
 
   async appendUpdate(docId: string, update: Uint8Array): Promise<number> {
