@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
+await import('../scripts/register-text-assets.mjs');
 const { main } = await import('../host-harness/src/cli/index.ts');
 process.exitCode = await main(process.argv);

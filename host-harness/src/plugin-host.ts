@@ -17,6 +17,7 @@ import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { NativePlugin } from './native-plugin';
 import { decodeBase64 } from '../../common/src/base64';
 import { compareEnvelopeWithDispatched, type DispatchedAction, type EnvelopeCheck } from './envelope-check';
 import type { HostFunctionTable } from './host-functions';
@@ -59,8 +60,10 @@ export interface EnvelopeCall {
 }
 
 export interface PluginHostOptions {
-  /** Path of the .wasm file, or its bytes. */
+  /** Path of the .wasm file, or its bytes (ignored by the `node` engine). */
   wasm: string | Uint8Array;
+  /** `wasm` (default): the built plugin through Extism; `node`: the plugin's TypeScript in V8. */
+  engine?: 'wasm' | 'node';
   /** Host functions, bound into `extism:host/user`. */
   functions: HostFunctionTable;
   /** Receives runtime log lines (also kept in `logs`, the last 1000). */
@@ -126,20 +129,29 @@ export class PluginHost {
 
   /** Instantiates the plugin (the module itself is compiled once per process). */
   static async load(options: PluginHostOptions): Promise<PluginHost> {
-    const module = await compiledModule(options.wasm);
     let host: PluginHost | null = null;
     const record = (d: DispatchedAction) => host?.recording?.push(d);
+    const dispatch = (name: string, input: string): string => {
+      const fn = options.functions[name];
+      let output: string;
+      try {
+        output = fn ? fn(input) : JSON.stringify({ error: `${name} is not provided by this host` });
+      } catch (e) {
+        output = JSON.stringify({ error: `${name}: ${(e as Error).message}` });
+      }
+      if (host?.recording) PluginHost.recordDispatch(name, input, record);
+      return output;
+    };
+    if (options.engine === 'node') {
+      const native = await NativePlugin.create((name, input) => dispatch(name, input));
+      host = new PluginHost(native as unknown as Plugin, options);
+      return host;
+    }
+    const module = await compiledModule(options.wasm);
     const bound: Record<string, (cc: CallContext, addr: bigint) => bigint> = {};
-    for (const [name, fn] of Object.entries(options.functions)) {
+    for (const name of Object.keys(options.functions)) {
       bound[name] = (cc, addr) => {
-        const input = cc.read(addr)?.text() ?? '';
-        let output: string;
-        try {
-          output = fn(input);
-        } catch (e) {
-          output = JSON.stringify({ error: `${name}: ${(e as Error).message}` });
-        }
-        if (host?.recording) PluginHost.recordDispatch(name, input, record);
+        const output = dispatch(name, cc.read(addr)?.text() ?? '');
         // Offset 0 is Extism's empty output (the SDK cannot store an empty block).
         return output === '' ? 0n : cc.store(output);
       };

@@ -376,6 +376,9 @@ export class SyncSession {
     this.heal(actions, docId, this.docs.workspaceHasPendingStructs(), () => this.docs.workspaceStateVector());
     this.metadataReady = true;
     if (outcome.changedFiles.length > 0) actions.push(emit({ type: 'filesChanged', files: outcome.changedFiles }));
+    // Files created (or renamed, restored) elsewhere: the server relays a body's
+    // updates only to sockets that opened that body doc, so open it now.
+    actions.push(...this.bodies.queueStep1(outcome.changedFiles.filter((key) => this.docs.isActiveFile(key)), false, false));
     actions.push(...this.bodies.audit(this.toDisk));
     this.maybeSynced(actions);
     return actions;
