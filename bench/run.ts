@@ -10,6 +10,7 @@ import { machine, writeReport, type Row, type Suite } from './lib';
 const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   runtime: () => import('./suites/runtime'),
   plugin: () => import('./suites/plugin'),
+  sync: () => import('./suites/sync'),
 };
 
 const { values } = parseArgs({

@@ -26,6 +26,8 @@ export interface SyncJobOptions {
   onLog?: (level: string, message: string) => void;
   /** Watch the folder for changes (default true). */
   watch?: boolean;
+  /** `wasm` (default) or `node` (the plugin's TypeScript in V8, for comparisons). */
+  engine?: 'wasm' | 'node';
 }
 
 export interface SyncDifference {
@@ -54,6 +56,7 @@ export class SyncJob {
       keepEvents: false,
       onEvent: (event) => job?.onEvent(event),
       onLog: (level, message) => options.onLog?.(level, message),
+      plugin: { engine: options.engine ?? 'wasm' },
     });
     job = new SyncJob(options, host);
     await job.begin();

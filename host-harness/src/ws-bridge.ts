@@ -47,6 +47,9 @@ export interface WsBridgeStatus {
   opens: number;
   framesSent: number;
   framesReceived: number;
+  /** Payload bytes sent and received (binary and text frames). */
+  bytesSent: number;
+  bytesReceived: number;
   lastError: string | null;
 }
 
@@ -125,6 +128,8 @@ export class WsBridge {
     opens: 0,
     framesSent: 0,
     framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
     lastError: null,
   };
 
@@ -217,6 +222,7 @@ export class WsBridge {
   private transmit(socket: WebSocket, msg: Outgoing): void {
     if (msg.binary) socket.send(msg.data, { binary: true });
     else socket.send(msg.text, { binary: false });
+    this.s.bytesSent += msg.binary ? msg.data.length : Buffer.byteLength(msg.text);
     this.s.framesSent += 1;
   }
 
@@ -275,6 +281,7 @@ export class WsBridge {
       if (conn.stopped) return;
       this.s.framesReceived += 1;
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      this.s.bytesReceived += bytes.length;
       if (isBinary) this.callback('handle_binary_message', new Uint8Array(bytes));
       else this.callback('handle_text_message', bytes.toString('utf8'));
     });

@@ -9,7 +9,7 @@
  * is turned into a restore of the file with those changes (see applyDelete).
  */
 import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from './core/frontmatter';
-import { metadataContentEqual, type FileMetadata } from './core/metadata';
+import { metadataContentEqual, metadataEqual, type FileMetadata } from './core/metadata';
 import { isTempFile, normalizeSyncPath } from './core/paths';
 import { HostError } from './host/bridge';
 import type { PluginState } from './state';
@@ -20,6 +20,16 @@ export function workspaceDir(root: string | null): string {
   let r = root.replace(/\\/g, '/').replace(/\/+$/, '');
   if (r.toLowerCase().endsWith('.md')) r = r.includes('/') ? r.slice(0, r.lastIndexOf('/')) : '';
   return r === '.' ? '' : r;
+}
+
+/**
+ * Whether a parsed local file adds nothing to the workspace entry `current`:
+ * same content, and the same `updated` time when the file states one (a save
+ * that only moves `updated` is still a change the other devices must see).
+ */
+export function localMetadataUnchanged(current: FileMetadata | null, parsed: { metadata: FileMetadata; timed: boolean }): boolean {
+  if (current === null || current.deleted || !metadataContentEqual(current, parsed.metadata)) return false;
+  return !parsed.timed || current.modified_at === parsed.metadata.modified_at;
 }
 
 export class WorkspaceDisk {
@@ -63,17 +73,29 @@ export class WorkspaceDisk {
     return text === null ? null : splitFrontmatter(text).body;
   }
 
-  /** Metadata and body of a local file, as stored in the workspace doc. */
-  parseLocal(key: string, text: string): { metadata: FileMetadata; body: string } {
-    const parsed = parseFileMarkdown(key, text, this.state.now);
+  /**
+   * Metadata and body of a local file, as stored in the workspace doc.
+   * `timed` tells whether the file states its `updated` time (otherwise
+   * modified_at is the current time).
+   */
+  parseLocal(key: string, text: string): { metadata: FileMetadata; body: string; timed: boolean } {
+    let timed = true;
+    const parsed = parseFileMarkdown(key, text, () => {
+      timed = false;
+      return this.state.now();
+    });
     this.knownMetadata.set(key, parsed.metadata);
-    return parsed;
+    return { ...parsed, timed };
   }
 
-  /** True when remote metadata equals what this device last read or wrote for the key. */
+  /**
+   * True when remote metadata equals what this device last read or wrote for
+   * the key. modified_at counts: it is the file's `updated` line, so a change
+   * of it alone must still reach the file.
+   */
   isMetadataEcho(key: string, meta: FileMetadata): boolean {
     const known = this.knownMetadata.get(key);
-    return known !== undefined && metadataContentEqual(known, meta);
+    return known !== undefined && metadataEqual(known, meta);
   }
 
   /** Writes one file from the CRDT: metadata merged with what is on disk, body from the body doc. */

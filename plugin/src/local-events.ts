@@ -14,7 +14,8 @@
  * Events for files that do not exist are logged and change nothing.
  */
 import { PathError } from './core/paths';
-import { metadataContentEqual } from './core/metadata';
+import type { FileMetadata } from './core/metadata';
+import { localMetadataUnchanged } from './disk';
 import type { SyncRuntime } from './runtime';
 import type { SessionAction } from '../../common/src/wire/envelope';
 
@@ -112,14 +113,13 @@ export class LocalEvents {
       state.bodies.trackContent(key, parsed.body);
     }
     const previousParent = state.workspace.getFile(key)?.part_of ?? null;
-    this.applyMetadata(key, parsed.metadata);
+    this.applyMetadata(key, parsed);
     this.refreshParents([previousParent, parsed.metadata.part_of]);
   }
 
-  private applyMetadata(key: string, metadata: import('./core/metadata').FileMetadata): boolean {
-    const current = this.rt.state.workspace.getFile(key);
-    if (current && !current.deleted && metadataContentEqual(current, metadata)) return false;
-    return this.rt.state.workspace.setFile(key, metadata);
+  private applyMetadata(key: string, parsed: { metadata: FileMetadata; timed: boolean }): boolean {
+    if (localMetadataUnchanged(this.rt.state.workspace.getFile(key), parsed)) return false;
+    return this.rt.state.workspace.setFile(key, parsed.metadata);
   }
 
   /** Re-reads parent index files so their `contents` follow the host's edits. */
@@ -130,7 +130,7 @@ export class LocalEvents {
       if (text === null) continue;
       try {
         const parsed = this.rt.disk.parseLocal(parent, text);
-        if (current && !current.deleted) this.applyMetadata(parent, parsed.metadata);
+        if (current && !current.deleted) this.applyMetadata(parent, parsed);
       } catch (e) {
         this.rt.host.log('warn', `[on_event] parent ${parent}: ${(e as Error).message}`);
       }
@@ -174,7 +174,7 @@ export class LocalEvents {
     state.forgetBody(oldKey);
     this.rt.docs.setLocalBody(newKey, parsed.body);
     state.bodies.trackContent(newKey, parsed.body);
-    this.applyMetadata(newKey, parsed.metadata);
+    this.applyMetadata(newKey, parsed);
     this.refreshParents([previousParent, parsed.metadata.part_of]);
   }
 }

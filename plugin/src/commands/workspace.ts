@@ -4,7 +4,7 @@
  * syncing focused bodies now, and the status shown in the status bar.
  */
 import { renderFrontmatterYaml } from '../core/frontmatter';
-import { metadataContentEqual } from '../core/metadata';
+import { localMetadataUnchanged } from '../disk';
 import { loadConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { SessionState } from '../sync/session';
@@ -57,8 +57,7 @@ export const WORKSPACE_COMMANDS: Record<string, CommandHandler> = {
         rt.host.log('warn', `[InitializeWorkspaceCrdt] ${(e as Error).message}`);
         continue;
       }
-      const current = rt.state.workspace.getFile(key);
-      if (!current || current.deleted || !metadataContentEqual(current, parsed.metadata)) {
+      if (!localMetadataUnchanged(rt.state.workspace.getFile(key), parsed)) {
         rt.state.workspace.setFile(key, parsed.metadata);
         updated++;
       }

@@ -17,6 +17,7 @@ interface ServeFlags {
   allowUsers?: string;
   createWorkspaces?: string;
   maxMessageBytes?: string;
+  maxConnectionsPerUser?: string;
   logLevel?: string;
 }
 
@@ -32,6 +33,11 @@ export function serveOptions(flags: ServeFlags): Partial<ServerOptions> {
     const n = Number(flags.maxMessageBytes);
     if (!Number.isInteger(n) || n <= 0) throw new ValidationError(`--max-message-bytes: expected a positive integer, got "${flags.maxMessageBytes}"`);
     out.maxMessageBytes = n;
+  }
+  if (flags.maxConnectionsPerUser !== undefined) {
+    const n = Number(flags.maxConnectionsPerUser);
+    if (!Number.isInteger(n) || n <= 0) throw new ValidationError(`--max-connections-per-user: expected a positive integer, got "${flags.maxConnectionsPerUser}"`);
+    out.maxConnectionsPerUser = n;
   }
   if (flags.logLevel !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
@@ -52,6 +58,7 @@ export function register(program: Command): void {
     .option('--allow-users <users>', 'comma-separated users allowed to connect (default: every token holder, env DIARYX_SYNC_ALLOW_USERS)')
     .option('--create-workspaces <bool>', 'let the first user of an unknown workspace id own it: true|false (default true, env DIARYX_SYNC_CREATE_WORKSPACES)')
     .option('--max-message-bytes <n>', `largest WebSocket message (default ${DEFAULT_OPTIONS.maxMessageBytes})`)
+    .option('--max-connections-per-user <n>', `simultaneous WebSockets per user (default ${DEFAULT_OPTIONS.maxConnectionsPerUser})`)
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_OPTIONS.logLevel})`)
     .action(async (flags: ServeFlags) => {
       let server;
