@@ -143,26 +143,31 @@ async function relay(ctx: Parameters<Suite>[0]): Promise<Row[]> {
     const memBefore = rssMiB(server.proc.pid!);
     let sent = 0;
     const t0 = performance.now();
+    // Sends are spread evenly: client i sends every 1/perSecond s, offset by i/clients of that period.
+    let next = 0;
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
-        if (performance.now() - t0 > seconds * 1000) {
+        const now = performance.now() - t0;
+        if (now > seconds * 1000) {
           clearInterval(timer);
           resolve();
           return;
         }
-        for (let i = 0; i < clients; i++) {
+        const due = Math.floor((now / 1000) * perSecond * clients);
+        for (; next < due; next++) {
+          const i = next % clients;
           const doc = docs[i];
           let update: Uint8Array | null = null;
-          const off = (u: Uint8Array) => (update = u);
-          doc.on('update', off);
-          doc.getText('body').insert(0, `${i}:${sent}\n`);
-          doc.off('update', off);
+          const capture = (u: Uint8Array) => (update = u);
+          doc.on('update', capture);
+          doc.getText('body').insert(0, `${i}:${next}\n`);
+          doc.off('update', capture);
           const frame = encodeFrame(docId, encodeSyncUpdate(update!));
           sentAt.set(Buffer.from(frame).toString('base64'), performance.now());
           sockets[i].send(frame);
           sent++;
         }
-      }, 1000 / perSecond);
+      }, 2);
     });
     await new Promise((r) => setTimeout(r, 1000));
     const elapsed = (performance.now() - t0) / 1000;
