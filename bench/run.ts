@@ -11,6 +11,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   runtime: () => import('./suites/runtime'),
   plugin: () => import('./suites/plugin'),
   sync: () => import('./suites/sync'),
+  trace: () => import('./suites/trace'),
 };
 
 const { values } = parseArgs({

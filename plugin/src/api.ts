@@ -12,6 +12,7 @@ import { encodeEnvelope, type SessionAction } from '../../common/src/wire/envelo
 import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
 import { componentOrThrow, isKnownCommand, runCommand } from './commands';
+import { applyStoredRetention } from './commands/retention';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
@@ -79,6 +80,7 @@ export function init(input: string): void {
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
   for (const warning of state.loadWarnings) state.reportError(warning);
   runtime = new SyncRuntime(h, state);
+  applyStoredRetention(runtime);
   if (params.workspace_id !== null) runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
   else if (config.workspace_id !== null && config.workspace_id.trim() !== '') runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
   runtime.reconcileTransport(params.write_to_disk ?? undefined);

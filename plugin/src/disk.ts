@@ -90,12 +90,11 @@ export class WorkspaceDisk {
 
   /**
    * True when remote metadata equals what this device last read or wrote for
-   * the key. modified_at counts: it is the file's `updated` line, so a change
-   * of it alone must still reach the file.
+   * the key (content only, or with modified_at too when `withTime`).
    */
-  isMetadataEcho(key: string, meta: FileMetadata): boolean {
+  isMetadataEcho(key: string, meta: FileMetadata, withTime = false): boolean {
     const known = this.knownMetadata.get(key);
-    return known !== undefined && metadataEqual(known, meta);
+    return known !== undefined && (withTime ? metadataEqual(known, meta) : metadataContentEqual(known, meta));
   }
 
   /** Writes one file from the CRDT: metadata merged with what is on disk, body from the body doc. */
@@ -113,6 +112,29 @@ export class WorkspaceDisk {
     if (text === current) return false;
     this.state.host.writeFile(this.hostPath(key), text);
     return true;
+  }
+
+  /**
+   * Keeps text that lost against the server as a new file next to the
+   * original (`name (conflict <device>).md`), with the original's metadata.
+   * The host's folder watcher reports it like any new file, so it syncs.
+   */
+  writeConflictCopy(key: string, body: string): string | null {
+    const meta = this.state.workspace.getFile(key);
+    const dot = key.toLowerCase().endsWith('.md') ? key.length - 3 : key.length;
+    const copyKey = `${key.slice(0, dot)} (conflict ${this.state.deviceId.slice(0, 8)})${key.slice(dot)}`;
+    try {
+      const text = meta ? renderFileMarkdown({ ...meta, filename: copyKey.split('/').pop() ?? copyKey }, body) : body;
+      this.state.host.writeFile(this.hostPath(copyKey), text);
+      const parsed = this.parseLocal(copyKey, text);
+      this.state.workspace.setFile(copyKey, parsed.metadata);
+      this.state.bodies.setBody(copyKey, parsed.body);
+      this.state.host.log('warn', `[sync] ${key}: the server had different text; this device's text is kept in ${copyKey}`);
+      return copyKey;
+    } catch (e) {
+      this.state.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
+      return null;
+    }
   }
 
   /** Moves a file (read + write + delete through the host). */

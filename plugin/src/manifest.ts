@@ -25,6 +25,10 @@ export const ADVERTISED_COMMANDS: readonly string[] = [
   'UploadWorkspaceSnapshot', 'UnlinkWorkspace', 'DownloadWorkspace', 'get_component_html', 'get_config',
   'set_config', 'NsCreateNamespace', 'NsListNamespaces', 'NsPutObject', 'NsGetObject', 'NsDeleteObject',
   'NsListObjects', 'NsCreateSession', 'NsGetSession', 'NsDeleteSession',
+  // Additions of this plugin (not in the Rust plugin's list).
+  'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots', 'CreateSnapshot',
+  'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot', 'GetHistoryRetention',
+  'SetHistoryRetention',
 ];
 
 const PERMISSION_ALL = { include: ['all'], exclude: [] as string[] };

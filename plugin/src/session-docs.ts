@@ -65,6 +65,15 @@ export class PluginSessionDocs implements SessionDocs {
       const kept = this.disk.applyRemoteChanges(changed, result.renames, (key) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key));
       for (const key of kept) this.restoreKeptFile(key);
     }
+    if (writeToDisk) {
+      // Entries whose content this file already has but whose `updated` time
+      // moved (a save elsewhere that only touched the body): the line follows.
+      const echoed = result.changed.filter((key) => !changed.includes(key));
+      for (const key of [...result.retimed, ...echoed]) {
+        const meta = this.state.workspace.getFile(key);
+        if (meta && this.disk.exists(key) && !this.disk.isMetadataEcho(key, meta, true)) this.disk.writeSafely(key);
+      }
+    }
     return changed;
   }
 
@@ -188,9 +197,18 @@ export class PluginSessionDocs implements SessionDocs {
   }
 
   /** After the server's state for a deferred body is in, the file's own text goes on top as one minimal edit. */
+  /**
+   * The server's state for a deferred body is in. A file that only this
+   * device had is seeded from disk. When the server already had other text
+   * for it, the server's text stays and this device's differing text is kept
+   * beside it as a conflict copy, so nothing is lost.
+   */
   private applyDeferredSeed(key: string, diskBody: string | null): void {
     if (!this.deferredSeeds.delete(key)) return;
-    if (diskBody !== null && diskBody !== this.state.bodies.getBody(key)) this.state.bodies.setBody(key, diskBody);
+    if (diskBody === null || diskBody === '') return;
+    const serverBody = this.state.bodies.getBody(key);
+    if (serverBody === '') this.state.bodies.setBody(key, diskBody);
+    else if (serverBody !== diskBody) this.disk.writeConflictCopy(key, diskBody);
   }
 
   clearBodySynced(key: string): void {

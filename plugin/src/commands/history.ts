@@ -11,6 +11,8 @@ import { normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
 import { WORKSPACE_DOC_NAME } from '../state';
 import type { CommandHandler } from './crdt';
+import { automaticSnapshot } from './snapshots';
+import { rehydrateBody, removeFile, writeBackFile } from './write-back';
 import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
 
 function docName(params: Params): string {
@@ -46,9 +48,7 @@ function restoreFile(rt: SyncRuntime, key: string, updateId: number): { restored
   const text = bodyTextAt(rt, key, updateId);
   const meta = metadataAt(rt, key, updateId) ?? rt.state.workspace.getFile(key);
   if (text === null && meta === null) throw new CommandError(`No version ${updateId} of ${key}`);
-  if (meta) rt.state.workspace.setFile(key, { ...meta, deleted: false, modified_at: rt.state.now() });
-  if (text !== null) rt.state.bodies.setBody(key, text);
-  rt.disk.writeSafely(key);
+  writeBackFile(rt, key, meta, text);
   return { restored: true };
 }
 
@@ -68,25 +68,24 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
       // over the current values); entries created later become tombstones.
       const files = rt.state.history.filesAt(WORKSPACE_DOC_NAME, id);
       if (files === null) throw new CommandError(`No version ${id} of ${name}`);
-      const now = rt.state.now();
+      automaticSnapshot(rt, `Before restoring version ${id}`);
       for (const [key, meta] of rt.state.workspace.listFiles({ includeDeleted: true })) {
-        if (!files.has(key) && !meta.deleted) rt.state.workspace.deleteFile(key, () => now);
+        if (!files.has(key) && !meta.deleted) removeFile(rt, key);
       }
       for (const [key, meta] of files) {
         const current = rt.state.workspace.getFile(key);
-        if (current && metadataContentEqual(current, meta)) continue;
-        rt.state.workspace.setFile(key, { ...meta, modified_at: now });
-        if (!meta.deleted) {
-          const text = bodyTextAt(rt, key, id);
-          if (text !== null) rt.state.bodies.setBody(key, text);
-          rt.disk.writeSafely(key);
-        } else {
-          rt.disk.applyDelete(key, false);
+        if (meta.deleted) {
+          if (current && !current.deleted) removeFile(rt, key);
+          continue;
         }
+        const text = bodyTextAt(rt, key, id);
+        if (current && !current.deleted && metadataContentEqual(current, meta) && (text === null || text === rt.state.bodies.getBody(key))) continue;
+        writeBackFile(rt, key, meta, text);
       }
     } else {
       const text = bodyTextAt(rt, name, id);
       if (text === null) throw new CommandError(`No version ${id} of ${name}`);
+      rehydrateBody(rt, name);
       rt.state.bodies.setBody(name, text);
       rt.disk.writeSafely(name);
     }

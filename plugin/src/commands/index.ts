@@ -10,6 +10,8 @@ import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
 import { CRDT_COMMANDS, type CommandHandler } from './crdt';
 import { HISTORY_COMMANDS } from './history';
+import { RETENTION_COMMANDS } from './retention';
+import { automaticSnapshot, SNAPSHOT_COMMANDS } from './snapshots';
 import { asParams, CommandError, optionalString, type Params } from './params';
 import * as remote from './remote';
 import { syncStatus, WORKSPACE_COMMANDS } from './workspace';
@@ -20,6 +22,8 @@ const STATEFUL: Record<string, CommandHandler> = {
   ...CRDT_COMMANDS,
   ...HISTORY_COMMANDS,
   ...WORKSPACE_COMMANDS,
+  ...SNAPSHOT_COMMANDS,
+  ...RETENTION_COMMANDS,
 };
 
 const NAMESPACE_COMMANDS = new Set([
@@ -89,8 +93,12 @@ export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: st
       return remote.uploadWorkspaceSnapshot(deps(), params);
     case 'UnlinkWorkspace':
       return remote.unlinkWorkspace(deps());
-    case 'DownloadWorkspace':
-      return remote.downloadWorkspace(deps(), params);
+    case 'DownloadWorkspace': {
+      // The files already here are kept in an automatic snapshot before the import overwrites them.
+      const runtime = rt;
+      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace') : undefined;
+      return remote.downloadWorkspace({ ...deps(), beforeImport }, params);
+    }
     case 'PrepareLiveShareRuntime':
       return remote.prepareLiveShareRuntime(deps(), params);
     case 'ConnectLiveShareSession':

@@ -20,6 +20,8 @@ export interface RemoteDeps {
   ensureSession(workspaceId: string, writeToDisk: boolean): void;
   /** Writes one imported file (text or binary) into the workspace. */
   writeImportedFile(path: string, data: Uint8Array): void;
+  /** Called once a downloaded snapshot is read, before its files are written. */
+  beforeImport?: () => void;
 }
 
 const SUPPORTED_PROVIDERS = ['sync', 'diaryx.sync'];
@@ -187,6 +189,7 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
     if (e instanceof SnapshotZipError) throw new CommandError(`Invalid snapshot zip: ${e.message}`);
     throw e;
   }
+  deps.beforeImport?.();
   for (const f of files) deps.writeImportedFile(f.path, f.data);
   if (optionalBool(params, 'link') === true) {
     const config = loadConfig(deps.host);

@@ -123,8 +123,8 @@ export class HistoryLog {
   private readonly docs = new Map<string, DocLog>();
   private nextId = 1;
   private totalBytes = 0;
-  readonly keepAllDays: number;
-  readonly maxBytes: number;
+  keepAllDays: number;
+  maxBytes: number;
   readonly workspaceDocName: string;
   readonly storagePrefix: string;
   readonly chunkBytes: number;
@@ -340,6 +340,16 @@ export class HistoryLog {
   /** Update bytes held by all entries (bases excluded). */
   byteSize(): number {
     return this.totalBytes;
+  }
+
+  /**
+   * Changes the retention policy and applies it now. Days are clamped to
+   * 0..3650 and the budget to at least 64 KiB.
+   */
+  setRetention(keepAllDays: number, maxBytes: number): void {
+    this.keepAllDays = Math.min(3650, Math.max(0, keepAllDays));
+    this.maxBytes = Math.max(64 * 1024, Math.floor(maxBytes));
+    this.compact();
   }
 
   /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */

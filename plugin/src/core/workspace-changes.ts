@@ -18,6 +18,11 @@ export interface ApplyResult {
   changed: string[];
   /** Detected renames `[old, new]`. */
   renames: [string, string][];
+  /**
+   * Active keys whose only change is `modified_at` (not in `changed`, as in
+   * the original; the disk writer still needs them for the `updated` line).
+   */
+  retimed: string[];
 }
 
 export type Snapshot = Map<string, FileMetadata>;
@@ -149,6 +154,12 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
     if (old !== undefined && !metadataContentEqual(old, meta) && !meta.deleted && !old.deleted) add(path);
   }
 
+  const retimed: string[] = [];
+  for (const [path, meta] of afterEntries) {
+    const old = before.get(path);
+    if (old !== undefined && !seen.has(path) && !meta.deleted && !old.deleted && old.modified_at !== meta.modified_at) retimed.push(path);
+  }
+
   const deletedFiles = beforeEntries.filter(([path, old]) => !old.deleted && nowDeleted(path));
   const createdFiles = afterEntries.filter(([path, meta]) => !before.has(path) && !meta.deleted);
   const matchedCreated = new Set<string>();
@@ -183,5 +194,5 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
     const candidates = deletedFiles.filter(([dPath, dMeta]) => !matchedDeleted.has(dPath) && dMeta.part_of === cMeta.part_of);
     if (candidates.length === 1) pair(candidates[0][0], cPath);
   }
-  return { changed, renames };
+  return { changed, renames, retimed };
 }
