@@ -33,6 +33,7 @@ export class NativePlugin {
 
   private run(name: string, input: string | Uint8Array): string | Uint8Array {
     const a = this.api;
+    a.beginCall();
     const text = () => asText(input);
     switch (name) {
       case 'manifest': return JSON.stringify(buildManifest());

@@ -13,6 +13,7 @@ import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
 import { componentOrThrow, isKnownCommand, runCommand } from './commands';
 import { applyStoredRetention } from './commands/retention';
+import { deviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
@@ -34,6 +35,11 @@ function bridge(): HostBridge {
     host = new HostBridge(rawCall);
   }
   return host;
+}
+
+/** Marks the start of an export call (resets the per-call host call budget). */
+export function beginCall(): void {
+  if (rawCall) bridge().beginExportCall();
 }
 
 /** The current runtime (tests and benchmarks inspect it). */
@@ -72,15 +78,23 @@ export function init(input: string): void {
   if (params.workspace_id !== null) config.workspace_id = params.workspace_id;
   if (params.server_url !== null) config.server_url = params.server_url;
   if (params.auth_token !== null) config.auth_token = params.auth_token;
-  saveConfig(h, config);
+  // A refused write (storage full) must not keep the plugin from starting: it is reported below.
+  let configError: string | null = null;
+  try {
+    saveConfig(h, config);
+  } catch (e) {
+    configError = `saving the sync config failed: ${(e as Error).message}`;
+  }
   if (runtime) {
     runtime.save(true);
     runtime.state.destroy();
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
   for (const warning of state.loadWarnings) state.reportError(warning);
+  if (configError !== null) state.reportError(configError);
   runtime = new SyncRuntime(h, state);
   applyStoredRetention(runtime);
+  deviceRegistry(state);
   if (params.workspace_id !== null) runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
   else if (config.workspace_id !== null && config.workspace_id.trim() !== '') runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
   runtime.reconcileTransport(params.write_to_disk ?? undefined);
@@ -137,6 +151,7 @@ export function handleCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'command');
   const response = respond(() => runCommand(bridge(), runtime, command, params));
   if (runtime) {
+    deviceRegistry(runtime.state).flush();
     runtime.execute([]);
     runtime.autosave();
   }
@@ -177,6 +192,7 @@ export function onEvent(input: string): void {
   } catch (e) {
     rt.host.log('warn', `[on_event:${event.event_type}] ${(e as Error).message}`);
   }
+  deviceRegistry(rt.state).flush();
   rt.execute(actions);
   rt.save();
 }

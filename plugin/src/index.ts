@@ -24,77 +24,93 @@ function outputBytes(bytes: Uint8Array): number {
 }
 
 export function manifest(): number {
+  api.beginCall();
   return outputJson(buildManifest());
 }
 
 export function init(): number {
+  api.beginCall();
   api.init(Host.inputString());
   Host.outputString('');
   return 0;
 }
 
 export function shutdown(): number {
+  api.beginCall();
   api.shutdown();
   Host.outputString('');
   return 0;
 }
 
 export function handle_command(): number {
+  api.beginCall();
   Host.outputString(api.handleCommand(Host.inputString()));
   return 0;
 }
 
 export function execute_typed_command(): number {
+  api.beginCall();
   Host.outputString(api.executeTypedCommand(Host.inputString()));
   return 0;
 }
 
 export function get_component_html(): number {
+  api.beginCall();
   Host.outputString(api.getComponentHtml(Host.inputString()));
   return 0;
 }
 
 export function on_event(): number {
+  api.beginCall();
   api.onEvent(Host.inputString());
   Host.outputString('');
   return 0;
 }
 
 export function get_config(): number {
+  api.beginCall();
   Host.outputString(api.getConfig());
   return 0;
 }
 
 export function set_config(): number {
+  api.beginCall();
   api.setConfig(Host.inputString());
   Host.outputString('');
   return 0;
 }
 
 export function handle_binary_message(): number {
+  api.beginCall();
   return outputBytes(api.handleBinaryMessage(new Uint8Array(Host.inputBytes())));
 }
 
 export function handle_text_message(): number {
+  api.beginCall();
   return outputBytes(api.handleTextMessage(Host.inputString()));
 }
 
 export function on_connected(): number {
+  api.beginCall();
   return outputBytes(api.onConnected(Host.inputString()));
 }
 
 export function on_disconnected(): number {
+  api.beginCall();
   return outputBytes(api.onDisconnected());
 }
 
 export function queue_local_update(): number {
+  api.beginCall();
   return outputBytes(api.queueLocalUpdate(Host.inputString()));
 }
 
 export function on_snapshot_imported(): number {
+  api.beginCall();
   return outputBytes(api.onSnapshotImported());
 }
 
 export function sync_body_files(): number {
+  api.beginCall();
   return outputBytes(api.syncBodyFiles(Host.inputString()));
 }

@@ -128,16 +128,25 @@ export class PluginState {
 
   private restore(): HistoryLog {
     this.restoreDoc(this.workspace.doc, WORKSPACE_KEY);
+    // Body docs are loaded on first use: init reads only the workspace doc, the manifest and the history.
     const keys = new Set([...this.workspace.activeKeys(), ...readBodyManifest(this.host)]);
-    for (const key of keys) {
-      const doc = this.bodies.getOrCreate(key);
-      if (!this.restoreDoc(doc, bodyStorageKey(key)) && doc.getText('body').length === 0) this.bodies.remove(key);
-    }
+    this.bodies.setStore(keys, {
+      read: (key) => this.readStored(bodyStorageKey(key)),
+      corrupt: (key, bytes, error) => {
+        // Found on first use, after init: reported at once.
+        this.reportError(`stored ${bodyStorageKey(key)} does not decode (${error.message}); starting it fresh, bytes kept under ${bodyStorageKey(key)}.corrupt`);
+        try {
+          setAsideCorrupt(this.host, bodyStorageKey(key), bytes);
+        } catch (err) {
+          this.warn(`could not keep the bytes of ${bodyStorageKey(key)}: ${(err as Error).message}`);
+        }
+      },
+      loaded: (key, bytes) => this.history?.ensureBase(key, bytes),
+    });
     const history = HistoryLog.decode((key) => this.readStored(key), () => this.now());
     for (const problem of history.loadErrors) this.warn(`history: ${problem}`);
     // Docs restored without a history log start their history at their current state.
     history.ensureBase(WORKSPACE_DOC_NAME, this.workspace.encodeState());
-    for (const key of this.bodies.loadedKeys()) history.ensureBase(key, this.bodies.encodeState(key));
     return history;
   }
 
@@ -197,6 +206,13 @@ export class PluginState {
     this.outgoing.push({ docId, data: encodeSyncUpdate(update) });
   }
 
+  /** Queues a body doc's whole state as a local update (a doc moved to a new key). */
+  queueBodyState(key: string): void {
+    if (!this.bodies.has(key)) return;
+    this.dirtyBodies.add(key);
+    this.queue(this.workspaceId && bodyDocId(this.workspaceId, key), this.bodies.encodeState(key), key);
+  }
+
   /** Takes the queued local updates (y-sync Update messages with their doc ids). */
   drainLocalUpdates(): LocalUpdate[] {
     const out = this.outgoing;
@@ -225,10 +241,11 @@ export class PluginState {
   }
 
   /**
-   * Saves what changed. Each refused write is reported (returned and emitted
-   * as an error event) and stays pending for the next save.
+   * Saves what changed (the history only with `history`). Each refused write
+   * is reported (returned and emitted as an error event) and stays pending
+   * for the next save.
    */
-  save(all = false): string[] {
+  save(all = false, history = true): string[] {
     const errors: string[] = [];
     const put = (key: string, bytes: Uint8Array): boolean => {
       try {
@@ -242,6 +259,8 @@ export class PluginState {
     if ((all || this.workspaceDirty) && put(WORKSPACE_KEY, this.workspace.encodeState())) this.workspaceDirty = false;
     const bodyKeys = all ? [...new Set([...this.bodies.loadedKeys(), ...this.dirtyBodies])] : [...this.dirtyBodies];
     for (const key of bodyKeys) {
+      // Stay within what one host call may do (see HostBridge.callBudget); the rest is saved next time.
+      if (this.host.callBudget() <= 0) break;
       if (!this.bodies.has(key)) {
         this.dirtyBodies.delete(key);
         continue;
@@ -251,15 +270,16 @@ export class PluginState {
     for (const key of [...this.removedBodies]) {
       if (put(bodyStorageKey(key), new Uint8Array(0))) this.removedBodies.delete(key);
     }
-    const persisted = new Set([...readBodyManifest(this.host), ...this.bodies.loadedKeys()]);
+    const stored = readBodyManifest(this.host);
+    const persisted = new Set([...stored, ...this.bodies.knownKeys()]);
     for (const key of this.removedBodies) persisted.delete(key);
     for (const key of persisted) if (!this.bodies.has(key) && !this.workspace.getFile(key)) persisted.delete(key);
     try {
-      writeBodyManifest(this.host, persisted);
+      if (all || persisted.size !== stored.length || stored.some((k) => !persisted.has(k))) writeBodyManifest(this.host, persisted);
     } catch (e) {
       errors.push(`saving ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
     }
-    if (all || this.historyDirty) {
+    if (history && (all || this.historyDirty)) {
       this.history.compact();
       let ok = true;
       for (const [key, bytes] of this.history.encode()) ok = put(key, bytes) && ok;

@@ -73,9 +73,26 @@ export function minimalEdit(current: string, next: string): { index: number; del
   };
 }
 
+/** Where stored body docs come from (PluginState: plugin storage). */
+export interface BodyStore {
+  /** Stored bytes of a doc, or null. */
+  read(key: string): Uint8Array | null;
+  /** Stored bytes did not decode: the doc starts empty; keep the bytes. */
+  corrupt(key: string, bytes: Uint8Array, error: Error): void;
+  /** A stored doc was loaded. */
+  loaded(key: string, bytes: Uint8Array): void;
+}
+
 export class BodyDocManager {
   private readonly docs = new Map<string, Entry>();
+  /** Client id shared by this session's body docs (null: Yjs's random id per doc). */
+  private sharedClientId: number | null = null;
+  /** Keys that had a doc in this session: a doc created again for one gets a fresh id. */
+  private readonly createdKeys = new Set<string>();
   private readonly lastKnown = new Map<string, string>();
+  /** Docs kept in storage and loaded on first use (see setStore). */
+  private readonly unloaded = new Set<string>();
+  private store: BodyStore | null = null;
   private readonly localListeners = new Listeners<[string, Uint8Array]>();
   private readonly updateListeners = new Listeners<[string, Uint8Array, UpdateOrigin]>();
 
@@ -98,18 +115,65 @@ export class BodyDocManager {
     this.updateListeners.rethrow();
   }
 
+  /**
+   * Makes the body docs of this session use one client id (the workspace
+   * doc's), so a device can be named once for all its changes. Docs loaded
+   * so far (restored from storage, no local edit yet) switch to it.
+   */
+  shareClientId(clientId: number): void {
+    this.sharedClientId = clientId;
+    for (const entry of this.docs.values()) entry.doc.clientID = clientId;
+  }
+
+  /**
+   * Declares docs that exist in storage without loading them: each is read
+   * and applied on first use (before its listeners are attached, so loading
+   * is not a change). Keeps `init` cheap for large workspaces.
+   */
+  setStore(keys: Iterable<string>, store: BodyStore): void {
+    this.store = store;
+    for (const key of keys) if (!this.docs.has(key)) this.unloaded.add(key);
+  }
+
+  private loadStored(key: string): void {
+    if (!this.unloaded.delete(key) || !this.store) return;
+    const bytes = this.store.read(key);
+    if (!bytes || bytes.length === 0) return;
+    const doc = this.getOrCreate(key, bytes);
+    if (doc.getText(BODY_TEXT_NAME).length === 0 && doc.store.clients.size === 0) this.docs.delete(key);
+  }
+
   get(key: string): Y.Doc | undefined {
+    this.loadStored(key);
     return this.docs.get(key)?.doc;
   }
 
+  /** True when the doc is loaded or kept in storage. */
   has(key: string): boolean {
-    return this.docs.has(key);
+    return this.docs.has(key) || this.unloaded.has(key);
   }
 
-  getOrCreate(key: string): Y.Doc {
+  /** `initial`: stored state applied before the listeners are attached. */
+  getOrCreate(key: string, initial?: Uint8Array): Y.Doc {
+    this.loadStored(key);
     const existing = this.docs.get(key);
     if (existing) return existing.doc;
     const doc = new Y.Doc();
+    if (initial) {
+      try {
+        Y.applyUpdate(doc, initial);
+      } catch (e) {
+        this.store?.corrupt(key, initial, e as Error);
+        doc.destroy();
+        return this.getOrCreate(key);
+      }
+      this.store?.loaded(key, initial);
+    }
+    // A re-created doc must not reuse the shared id: the server already holds
+    // that id's items of the earlier doc, and Yjs would take new items with the
+    // same ids for duplicates.
+    if (this.sharedClientId !== null && !this.createdKeys.has(key)) doc.clientID = this.sharedClientId;
+    this.createdKeys.add(key);
     doc.getText(BODY_TEXT_NAME);
     doc.getMap(FRONTMATTER_MAP_NAME);
     const entry: Entry = { key, doc };
@@ -186,8 +250,9 @@ export class BodyDocManager {
 
   /** Unloads and destroys the doc. Returns whether it was loaded. */
   remove(key: string): boolean {
+    const wasStored = this.unloaded.delete(key);
     const entry = this.docs.get(key);
-    if (!entry) return false;
+    if (!entry) return wasStored;
     this.docs.delete(key);
     entry.doc.destroy();
     return true;
@@ -202,6 +267,9 @@ export class BodyDocManager {
     const from = normalizeSyncKey(oldKey);
     const to = normalizeSyncKey(newKey);
     if (from === '' || to === '' || from === to) return false;
+    this.loadStored(from);
+    this.loadStored(oldKey);
+    this.loadStored(to);
     const tracked = this.lastKnown.get(from);
     if (tracked !== undefined) {
       this.lastKnown.delete(from);
@@ -215,11 +283,17 @@ export class BodyDocManager {
     if (replaced) replaced.doc.destroy();
     entry.key = to;
     this.docs.set(to, entry);
+    this.createdKeys.add(to);
     return true;
   }
 
   loadedKeys(): string[] {
     return [...this.docs.keys()].sort(compareKeys);
+  }
+
+  /** Loaded docs and docs kept in storage. */
+  knownKeys(): string[] {
+    return [...new Set([...this.docs.keys(), ...this.unloaded])].sort(compareKeys);
   }
 
   /**
@@ -254,6 +328,7 @@ export class BodyDocManager {
   clear(): void {
     for (const entry of this.docs.values()) entry.doc.destroy();
     this.docs.clear();
+    this.unloaded.clear();
     this.lastKnown.clear();
   }
 }

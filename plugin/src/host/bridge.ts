@@ -104,8 +104,36 @@ function parseJson(fn: HostFunctionName, text: string): unknown {
   }
 }
 
+/**
+ * Host calls one export call may make. The Extism JS SDK gives every memory
+ * block of a call a new index and addresses them as `index << 48` in an i64,
+ * so a call that allocates more than 32767 blocks breaks; each host call uses
+ * one or two blocks. Work that can wait (saving) stops at this budget.
+ */
+export const HOST_CALLS_PER_EXPORT = 12_000;
+
 export class HostBridge {
-  constructor(private readonly call: RawHostCall) {}
+  /** Files written or deleted through this bridge so far (successful or not). */
+  fileWrites = 0;
+  private readonly call: RawHostCall;
+  private calls = 0;
+
+  constructor(call: RawHostCall) {
+    this.call = (name, input) => {
+      this.calls++;
+      return call(name, input);
+    };
+  }
+
+  /** Starts counting host calls for a new export call. */
+  beginExportCall(): void {
+    this.calls = 0;
+  }
+
+  /** Host calls left in this export call's budget. */
+  callBudget(): number {
+    return HOST_CALLS_PER_EXPORT - this.calls;
+  }
 
   log(level: LogLevel, message: string): void {
     this.call('host_log', JSON.stringify({ level, message }));
@@ -144,16 +172,19 @@ export class HostBridge {
   }
 
   writeFile(path: string, content: string): void {
+    this.fileWrites++;
     const out = this.call('host_write_file', JSON.stringify({ content, path }));
     if (out !== '') throw new HostError('host_write_file', inBandError(out) ?? out);
   }
 
   writeBinary(path: string, content: Uint8Array): void {
+    this.fileWrites++;
     const out = this.call('host_write_binary', JSON.stringify({ content: encodeBase64(content), path }));
     if (out !== '') throw new HostError('host_write_binary', inBandError(out) ?? out);
   }
 
   deleteFile(path: string): void {
+    this.fileWrites++;
     const out = this.call('host_delete_file', JSON.stringify({ path }));
     if (out !== '') throw new HostError('host_delete_file', inBandError(out) ?? out);
   }
