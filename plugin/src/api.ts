@@ -194,7 +194,9 @@ export function onEvent(input: string): void {
   }
   deviceRegistry(rt.state).flush();
   rt.execute(actions);
-  rt.save();
+  // Documents now; the history at most every autosave interval (it is rewritten whole).
+  rt.state.save(false, false);
+  rt.autosave();
 }
 
 export function getConfig(): string {

@@ -7,7 +7,10 @@
  * | `workspace_crdt` | `Y.encodeStateAsUpdate(workspace doc)` (v1) |
  * | `body:<key>` | `Y.encodeStateAsUpdate(body doc)` for every persisted body |
  * | `body_doc_manifest` | JSON array of the persisted body keys, sorted |
- * | `history_manifest`, `history:<n>` | the update history (core/history.ts), in chunks |
+ * | `history:manifest`, `history:g<gen>.<n>` | the update history of all docs (core/history-codec.ts), in shared chunks |
+ * | `history_retention` | JSON `{keep_all_days, max_bytes}` (commands/retention.ts) |
+ * | `snapshot_index`, `snapshot:<id>:<n>` | local workspace snapshots, zips in chunks (snapshot-store.ts) |
+ * | `device_id` | this device's id (hex), named in history entries |
  * | `<key>.corrupt` | bytes of a stored value that could not be decoded, kept aside |
  *
  * The first four are the Rust plugin's keys and encodings. A value that does

@@ -2,10 +2,14 @@
  * Storage format of the HistoryLog (plugin storage via host_storage_get/set).
  *
  * Layout (keys under a prefix, default `history`):
- * - `<prefix>:manifest`: UTF-8 JSON
- *   `{"version":1,"generation":g,"next_id":n,"docs":[{"name","chunks","bytes"}]}`;
- * - `<prefix>:<doc name>:g<g>.<i>`: chunk i (at most 512 KiB, half the hosts'
- *   default 1 MiB per-value quota) of the doc's binary log.
+ * - `<prefix>:manifest`: UTF-8 JSON `{"version":2,"generation":g,"next_id":n,
+ *   "chunks":c,"bytes":b,"docs":[{"name","offset","bytes"}]}`;
+ * - `<prefix>:g<g>.<i>`: chunk i (at most 512 KiB, half the hosts' default
+ *   1 MiB per-value quota) of the concatenated binary logs of all docs.
+ * All docs share the chunks, so a workspace of 10,000 files writes a handful
+ * of keys, not one per file (a host call per key is the expensive part).
+ * Version 1 manifests (one set of chunks per doc, `<prefix>:<doc>:g<g>.<i>`)
+ * are still read.
  *
  * Doc log binary format (lib0 encoding): varUint format version (1),
  * varString name, varUint base id, varUint8Array base state (empty = none),
@@ -27,7 +31,8 @@ import { decodeUtf8, encodeUtf8 } from 'lib0/string';
 import type { DocLog, StoredUpdate } from './history';
 
 export const HISTORY_CHUNK_BYTES = 512 * 1024;
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+const FORMAT_VERSION_PER_DOC = 1;
 
 export class HistoryCodecError extends Error {
   override name = 'HistoryCodecError';
@@ -37,7 +42,15 @@ interface Manifest {
   version: number;
   generation: number;
   next_id: number;
-  docs: { name: string; chunks: number; bytes: number }[];
+  /** Version 2: chunks of the shared blob and its length. */
+  chunks?: number;
+  bytes?: number;
+  /** Version 2: offset in the shared blob; version 1: the doc's own chunk count. */
+  docs: { name: string; chunks?: number; offset?: number; bytes: number }[];
+}
+
+function sharedChunkKey(prefix: string, gen: number, i: number): string {
+  return `${prefix}:g${gen}.${i}`;
 }
 
 export function manifestKey(prefix: string): string {
@@ -59,13 +72,18 @@ export function encodeHistoryStorage(
 ): { writes: Map<string, Uint8Array>; keys: Set<string> } {
   const size = Math.max(1, Math.min(chunkBytes, HISTORY_CHUNK_BYTES));
   const writes = new Map<string, Uint8Array>();
-  const manifest: Manifest = { version: FORMAT_VERSION, generation, next_id: nextId, docs: [] };
-  for (const d of docs) {
-    const blob = encodeDocLog(d);
-    const chunks = Math.max(1, Math.ceil(blob.length / size));
-    for (let i = 0; i < chunks; i++) writes.set(chunkKey(prefix, d.name, generation, i), blob.slice(i * size, (i + 1) * size));
-    manifest.docs.push({ name: d.name, chunks, bytes: blob.length });
-  }
+  const manifest: Manifest = { version: FORMAT_VERSION, generation, next_id: nextId, chunks: 0, bytes: 0, docs: [] };
+  const blobs = docs.map((d) => encodeDocLog(d));
+  let offset = 0;
+  docs.forEach((d, i) => {
+    manifest.docs.push({ name: d.name, offset, bytes: blobs[i].length });
+    offset += blobs[i].length;
+  });
+  const all = concat(blobs);
+  const chunks = Math.max(1, Math.ceil(all.length / size));
+  for (let i = 0; i < chunks; i++) writes.set(sharedChunkKey(prefix, generation, i), all.slice(i * size, (i + 1) * size));
+  manifest.chunks = chunks;
+  manifest.bytes = all.length;
   writes.set(manifestKey(prefix), encodeUtf8(JSON.stringify(manifest)));
   const keys = new Set(writes.keys());
   for (const k of knownKeys) if (!keys.has(k)) writes.set(k, new Uint8Array(0));
@@ -94,10 +112,37 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
     return { generation: 0, nextId: 1, docs: [], keys, errors: [`manifest: ${(e as Error).message}`] };
   }
   const docs: DocLog[] = [];
+  if (manifest.version === FORMAT_VERSION) {
+    let blob: Uint8Array;
+    try {
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < (manifest.chunks ?? 0); i++) {
+        const key = sharedChunkKey(prefix, manifest.generation, i);
+        keys.add(key);
+        const chunk = read(key);
+        if (chunk === null) throw new HistoryCodecError(`missing chunk ${key}`);
+        parts.push(chunk);
+      }
+      blob = concat(parts);
+      if (blob.length !== manifest.bytes) throw new HistoryCodecError(`expected ${manifest.bytes} bytes, got ${blob.length}`);
+    } catch (e) {
+      return { generation: manifest.generation, nextId: manifest.next_id, docs: [], keys, errors: [`chunks: ${(e as Error).message}`] };
+    }
+    for (const entry of manifest.docs) {
+      try {
+        const d = decodeDocLog(blob.subarray(entry.offset ?? 0, (entry.offset ?? 0) + entry.bytes));
+        if (d.name !== entry.name) throw new HistoryCodecError(`log holds doc ${JSON.stringify(d.name)}`);
+        docs.push(d);
+      } catch (e) {
+        errors.push(`${entry.name}: ${(e as Error).message}`);
+      }
+    }
+    return { generation: manifest.generation, nextId: manifest.next_id, docs, keys, errors };
+  }
   for (const entry of manifest.docs) {
     try {
       const parts: Uint8Array[] = [];
-      for (let i = 0; i < entry.chunks; i++) {
+      for (let i = 0; i < (entry.chunks ?? 0); i++) {
         const key = chunkKey(prefix, entry.name, manifest.generation, i);
         keys.add(key);
         const chunk = read(key);
@@ -118,12 +163,18 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
 
 function parseManifest(text: string): Manifest {
   const v = JSON.parse(text) as Partial<Manifest>;
-  if (!v || typeof v !== 'object' || v.version !== FORMAT_VERSION) throw new HistoryCodecError('unsupported manifest');
+  if (!v || typeof v !== 'object' || (v.version !== FORMAT_VERSION && v.version !== FORMAT_VERSION_PER_DOC)) {
+    throw new HistoryCodecError('unsupported manifest');
+  }
   if (typeof v.generation !== 'number' || typeof v.next_id !== 'number' || !Array.isArray(v.docs)) {
     throw new HistoryCodecError('malformed manifest');
   }
+  if (v.version === FORMAT_VERSION && (typeof v.chunks !== 'number' || typeof v.bytes !== 'number')) {
+    throw new HistoryCodecError('malformed manifest');
+  }
+  const position = v.version === FORMAT_VERSION ? 'offset' : 'chunks';
   for (const d of v.docs) {
-    if (!d || typeof d.name !== 'string' || typeof d.chunks !== 'number' || typeof d.bytes !== 'number') {
+    if (!d || typeof d.name !== 'string' || typeof d[position] !== 'number' || typeof d.bytes !== 'number') {
       throw new HistoryCodecError('malformed manifest entry');
     }
   }
