@@ -13,7 +13,7 @@
  * returned envelope (see envelope-check.ts), for `lastEnvelopeCall`, the
  * `onEnvelopeCall` observer and `checkEnvelopes`.
  */
-import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
+import createPlugin, { type CallContext, type ExtismPluginOptions, type Plugin } from '@extism/extism';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -74,6 +74,12 @@ export interface PluginHostOptions {
   onEnvelopeCall?: (call: EnvelopeCall) => void;
   /** Compare each returned envelope with the dispatched actions and record the result in `envelopeChecks`. */
   checkEnvelopes?: boolean;
+  /**
+   * Fills the guest's random bytes (WASI `random_get`: Yjs client ids, the
+   * device id, the Math.random seed) instead of the OS, so that a seeded
+   * simulation replays exactly. `wasm` engine only.
+   */
+  randomBytes?: (bytes: Uint8Array) => void;
 }
 
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
@@ -156,6 +162,19 @@ export class PluginHost {
         return output === '' ? 0n : cc.store(output);
       };
     }
+    const functions: NonNullable<ExtismPluginOptions['functions']> = { 'extism:host/user': bound };
+    let memory: WebAssembly.Memory | null = null;
+    const randomBytes = options.randomBytes;
+    if (randomBytes) {
+      functions.wasi_snapshot_preview1 = {
+        // WASI errno: 0 success, 52 ENOSYS (only before the instance exists, where nothing asks for randomness).
+        random_get: (_cc: CallContext, ptr: number, len: number): number => {
+          if (!memory) return 52;
+          randomBytes(new Uint8Array(memory.buffer, ptr, len));
+          return 0;
+        },
+      };
+    }
     const sink = (level: RuntimeLog['level']) => (...args: unknown[]) => host?.runtimeLog({ level, message: args.map(String).join(' ') });
     const logger = { trace: sink('trace'), debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error'), log: sink('info') };
     const plugin = await createPlugin(
@@ -164,9 +183,13 @@ export class PluginHost {
         useWasi: true,
         enableWasiOutput: options.wasiOutput ?? false,
         logger: logger as unknown as Console,
-        functions: { 'extism:host/user': bound },
+        functions,
       },
     );
+    if (randomBytes) {
+      const instance = await (plugin as Plugin & { getInstance(name?: string): Promise<WebAssembly.Instance> }).getInstance();
+      memory = instance.exports.memory as WebAssembly.Memory;
+    }
     host = new PluginHost(plugin, options);
     return host;
   }

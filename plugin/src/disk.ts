@@ -94,18 +94,38 @@ export class WorkspaceDisk {
    */
   isMetadataEcho(key: string, meta: FileMetadata, withTime = false): boolean {
     const known = this.knownMetadata.get(key);
-    return known !== undefined && (withTime ? metadataEqual(known, meta) : metadataContentEqual(known, meta));
+    if (known === undefined || !(withTime ? metadataEqual(known, meta) : metadataContentEqual(known, meta))) return false;
+    // A file that is gone (deleted or moved away here) holds nothing: an entry coming back must be written.
+    return this.exists(key);
   }
 
-  /** Writes one file from the CRDT: metadata merged with what is on disk, body from the body doc. */
+  /** True when the front matter of `text` is what this device last read or wrote for the key. */
+  private frontmatterKnown(key: string, text: string): boolean {
+    const known = this.knownMetadata.get(key);
+    if (known === undefined) return false;
+    try {
+      return metadataContentEqual(parseFileMarkdown(key, text, this.state.now).metadata, known);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes one file from the CRDT: its metadata (merged with unknown front matter on disk), body from the body doc. */
   writeFromCrdt(key: string): boolean {
     if (isTempFile(key)) return false;
     const meta = this.state.workspace.getFile(key);
     if (!meta || meta.deleted) return false;
     const current = this.read(key);
     const disk = current === null ? null : parseDiskFrontmatter(key, current, this.state.now);
-    const merged = mergeWithDisk(meta, disk?.metadata ?? null);
-    const body = bodyForWrite(this.state.bodies.has(key) ? this.state.bodies.getBody(key) : '', disk?.body ?? null);
+    // Front matter this device already knows adds nothing to the CRDT's: the
+    // CRDT's metadata is written as it is, so a field removed on another device
+    // (or the losing side of two creates) goes away here too. Only front matter
+    // the CRDT has not seen fills the fields it leaves unset.
+    const merged = current !== null && this.frontmatterKnown(key, current) ? meta : mergeWithDisk(meta, disk?.metadata ?? null);
+    // A body doc with history holds the text, even an emptied one; only a doc
+    // that never had any leaves the file's own text in place.
+    const crdtBody = this.state.bodies.has(key) ? this.state.bodies.getBody(key) : '';
+    const body = this.state.bodies.stateVector(key).length > 1 ? crdtBody : bodyForWrite(crdtBody, disk?.body ?? null);
     const text = renderFileMarkdown(merged, body);
     this.knownMetadata.set(key, merged);
     this.state.bodies.trackContent(key, body);

@@ -15,6 +15,7 @@
  */
 import { PathError } from './core/paths';
 import type { FileMetadata } from './core/metadata';
+import { ORIGIN_LOCAL } from './core/origin';
 import { localMetadataUnchanged } from './disk';
 import type { SyncRuntime } from './runtime';
 import type { SessionAction } from '../../common/src/wire/envelope';
@@ -56,13 +57,11 @@ export class LocalEvents {
     switch (event.event_type) {
       case 'file_saved': {
         const path = str(p, 'path');
-        if (path !== null) this.fileChanged(path, p.body_changed !== false, 'file_saved');
-        return [];
+        return path !== null ? this.fileChanged(path, p.body_changed !== false, 'file_saved') : [];
       }
       case 'file_created': {
         const path = str(p, 'path');
-        if (path !== null) this.fileChanged(path, true, 'file_created');
-        return [];
+        return path !== null ? this.fileChanged(path, true, 'file_created') : [];
       }
       case 'file_deleted': {
         const path = str(p, 'path');
@@ -73,8 +72,7 @@ export class LocalEvents {
       case 'file_moved': {
         const oldPath = str(p, 'old_path');
         const newPath = str(p, 'new_path');
-        if (oldPath !== null && newPath !== null) this.fileMoved(oldPath, newPath, event.event_type);
-        return [];
+        return oldPath !== null && newPath !== null ? this.fileMoved(oldPath, newPath, event.event_type) : [];
       }
       case 'workspace_opened': {
         const root = str(p, 'workspace_root');
@@ -91,30 +89,37 @@ export class LocalEvents {
     }
   }
 
-  /** Stores the file's body and metadata; returns false when the file could not be read. */
-  private fileChanged(path: string, bodyChanged: boolean, label: string): void {
+  /** The server's state of a body that waits for it (see PluginSessionDocs.setLocalBody). */
+  private requestBody(key: string, waits: boolean): SessionAction[] {
+    return waits && this.rt.session ? this.rt.session.requestBodies([key]) : [];
+  }
+
+  /** Stores the file's body and metadata (nothing when the file cannot be read). */
+  private fileChanged(path: string, bodyChanged: boolean, label: string): SessionAction[] {
     const key = this.key(path, label);
-    if (key === null) return;
+    if (key === null) return [];
     const text = this.rt.disk.read(key);
     if (text === null) {
       this.rt.host.log('warn', `[on_event:${label}] read_file failed for ${path}`);
-      return;
+      return [];
     }
     let parsed;
     try {
       parsed = this.rt.disk.parseLocal(key, text);
     } catch (e) {
       this.rt.host.log('warn', `[on_event:${label}] ${(e as Error).message}`);
-      return;
+      return [];
     }
     const state = this.rt.state;
+    let waits = false;
     if (bodyChanged) {
-      this.rt.docs.setLocalBody(key, parsed.body);
+      waits = this.rt.docs.setLocalBody(key, parsed.body);
       state.bodies.trackContent(key, parsed.body);
     }
     const previousParent = state.workspace.getFile(key)?.part_of ?? null;
     this.applyMetadata(key, parsed);
     this.refreshParents([previousParent, parsed.metadata.part_of]);
+    return this.requestBody(key, waits);
   }
 
   private applyMetadata(key: string, parsed: { metadata: FileMetadata; timed: boolean }): boolean {
@@ -148,33 +153,39 @@ export class LocalEvents {
     this.refreshParents([parent]);
   }
 
-  private fileMoved(oldPath: string, newPath: string, label: string): void {
+  private fileMoved(oldPath: string, newPath: string, label: string): SessionAction[] {
     const oldKey = this.key(oldPath, label);
     const newKey = this.key(newPath, label);
-    if (oldKey === null || newKey === null) return;
+    if (oldKey === null || newKey === null) return [];
     const state = this.rt.state;
     // Read the new file first: a move that cannot be read changes nothing.
     const text = this.rt.disk.read(newKey);
     if (text === null) {
       this.rt.host.log('warn', `[on_event:${label}] host_read_file(${newPath}) failed`);
-      return;
+      return [];
     }
     let parsed;
     try {
       parsed = this.rt.disk.parseLocal(newKey, text);
     } catch (e) {
       this.rt.host.log('warn', `[on_event:${label}] ${(e as Error).message}`);
-      return;
+      return [];
     }
-    if (state.bodies.has(oldKey)) state.bodies.rename(oldKey, newKey);
+    // The doc keeps its history under the new key; the server's doc of that
+    // key has none of it, so its whole state goes out.
+    if (state.bodies.has(oldKey) && state.bodies.rename(oldKey, newKey)) state.queueBodyState(newKey);
     state.history.renameDoc(oldKey, newKey);
     const previousParent = state.workspace.getFile(oldKey)?.part_of ?? null;
     const old = state.workspace.getFile(oldKey);
-    if (old && !old.deleted) state.workspace.deleteFile(oldKey, state.now);
     state.forgetBody(oldKey);
-    this.rt.docs.setLocalBody(newKey, parsed.body);
+    const waits = this.rt.docs.setLocalBody(newKey, parsed.body);
     state.bodies.trackContent(newKey, parsed.body);
-    this.applyMetadata(newKey, parsed);
+    // Tombstone and new entry in one update, so other devices see a rename.
+    state.workspace.doc.transact(() => {
+      if (old && !old.deleted) state.workspace.deleteFile(oldKey, state.now);
+      this.applyMetadata(newKey, parsed);
+    }, ORIGIN_LOCAL);
     this.refreshParents([previousParent, parsed.metadata.part_of]);
+    return this.requestBody(newKey, waits);
   }
 }

@@ -26,7 +26,7 @@ export const ADVERTISED_COMMANDS: readonly string[] = [
   'set_config', 'NsCreateNamespace', 'NsListNamespaces', 'NsPutObject', 'NsGetObject', 'NsDeleteObject',
   'NsListObjects', 'NsCreateSession', 'NsGetSession', 'NsDeleteSession',
   // Additions of this plugin (not in the Rust plugin's list).
-  'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots', 'CreateSnapshot',
+  'GetWorkspaceHistory', 'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots', 'CreateSnapshot',
   'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot', 'GetHistoryRetention',
   'SetHistoryRetention',
 ];

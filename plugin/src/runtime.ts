@@ -16,6 +16,7 @@ import { WorkspaceDisk } from './disk';
 import type { HostBridge } from './host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl } from './config';
 import { downloadWorkspace, type RemoteDeps } from './commands/remote';
+import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
@@ -113,6 +114,7 @@ export class SyncRuntime {
   /** Runs a session input: returns its first-level actions and executes everything that follows. */
   run(label: string, input: (session: SyncSession) => SessionAction[]): SessionAction[] {
     let actions: SessionAction[] = [];
+    const fileWrites = this.host.fileWrites;
     if (this.session) {
       try {
         actions = input(this.session);
@@ -123,6 +125,10 @@ export class SyncRuntime {
       this.host.log('warn', `[${label}] no sync session`);
     }
     this.execute(actions);
+    // Files just written from remote changes: store the docs now. After a
+    // crash, a file newer than the stored docs would look like a local edit
+    // made while the plugin was not running.
+    if (this.host.fileWrites !== fileWrites) this.state.save(false, false);
     this.autosave();
     return actions;
   }
@@ -163,6 +169,8 @@ export class SyncRuntime {
         this.state.drainLocalUpdates();
         return;
       }
+      // A device entry noted during these actions goes out with them, not at the next command.
+      deviceRegistry(this.state).flush();
       const next = this.session.flushLocalUpdates();
       if (next.length === 0) return;
       queue.push(...next);

@@ -33,6 +33,8 @@ export class PluginSessionDocs implements SessionDocs {
    * of the same workspace: independent inserts of the same text never merge.
    */
   private readonly deferredSeeds = new Set<string>();
+  /** Deferred seeds whose file text replaces whatever the server has (a path reused after a delete). */
+  private readonly replaceSeeds = new Set<string>();
 
   constructor(
     private readonly state: PluginState,
@@ -54,15 +56,23 @@ export class PluginSessionDocs implements SessionDocs {
   applyWorkspaceUpdate(update: Uint8Array, origin: RemoteOrigin, writeToDisk: boolean): string[] {
     const result = this.state.workspace.applyUpdate(update, origin === 'sync' ? ORIGIN_SYNC : ORIGIN_REMOTE);
     this.workspaceSynced = true;
-    for (const [oldKey, newKey] of result.renames) {
-      if (this.state.bodies.has(oldKey) && !this.state.bodies.has(newKey)) this.state.bodies.rename(oldKey, newKey);
-    }
+    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key);
+    // A rename seen here is a guess (deleted and created entries paired by
+    // title, parent or time), so the old file's body doc and text are not
+    // carried over: merged into an unrelated file they would mix both texts.
+    // The old file goes like a delete, the new one comes from the server (the
+    // renaming device sent its body there). Only text of the old file this
+    // device had not sent yet moves along, as a deferred seed (kept as a
+    // conflict copy when it differs).
+    const carried = result.renames.filter(([oldKey]) => unsynced(oldKey));
+    for (const [, newKey] of carried) this.deferredSeeds.add(newKey);
+    for (const [, newKey] of result.renames) this.synced.delete(newKey);
     const changed = result.changed.filter((key) => {
       const meta = this.state.workspace.getFile(key);
       return !(meta && this.disk.isMetadataEcho(key, meta));
     });
-    if (writeToDisk && (changed.length > 0 || result.renames.length > 0)) {
-      const kept = this.disk.applyRemoteChanges(changed, result.renames, (key) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key));
+    if (writeToDisk && (changed.length > 0 || carried.length > 0)) {
+      const kept = this.disk.applyRemoteChanges(changed, carried, unsynced);
       for (const key of kept) this.restoreKeptFile(key);
     }
     if (writeToDisk) {
@@ -85,6 +95,8 @@ export class PluginSessionDocs implements SessionDocs {
     const parsed = this.disk.parseLocal(key, text);
     this.state.workspace.setFile(key, { ...parsed.metadata, deleted: false, modified_at: this.state.now() });
     this.state.bodies.setBody(key, parsed.body);
+    // The entry's `updated` time moved: the file's front matter follows.
+    this.disk.writeSafely(key);
     this.state.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
   }
 
@@ -144,14 +156,32 @@ export class PluginSessionDocs implements SessionDocs {
    * A local file's body goes into its body doc; an empty doc of a linked
    * workspace is seeded only once the server has answered for it (see
    * deferredSeeds), unless the session is active right now.
+   *
+   * A file written at the path of a deleted entry is different: the server's
+   * body doc for that path may still hold the deleted file's text, which this
+   * device's doc does not know. Its text replaces the server's once the
+   * server has answered (see replaceSeeds). Returns true when the body waits
+   * for that answer.
    */
-  setLocalBody(key: string, body: string): void {
+  setLocalBody(key: string, body: string): boolean {
+    const meta = this.state.workspace.getFile(key);
+    if (this.state.workspaceId !== null && meta !== null && meta.deleted) {
+      this.replaceSeeds.add(key);
+      this.deferredSeeds.add(key);
+      // Text the server has not seen: a remote delete meanwhile must keep the file.
+      this.offlineEdits.add(key);
+      if (!this.bodyIsEmpty(key)) this.state.bodies.setBody(key, body);
+      return true;
+    }
     if (this.state.workspaceId !== null && !this.online() && this.bodyIsEmpty(key)) {
       this.deferredSeeds.add(key);
-      return;
+      this.offlineEdits.add(key);
+      return true;
     }
     this.deferredSeeds.delete(key);
+    this.replaceSeeds.delete(key);
     this.state.bodies.setBody(key, body);
+    return false;
   }
 
   bodyStateVector(key: string): Uint8Array {
@@ -196,7 +226,6 @@ export class PluginSessionDocs implements SessionDocs {
     if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
   }
 
-  /** After the server's state for a deferred body is in, the file's own text goes on top as one minimal edit. */
   /**
    * The server's state for a deferred body is in. A file that only this
    * device had is seeded from disk. When the server already had other text
@@ -205,6 +234,10 @@ export class PluginSessionDocs implements SessionDocs {
    */
   private applyDeferredSeed(key: string, diskBody: string | null): void {
     if (!this.deferredSeeds.delete(key)) return;
+    if (this.replaceSeeds.delete(key)) {
+      if (diskBody !== null && diskBody !== this.state.bodies.getBody(key)) this.state.bodies.setBody(key, diskBody);
+      return;
+    }
     if (diskBody === null || diskBody === '') return;
     const serverBody = this.state.bodies.getBody(key);
     if (serverBody === '') this.state.bodies.setBody(key, diskBody);

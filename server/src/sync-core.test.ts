@@ -154,4 +154,27 @@ describe('SyncCore', () => {
     expect(a.kinds()).toEqual(['step1', 'update']);
     expect((await storage.load(DOC)).updates).toHaveLength(1);
   });
+
+  it('asks for a missing update once per update, not again after the SyncStep2 that answers it', async () => {
+    // A gap nobody can fill (the first update is gone everywhere) used to make the
+    // server answer each SyncStep2 with another SyncStep1, forever (fuzz seed 105).
+    const c = core();
+    const a = new FakeClient();
+    await c.join(DOC, a);
+    const source = new Y.Doc();
+    source.getText('body').insert(0, 'one');
+    const sv = Y.encodeStateVector(source);
+    source.getText('body').insert(3, ' two');
+    const second = Y.encodeStateAsUpdate(source, sv);
+    const payload = (kind: 1 | 2, update: Uint8Array) => {
+      const msg = encodeSyncUpdate(update);
+      msg[1] = kind;
+      return msg;
+    };
+    await c.receive(DOC, a, encodeFrame(DOC, payload(2, second)), payload(2, second));
+    expect(a.kinds()).toEqual(['step1', 'step1']);
+    // The client answers with all it has beyond the server's state: still the gap.
+    await c.receive(DOC, a, encodeFrame(DOC, payload(1, second)), payload(1, second));
+    expect(a.kinds()).toEqual(['step1', 'step1']);
+  });
 });

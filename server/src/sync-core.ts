@@ -136,8 +136,11 @@ export class SyncCore {
         if (doc.destroyed) return;
         await this.handleMessage(doc, client, msg, single ? frame : null);
       }
-      if (!doc.destroyed && hasPendingStructs(doc.ydoc)) {
+      if (!doc.destroyed && messages.some((m) => m.kind === 'update') && hasPendingStructs(doc.ydoc)) {
         // Updates wait for missing ones: ask this client for everything the server lacks.
+        // Not after a SyncStep2: that already was everything the client has beyond the
+        // server's state, so asking again could only repeat it (forever, when nobody
+        // has the missing update any more).
         client.sendBinary(encodeFrame(docId, encodeSyncStep1(Y.encodeStateVector(doc.ydoc))));
       }
     });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SyncJob } from '../../host-harness/src/sync-job';
+import { sha256Hex } from '../../host-harness/src/workspace-fs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -148,6 +149,13 @@ export async function startDevice(name: string, dir: string, opts: DeviceOptions
     },
     onStatus: (status, detail) => statuses.push(detail ? `${status}: ${detail}` : status),
   });
+  // The folder events the plugin gets go to the log too (failure reports show them).
+  const plugin = job.host.plugin;
+  const event = plugin.event.bind(plugin);
+  plugin.event = (type, payload) => {
+    logs.push(`event ${type} ${JSON.stringify(payload)}`);
+    return event(type, payload);
+  };
   return { name, dir, job, logs, statuses };
 }
 
@@ -165,6 +173,27 @@ export async function crashDevice(device: Device): Promise<void> {
   await host.watcher?.close();
   await host.bridge?.close();
   await host.plugin.dispose();
+}
+
+/**
+ * Waits until a device's watcher has seen the folder as it is now (every
+ * listed path at its current content, or gone) and delivered the events to
+ * the plugin.
+ */
+export async function waitLocalSeen(device: Device, rels: string[]): Promise<void> {
+  const watcher = device.job.host.watcher;
+  if (!watcher) throw new Error(`${device.name} has no folder watcher`);
+  await waitFor(
+    () =>
+      !watcher.busy() &&
+      rels.every((rel) => {
+        const text = readFile(device.dir, rel);
+        return text === null ? !watcher.known.has(rel) : watcher.known.get(rel) === sha256Hex(Buffer.from(text));
+      }),
+    `${device.name} to see ${rels.join(', ')}`,
+  );
+  await watcher.delivered();
+  await device.job.host.plugin.callRaw('get_config', '');
 }
 
 // ---- entry files ----------------------------------------------------------------
@@ -256,20 +285,19 @@ export async function waitForSameFolders(devices: Device[], expected?: Record<st
     return await waitFor(
       () => {
         const want = expected ?? folderSnapshot(devices[0].dir);
+        const problems: string[] = [];
         for (const d of devices) {
-          const got = folderSnapshot(d.dir);
-          const diff = describeDifference(want, got);
-          if (diff) {
-            last = `${d.name}:\n${diff}`;
-            return null;
-          }
+          const diff = describeDifference(want, folderSnapshot(d.dir));
+          if (diff) problems.push(`${d.name}:\n${diff}`);
         }
-        return want;
+        last = problems.join('\n');
+        return problems.length === 0 ? want : null;
       },
       'folders to match',
       timeout,
     );
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n${last}`);
+    const logs = devices.map((d) => `${d.name} log:\n${d.logs.filter((l) => !l.startsWith('debug')).slice(-15).join('\n')}`);
+    throw new Error(`${(e as Error).message}\n${last}\n${logs.join('\n')}`);
   }
 }

@@ -121,7 +121,7 @@ describe('snapshots', () => {
     expect(chunks.length).toBe(Math.ceil(snap.size / (512 * 1024)));
     for (const c of chunks) expect(Buffer.from(c.data, 'base64').length).toBeLessThanOrEqual(512 * 1024);
 
-    for (let i = 0; i < 6; i++) await createFile(ws, `big-${i}.md`, markdown(`title: Big ${i}`, 'replaced\n'), 'file_saved');
+    await createFile(ws, 'big-0.md', markdown('title: Big 0', 'replaced\n'), 'file_saved');
     await ws.close();
 
     ws = await openPlugin(dir);
@@ -139,7 +139,7 @@ describe('snapshots', () => {
   });
 
   it('a refused chunk leaves no snapshot behind', async () => {
-    const ws = await openInitialised({ storageQuotaBytes: 256 * 1024 });
+    const ws = await openInitialised({ storageQuotaBytes: 128 * 1024 });
     await createFile(ws, 'big.md', markdown('title: Big', crypto.randomBytes(150_000).toString('base64')));
     const res = await ws.plugin.command('CreateSnapshot', { name: 'too big' });
     expect(res.success).toBe(false);

@@ -19,6 +19,7 @@ async function loadCommands(): Promise<Register[]> {
     import('./commands/body'),
     import('./commands/history'),
     import('./commands/sync'),
+    import('./commands/web'),
     // server commands
     import('../../../server/src/cli/serve'),
     import('../../../server/src/cli/token'),

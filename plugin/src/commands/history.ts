@@ -11,6 +11,7 @@ import { normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
 import { WORKSPACE_DOC_NAME } from '../state';
 import type { CommandHandler } from './crdt';
+import { deviceRegistry } from '../devices';
 import { automaticSnapshot } from './snapshots';
 import { rehydrateBody, removeFile, writeBackFile } from './write-back';
 import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
@@ -53,8 +54,32 @@ function restoreFile(rt: SyncRuntime, key: string, updateId: number): { restored
 }
 
 export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
-  GetHistory: (rt, p) => rt.state.history.list(docName(p), limit(p)),
-  GetFileHistory: (rt, p) => rt.state.history.listForFile(normalizeSyncKey(requireString(p, 'file_path')), limit(p)),
+  GetHistory: (rt, p) => {
+    // Workspace entries that changed no file (a device naming itself, see devices.ts) are left out.
+    const name = docName(p);
+    const entries = rt.state.history.list(name).filter((e) => name !== WORKSPACE_DOC_NAME || e.files_changed.length > 0);
+    const max = limit(p);
+    return deviceRegistry(rt.state).attribute(max === undefined ? entries : entries.slice(0, max), () => name);
+  },
+  /**
+   * Entries of every doc (workspace and bodies) with their doc name, newest
+   * first; workspace entries that changed no file (device names) are left out.
+   */
+  GetWorkspaceHistory: (rt, p) => {
+    const max = limit(p) ?? 200;
+    const all = rt.state.history
+      .docNames()
+      .flatMap((name) => rt.state.history.list(name, max + 20).map((e) => ({ ...e, doc_name: name })))
+      .filter((e) => e.doc_name !== WORKSPACE_DOC_NAME || e.files_changed.length > 0);
+    return deviceRegistry(rt.state).attribute(all.sort((a, b) => b.update_id - a.update_id).slice(0, max), (e) => e.doc_name);
+  },
+  GetFileHistory: (rt, p) => {
+    // listForFile's entries, each with the doc it belongs to (the workspace doc: metadata; the file's own doc: its text).
+    const key = normalizeSyncKey(requireString(p, 'file_path'));
+    const bodyIds = new Set(rt.state.history.list(key).map((e) => e.update_id));
+    const entries = rt.state.history.listForFile(key, limit(p)).map((e) => ({ ...e, doc_name: bodyIds.has(e.update_id) ? key : WORKSPACE_DOC_NAME }));
+    return deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name);
+  },
   GetVersionDiff: (rt, p) => rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')),
   GetStateAt: (rt, p) => {
     const state = rt.state.history.stateAt(docName(p), requireInteger(p, 'update_id'));

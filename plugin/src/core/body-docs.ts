@@ -85,10 +85,6 @@ export interface BodyStore {
 
 export class BodyDocManager {
   private readonly docs = new Map<string, Entry>();
-  /** Client id shared by this session's body docs (null: Yjs's random id per doc). */
-  private sharedClientId: number | null = null;
-  /** Keys that had a doc in this session: a doc created again for one gets a fresh id. */
-  private readonly createdKeys = new Set<string>();
   private readonly lastKnown = new Map<string, string>();
   /** Docs kept in storage and loaded on first use (see setStore). */
   private readonly unloaded = new Set<string>();
@@ -113,16 +109,6 @@ export class BodyDocManager {
   rethrowListenerErrors(): void {
     this.localListeners.rethrow();
     this.updateListeners.rethrow();
-  }
-
-  /**
-   * Makes the body docs of this session use one client id (the workspace
-   * doc's), so a device can be named once for all its changes. Docs loaded
-   * so far (restored from storage, no local edit yet) switch to it.
-   */
-  shareClientId(clientId: number): void {
-    this.sharedClientId = clientId;
-    for (const entry of this.docs.values()) entry.doc.clientID = clientId;
   }
 
   /**
@@ -169,11 +155,6 @@ export class BodyDocManager {
       }
       this.store?.loaded(key, initial);
     }
-    // A re-created doc must not reuse the shared id: the server already holds
-    // that id's items of the earlier doc, and Yjs would take new items with the
-    // same ids for duplicates.
-    if (this.sharedClientId !== null && !this.createdKeys.has(key)) doc.clientID = this.sharedClientId;
-    this.createdKeys.add(key);
     doc.getText(BODY_TEXT_NAME);
     doc.getMap(FRONTMATTER_MAP_NAME);
     const entry: Entry = { key, doc };
@@ -283,7 +264,12 @@ export class BodyDocManager {
     if (replaced) replaced.doc.destroy();
     entry.key = to;
     this.docs.set(to, entry);
-    this.createdKeys.add(to);
+    // Structs still waiting for updates of the old doc can never complete under
+    // the new key (those updates stay with the old doc id): drop them rather than
+    // carry a gap that no peer can fill.
+    const store = entry.doc.store as unknown as { pendingStructs: unknown; pendingDs: unknown };
+    store.pendingStructs = null;
+    store.pendingDs = null;
     return true;
   }
 

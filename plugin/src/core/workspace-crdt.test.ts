@@ -165,12 +165,14 @@ describe('applyUpdate change tracking', () => {
     expect(r.renames).toEqual([]);
   });
 
-  it('ignores modified_at-only changes', () => {
+  it('ignores modified_at-only changes (reported apart, as retimed)', () => {
     const [a, b] = pair();
     a.setFile('a.md', meta({ title: 'A' }));
     sync(a, b);
     b.setFile('a.md', meta({ title: 'A', modified_at: T + 99 }));
-    expect(sync(b, a).changed).toEqual([]);
+    const r = sync(b, a);
+    expect(r.changed).toEqual([]);
+    expect(r.retimed).toEqual(['a.md']);
   });
 
   it('pairs renames: same parent and title first', () => {

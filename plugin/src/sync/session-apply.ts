@@ -84,3 +84,23 @@ export function applyBodyPayload(
   applyQueued();
   return { reply: replies.length > 0 ? concatBytes(replies) : null, change };
 }
+
+/**
+ * Only the SyncStep1 answers of a body payload (what the peer lacks), nothing
+ * applied: for a body whose file is not active here. Null when there is
+ * nothing to send.
+ */
+export function answerBodyStep1(docs: SessionDocs, key: string, payload: Uint8Array): Uint8Array | null {
+  const replies: Uint8Array[] = [];
+  for (const msg of decodeSyncMessages(payload)) {
+    if (msg.kind !== 'step1') continue;
+    let diff: Uint8Array | null = null;
+    try {
+      diff = docs.encodeBodyDiff(key, msg.stateVector);
+    } catch {
+      diff = null;
+    }
+    if (diff !== null && diff.length > 2) replies.push(encodeSyncStep2(diff));
+  }
+  return replies.length > 0 ? concatBytes(replies) : null;
+}

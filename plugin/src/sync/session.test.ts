@@ -641,3 +641,47 @@ describe('pending structs self-heal', () => {
     expect(lines).toEqual(['bin workspace:ws1 step1']);
   });
 });
+
+describe('bodies of files that appear while active', () => {
+  function active(files: Record<string, string> = {}) {
+    const ctx = setup();
+    const server = serverWorkspace(files);
+    answerBodies(ctx.session, activate(ctx.session, server.ws), server.bodies);
+    return { ...ctx, server };
+  }
+
+  /** A workspace Update frame carrying what the server doc gained since `before`. */
+  const workspaceUpdate = (ws: Y.Doc, before: Uint8Array) => encodeFrame('workspace:ws1', encodeSyncUpdate(Y.encodeStateAsUpdate(ws, before)));
+
+  it('a workspace update that brings a new file asks for its body at once', () => {
+    const { session, server } = active({ 'a.md': 'x' });
+    const before = Y.encodeStateVector(server.ws);
+    server.ws.getMap<string>('files').set('new.md', JSON.stringify({ deleted: false }));
+    const actions = session.binaryMessage(workspaceUpdate(server.ws, before));
+    expect(summary(actions)).toContain('bin body:ws1/new.md step1');
+    expect(sent(actions).filter((s) => s.docId === 'body:ws1/a.md')).toEqual([]);
+    expect([...session.pendingBodyKeys]).toEqual(['new.md']);
+  });
+
+  it('a body dropped while its file was deleted is asked for again when the file comes back', () => {
+    const { session, server } = active({ 'a.md': 'x' });
+    const files = server.ws.getMap<string>('files');
+    let before = Y.encodeStateVector(server.ws);
+    files.set('a.md', JSON.stringify({ deleted: true }));
+    session.binaryMessage(workspaceUpdate(server.ws, before));
+    const body = server.bodies.get('a.md')!;
+    const bodyBefore = Y.encodeStateVector(body);
+    body.getText('body').insert(1, 'y');
+    expect(session.binaryMessage(encodeFrame('body:ws1/a.md', encodeSyncUpdate(Y.encodeStateAsUpdate(body, bodyBefore))))).toEqual([]);
+    before = Y.encodeStateVector(server.ws);
+    files.set('a.md', JSON.stringify({ deleted: false }));
+    expect(summary(session.binaryMessage(workspaceUpdate(server.ws, before)))).toContain('bin body:ws1/a.md step1');
+  });
+
+  it('requestBodies sends SyncStep1 even for a body answered before, and nothing when not active', () => {
+    const { session } = active({ 'a.md': 'x' });
+    expect(summary(session.requestBodies(['a.md']))).toEqual(['bin body:ws1/a.md step1']);
+    session.disconnected();
+    expect(session.requestBodies(['a.md'])).toEqual([]);
+  });
+});

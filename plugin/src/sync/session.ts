@@ -25,7 +25,7 @@ import { bodyDocId, decodeFrame, parseDocId, workspaceDocId } from '../../../com
 import { encodeSyncStep1, encodeSyncUpdate } from '../../../common/src/wire/sync';
 import { BodyTracker } from './body-tracker';
 import { FrameOut } from './frame-out';
-import { applyBodyPayload, applyWorkspacePayload } from './session-apply';
+import { answerBodyStep1, applyBodyPayload, applyWorkspacePayload } from './session-apply';
 import type { LocalUpdate, SessionDocs } from './session-host';
 import { LEGAL_MOVES, SessionState, SessionStateError } from './session-state';
 
@@ -231,6 +231,17 @@ export class SyncSession {
     return actions;
   }
 
+  /**
+   * Asks the server for these bodies now (a SyncStep1 each, even when they
+   * were answered before on this connection). Only when active; otherwise the
+   * next activation asks for every file anyway.
+   */
+  requestBodies(keys: readonly string[]): SessionAction[] {
+    if (this.current !== SessionState.Active) return [];
+    for (const key of keys) this.docs.clearBodySynced(key);
+    return this.bodies.queueStep1(keys, false, false);
+  }
+
   // ---- handshake and control texts ----
 
   private handshakeText(text: string): SessionAction[] {
@@ -388,7 +399,22 @@ export class SyncSession {
     const focused = this.bodies.isFocused(key);
     if (!focused && !this.docs.isActiveFile(key)) {
       this.log('debug', `[SyncSession] Ignoring stale body message for inactive doc_id=${docId}`);
-      return [];
+      // What was dropped must be asked for again if the file comes back.
+      this.docs.clearBodySynced(key);
+      this.bodies.answered(key);
+      // The server asks for our side only when we join: answer it anyway, so what
+      // this device holds is not missing there if the file comes back.
+      const actions: SessionAction[] = [];
+      if (this.docs.bodyStateVector(key).length > 1) {
+        let reply: Uint8Array | null = null;
+        try {
+          reply = answerBodyStep1(this.docs, key, payload);
+        } catch {
+          reply = null;
+        }
+        if (reply !== null) this.out.send(actions, docId, reply);
+      }
+      return actions;
     }
     let outcome;
     try {

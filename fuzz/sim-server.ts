@@ -1,0 +1,338 @@
+/**
+ * The real sync server core, driven in-process for the simulation: the
+ * server's own `Connection` (per-doc auth, Files-Ready handshake, ordered
+ * handling) over a fake socket, `SyncCore` and `SqliteStorage` on a data
+ * directory, `AuthStore` for the token. Nothing listens on a port; every frame
+ * the server sends is handed to the simulated network.
+ *
+ * - `crash()` is a kill -9: sockets vanish, documents are dropped without
+ *   compaction, the database handle is closed; `start()` reopens the same
+ *   data directory. `stop()` is a graceful shutdown (compaction first).
+ * - `failAppends` makes the storage refuse appends (the core then drops the
+ *   document and closes its clients with 1011).
+ * - `httpRequest` answers the plugin's synchronous snapshot download from the
+ *   current documents, like `GET /api/workspaces/{id}/snapshot`.
+ * - Inspection (`docIds`, `doc`, `loadedPending`) reads the documents as the
+ *   server holds them (in memory when loaded, else from the database).
+ */
+import { EventEmitter } from 'node:events';
+import { zipSync, type Zippable } from 'fflate';
+import * as Y from 'yjs';
+import { encodeBase64 } from '../common/src/base64';
+import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
+import { hasPendingStructs } from '../common/src/wire/sync';
+import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
+import { renderFileMarkdown } from '../plugin/src/core/frontmatter';
+import { compareKeys } from '../plugin/src/core/paths';
+import { AuthStore, authExtension } from '../server/src/auth';
+import { Connection } from '../server/src/connection';
+import { openDatabase, type SqliteDatabase } from '../server/src/db';
+import type { ServerDocument } from '../server/src/document';
+import { StorageError } from '../server/src/errors';
+import { silentLogger } from '../server/src/log';
+import { isSkippedSnapshotPath, safeSnapshotPath } from '../server/src/snapshot';
+import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
+import { SqliteStorage } from '../server/src/storage/sqlite';
+import { SyncCore } from '../server/src/sync-core';
+import { activeWorkspaceFiles, readBodyText } from '../server/src/workspace-files';
+
+/** What the network does with the server side of one connection. */
+export interface ServerLinkHandlers {
+  /** The server sent a frame. */
+  send(binary: boolean, data: Uint8Array | string): void;
+  /** The server closed the socket (code as sent). */
+  closed(code: number): void;
+}
+
+/** The `ws` WebSocket surface that `Connection` uses. */
+class FakeSocket extends EventEmitter {
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+  readyState = 1;
+  bufferedAmount = 0;
+
+  constructor(private readonly handlers: ServerLinkHandlers) {
+    super();
+  }
+
+  send(data: Uint8Array | string): void {
+    if (this.readyState !== this.OPEN) return;
+    if (typeof data === 'string') this.handlers.send(false, data);
+    else this.handlers.send(true, new Uint8Array(data));
+  }
+
+  close(code = 1000): void {
+    if (this.readyState === this.CLOSED) return;
+    this.readyState = this.CLOSED;
+    this.handlers.closed(code);
+    this.emit('close', code);
+  }
+
+  terminate(): void {
+    this.close(1006);
+  }
+
+  ping(): void {}
+
+  /** The peer went away (network failure or client close): no notice to the handlers. */
+  dropFromPeer(): void {
+    if (this.readyState === this.CLOSED) return;
+    this.readyState = this.CLOSED;
+    this.emit('close', 1006);
+  }
+}
+
+/** The server end of one simulated WebSocket. */
+export class ServerSide {
+  readonly connection: Connection;
+  constructor(
+    private readonly socket: FakeSocket,
+    connection: Connection,
+  ) {
+    this.connection = connection;
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** A frame from the client arrives. */
+  receive(binary: boolean, data: Uint8Array | string): void {
+    if (!this.open) return;
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    this.socket.emit('message', buf, binary);
+  }
+
+  /** The client side vanished. */
+  drop(): void {
+    this.socket.dropFromPeer();
+  }
+
+  /** Resolves when the connection has handled everything it received. */
+  async idle(): Promise<void> {
+    const c = this.connection as unknown as { queue: Promise<void> };
+    for (;;) {
+      const q = c.queue;
+      await q;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (c.queue === q) return;
+    }
+  }
+}
+
+/** SqliteStorage whose appends (and compactions) can be made to fail. */
+class FlakyStorage implements StorageAdapter {
+  failing = false;
+  failures = 0;
+  constructor(private readonly inner: StorageAdapter) {}
+  load(docId: string): Promise<StoredDocument> {
+    return this.inner.load(docId);
+  }
+  appendUpdate(docId: string, update: Uint8Array): Promise<number> {
+    if (this.failing) {
+      this.failures++;
+      return Promise.reject(new StorageError('simulated storage failure (disk full)', docId));
+    }
+    return this.inner.appendUpdate(docId, update);
+  }
+  compact(docId: string, snapshot: Uint8Array, throughSeq: number): Promise<void> {
+    if (this.failing) return Promise.reject(new StorageError('simulated storage failure (disk full)', docId));
+    return this.inner.compact(docId, snapshot, throughSeq);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
+  }
+  remove(docId: string): Promise<void> {
+    return this.inner.remove(docId);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+interface Running {
+  db: SqliteDatabase;
+  auth: AuthStore;
+  storage: FlakyStorage;
+  core: SyncCore;
+  sides: Set<ServerSide>;
+}
+
+export interface SimServerOptions {
+  dataDir: string;
+  /** Compact a document's log after this many updates (small values exercise compaction). */
+  compactAfterUpdates?: number;
+}
+
+export const SERVER_URL = 'http://sim-server.invalid';
+
+export class SimServer {
+  private running: Running | null = null;
+  /** Storage refuses appends while set (kept across restarts). */
+  failAppends = false;
+  token = '';
+
+  constructor(private readonly options: SimServerOptions) {}
+
+  get up(): boolean {
+    return this.running !== null;
+  }
+
+  /** Opens the database and the core (the first start also issues the token). */
+  start(): void {
+    if (this.running) return;
+    const db = openDatabase(this.options.dataDir);
+    const auth = new AuthStore(db, { allowUsers: [], createWorkspaces: true });
+    if (this.token === '') this.token = auth.createToken('fuzz');
+    const storage = new FlakyStorage(new SqliteStorage({ database: db }));
+    storage.failing = this.failAppends;
+    const core = new SyncCore({
+      storage,
+      logger: silentLogger,
+      extensions: [authExtension(auth)],
+      unloadDelayMs: 2 ** 30,
+      compactAfterUpdates: this.options.compactAfterUpdates ?? 25,
+      compactAfterBytes: 4 * 1024 * 1024,
+    });
+    this.running = { db, auth, storage, core, sides: new Set() };
+  }
+
+  setFailAppends(on: boolean): void {
+    this.failAppends = on;
+    if (this.running) this.running.storage.failing = on;
+  }
+
+  /** Opens a server-side connection, or null when the server is down. */
+  accept(handlers: ServerLinkHandlers): ServerSide | null {
+    const r = this.running;
+    if (!r) return null;
+    const socket = new FakeSocket(handlers);
+    const user = r.auth.authenticate(this.token);
+    const conn = new Connection(socket as never, { core: r.core, logger: silentLogger, token: this.token, user });
+    const side = new ServerSide(socket, conn);
+    r.sides.add(side);
+    socket.once('close', () => r.sides.delete(side));
+    return side;
+  }
+
+  /** Resolves when every connection has handled its input. */
+  async idle(): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    for (const side of [...r.sides]) await side.idle();
+  }
+
+  private get loadedDocs(): Map<string, ServerDocument> {
+    const r = this.running;
+    if (!r) return new Map();
+    return (r.core as unknown as { docs: Map<string, ServerDocument> }).docs;
+  }
+
+  /** kill -9: sockets vanish, nothing is compacted, the database handle closes. */
+  async crash(): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    this.running = null;
+    await Promise.all([...r.sides].map((s) => s.idle()));
+    for (const side of [...r.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1006);
+    const docs = (r.core as unknown as { docs: Map<string, ServerDocument> }).docs;
+    for (const doc of docs.values()) doc.destroy();
+    docs.clear();
+    r.db.close();
+  }
+
+  /** Graceful shutdown: sockets closed (1001), documents compacted, database closed. */
+  async stop(): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    this.running = null;
+    for (const side of [...r.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1001);
+    for (const side of [...r.sides]) await side.connection.finished;
+    await r.core.close();
+    await r.storage.close();
+    r.db.close();
+  }
+
+  /** Storage failures injected so far on the current core. */
+  get storageFailures(): number {
+    return this.running?.storage.failures ?? 0;
+  }
+
+  // ---- inspection -------------------------------------------------------
+
+  /** Every doc id the server has (loaded or stored). */
+  docIds(): string[] {
+    const r = this.running;
+    if (!r) return [];
+    const ids = new Set<string>(this.loadedDocs.keys());
+    const rows = r.db.prepare('SELECT doc_id FROM doc_snapshots UNION SELECT doc_id FROM doc_updates').all() as { doc_id: string }[];
+    for (const row of rows) ids.add(row.doc_id);
+    return [...ids].sort();
+  }
+
+  /** The document as the server holds it (a copy). */
+  doc(docId: string): Y.Doc {
+    const copy = new Y.Doc();
+    const loaded = this.loadedDocs.get(docId);
+    if (loaded) {
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(loaded.ydoc));
+      return copy;
+    }
+    const r = this.running;
+    if (!r) return copy;
+    const snap = r.db.prepare('SELECT state FROM doc_snapshots WHERE doc_id = ?').get(docId) as { state: Buffer } | undefined;
+    const rows = r.db.prepare('SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq').all(docId) as { data: Buffer }[];
+    const parts = [...(snap ? [new Uint8Array(snap.state)] : []), ...rows.map((row) => new Uint8Array(row.data))];
+    if (parts.length > 0) Y.applyUpdate(copy, Y.mergeUpdates(parts));
+    return copy;
+  }
+
+  /** The body text of a loaded body doc, or null when it is not in memory. */
+  loadedBodyText(docId: string): string | null {
+    const loaded = this.loadedDocs.get(docId);
+    return loaded ? loaded.ydoc.getText('body').toString() : null;
+  }
+
+  /** The state vector of a loaded doc, or null when it is not in memory. */
+  loadedStateVector(docId: string): Map<number, number> | null {
+    const loaded = this.loadedDocs.get(docId);
+    return loaded ? Y.decodeStateVector(Y.encodeStateVector(loaded.ydoc)) : null;
+  }
+
+  /** Loaded docs that hold structs waiting for missing updates. */
+  loadedPending(): string[] {
+    return [...this.loadedDocs.entries()].filter(([, d]) => hasPendingStructs(d.ydoc)).map(([id]) => id);
+  }
+
+  // ---- HTTP -------------------------------------------------------------
+
+  /** `GET /api/workspaces/{id}/snapshot`, answered synchronously (host_http_request blocks the guest). */
+  httpRequest(req: HttpRequest): HttpResponse {
+    const r = this.running;
+    if (!r) return { status: 0, headers: {}, body: 'connection refused', error: 'connection refused' };
+    const url = new URL(req.url);
+    const m = /^\/api\/workspaces\/([^/]+)\/snapshot$/.exec(url.pathname);
+    if (req.method !== 'GET' || !m) return { status: 404, headers: {}, body: '{"error":"Not found"}' };
+    const auth = req.headers?.Authorization ?? req.headers?.authorization ?? '';
+    let user: string;
+    try {
+      user = r.auth.authenticate(/^Bearer\s+(\S+)$/i.exec(auth)?.[1] ?? null);
+    } catch {
+      return { status: 401, headers: {}, body: '{"error":"Unauthorized"}' };
+    }
+    const workspaceId = decodeURIComponent(m[1]);
+    if (!r.auth.ownsWorkspace(user, workspaceId)) return { status: 404, headers: {}, body: '{"error":"Workspace not found"}' };
+    const files = activeWorkspaceFiles(this.doc(workspaceDocId(workspaceId)));
+    const zippable: Zippable = {};
+    const encoder = new TextEncoder();
+    for (const { key, metadata } of [...files].sort((a, b) => compareKeys(a.key, b.key))) {
+      const path = safeSnapshotPath(key);
+      if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
+      const body = readBodyText(this.doc(bodyDocId(workspaceId, key)));
+      zippable[key] = [encoder.encode(renderFileMarkdown(metadata, body)), { level: 6 }];
+    }
+    return { status: 200, headers: { 'content-type': 'application/zip' }, body: '', body_base64: encodeBase64(zipSync(zippable)) };
+  }
+}

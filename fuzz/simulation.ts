@@ -1,0 +1,398 @@
+/**
+ * Runs one schedule: N devices and the in-process server over the simulated
+ * network, on a simulated clock. Steps are executed in order; after each
+ * step, due timers fire (plugin boots after a crash, the server coming back,
+ * storage failures ending, connection opens). Then the network heals: faults
+ * off, server up, every plugin running, every device reconnected, and
+ * messages are delivered in rounds (a round delivers what was queued at its
+ * start, in random interleaving) until nothing is left; then the checker runs.
+ *
+ * Everything random comes from the schedule: per-step seeds, one stream per
+ * device for its plugin's random bytes (Yjs client ids), and a default stream
+ * for Y.Docs made here. The same schedule gives the same run.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeFrame, workspaceDocId } from '../common/src/wire/frame';
+import { Ledger, editFile, performAction } from './actions';
+import { checkConvergence, type CheckStats, type Failure } from './checker';
+import { TokenMint, editMetadata, parseFile, renderFile, splitFile } from './content';
+import { Device, PluginTrap, WORKSPACE_ID, folderSnapshot as folderSnapshotForDigest, listMarkdown } from './device';
+import { Network, PERFECT_NET, type Msg } from './network';
+import { decodeSyncMessages } from '../common/src/wire/sync';
+import { Prng } from './prng';
+import type { Schedule, Step } from './schedule';
+import { setDefaultRandomSource } from './seeded-crypto';
+import { SimServer } from './sim-server';
+
+export const CLOCK_START = Date.UTC(2026, 0, 5, 8, 0, 0);
+
+export interface RunOptions {
+  /** The plugin module. */
+  wasm: string;
+  /** Parent folder of the run's folders (default: /dev/shm when present, else the OS temp dir). */
+  workRoot?: string;
+  /** Keep the run's folders afterwards. */
+  keep?: boolean;
+  /** Progress lines (steps as they run). */
+  trace?: (line: string) => void;
+  /** Also trace every delivered message. */
+  traceMessages?: boolean;
+}
+
+export interface FaultCounts {
+  messagesDropped: number;
+  messagesDuplicated: number;
+  messagesReordered: number;
+  connectionsDropped: number;
+  droppedMidHandshake: number;
+  pluginCrashes: number;
+  pluginRestarts: number;
+  serverCrashes: number;
+  serverRestarts: number;
+  deviceStorageRefusals: number;
+  serverStorageFailures: number;
+}
+
+export interface RunResult {
+  failures: Failure[];
+  /** User actions that changed something (concurrent edits count once per device). */
+  actions: number;
+  faults: FaultCounts;
+  /** Heal rounds until the network went quiet. */
+  rounds: number;
+  messages: number;
+  /** Acknowledged edits that went with a file another device deleted concurrently. */
+  editsLostToDeletes: number;
+  durationMs: number;
+  workDir: string;
+}
+
+function defaultWorkRoot(): string {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
+export class Simulation {
+  now = CLOCK_START;
+  readonly server: SimServer;
+  readonly devices: Device[] = [];
+  readonly network: Network;
+  readonly ledger = new Ledger();
+  readonly mint: TokenMint;
+  /** Highest clock per client the server stored, per doc. */
+  readonly ackedSv = new Map<string, Map<number, number>>();
+  readonly faults: FaultCounts = {
+    messagesDropped: 0,
+    messagesDuplicated: 0,
+    messagesReordered: 0,
+    connectionsDropped: 0,
+    droppedMidHandshake: 0,
+    pluginCrashes: 0,
+    pluginRestarts: 0,
+    serverCrashes: 0,
+    serverRestarts: 0,
+    deviceStorageRefusals: 0,
+    serverStorageFailures: 0,
+  };
+  actions = 0;
+  private rng: Prng;
+  private serverBackAt: number | null = null;
+  private serverFailUntil: number | null = null;
+  private serverFailuresBefore = 0;
+  private stepIndex = 0;
+
+  constructor(
+    readonly schedule: Schedule,
+    readonly workDir: string,
+    private readonly options: RunOptions,
+  ) {
+    const { config } = schedule;
+    this.rng = new Prng(config.seed ^ 0x5eed);
+    this.mint = new TokenMint(config.seed);
+    const defaults = new Prng(config.seed ^ 0xdef);
+    setDefaultRandomSource((bytes) => defaults.fill(bytes));
+    this.server = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20 });
+    for (let i = 0; i < config.devices; i++) {
+      this.devices.push(
+        new Device({
+          index: i,
+          engine: config.nodeDevices.includes(i) ? 'node' : 'wasm',
+          wasm: options.wasm,
+          dir: path.join(workDir, `dev${i}`),
+          random: new Prng((config.seed * 7919 + i * 104729 + 1) >>> 0),
+          server: this.server,
+          now: () => this.now,
+          network: () => this.network,
+        }),
+      );
+    }
+    this.network = new Network(this.server, this.devices, () => this.now, () => this.rng, config.net);
+    this.network.onServerReceived = (frame) => this.serverReceived(frame);
+    if (options.traceMessages) this.network.onDeliver = (device, toServer, msg) => this.trace(`  ${toServer ? `dev${device} -> server` : `server -> dev${device}`} ${describeMessage(msg)}`);
+  }
+
+  private trace(line: string): void {
+    this.options.trace?.(line);
+  }
+
+  /** Records what the server now stores for the doc of `frame`, and the tokens it acknowledges. */
+  private serverReceived(frame: Uint8Array): void {
+    let docId: string;
+    try {
+      docId = decodeFrame(frame).docId;
+    } catch {
+      return;
+    }
+    const sv = this.server.loadedStateVector(docId);
+    if (sv) {
+      let acked = this.ackedSv.get(docId);
+      if (!acked) this.ackedSv.set(docId, (acked = new Map()));
+      for (const [client, clock] of sv) if ((acked.get(client) ?? 0) < clock) acked.set(client, clock);
+    }
+    if (docId !== workspaceDocId(WORKSPACE_ID)) {
+      const text = this.server.loadedBodyText(docId);
+      if (text !== null) this.ledger.acknowledge(docId, text);
+    }
+  }
+
+  /** Fires every timer that is due. */
+  private async timers(): Promise<void> {
+    if (this.serverFailUntil !== null && this.now >= this.serverFailUntil) {
+      this.server.setFailAppends(false);
+      this.serverFailUntil = null;
+    }
+    if (!this.server.up && this.serverBackAt !== null && this.now >= this.serverBackAt) {
+      this.server.start();
+      this.serverBackAt = null;
+    }
+    for (const d of this.devices) if (!d.up && d.bootAt !== null && this.now >= d.bootAt) await d.boot();
+    await this.network.processOpens();
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.workDir, { recursive: true });
+    this.server.start();
+    for (const d of this.devices) await d.boot();
+    await this.timers();
+  }
+
+  async runStep(step: Step, index: number): Promise<void> {
+    this.stepIndex = index;
+    const rng = step.t === 'advance' || !('seed' in step) ? this.rng : new Prng(step.seed);
+    this.rng = rng;
+    const ctx = { now: () => this.now, mint: this.mint, ledger: this.ledger, step: index };
+    switch (step.t) {
+      case 'user': {
+        const done = await performAction(step.action, this.devices[step.dev], rng, ctx);
+        if (done) {
+          this.actions++;
+          this.trace(`#${index} dev${step.dev} ${done}`);
+        }
+        break;
+      }
+      case 'concurrent': {
+        const devs = step.devs.map((i) => this.devices[i]);
+        const common = listMarkdown(devs[0].dir).filter((f) => devs.every((d) => fs.existsSync(path.join(d.dir, f))));
+        if (common.length === 0) break;
+        const rel = rng.pick(common);
+        for (const d of devs) {
+          const done = rng.chance(0.75) ? await editFile(d, rel, rng, ctx) : await this.frontmatterEdit(d, rel, rng);
+          if (done) this.actions++;
+        }
+        this.trace(`#${index} concurrent ${rel} on ${step.devs.join(',')}`);
+        break;
+      }
+      case 'deliver':
+        for (let i = 0; i < step.n; i++) if (!(await this.network.deliverOne(rng))) break;
+        break;
+      case 'advance':
+        this.now += step.ms;
+        break;
+      case 'drop-link': {
+        const link = this.network.linkOf(step.dev);
+        if (link && (!step.handshake || !link.handshakeDone) && (await this.network.dropLink(step.dev))) this.trace(`#${index} drop dev${step.dev}'s link`);
+        break;
+      }
+      case 'crash-plugin': {
+        const d = this.devices[step.dev];
+        if (!d.up) break;
+        await d.crash();
+        d.bootAt = this.now + step.downMs;
+        this.faults.pluginCrashes++;
+        this.trace(`#${index} crash dev${step.dev}`);
+        break;
+      }
+      case 'restart-plugin': {
+        const d = this.devices[step.dev];
+        if (!d.up) break;
+        await d.stop();
+        await d.boot();
+        this.faults.pluginRestarts++;
+        this.trace(`#${index} restart dev${step.dev}`);
+        break;
+      }
+      case 'crash-server':
+        if (!this.server.up) break;
+        this.serverFailuresBefore += this.server.storageFailures;
+        await this.server.crash();
+        this.serverBackAt = this.now + step.downMs;
+        this.faults.serverCrashes++;
+        this.trace(`#${index} crash server`);
+        break;
+      case 'restart-server':
+        if (!this.server.up) break;
+        this.serverFailuresBefore += this.server.storageFailures;
+        await this.server.stop();
+        this.server.start();
+        this.faults.serverRestarts++;
+        this.trace(`#${index} restart server`);
+        break;
+      case 'storage-fail':
+        this.devices[step.dev].storageFailUntil = this.now + step.ms;
+        break;
+      case 'server-storage-fail':
+        this.server.setFailAppends(true);
+        this.serverFailUntil = this.now + step.ms;
+        break;
+    }
+    await this.timers();
+    if (process.env.FUZZ_DIGEST) {
+      const h = (await import('node:crypto')).createHash('sha1');
+      for (const d of this.devices) h.update(JSON.stringify(folderSnapshotForDigest(d.dir)));
+      this.trace(`#${index} digest ${h.digest("hex").slice(0, 10)} q=${this.network.links().map((l) => `${l.deviceIndex}:${l.toServer.map((m) => (m.binary ? `${decodeFrame(m.data as Uint8Array).docId.slice(-12)}/${(m.data as Uint8Array).length}` : String(m.data).slice(0, 12))).join('|')}/${l.toDevice.length}`).join(" ")} delivered=${this.network.stats.delivered} engines=${this.devices.map((d) => d.engine).join(",")}`);
+    }
+  }
+
+  private async frontmatterEdit(d: Device, rel: string, rng: Prng): Promise<string | null> {
+    const file = path.join(d.dir, ...rel.split('/'));
+    const text = fs.readFileSync(file, 'utf8');
+    let parsed;
+    try {
+      parsed = parseFile(rel, text, this.now);
+    } catch {
+      return null;
+    }
+    fs.writeFileSync(file, renderFile(editMetadata(rng, parsed.metadata, this.now), splitFile(text).body));
+    await d.event('file_saved', { path: rel, body_changed: false });
+    return `frontmatter ${rel}`;
+  }
+
+  /** Faults off, everything up, everyone reconnected; delivers in rounds until quiet. Resolves to the rounds used. */
+  async heal(maxRounds: number): Promise<number> {
+    this.network.config = PERFECT_NET;
+    this.server.setFailAppends(false);
+    this.serverFailUntil = null;
+    if (!this.server.up) this.server.start();
+    this.serverBackAt = null;
+    for (const d of this.devices) {
+      d.storageFailUntil = -1;
+      if (!d.up) await d.boot();
+    }
+    for (const d of this.devices) await this.network.dropLink(d.index, false);
+    this.network.openNow();
+    const rng = new Prng(this.schedule.config.seed ^ 0x4ea1);
+    let rounds = 0;
+    while (this.network.busy()) {
+      if (rounds >= maxRounds) return rounds + 1;
+      rounds++;
+      this.now += 100;
+      this.network.openNow();
+      await this.network.processOpens();
+      this.network.deliverableNow();
+      const batch = new Set(this.network.links().flatMap((l) => [...l.toServer, ...l.toDevice]));
+      while (await this.network.deliverOne(rng, (m) => batch.has(m))) {
+        // one round: only what was queued when it started
+      }
+    }
+    return rounds;
+  }
+
+  collectFaults(): FaultCounts {
+    const s = this.network.stats;
+    return {
+      ...this.faults,
+      messagesDropped: s.dropped,
+      messagesDuplicated: s.duplicated,
+      messagesReordered: s.reordered,
+      connectionsDropped: s.linkDrops,
+      droppedMidHandshake: s.handshakeDrops,
+      deviceStorageRefusals: this.devices.reduce((n, d) => n + d.stats.storageRefusals, 0),
+      serverStorageFailures: this.serverFailuresBefore + this.server.storageFailures,
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.devices) await d.crash().catch(() => undefined);
+    await this.server.stop().catch(() => undefined);
+    setDefaultRandomSource(null);
+    if (!this.options.keep) fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** Recent plugin log lines of every device, for failure reports. */
+  logTail(lines = Number(process.env.FUZZ_LOG_LINES ?? 15)): string {
+    return this.devices.map((d) => `${d.name} (${d.engine}):\n  ${d.logs.slice(-lines).join('\n  ')}`).join('\n');
+  }
+
+  get currentStep(): number {
+    return this.stepIndex;
+  }
+}
+
+/** One line for a message: doc id and y-sync kind, or the control text. */
+export function describeMessage(msg: Msg): string {
+  if (msg.kind === 'close') return 'close';
+  if (!msg.binary) return String(msg.data).slice(0, 100);
+  try {
+    const { docId, payload } = decodeFrame(msg.data as Uint8Array);
+    const kinds = decodeSyncMessages(payload).map((m) => m.kind + (m.kind === 'step1' ? '' : `(${'update' in m ? m.update.length : ''})`));
+    return `${docId} ${kinds.join('+')}`;
+  } catch {
+    return `undecodable frame (${(msg.data as Uint8Array).length} bytes)`;
+  }
+}
+
+let runCounter = 0;
+
+/** Runs a schedule from start to verdict. */
+export async function runSchedule(schedule: Schedule, options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const root = options.workRoot ?? defaultWorkRoot();
+  const workDir = path.join(root, `diaryx-fuzz-${process.pid}-${schedule.config.seed}-${++runCounter}`);
+  fs.rmSync(workDir, { recursive: true, force: true });
+  const sim = new Simulation(schedule, workDir, options);
+  const failures: Failure[] = [];
+  const checkStats: CheckStats = { lostToDeletes: 0 };
+  let rounds = 0;
+  try {
+    await sim.start();
+    for (let i = 0; i < schedule.steps.length; i++) await sim.runStep(schedule.steps[i], i);
+    rounds = await sim.heal(schedule.config.maxRounds);
+    if (rounds > schedule.config.maxRounds) {
+      failures.push({ kind: 'rounds', message: `still not quiet after ${schedule.config.maxRounds} heal rounds (${sim.network.queuedMessages()} messages queued)` });
+    }
+    failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats)));
+  } catch (e) {
+    const kind = e instanceof PluginTrap ? 'trap' : 'exception';
+    failures.push({ kind, message: `at step ${sim.currentStep}: ${(e as Error).stack ?? String(e)}` });
+  }
+  if (failures.length > 0) failures[0].message += `\n--- plugin logs ---\n${sim.logTail()}`;
+  const result: RunResult = {
+    failures,
+    actions: sim.actions,
+    faults: sim.collectFaults(),
+    rounds,
+    messages: sim.network.stats.delivered,
+    editsLostToDeletes: checkStats.lostToDeletes,
+    durationMs: 0,
+    workDir,
+  };
+  await sim.close();
+  result.durationMs = Date.now() - started;
+  return result;
+}
