@@ -2,6 +2,7 @@
  * npm run bench [-- --quick] [-- --only suite,suite]
  * Runs every benchmark suite and writes bench/results.json and bench/results.md.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   plugin: () => import('./suites/plugin'),
   sync: () => import('./suites/sync'),
   trace: () => import('./suites/trace'),
+  history: () => import('./suites/history'),
 };
 
 const { values } = parseArgs({
@@ -34,5 +36,11 @@ for (const name of selected) {
   rows.push(...(await suite({ quick, runs, log: (m) => console.log(`[bench] ${name}: ${m}`) })));
 }
 const dir = path.dirname(fileURLToPath(import.meta.url));
-const out = writeReport(dir, rows, { ...machine(), mode: quick ? 'quick' : 'full' });
+// With --only, the other suites' rows of the previous report are kept.
+let kept: Row[] = [];
+const previous = path.join(dir, 'results.json');
+if (values.only && fs.existsSync(previous)) {
+  kept = (JSON.parse(fs.readFileSync(previous, 'utf8')) as { rows: Row[] }).rows.filter((r) => !selected.includes(r.suite));
+}
+const out = writeReport(dir, [...kept, ...rows], { ...machine(), mode: quick ? 'quick' : 'full' });
 console.log(`[bench] wrote ${out.json} and ${out.md}`);

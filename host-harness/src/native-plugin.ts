@@ -2,37 +2,40 @@
  * The plugin's TypeScript run directly in Node's V8, behind the same call
  * surface as an Extism plugin (`call(name, input)`). Benchmarks use it to
  * compare the QuickJS/wasm build with the same code in V8; simulations use it
- * for extra devices. Each instance imports plugin/src/api.ts afresh (its
- * module-level state is per instance); host functions are called directly
- * with the same JSON strings the wasm build sends.
+ * for extra devices. Each instance has its own plugin state (api.ts
+ * `PluginInstance`); host functions are called directly with the same JSON
+ * strings the wasm build sends.
  */
+import * as api from '../../plugin/src/api';
 import { buildManifest } from '../../plugin/src/manifest';
 import type { RawHostCall } from '../../plugin/src/host/bridge';
-
-type Api = typeof import('../../plugin/src/api');
 
 export interface NativeOutput {
   bytes(): Uint8Array;
   text(): string;
 }
 
-let instances = 0;
-
 const utf8 = new TextEncoder();
 const asText = (input: string | Uint8Array) => (typeof input === 'string' ? input : new TextDecoder().decode(input));
 const asBytes = (input: string | Uint8Array) => (typeof input === 'string' ? utf8.encode(input) : input);
 
 export class NativePlugin {
-  private constructor(private readonly api: Api) {}
+  private readonly instance = api.newInstance();
+
+  private constructor() {}
 
   static async create(call: RawHostCall): Promise<NativePlugin> {
-    const api = (await import(`../../plugin/src/api.ts?instance=${++instances}`)) as Api;
-    api.useHost(call);
-    return new NativePlugin(api);
+    const plugin = new NativePlugin();
+    api.withInstance(plugin.instance, () => api.useHost(call));
+    return plugin;
   }
 
   private run(name: string, input: string | Uint8Array): string | Uint8Array {
-    const a = this.api;
+    return api.withInstance(this.instance, () => this.dispatch(name, input));
+  }
+
+  private dispatch(name: string, input: string | Uint8Array): string | Uint8Array {
+    const a = api;
     a.beginCall();
     const text = () => asText(input);
     switch (name) {

@@ -19,32 +19,52 @@ import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
 import { PluginState } from './state';
 
-let host: HostBridge | null = null;
-let runtime: SyncRuntime | null = null;
-let rawCall: RawHostCall | null = null;
+/** One plugin instance's state: the wasm build has one; Node hosts may run several. */
+export interface PluginInstance {
+  host: HostBridge | null;
+  runtime: SyncRuntime | null;
+  rawCall: RawHostCall | null;
+}
+
+export function newInstance(): PluginInstance {
+  return { host: null, runtime: null, rawCall: null };
+}
+
+let current: PluginInstance = newInstance();
+
+/** Runs `fn` against `instance` (the exports below act on the current instance). */
+export function withInstance<T>(instance: PluginInstance, fn: () => T): T {
+  const previous = current;
+  current = instance;
+  try {
+    return fn();
+  } finally {
+    current = previous;
+  }
+}
 
 /** Chooses how host functions are reached (Extism in the plugin, a table in tests). */
 export function useHost(call: RawHostCall): void {
-  rawCall = call;
-  host = new HostBridge(call);
+  current.rawCall = call;
+  current.host = new HostBridge(call);
 }
 
 function bridge(): HostBridge {
-  if (!host) {
-    if (!rawCall) throw new Error('host functions are not available');
-    host = new HostBridge(rawCall);
+  if (!current.host) {
+    if (!current.rawCall) throw new Error('host functions are not available');
+    current.host = new HostBridge(current.rawCall);
   }
-  return host;
+  return current.host;
 }
 
 /** Marks the start of an export call (resets the per-call host call budget). */
 export function beginCall(): void {
-  if (rawCall) bridge().beginExportCall();
+  if (current.rawCall) bridge().beginExportCall();
 }
 
-/** The current runtime (tests and benchmarks inspect it). */
+/** The current current.runtime (tests and benchmarks inspect it). */
 export function currentRuntime(): SyncRuntime | null {
-  return runtime;
+  return current.runtime;
 }
 
 interface InitParams {
@@ -85,30 +105,30 @@ export function init(input: string): void {
   } catch (e) {
     configError = `saving the sync config failed: ${(e as Error).message}`;
   }
-  if (runtime) {
-    runtime.save(true);
-    runtime.state.destroy();
+  if (current.runtime) {
+    current.runtime.save(true);
+    current.runtime.state.destroy();
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
   for (const warning of state.loadWarnings) state.reportError(warning);
   if (configError !== null) state.reportError(configError);
-  runtime = new SyncRuntime(h, state);
-  applyStoredRetention(runtime);
+  current.runtime = new SyncRuntime(h, state);
+  applyStoredRetention(current.runtime);
   deviceRegistry(state);
-  if (params.workspace_id !== null) runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
-  else if (config.workspace_id !== null && config.workspace_id.trim() !== '') runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
-  runtime.reconcileTransport(params.write_to_disk ?? undefined);
+  if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
+  else if (config.workspace_id !== null && config.workspace_id.trim() !== '') current.runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
+  current.runtime.reconcileTransport(params.write_to_disk ?? undefined);
   h.log('info', 'Sync plugin initialized');
 }
 
 export function shutdown(): void {
   const h = bridge();
   h.wsRequest({ type: 'disconnect' });
-  if (runtime) {
-    const errors = runtime.save(true);
+  if (current.runtime) {
+    const errors = current.runtime.save(true);
     if (errors.length) h.log('warn', `Shutdown state cleanup failed: ${errors.join('; ')}`);
-    runtime.state.destroy();
-    runtime = null;
+    current.runtime.state.destroy();
+    current.runtime = null;
   }
   h.log('info', 'Sync plugin shut down');
 }
@@ -149,11 +169,11 @@ function parseCommandRequest(input: string, nameField: 'command' | 'type'): { co
 /** The Diaryx host polls and clicks through these; state-changing commands save afterwards. */
 export function handleCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'command');
-  const response = respond(() => runCommand(bridge(), runtime, command, params));
-  if (runtime) {
-    deviceRegistry(runtime.state).flush();
-    runtime.execute([]);
-    runtime.autosave();
+  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
+  if (current.runtime) {
+    deviceRegistry(current.runtime.state).flush();
+    current.runtime.execute([]);
+    current.runtime.autosave();
   }
   return JSON.stringify(response);
 }
@@ -162,9 +182,9 @@ export function handleCommand(input: string): string {
 export function executeTypedCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'type');
   if (!isKnownCommand(command)) return '';
-  const response = respond(() => runCommand(bridge(), runtime, command, params));
+  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
   if (!response.success) throw new Error(response.error ?? 'command failed');
-  runtime?.execute([]);
+  current.runtime?.execute([]);
   return JSON.stringify({ type: 'PluginResult', data: response.data });
 }
 
@@ -181,11 +201,11 @@ export function getComponentHtml(input: string): string {
 
 export function onEvent(input: string): void {
   const event = parseGuestEvent(input);
-  if (!runtime) {
+  if (!current.runtime) {
     bridge().log('warn', `[on_event:${event.event_type}] ${'Plugin state not initialized'}`);
     return;
   }
-  const rt = runtime;
+  const rt = current.runtime;
   let actions: SessionAction[] = [];
   try {
     actions = new LocalEvents(rt).handle(event);
@@ -207,17 +227,17 @@ export function setConfig(input: string): void {
   const patch = JSON.parse(input) as unknown;
   const h = bridge();
   saveConfig(h, applyConfigPatch(loadConfig(h), patch));
-  runtime?.reconcileTransport();
+  current.runtime?.reconcileTransport();
 }
 
 // ---- binary exports -------------------------------------------------------
 
 function sessionExport(label: string, input: Parameters<SyncRuntime['run']>[1]): Uint8Array {
-  if (!runtime) {
+  if (!current.runtime) {
     bridge().log('warn', `[${label}] Plugin state not initialized`);
     return encodeEnvelope([]);
   }
-  return encodeEnvelope(runtime.run(label, input));
+  return encodeEnvelope(current.runtime.run(label, input));
 }
 
 export function handleBinaryMessage(bytes: Uint8Array): Uint8Array {
@@ -229,18 +249,18 @@ export function handleTextMessage(text: string): Uint8Array {
 }
 
 export function onConnected(input: string): Uint8Array {
-  if (runtime) {
+  if (current.runtime) {
     const params = parseInitParams(input);
-    if (params.workspace_id !== null) runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
+    if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
   }
   return sessionExport('on_connected', (s) => s.connected());
 }
 
 export function onDisconnected(): Uint8Array {
   const out = sessionExport('on_disconnected', (s) => s.disconnected());
-  if (runtime) {
-    const errors = runtime.save(true);
-    if (errors.length) runtime.host.log('warn', `[on_disconnected] persist_state failed: ${errors.join('; ')}`);
+  if (current.runtime) {
+    const errors = current.runtime.save(true);
+    if (errors.length) current.runtime.host.log('warn', `[on_disconnected] persist_state failed: ${errors.join('; ')}`);
   }
   return out;
 }
