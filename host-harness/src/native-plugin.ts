@@ -75,5 +75,9 @@ export class NativePlugin {
     }
   }
 
+  async reset(): Promise<boolean> {
+    return true;
+  }
+
   async close(): Promise<void> {}
 }

@@ -74,6 +74,8 @@ export interface PluginHostOptions {
   onEnvelopeCall?: (call: EnvelopeCall) => void;
   /** Compare each returned envelope with the dispatched actions and record the result in `envelopeChecks`. */
   checkEnvelopes?: boolean;
+  /** Reset the instance's Extism memory after each call (default true; Extism vars do not survive it). */
+  resetMemory?: boolean;
   /**
    * Fills the guest's random bytes (WASI `random_get`: Yjs client ids, the
    * device id, the Math.random seed) instead of the OS, so that a seeded
@@ -274,6 +276,11 @@ export class PluginHost {
         throw new PluginCallError(name, msg.replace(/^Plugin-originated error: /, ''));
       } finally {
         if (envelope) this.recording = null;
+        // The Extism JS SDK keeps every memory block of a plugin until reset(),
+        // addressing them as index << 48 in an i64: without a reset an
+        // instance breaks after ~32k blocks in total. The sync plugin keeps no
+        // state in Extism vars (a reset drops them), so every call starts clean.
+        if (this.options.resetMemory !== false) await this.plugin.reset();
       }
       if (!envelope) return { output, call: null };
       const inputBytes = typeof input === 'string' ? new TextEncoder().encode(input) : new Uint8Array(input);

@@ -52,6 +52,9 @@ export class PluginRunner {
         const msg = `${name}: ${(e as Error).message ?? String(e)}`;
         this.failures.push(msg);
         throw new Error(msg);
+      } finally {
+        // The SDK keeps every memory block until reset() and breaks after ~32k of them.
+        await this.plugin.reset();
       }
     };
     const result = this.tail.then(run, run);
