@@ -48,11 +48,18 @@ export class Ledger {
   /** Paths deleted at some point (candidates for restore). */
   readonly deletedPaths = new Set<string>();
   /** Devices that deleted each path. */
-  private readonly deleters = new Map<string, Set<number>>();
+  /** When each device last deleted (or renamed away) each path, in simulated ms. */
+  private readonly deleters = new Map<string, Map<number, number>>();
+
+  private noteDelete(key: string, device: number, time: number): void {
+    let byDevice = this.deleters.get(key);
+    if (!byDevice) this.deleters.set(key, (byDevice = new Map()));
+    byDevice.set(device, time);
+  }
 
   /** Tokens typed into `key` on `device`; `intoExisting` when the file was already there (an edit, not a new file). */
-  inserted(tokens: Iterable<string>, key: string, device: number, step: number, intoExisting = false): void {
-    const deletedElsewhere = intoExisting && [...(this.deleters.get(key) ?? [])].some((d) => d !== device);
+  inserted(tokens: Iterable<string>, key: string, device: number, step: number, concurrentDelete = false): void {
+    const deletedElsewhere = concurrentDelete;
     for (const token of tokens) {
       this.tokens.set(token, { token, keys: new Set([key]), device, step, acked: false, removed: false, deleteExposed: deletedElsewhere });
       const docId = bodyDocId(WORKSPACE_ID, key);
@@ -70,17 +77,48 @@ export class Ledger {
   }
 
   /** A user deleted the file at `key` on `device`. */
-  deletedKey(key: string, device: number): void {
+  deletedKey(key: string, device: number, time: number): void {
     this.deletedPaths.add(key);
-    let set = this.deleters.get(key);
-    if (!set) this.deleters.set(key, (set = new Set()));
-    set.add(device);
+    this.recreations.delete(key);
+    this.noteDelete(key, device, time);
     for (const rec of this.tokens.values()) if (rec.keys.has(key)) rec.deleteExposed = true;
   }
 
-  /** A user created a new file at `key` (replacing what earlier files at that path held). */
-  createdKey(key: string): void {
-    for (const rec of this.tokens.values()) if (rec.keys.has(key)) rec.deleteExposed = true;
+  /** True when a device other than `device` deleted or renamed away `key` at some point. */
+  deletedByOthers(key: string, device: number): boolean {
+    return this.lastDeleteByOthers(key, device) !== null;
+  }
+
+  /** When another device than `device` last deleted or renamed away `key`, or null. */
+  lastDeleteByOthers(key: string, device: number): number | null {
+    let last: number | null = null;
+    for (const [d, t] of this.deleters.get(key) ?? []) if (d !== device && (last === null || t > last)) last = t;
+    return last;
+  }
+
+  /** Files created at a path once used and deleted, since its last delete: device -> tokens. */
+  private readonly recreations = new Map<string, Map<number, string[]>>();
+
+  /**
+   * A user created a new file at `key` (replacing what earlier files at that
+   * path held) with `tokens`. At a path used before, the text of a new file
+   * replaces the server's by design; two devices doing that concurrently
+   * replace each other's text, so both sides' tokens are only counted.
+   */
+  createdKey(key: string, device: number, tokens: string[]): void {
+    const fresh = new Set(tokens);
+    for (const rec of this.tokens.values()) if (rec.keys.has(key) && !fresh.has(rec.token)) rec.deleteExposed = true;
+    if (!this.deletedPaths.has(key)) return;
+    let byDevice = this.recreations.get(key);
+    if (!byDevice) this.recreations.set(key, (byDevice = new Map()));
+    byDevice.set(device, [...(byDevice.get(device) ?? []), ...tokens]);
+    if (byDevice.size < 2) return;
+    for (const list of byDevice.values()) {
+      for (const t of list) {
+        const rec = this.tokens.get(t);
+        if (rec) rec.deleteExposed = true;
+      }
+    }
   }
 
   /**
@@ -90,12 +128,10 @@ export class Ledger {
    * had not heard of the rename, stay with the old path, by design (like a
    * delete).
    */
-  renamedKey(from: string, to: string, text: string, device: number): void {
+  renamedKey(from: string, to: string, text: string, device: number, time: number): void {
     this.deletedPaths.add(from);
     // For the other devices the old path was deleted (see `inserted`).
-    let set = this.deleters.get(from);
-    if (!set) this.deleters.set(from, (set = new Set()));
-    set.add(device);
+    this.noteDelete(from, device, time);
     for (const rec of this.tokens.values()) {
       if (!rec.keys.has(from)) continue;
       if (text.includes(rec.token)) rec.keys.add(to);
@@ -148,6 +184,23 @@ function reported(rng: Prng, device: Device, rel: string): string {
   return rng.chance(0.2) ? `${device.dir}/${rel}` : rel;
 }
 
+/**
+ * True when another device deleted (or renamed away) `rel` and this device
+ * has not seen that yet (its workspace doc has no tombstone there as recent
+ * as that delete): text
+ * typed there now races that delete, which wins over synced text by design.
+ * A device that is not running cannot be asked: counted as racing.
+ */
+async function deleteNotSeen(device: Device, rel: string, ledger: Ledger): Promise<boolean> {
+  const last = ledger.lastDeleteByOthers(rel, device.index);
+  if (last === null) return false;
+  if (!device.up) return true;
+  const res = await device.command('GetCrdtFile', { path: rel });
+  const meta = res.success ? (res.data as { deleted?: boolean; modified_at?: number } | null) : null;
+  // Seen: a tombstone newer than the other device's last delete (the same time is ambiguous).
+  return !(meta && meta.deleted === true && (meta.modified_at ?? 0) > last);
+}
+
 /** Performs one user action on `device`; returns a short description (or null when it did not apply). */
 export async function performAction(kind: UserAction, device: Device, rng: Prng, ctx: ActionContext): Promise<string | null> {
   const files = listMarkdown(device.dir);
@@ -158,8 +211,9 @@ export async function performAction(kind: UserAction, device: Device, rng: Prng,
       if (files.includes(rel)) return performAction('edit', device, rng, ctx);
       const body = newBody(rng, ctx.mint, device.index);
       writeFile(device, rel, renderFile(newMetadata(rng, rel, now), body));
-      ctx.ledger.createdKey(rel);
-      ctx.ledger.inserted(tokensIn(body), rel, device.index, ctx.step);
+      const concurrent = await deleteNotSeen(device, rel, ctx.ledger);
+      ctx.ledger.inserted(tokensIn(body), rel, device.index, ctx.step, concurrent);
+      ctx.ledger.createdKey(rel, device.index, [...tokensIn(body)]);
       await device.event('file_created', { path: reported(rng, device, rel) });
       return `create ${rel}`;
     }
@@ -192,7 +246,7 @@ export async function performAction(kind: UserAction, device: Device, rng: Prng,
       const text = fs.readFileSync(abs(device, rel), 'utf8');
       fs.mkdirSync(path.dirname(abs(device, target)), { recursive: true });
       fs.renameSync(abs(device, rel), abs(device, target));
-      ctx.ledger.renamedKey(rel, target, text, device.index);
+      ctx.ledger.renamedKey(rel, target, text, device.index, now);
       await device.event(kind === 'rename' ? 'file_renamed' : 'file_moved', {
         old_path: reported(rng, device, rel),
         new_path: reported(rng, device, target),
@@ -203,7 +257,7 @@ export async function performAction(kind: UserAction, device: Device, rng: Prng,
       if (files.length === 0) return null;
       const rel = rng.pick(files);
       fs.rmSync(abs(device, rel));
-      ctx.ledger.deletedKey(rel, device.index);
+      ctx.ledger.deletedKey(rel, device.index, now);
       await device.event('file_deleted', { path: reported(rng, device, rel) });
       return `delete ${rel}`;
     }
@@ -213,8 +267,9 @@ export async function performAction(kind: UserAction, device: Device, rng: Prng,
       const rel = rng.pick(candidates);
       const body = newBody(rng, ctx.mint, device.index);
       writeFile(device, rel, renderFile(newMetadata(rng, rel, now), body));
-      ctx.ledger.createdKey(rel);
-      ctx.ledger.inserted(tokensIn(body), rel, device.index, ctx.step);
+      const concurrent = await deleteNotSeen(device, rel, ctx.ledger);
+      ctx.ledger.inserted(tokensIn(body), rel, device.index, ctx.step, concurrent);
+      ctx.ledger.createdKey(rel, device.index, [...tokensIn(body)]);
       await device.event('file_created', { path: reported(rng, device, rel) });
       return `restore ${rel}`;
     }
@@ -247,7 +302,7 @@ export async function editFile(device: Device, rel: string, rng: Prng, ctx: Acti
   const after = tokensIn(next);
   // Any damage to a token the user could see counts as taking it out.
   ctx.ledger.removed(ctx.ledger.tokensOf(rel).filter((t) => (body.includes(t) && !next.includes(t)) || (containsToken(body, t) && !containsToken(next, t))));
-  ctx.ledger.inserted([...after].filter((t) => !before.has(t)), rel, device.index, ctx.step, true);
+  ctx.ledger.inserted([...after].filter((t) => !before.has(t)), rel, device.index, ctx.step, ctx.ledger.deletedByOthers(rel, device.index));
   fs.writeFileSync(file, out);
   await device.event('file_saved', { path: reported(rng, device, rel) });
   return `edit ${rel}`;

@@ -112,7 +112,7 @@ function replayCommand(args: Args, seed: number): string {
   return `npm run fuzz -- --seed ${seed} --devices ${args.devices} --steps ${args.steps}${extra}`;
 }
 
-const totals = { seeds: 0, failed: 0, actions: 0, messages: 0, maxRounds: 0, lostToDeletes: 0, faults: {} as Record<string, number> };
+const totals = { seeds: 0, failed: 0, actions: 0, messages: 0, maxRounds: 0, lostToDeletes: 0, gapsInDeletedFiles: 0, unfillableGaps: 0, faults: {} as Record<string, number> };
 
 function addTotals(r: RunResult): void {
   totals.seeds++;
@@ -120,6 +120,8 @@ function addTotals(r: RunResult): void {
   totals.messages += r.messages;
   totals.maxRounds = Math.max(totals.maxRounds, r.rounds);
   totals.lostToDeletes += r.editsLostToDeletes;
+  totals.gapsInDeletedFiles += r.gapsInDeletedFiles;
+  totals.unfillableGaps += r.unfillableGaps;
   for (const [k, v] of Object.entries(r.faults as FaultCounts)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
   if (r.failures.length > 0) totals.failed++;
 }
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   console.log(
-    `\n${totals.seeds} seeds, ${totals.failed} failed, ${totals.actions} actions, ${totals.messages} messages, longest convergence ${totals.maxRounds} rounds, ${((Date.now() - started) / 1000).toFixed(0)} s\nfaults: ${f || 'none'}\nacknowledged edits that went with a deleted file: ${totals.lostToDeletes}`,
+    `\n${totals.seeds} seeds, ${totals.failed} failed, ${totals.actions} actions, ${totals.messages} messages, longest convergence ${totals.maxRounds} rounds, ${((Date.now() - started) / 1000).toFixed(0)} s\nfaults: ${f || 'none'}\nacknowledged edits that went with a deleted file: ${totals.lostToDeletes}; server docs of deleted files left with a gap: ${totals.gapsInDeletedFiles}; docs waiting for an update no copy holds any more: ${totals.unfillableGaps}`,
   );
   process.exitCode = ok ? 0 : 1;
 }

@@ -171,6 +171,15 @@ export class SyncRuntime {
       }
       // A device entry noted during these actions goes out with them, not at the next command.
       deviceRegistry(this.state).flush();
+      // Local changes go out once they are stored: a device that crashed after
+      // sending what storage had refused would come back without it (under a
+      // new client id), and its peers would wait forever for any part the
+      // network lost. While storage refuses writes they wait in the queue (only
+      // while connected: offline, the next sync covers them as before).
+      if (this.state.hasLocalUpdates && this.state.docsDirty && this.session.state === SessionState.Active) {
+        this.state.save(false, false);
+        if (this.state.docsDirty) return;
+      }
       const next = this.session.flushLocalUpdates();
       if (next.length === 0) return;
       queue.push(...next);

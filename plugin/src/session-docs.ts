@@ -67,9 +67,11 @@ export class PluginSessionDocs implements SessionDocs {
     const carried = result.renames.filter(([oldKey]) => unsynced(oldKey));
     for (const [, newKey] of carried) this.deferredSeeds.add(newKey);
     for (const [, newKey] of result.renames) this.synced.delete(newKey);
+    // A file that (re)appears is never an echo: its body must be asked for even
+    // when the metadata equals what this device last had for the path.
     const changed = result.changed.filter((key) => {
       const meta = this.state.workspace.getFile(key);
-      return !(meta && this.disk.isMetadataEcho(key, meta));
+      return !(meta && this.disk.isMetadataEcho(key, meta) && !result.appeared.includes(key));
     });
     if (writeToDisk && (changed.length > 0 || carried.length > 0)) {
       const kept = this.disk.applyRemoteChanges(changed, carried, unsynced);
@@ -182,6 +184,10 @@ export class PluginSessionDocs implements SessionDocs {
     this.replaceSeeds.delete(key);
     this.state.bodies.setBody(key, body);
     return false;
+  }
+
+  hasBody(key: string): boolean {
+    return this.state.bodies.has(key);
   }
 
   bodyStateVector(key: string): Uint8Array {

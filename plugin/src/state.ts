@@ -235,6 +235,16 @@ export class PluginState {
     this.dirtyBodies.add(key);
   }
 
+  /** Local updates are waiting to be sent. */
+  get hasLocalUpdates(): boolean {
+    return this.outgoing.length > 0;
+  }
+
+  /** The workspace doc or a body doc changed since it was last stored. */
+  get docsDirty(): boolean {
+    return this.workspaceDirty || this.dirtyBodies.size > 0;
+  }
+
   /** True when something changed since the last successful save. */
   get dirty(): boolean {
     return this.workspaceDirty || this.dirtyBodies.size > 0 || this.removedBodies.size > 0 || this.historyDirty;

@@ -12,6 +12,7 @@
 import '../../fuzz/seeded-crypto';
 import { describe, expect, it } from 'vitest';
 import { generateSchedule, type GenerateOptions } from '../../fuzz/schedule';
+import { seededCryptoActive } from '../../fuzz/seeded-crypto';
 import { runSchedule } from '../../fuzz/simulation';
 import { PLUGIN_WASM } from '../helpers/paths';
 
@@ -19,13 +20,16 @@ interface Case extends Omit<GenerateOptions, 'seed'> {
   seeds: number[];
 }
 
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+
 const CASES: Case[] = [
   // No faults: concurrent edits, renames, deletes and restores alone must converge.
-  { seeds: [1, 2, 3, 4, 5, 6], devices: 3, steps: 160, faults: 0 },
-  // Every fault kind, at the rates the seed picks.
-  { seeds: [100, 101, 102, 103, 104, 105, 106, 107, 108, 109], devices: 3, steps: 160 },
+  { seeds: range(1, 12), devices: 3, steps: 200, faults: 0 },
+  // Every fault kind, at the rates each seed picks.
+  { seeds: range(100, 24), devices: 3, steps: 200 },
   // More devices, twice the fault rate.
-  { seeds: [200, 201], devices: 4, steps: 140, faults: 2 },
+  { seeds: range(200, 6), devices: 4, steps: 160, faults: 2 },
+  { seeds: range(300, 2), devices: 5, steps: 150 },
 ];
 
 function replayCommand(c: Case, seed: number): string {
@@ -33,6 +37,15 @@ function replayCommand(c: Case, seed: number): string {
 }
 
 describe('seeded convergence simulation', () => {
+  it('replays a seed exactly (client ids, text, message order)', async () => {
+    expect(await seededCryptoActive()).toBe(true);
+    const schedule = generateSchedule({ seed: 7, devices: 3, steps: 120 });
+    const a = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+    const b = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+    const summary = (r: typeof a) => ({ actions: r.actions, messages: r.messages, rounds: r.rounds, faults: r.faults, failures: r.failures.length });
+    expect(summary(b)).toEqual(summary(a));
+  }, 60_000);
+
   for (const c of CASES) {
     for (const seed of c.seeds) {
       it(`seed ${seed}: ${c.devices} devices, ${c.steps} steps, faults x${c.faults ?? 1}`, async () => {

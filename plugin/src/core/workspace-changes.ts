@@ -23,6 +23,8 @@ export interface ApplyResult {
    * the original; the disk writer still needs them for the `updated` line).
    */
   retimed: string[];
+  /** Keys created or restored (not active before, active now), a subset of `changed`. */
+  appeared: string[];
 }
 
 export type Snapshot = Map<string, FileMetadata>;
@@ -141,10 +143,19 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
       changed.push(k);
     }
   };
-  for (const [path, meta] of afterEntries) if (!before.has(path) && !meta.deleted) add(path);
+  const appeared: string[] = [];
+  for (const [path, meta] of afterEntries) {
+    if (!before.has(path) && !meta.deleted) {
+      add(path);
+      appeared.push(path);
+    }
+  }
   for (const [path, meta] of afterEntries) {
     const old = before.get(path);
-    if (old !== undefined && old.deleted && !meta.deleted) add(path);
+    if (old !== undefined && old.deleted && !meta.deleted) {
+      add(path);
+      appeared.push(path);
+    }
   }
   const nowDeleted = (path: string): boolean => after.get(path)?.deleted ?? true;
   for (const [path, old] of beforeEntries) if (nowDeleted(path) && !old.deleted) add(path);
@@ -194,5 +205,5 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
     const candidates = deletedFiles.filter(([dPath, dMeta]) => !matchedDeleted.has(dPath) && dMeta.part_of === cMeta.part_of);
     if (candidates.length === 1) pair(candidates[0][0], cPath);
   }
-  return { changed, renames, retimed };
+  return { changed, renames, retimed, appeared };
 }

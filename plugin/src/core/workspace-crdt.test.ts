@@ -175,6 +175,20 @@ describe('applyUpdate change tracking', () => {
     expect(r.retimed).toEqual(['a.md']);
   });
 
+  it('reports created and restored keys as appeared', () => {
+    const [a, b] = pair();
+    a.setFile('a.md', meta({ title: 'A' }));
+    a.setFile('b.md', meta({ title: 'B' }));
+    expect(sync(a, b).appeared).toEqual(['a.md', 'b.md']);
+    a.deleteFile('a.md', () => T + 5);
+    expect(sync(a, b).appeared).toEqual([]);
+    a.setFile('a.md', meta({ title: 'A' }));
+    a.setFile('b.md', meta({ title: 'B2' }));
+    const r = sync(a, b);
+    expect(r.appeared).toEqual(['a.md']);
+    expect(r.changed).toEqual(['a.md', 'b.md']);
+  });
+
   it('pairs renames: same parent and title first', () => {
     const [a, b] = pair();
     a.setFile('p/one.md', meta({ title: 'One', part_of: 'p/index.md' }));

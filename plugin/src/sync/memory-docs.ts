@@ -168,6 +168,9 @@ export class MemoryDocs implements SessionDocs {
     this.body(key).transact(() => text.insert(0, content), 'local');
     this.lastKnown.set(key, content);
   }
+  hasBody(key: string): boolean {
+    return this.bodies.has(key);
+  }
   bodyStateVector(key: string): Uint8Array {
     return Y.encodeStateVector(this.body(key));
   }

@@ -70,6 +70,8 @@ export interface SessionDocs {
 
   /** Fills the body doc of `key` from the file on disk when the body doc is empty (the edit is queued as a local update). */
   ensureBodyLoaded(key: string): void;
+  /** True when a body doc of `key` exists (loaded or stored); never creates one. */
+  hasBody(key: string): boolean;
   /** State vector of the body doc of `key` (creating an empty doc when there is none). */
   bodyStateVector(key: string): Uint8Array;
   /** Update holding everything the body doc has beyond `remoteStateVector`; throws on a malformed vector. */

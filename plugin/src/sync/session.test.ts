@@ -389,6 +389,22 @@ describe('active routing', () => {
     expect(docs.bodies.has('ghost.md')).toBe(false);
   });
 
+  it('a SyncStep1 for the body of a file not active here is still answered, nothing applied', () => {
+    // The server asks for a client's side of a body only when it joins; a file
+    // deleted here in the meantime (and restored elsewhere later) would lose
+    // this device's text on the server otherwise (fuzz seed 119).
+    const { docs, session } = active({ 'a.md': 'x' });
+    docs.body('gone.md').getText('body').insert(0, 'kept text');
+    docs.deleteFile('gone.md');
+    const step1 = encodeFrame('body:ws1/gone.md', encodeSyncStep1(Uint8Array.of(0)));
+    const [reply] = sent(session.binaryMessage(step1));
+    expect(reply.docId).toBe('body:ws1/gone.md');
+    expect(reply.messages.map((m) => m.kind)).toEqual(['step2']);
+    const update = encodeFrame('body:ws1/gone.md', encodeSyncStep2(Y.encodeStateAsUpdate(docs.body('a.md'))));
+    expect(session.binaryMessage(update)).toEqual([]);
+    expect(docs.bodyText('gone.md')).toBe('kept text');
+  });
+
   it('body SyncStep1 is answered only when the diff is more than 2 bytes', () => {
     const { session } = active({ 'a.md': 'x', 'empty.md': '' });
     expect(sent(session.binaryMessage(encodeFrame('body:ws1/empty.md', encodeSyncStep1(Uint8Array.of(0)))))).toEqual([]);

@@ -405,7 +405,7 @@ export class SyncSession {
       // The server asks for our side only when we join: answer it anyway, so what
       // this device holds is not missing there if the file comes back.
       const actions: SessionAction[] = [];
-      if (this.docs.bodyStateVector(key).length > 1) {
+      if (this.docs.hasBody(key)) {
         let reply: Uint8Array | null = null;
         try {
           reply = answerBodyStep1(this.docs, key, payload);
