@@ -7,21 +7,9 @@
  */
 import { decodeBase64, encodeBase64 } from '../../../common/src/base64';
 
-export interface HttpRequest {
-  url: string;
-  method: string;
-  headers?: Record<string, string>;
-  body?: string;
-  body_base64?: string;
-}
+import type { HttpRequest, HttpResponse } from '../../../common/src/host-json';
 
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  body_base64?: string;
-  error?: string;
-}
+export type { HttpRequest, HttpResponse };
 
 /** Headers a page may not set (the browser sets them itself). */
 const FORBIDDEN = new Set(['content-length', 'host', 'connection', 'accept-encoding', 'user-agent', 'origin', 'referer']);

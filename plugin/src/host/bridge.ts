@@ -46,40 +46,8 @@ export class HostError extends Error {
   }
 }
 
-export interface HttpRequest {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-  body_base64?: string;
-  timeout_ms?: number;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  body_base64?: string;
-  error?: string;
-}
-
-export type WsRequest =
-  | {
-      type: 'connect';
-      server_url: string;
-      workspace_id: string;
-      auth_token?: string | null;
-      session_code?: string | null;
-      write_to_disk?: boolean;
-    }
-  | { type: 'send_binary'; data: string }
-  | { type: 'send_text'; text: string }
-  | { type: 'disconnect' };
-
-export interface WsResponse {
-  ok: boolean;
-  error?: string;
-}
+export type { HttpRequest, HttpResponse, WsRequest, WsResponse } from '../../../common/src/host-json';
+import type { HttpRequest, HttpResponse, WsRequest, WsResponse } from '../../../common/src/host-json';
 
 /** JSON object whose only meaningful key is a string `error`. */
 function inBandError(text: string): string | null {
