@@ -4,8 +4,8 @@
  *   node --import tsx server/src/main.ts token create --user NAME
  */
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { ActionableError } from '../../host-harness/src/cli/errors';
+import { Command } from 'commander';
+import { runProgram } from '../../host-harness/src/cli/errors';
 import { register as registerServe } from './cli/serve';
 import { register as registerToken } from './cli/token';
 
@@ -14,18 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('diaryx-sync-server').description('Diaryx sync server').exitOverride().showHelpAfterError();
   registerServe(program);
   registerToken(program);
-  try {
-    await program.parseAsync(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof ActionableError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-    return 1;
-  }
+  return runProgram(program, argv);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import type { CommandResponse } from '../../host-harness/src/host-types';
+import { emptyMetadata } from '../../plugin/src/core/metadata';
 import { openWorkspaceHost, pluginStorageDir, type WorkspaceHost, type WorkspaceHostOptions } from '../../host-harness/src/workspace-host';
 import { PLUGIN_WASM } from '../helpers/paths';
 
@@ -155,17 +156,5 @@ export interface HistoryEntry {
 
 /** Full metadata JSON with the serde defaults, overridden by `fields`. */
 export function meta(filename: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    filename,
-    title: null,
-    part_of: null,
-    contents: null,
-    attachments: [],
-    deleted: false,
-    audience: null,
-    description: null,
-    extra: {},
-    modified_at: 0,
-    ...fields,
-  };
+  return { ...emptyMetadata(filename), ...fields };
 }

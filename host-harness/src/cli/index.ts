@@ -3,8 +3,8 @@
  * exports `register(program)`; this file only assembles them.
  */
 import './quiet-warnings';
-import { Command, CommanderError } from 'commander';
-import { ActionableError } from './errors';
+import { Command } from 'commander';
+import { runProgram } from './errors';
 
 type Register = (program: Command) => void;
 
@@ -34,16 +34,5 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
   for (const register of await loadCommands()) register(program);
-  try {
-    await program.parseAsync(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof ActionableError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-    return 1;
-  }
+  return runProgram(program, argv);
 }
