@@ -6,44 +6,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  cleanupTemp,
-  createToken,
+  e2eSuite,
   entryText,
-  startDevice,
-  startServerProcess,
-  stopDevice,
-  tempDir,
   waitFor,
   waitForSameFolders,
   writeFile,
   type Device,
-  type ServerProcess,
 } from './helpers';
 
-let server: ServerProcess;
-let token: string;
-const devices: Device[] = [];
-
-beforeAll(async () => {
-  const dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(devices.splice(0).map(stopDevice));
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
+const suite = e2eSuite();
 
 async function devicesFor(workspaceId: string, n: number): Promise<Device[]> {
   const out: Device[] = [];
   for (let i = 0; i < n; i++) {
-    const d = await startDevice(`device${i + 1}`, tempDir(`dev${i + 1}`), { serverUrl: server.url, token, workspaceId });
-    devices.push(d);
+    const d = await suite.device(`device${i + 1}`, workspaceId);
     out.push(d);
   }
   await Promise.all(out.map((d) => d.job.waitUntilSynced(20_000)));

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { SyncJob } from '../../host-harness/src/sync-job';
 import { sha256Hex } from '../../host-harness/src/workspace-fs';
 
@@ -300,4 +301,71 @@ export async function waitForSameFolders(devices: Device[], expected?: Record<st
     const logs = devices.map((d) => `${d.name} log:\n${d.logs.filter((l) => !l.startsWith('debug')).slice(-15).join('\n')}`);
     throw new Error(`${(e as Error).message}\n${last}\n${logs.join('\n')}`);
   }
+}
+
+// ---- suite set-up -----------------------------------------------------------
+
+export interface E2eSuite {
+  readonly server: ServerProcess;
+  readonly dataDir: string;
+  /** The token of a user named in `e2eSuite` (the first one when not given). */
+  token(user?: string): string;
+  /** Starts a device on this suite's server (stopped after each test), over `dir` or a new temp folder. */
+  device(name: string, workspaceId: string, opts?: { dir?: string; user?: string }): Promise<Device>;
+  /** Takes a device the test stopped or crashed itself off the list stopped after the test. */
+  untrack(device: Device): void;
+  /** Starts the server again on the same data dir and port, after the test stopped or killed it. */
+  restartServer(): Promise<ServerProcess>;
+}
+
+/**
+ * Registers the hooks most end-to-end suites share: one server process for the
+ * file with a token per user, devices stopped after every test, the server
+ * stopped and the temp folders removed at the end.
+ */
+export function e2eSuite(users: string[] = ['alice'], serverArgs: string[] = []): E2eSuite {
+  let server: ServerProcess | undefined;
+  let dataDir = '';
+  const tokens = new Map<string, string>();
+  const devices: Device[] = [];
+  beforeAll(async () => {
+    dataDir = tempDir('server');
+    for (const user of users) tokens.set(user, await createToken(dataDir, user));
+    server = await startServerProcess(dataDir, { args: serverArgs });
+  });
+  afterEach(async () => {
+    await Promise.all(devices.splice(0).map(stopDevice));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    cleanupTemp();
+  });
+  const suite: E2eSuite = {
+    get server(): ServerProcess {
+      if (!server) throw new Error('the e2e server is not running (used outside a test?)');
+      return server;
+    },
+    get dataDir() {
+      return dataDir;
+    },
+    token(user = users[0]) {
+      const token = tokens.get(user);
+      if (!token) throw new Error(`no token for user ${user} (users: ${users.join(', ')})`);
+      return token;
+    },
+    async device(name, workspaceId, opts = {}) {
+      const d = await startDevice(name, opts.dir ?? tempDir(name), { serverUrl: suite.server.url, token: suite.token(opts.user), workspaceId });
+      devices.push(d);
+      return d;
+    },
+    untrack(device) {
+      const i = devices.indexOf(device);
+      if (i >= 0) devices.splice(i, 1);
+    },
+    async restartServer() {
+      server = await startServerProcess(dataDir, { port: suite.server.port });
+      return server;
+    },
+  };
+  return suite;
 }

@@ -10,47 +10,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  cleanupTemp,
-  createToken,
+  e2eSuite,
   entryText,
   readFile,
-  startDevice,
-  startServerProcess,
   stopDevice,
   tempDir,
   waitFor,
   waitForSameFolders,
   waitLocalSeen,
   writeFile,
-  type Device,
-  type ServerProcess,
 } from './helpers';
 
-let dataDir: string;
-let server: ServerProcess;
-let token: string;
-const devices: Device[] = [];
-
-beforeAll(async () => {
-  dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(devices.splice(0).map(stopDevice));
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-async function device(name: string, workspaceId: string, dir = tempDir(name)): Promise<Device> {
-  const d = await startDevice(name, dir, { serverUrl: server.url, token, workspaceId });
-  devices.push(d);
-  return d;
-}
+const suite = e2eSuite();
+const device = (name: string, workspaceId: string, dir?: string) => suite.device(name, workspaceId, { dir });
 
 const BASE = '\nLine one.\nLine two.\nLine three.\n';
 const MERGED = '\nLine one, edited on A.\nLine two.\nLine three, edited on B.\n';
@@ -71,14 +45,14 @@ describe('edits while disconnected', () => {
     writeFile(a.dir, 'only-a.md', entryText({ title: 'Only A', body: '\nA.\n' }));
     await waitForSameFolders([a, b]);
 
-    await server.stop();
+    await suite.server.stop();
     await waitFor(() => a.job.status === 'disconnected' && b.job.status === 'disconnected', 'both devices to notice');
     writeFile(a.dir, 'shared.md', entryText({ title: 'Shared', body: '\nLine one, edited on A.\nLine two.\nLine three.\n' }));
     writeFile(b.dir, 'shared.md', entryText({ title: 'Shared', body: '\nLine one.\nLine two.\nLine three, edited on B.\n' }));
     writeFile(b.dir, 'offline-b.md', entryText({ title: 'Written offline on B', body: '\nB was here.\n' }));
     await Promise.all([waitLocalSeen(a, ['shared.md']), waitLocalSeen(b, ['shared.md', 'offline-b.md'])]);
 
-    server = await startServerProcess(dataDir, { port: server.port });
+    await suite.restartServer();
     const files = await waitForSameFolders([a, b], undefined, 30_000);
     expect(Object.keys(files).sort()).toEqual(['offline-b.md', 'only-a.md', 'shared.md']);
     expect(bodyOf(files['shared.md'])).toBe(MERGED);
@@ -97,7 +71,8 @@ describe('edits while disconnected', () => {
 
     await stopDevice(a);
     await stopDevice(b);
-    devices.length = 0;
+    suite.untrack(a);
+    suite.untrack(b);
     writeFile(dirA, 'shared.md', entryText({ title: 'Shared', body: '\nLine one, edited on A.\nLine two.\nLine three.\n' }));
     writeFile(dirB, 'shared.md', entryText({ title: 'Shared', body: '\nLine one.\nLine two.\nLine three, edited on B.\n' }));
     writeFile(dirA, 'new-on-a.md', entryText({ title: 'New on A', body: '\nMade while stopped.\n' }));
@@ -121,7 +96,7 @@ describe('changes made while a device was away', () => {
     writeFile(a.dir, 'moving.md', entryText({ title: 'Moving', body: '\nA file that moves.\n' }));
     await waitForSameFolders([a, b]);
     await stopDevice(b);
-    devices.splice(devices.indexOf(b), 1);
+    suite.untrack(b);
 
     // Deleted, and a new file in the same folder within seconds: the receiving
     // side pairs such entries as a rename (same parent, close times).

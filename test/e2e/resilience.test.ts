@@ -6,48 +6,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  cleanupTemp,
   crashDevice,
-  createToken,
+  e2eSuite,
   entryText,
   folderSnapshot,
-  startDevice,
-  startServerProcess,
-  stopDevice,
   tempDir,
   waitFor,
   waitForSameFolders,
   waitLocalSeen,
   writeFile,
   type Device,
-  type ServerProcess,
 } from './helpers';
 
-let dataDir: string;
-let server: ServerProcess;
-let token: string;
-const devices: Device[] = [];
-
-beforeAll(async () => {
-  dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(devices.splice(0).map(stopDevice));
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-async function device(name: string, workspaceId: string, dir = tempDir(name)): Promise<Device> {
-  const d = await startDevice(name, dir, { serverUrl: server.url, token, workspaceId });
-  devices.push(d);
-  return d;
-}
+const suite = e2eSuite();
+const device = (name: string, workspaceId: string, dir?: string) => suite.device(name, workspaceId, { dir });
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,14 +51,14 @@ describe('server crash', () => {
       edit(...steps[i]);
       if (i === 20) {
         // Mid-burst: some edits are on the server, some in flight, some not sent yet.
-        await server.kill();
+        await suite.server.kill();
         killed = true;
       }
       await pause(40);
     }
     expect(killed).toBe(true);
     await Promise.all([a, b].map((d) => waitLocalSeen(d, Object.keys(model))));
-    server = await startServerProcess(dataDir, { port: server.port });
+    await suite.restartServer();
 
     await waitForSameFolders([a, b], model, 60_000);
     for (const d of [a, b]) await waitFor(async () => (await d.job.verify()).length === 0, `${d.name} to match the server`, 30_000);
@@ -109,7 +83,7 @@ describe('device crash', () => {
     await waitForSameFolders([a, b]);
 
     await crashDevice(b);
-    devices.splice(devices.indexOf(b), 1);
+    suite.untrack(b);
 
     // While B is down: A changes things, and B's own folder is edited too.
     writeFile(a.dir, 'edit.md', entryText({ title: 'Edit', body: '\nBefore.\nAfter, on A.\n' }));
