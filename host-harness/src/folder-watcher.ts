@@ -105,22 +105,28 @@ export class FolderWatcher {
   }
 
   private scan(dirAbs: string): void {
+    for (const rel of this.filesUnder(dirAbs)) {
+      const hash = this.hashOf(rel);
+      if (hash !== null) this.known.set(rel, hash);
+    }
+  }
+
+  /** Workspace-relative paths of the (not ignored) files below `dirAbs`; an unreadable folder counts as empty. */
+  private filesUnder(dirAbs: string, out: string[] = []): string[] {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dirAbs, { withFileTypes: true });
     } catch {
-      return;
+      return out;
     }
     for (const e of entries) {
       const abs = path.join(dirAbs, e.name);
       const rel = this.rel(abs);
       if (rel === null || this.ignored(rel)) continue;
-      if (e.isDirectory()) this.scan(abs);
-      else if (e.isFile()) {
-        const hash = this.hashOf(rel);
-        if (hash !== null) this.known.set(rel, hash);
-      }
+      if (e.isDirectory()) this.filesUnder(abs, out);
+      else if (e.isFile()) out.push(rel);
     }
+    return out;
   }
 
   /** Records a file the harness wrote for the plugin, so its change is not reported back. */
@@ -143,27 +149,11 @@ export class FolderWatcher {
       for (const p of this.known.keys()) if (p.startsWith(`${rel}/`)) this.dirty.add(p);
     } else if (event === 'addDir') {
       // Files moved in with a directory may arrive without their own events.
-      this.collectFiles(abs);
+      for (const rel of this.filesUnder(abs)) this.dirty.add(rel);
     } else {
       this.dirty.add(rel);
     }
     this.schedule();
-  }
-
-  private collectFiles(dirAbs: string): void {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dirAbs, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const abs = path.join(dirAbs, e.name);
-      const rel = this.rel(abs);
-      if (rel === null || this.ignored(rel)) continue;
-      if (e.isDirectory()) this.collectFiles(abs);
-      else this.dirty.add(rel);
-    }
   }
 
   private schedule(): void {
