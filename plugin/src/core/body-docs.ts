@@ -38,6 +38,8 @@ export type BodyUpdateListener = (key: string, update: Uint8Array, origin: Updat
 interface Entry {
   key: string;
   doc: Y.Doc;
+  /** The body text, or null after a transaction (toString walks every item: costly per keystroke). */
+  text: string | null;
 }
 
 function isHighSurrogate(c: number): boolean {
@@ -157,7 +159,11 @@ export class BodyDocManager {
     }
     doc.getText(BODY_TEXT_NAME);
     doc.getMap(FRONTMATTER_MAP_NAME);
-    const entry: Entry = { key, doc };
+    const entry: Entry = { key, doc, text: null };
+    // Before any observer or listener runs, so none of them reads a stale text.
+    doc.on('beforeObserverCalls', () => {
+      entry.text = null;
+    });
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       const o = originOf(origin);
       if (o === ORIGIN_LOCAL) this.localListeners.emit(entry.key, update);
@@ -169,15 +175,18 @@ export class BodyDocManager {
 
   /** The body text; '' when the doc is not loaded. */
   getBody(key: string): string {
-    const doc = this.get(key);
-    return doc ? doc.getText(BODY_TEXT_NAME).toString() : '';
+    this.loadStored(key);
+    const entry = this.docs.get(key);
+    if (!entry) return '';
+    if (entry.text === null) entry.text = entry.doc.getText(BODY_TEXT_NAME).toString();
+    return entry.text;
   }
 
   /** Replaces the body (creating the doc) with a minimal edit. Returns false when the text was already equal. */
   setBody(key: string, text: string): boolean {
     const doc = this.getOrCreate(key);
     const ytext = doc.getText(BODY_TEXT_NAME);
-    const current = ytext.toString();
+    const current = this.getBody(key);
     if (current === text) return false;
     const edit = minimalEdit(current, text);
     doc.transact(() => {
@@ -197,14 +206,14 @@ export class BodyDocManager {
       throw new BodyDocError(`Failed to decode update: ${(e as Error).message}`);
     }
     const doc = this.getOrCreate(key);
-    const before = doc.getText(BODY_TEXT_NAME).toString();
+    const before = this.getBody(key);
     try {
       Y.applyUpdate(doc, update, origin);
     } catch (e) {
       throw new BodyDocError(`Failed to apply update: ${(e as Error).message}`);
     }
     this.rethrowListenerErrors();
-    return doc.getText(BODY_TEXT_NAME).toString() !== before;
+    return this.getBody(key) !== before;
   }
 
   /** State vector; that of an empty doc when `key` is not loaded (nothing is created). */
