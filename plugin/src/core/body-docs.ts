@@ -40,6 +40,8 @@ interface Entry {
   doc: Y.Doc;
   /** The body text, or null after a transaction (toString walks every item: costly per keystroke). */
   text: string | null;
+  /** Transactions seen so far. */
+  transactions: number;
 }
 
 function isHighSurrogate(c: number): boolean {
@@ -56,23 +58,39 @@ function isLowSurrogate(c: number): boolean {
  */
 export function minimalEdit(current: string, next: string): { index: number; deleteCount: number; insert: string } {
   const max = Math.min(current.length, next.length);
-  let prefix = 0;
-  while (prefix < max && current.charCodeAt(prefix) === next.charCodeAt(prefix)) prefix++;
+  let prefix = commonPrefix(current, next, max);
   if (prefix > 0 && isHighSurrogate(current.charCodeAt(prefix - 1))) prefix--;
   const limit = Math.min(current.length, next.length) - prefix;
-  let suffix = 0;
-  while (
-    suffix < limit &&
-    current.charCodeAt(current.length - 1 - suffix) === next.charCodeAt(next.length - 1 - suffix)
-  ) {
-    suffix++;
-  }
+  let suffix = commonSuffix(current, next, limit);
   if (suffix > 0 && isLowSurrogate(current.charCodeAt(current.length - suffix))) suffix--;
   return {
     index: prefix,
     deleteCount: current.length - suffix - prefix,
     insert: next.slice(prefix, next.length - suffix),
   };
+}
+
+/**
+ * Blocks compared as substrings (native code) before the code units one by
+ * one: under the plugin's interpreter a per-character loop over a long body
+ * costs more than the edit itself.
+ */
+const BLOCK = 64;
+
+/** Length of the common prefix of `a` and `b`, at most `max`. */
+function commonPrefix(a: string, b: string, max: number): number {
+  let i = 0;
+  while (i + BLOCK <= max && a.slice(i, i + BLOCK) === b.slice(i, i + BLOCK)) i += BLOCK;
+  while (i < max && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Length of the common suffix of `a` and `b`, at most `max`. */
+function commonSuffix(a: string, b: string, max: number): number {
+  let n = 0;
+  while (n + BLOCK <= max && a.slice(a.length - n - BLOCK, a.length - n) === b.slice(b.length - n - BLOCK, b.length - n)) n += BLOCK;
+  while (n < max && a.charCodeAt(a.length - 1 - n) === b.charCodeAt(b.length - 1 - n)) n++;
+  return n;
 }
 
 /** Where stored body docs come from (PluginState: plugin storage). */
@@ -159,10 +177,11 @@ export class BodyDocManager {
     }
     doc.getText(BODY_TEXT_NAME);
     doc.getMap(FRONTMATTER_MAP_NAME);
-    const entry: Entry = { key, doc, text: null };
+    const entry: Entry = { key, doc, text: null, transactions: 0 };
     // Before any observer or listener runs, so none of them reads a stale text.
     doc.on('beforeObserverCalls', () => {
       entry.text = null;
+      entry.transactions++;
     });
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       const o = originOf(origin);
@@ -189,10 +208,14 @@ export class BodyDocManager {
     const current = this.getBody(key);
     if (current === text) return false;
     const edit = minimalEdit(current, text);
+    const entry = this.docs.get(key);
+    const seen = entry?.transactions ?? 0;
     doc.transact(() => {
       if (edit.deleteCount > 0) ytext.delete(edit.index, edit.deleteCount);
       if (edit.insert !== '') ytext.insert(edit.index, edit.insert);
     }, ORIGIN_LOCAL);
+    // Only this edit ran (no listener changed the doc meanwhile): the text is `text`.
+    if (entry && entry.transactions === seen + 1) entry.text = text;
     this.rethrowListenerErrors();
     return true;
   }
