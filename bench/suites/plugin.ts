@@ -1,6 +1,7 @@
 /**
  * Plugin state: `init` from storage with 1,000 and 10,000 files, and the
- * `shutdown` persist time, through the .wasm and the same TypeScript in V8.
+ * `shutdown` persist time, through the .wasm and the same TypeScript in V8,
+ * and the size of the plugin's memory after them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,10 +31,11 @@ async function prepared(n: number): Promise<string> {
   return dir;
 }
 
-async function measure(dir: string, engine: 'wasm' | 'node', runs: number): Promise<{ init: number; shutdown: number; files: number }> {
+async function measure(dir: string, engine: 'wasm' | 'node', runs: number): Promise<{ init: number; shutdown: number; files: number; memory: number | null }> {
   const inits: number[] = [];
   const shutdowns: number[] = [];
   let files = 0;
+  let memory: number | null = null;
   for (let r = 0; r < runs; r++) {
     const host = await open(dir, engine);
     await host.manifest();
@@ -45,9 +47,10 @@ async function measure(dir: string, engine: 'wasm' | 'node', runs: number): Prom
     t = performance.now();
     await host.shutdown();
     shutdowns.push(performance.now() - t);
+    memory = await host.memoryBytes();
     await host.close();
   }
-  return { init: median(inits), shutdown: median(shutdowns), files };
+  return { init: median(inits), shutdown: median(shutdowns), files, memory };
 }
 
 const suite: Suite = async (ctx) => {
@@ -62,6 +65,14 @@ const suite: Suite = async (ctx) => {
       if (wasm.files !== n + 1 || v8.files !== n + 1) throw new Error(`expected ${n + 1} files, got ${wasm.files} / ${v8.files}`);
       rows.push(row(SUITE, `init from storage, ${n} files (+ root)`, 'ms', wasm.init, v8.init, { runs, target: n >= 10000 ? '< 5 s' : undefined }));
       rows.push(row(SUITE, `shutdown (persist everything), ${n} files`, 'ms', wasm.shutdown, v8.shutdown, { runs }));
+      if (wasm.memory !== null) {
+        rows.push(
+          row(SUITE, `plugin memory after init, file list and shutdown, ${n} files`, 'MiB', wasm.memory / 2 ** 20, null, {
+            target: n >= 10000 ? '< 256 MiB' : undefined,
+            notes: 'size of the WebAssembly linear memory (it never shrinks)',
+          }),
+        );
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -12,8 +12,18 @@ export class Base64Error extends Error {
   override name = 'Base64Error';
 }
 
+/** The plugin runtime's C codec (plugin/runtime/prelude.js); absent in Node and browsers. */
+interface NativeBase64 {
+  encode(bytes: Uint8Array): string;
+  /** Null when the text is not strict padded base64. */
+  decode(text: string): Uint8Array | null;
+}
+
+const native = (globalThis as { __nativeBase64?: NativeBase64 }).__nativeBase64 ?? null;
+
 /** Encodes bytes as padded standard base64. */
 export function encodeBase64(bytes: Uint8Array): string {
+  if (native !== null) return native.encode(bytes);
   const parts: string[] = [];
   let chunk = '';
   let i = 0;
@@ -36,6 +46,9 @@ export function encodeBase64(bytes: Uint8Array): string {
 
 /** Decodes padded standard base64; throws Base64Error on any malformed input. */
 export function decodeBase64(text: string): Uint8Array {
+  const fast = native?.decode(text) ?? null;
+  if (fast !== null) return fast;
+  // Not valid: the code below finds and reports the error.
   if (text.length % 4 !== 0) throw new Base64Error('Invalid input length.');
   let pad = 0;
   if (text.endsWith('==')) pad = 2;

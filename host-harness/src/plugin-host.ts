@@ -338,6 +338,14 @@ export class PluginHost {
   }
 
   /** shutdown (once); the plugin persists its state and disconnects. */
+  /** Size of the plugin's WebAssembly linear memory in bytes (it only grows); null for the V8 engine. */
+  async memoryBytes(): Promise<number | null> {
+    const p = this.plugin as Plugin & { getInstance?: (name?: string) => Promise<WebAssembly.Instance> };
+    if (typeof p.getInstance !== 'function') return null;
+    const memory = (await p.getInstance()).exports.memory;
+    return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength : null;
+  }
+
   async shutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;

@@ -213,5 +213,13 @@
   define('TextEncoder', TextEncoder);
   define('TextDecoder', TextDecoder);
   define('crypto', crypto);
+  // Native base64 (not part of the js-pdk API): common/src/base64.ts uses it when present.
+  define('__nativeBase64', {
+    encode: (bytes) => ext.base64Encode(...bytesArgs(bytes)),
+    decode: (text) => {
+      const buf = ext.base64Decode(String(text));
+      return buf === null ? null : new Uint8Array(buf);
+    },
+  });
   define('queueMicrotask', (fn) => { Promise.resolve().then(fn); });
 })();

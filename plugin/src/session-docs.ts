@@ -122,8 +122,7 @@ export class PluginSessionDocs implements SessionDocs {
   }
 
   isActiveFile(key: string): boolean {
-    const meta = this.state.workspace.getFile(key);
-    return meta !== null && !meta.deleted;
+    return this.state.workspace.isActive(key);
   }
 
   resolveFileKey(path: string): string | null {

@@ -144,7 +144,10 @@ export class PluginState {
       loaded: (key, bytes) => this.history?.ensureBase(key, bytes),
     });
     const history = HistoryLog.decode((key) => this.readStored(key), () => this.now());
-    for (const problem of history.loadErrors) this.warn(`history: ${problem}`);
+    // The stored log is read on first use: problems found then are reported like other storage errors.
+    history.onLoadErrors = (errors) => {
+      for (const problem of errors) this.reportError(`history: ${problem}`);
+    };
     // Docs restored without a history log start their history at their current state.
     history.ensureBase(WORKSPACE_DOC_NAME, this.workspace.encodeState());
     return history;

@@ -6,6 +6,8 @@
 import createPlugin, { type Plugin } from '@extism/extism';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeBase64 } from '../../common/src/base64';
+import { BASE64_PROBES } from '../fixtures/probe/base64-probes';
 import { PROBE_NOWIZER_WASM, PROBE_WASM } from '../helpers/paths';
 
 const seenByHost: string[] = [];
@@ -58,6 +60,21 @@ describe.each([
   it.each(['', 'a', 'héllo wörld €', '😀 non-BMP 𝄞 and 中文', 'x'.repeat(64 * 1024)])('round-trips UTF-8 %#', async (s) => {
     expect((await plugin.call('echoString', s))?.text() ?? '').toBe(s);
     expect((await plugin.call('utf8RoundTrip', s))?.text() ?? '').toBe(s);
+  });
+
+  it.each([0, 1, 2, 3, 100, 64 * 1024 + 1])('encodes and decodes %i bytes of base64 like the JavaScript codec', async (size) => {
+    const input = pattern(size);
+    const got = JSON.parse((await plugin.call('base64', input))?.text() ?? '') as { encoded: string; back: string; decoded: string[] };
+    expect(got.encoded).toBe(Buffer.from(input).toString('base64'));
+    expect(got.back).toBe(got.encoded);
+    const expected = BASE64_PROBES.map((t) => {
+      try {
+        return Array.from(decodeBase64(t)).join(',');
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(got.decoded).toEqual(expected);
   });
 
   it('round-trips 8 MiB of UTF-8 text with non-BMP characters', async () => {

@@ -52,6 +52,34 @@ describe('minimalEdit', () => {
   });
 });
 
+/** minimalEdit with plain per-code-unit scans (what the block comparison must equal). */
+function referenceEdit(current: string, next: string): { index: number; deleteCount: number; insert: string } {
+  const max = Math.min(current.length, next.length);
+  let prefix = 0;
+  while (prefix < max && current.charCodeAt(prefix) === next.charCodeAt(prefix)) prefix++;
+  if (prefix > 0 && /[\uD800-\uDBFF]/.test(current[prefix - 1])) prefix--;
+  const limit = max - prefix;
+  let suffix = 0;
+  while (suffix < limit && current.charCodeAt(current.length - 1 - suffix) === next.charCodeAt(next.length - 1 - suffix)) suffix++;
+  if (suffix > 0 && /[\uDC00-\uDFFF]/.test(current[current.length - suffix])) suffix--;
+  return { index: prefix, deleteCount: current.length - suffix - prefix, insert: next.slice(prefix, next.length - suffix) };
+}
+
+describe('minimalEdit on long texts', () => {
+  it('property: equals the per-character scan for edits anywhere in texts of hundreds of characters', () => {
+    const unit = fc.constantFrom('a', 'b', '\n', 'é', '\u{1F600}', '\u{1F601}');
+    const str = (max: number) => fc.array(unit, { maxLength: max }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(str(300), str(4), str(4), fc.nat(), fc.nat(4), (base, ins, tail, at, del) => {
+        const pos = base.length === 0 ? 0 : at % base.length;
+        const next = base.slice(0, pos) + ins + base.slice(pos + del) + tail;
+        expect(minimalEdit(base, next)).toEqual(referenceEdit(base, next));
+      }),
+      { seed, numRuns: 500 },
+    );
+  });
+});
+
 describe('BodyDocManager', () => {
   it('creates docs with a body text and an empty frontmatter map', () => {
     const m = new BodyDocManager();

@@ -38,6 +38,10 @@ export type BodyUpdateListener = (key: string, update: Uint8Array, origin: Updat
 interface Entry {
   key: string;
   doc: Y.Doc;
+  /** The body text, or null after a transaction (toString walks every item: costly per keystroke). */
+  text: string | null;
+  /** Transactions seen so far. */
+  transactions: number;
 }
 
 function isHighSurrogate(c: number): boolean {
@@ -54,23 +58,39 @@ function isLowSurrogate(c: number): boolean {
  */
 export function minimalEdit(current: string, next: string): { index: number; deleteCount: number; insert: string } {
   const max = Math.min(current.length, next.length);
-  let prefix = 0;
-  while (prefix < max && current.charCodeAt(prefix) === next.charCodeAt(prefix)) prefix++;
+  let prefix = commonPrefix(current, next, max);
   if (prefix > 0 && isHighSurrogate(current.charCodeAt(prefix - 1))) prefix--;
   const limit = Math.min(current.length, next.length) - prefix;
-  let suffix = 0;
-  while (
-    suffix < limit &&
-    current.charCodeAt(current.length - 1 - suffix) === next.charCodeAt(next.length - 1 - suffix)
-  ) {
-    suffix++;
-  }
+  let suffix = commonSuffix(current, next, limit);
   if (suffix > 0 && isLowSurrogate(current.charCodeAt(current.length - suffix))) suffix--;
   return {
     index: prefix,
     deleteCount: current.length - suffix - prefix,
     insert: next.slice(prefix, next.length - suffix),
   };
+}
+
+/**
+ * Blocks compared as substrings (native code) before the code units one by
+ * one: under the plugin's interpreter a per-character loop over a long body
+ * costs more than the edit itself.
+ */
+const BLOCK = 64;
+
+/** Length of the common prefix of `a` and `b`, at most `max`. */
+function commonPrefix(a: string, b: string, max: number): number {
+  let i = 0;
+  while (i + BLOCK <= max && a.slice(i, i + BLOCK) === b.slice(i, i + BLOCK)) i += BLOCK;
+  while (i < max && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Length of the common suffix of `a` and `b`, at most `max`. */
+function commonSuffix(a: string, b: string, max: number): number {
+  let n = 0;
+  while (n + BLOCK <= max && a.slice(a.length - n - BLOCK, a.length - n) === b.slice(b.length - n - BLOCK, b.length - n)) n += BLOCK;
+  while (n < max && a.charCodeAt(a.length - 1 - n) === b.charCodeAt(b.length - 1 - n)) n++;
+  return n;
 }
 
 /** Where stored body docs come from (PluginState: plugin storage). */
@@ -157,7 +177,12 @@ export class BodyDocManager {
     }
     doc.getText(BODY_TEXT_NAME);
     doc.getMap(FRONTMATTER_MAP_NAME);
-    const entry: Entry = { key, doc };
+    const entry: Entry = { key, doc, text: null, transactions: 0 };
+    // Before any observer or listener runs, so none of them reads a stale text.
+    doc.on('beforeObserverCalls', () => {
+      entry.text = null;
+      entry.transactions++;
+    });
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       const o = originOf(origin);
       if (o === ORIGIN_LOCAL) this.localListeners.emit(entry.key, update);
@@ -169,21 +194,28 @@ export class BodyDocManager {
 
   /** The body text; '' when the doc is not loaded. */
   getBody(key: string): string {
-    const doc = this.get(key);
-    return doc ? doc.getText(BODY_TEXT_NAME).toString() : '';
+    this.loadStored(key);
+    const entry = this.docs.get(key);
+    if (!entry) return '';
+    if (entry.text === null) entry.text = entry.doc.getText(BODY_TEXT_NAME).toString();
+    return entry.text;
   }
 
   /** Replaces the body (creating the doc) with a minimal edit. Returns false when the text was already equal. */
   setBody(key: string, text: string): boolean {
     const doc = this.getOrCreate(key);
     const ytext = doc.getText(BODY_TEXT_NAME);
-    const current = ytext.toString();
+    const current = this.getBody(key);
     if (current === text) return false;
     const edit = minimalEdit(current, text);
+    const entry = this.docs.get(key);
+    const seen = entry?.transactions ?? 0;
     doc.transact(() => {
       if (edit.deleteCount > 0) ytext.delete(edit.index, edit.deleteCount);
       if (edit.insert !== '') ytext.insert(edit.index, edit.insert);
     }, ORIGIN_LOCAL);
+    // Only this edit ran (no listener changed the doc meanwhile): the text is `text`.
+    if (entry && entry.transactions === seen + 1) entry.text = text;
     this.rethrowListenerErrors();
     return true;
   }
@@ -197,14 +229,14 @@ export class BodyDocManager {
       throw new BodyDocError(`Failed to decode update: ${(e as Error).message}`);
     }
     const doc = this.getOrCreate(key);
-    const before = doc.getText(BODY_TEXT_NAME).toString();
+    const before = this.getBody(key);
     try {
       Y.applyUpdate(doc, update, origin);
     } catch (e) {
       throw new BodyDocError(`Failed to apply update: ${(e as Error).message}`);
     }
     this.rethrowListenerErrors();
-    return doc.getText(BODY_TEXT_NAME).toString() !== before;
+    return this.getBody(key) !== before;
   }
 
   /** State vector; that of an empty doc when `key` is not loaded (nothing is created). */

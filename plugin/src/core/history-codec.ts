@@ -161,6 +161,17 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
   return { generation: manifest.generation, nextId: manifest.next_id, docs, keys, errors };
 }
 
+/** Names of the docs the stored manifest lists; null when there is none or it does not parse. */
+export function readHistoryDocNames(prefix: string, read: (key: string) => Uint8Array | null): Set<string> | null {
+  const raw = read(manifestKey(prefix));
+  if (raw === null || raw.length === 0) return null;
+  try {
+    return new Set(parseManifest(decodeUtf8(raw)).docs.map((d) => d.name));
+  } catch {
+    return null;
+  }
+}
+
 function parseManifest(text: string): Manifest {
   const v = JSON.parse(text) as Partial<Manifest>;
   if (!v || typeof v !== 'object' || (v.version !== FORMAT_VERSION && v.version !== FORMAT_VERSION_PER_DOC)) {

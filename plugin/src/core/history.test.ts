@@ -315,6 +315,44 @@ describe('persistence', () => {
     expect(lost.loadErrors).toEqual([expect.stringMatching(/missing chunk history:g1\.0/)]);
   });
 
+  it('reads the stored log on first use; until then ensureBase waits and encode writes nothing', () => {
+    const log = new HistoryLog(() => T0);
+    log.record('a.md', Uint8Array.of(0, 0), 'local');
+    log.ensureBase('workspace', Uint8Array.of(0, 0));
+    const s = storage();
+    s.write(log.encode());
+    const reads: string[] = [];
+    const read = (k: string) => {
+      reads.push(k);
+      return s.read(k);
+    };
+    const lazy = HistoryLog.decode(read, () => T0);
+    lazy.ensureBase('workspace', Uint8Array.of(1, 2));
+    lazy.compact();
+    expect(reads).toEqual([]);
+    // Every base asked for is already stored: nothing to write (only the manifest is read).
+    expect(lazy.encode().size).toBe(0);
+    expect(reads).toEqual(['history:manifest']);
+    expect(lazy.list('a.md')).toEqual(log.list('a.md'));
+    expect(lazy.stateAt('workspace', 1)).toEqual(log.stateAt('workspace', 1));
+
+    // A base for a doc the stored log lacks is applied when the log is read, at the stored next id.
+    const other = HistoryLog.decode(s.read, () => T0);
+    other.ensureBase('b.md', Uint8Array.of(0, 0));
+    expect(other.encode().size).toBeGreaterThan(0);
+    expect(other.docNames()).toEqual(['a.md', 'b.md', 'workspace']);
+    expect(other.record('a.md', Uint8Array.of(0, 0), 'local')).toBe(2);
+  });
+
+  it('reports the problems of a lazily read log through onLoadErrors', () => {
+    const broken = HistoryLog.decode((k) => (k === 'history:manifest' ? Uint8Array.of(123) : null), () => T0);
+    const seen: string[] = [];
+    broken.onLoadErrors = (errors) => seen.push(...errors);
+    expect(seen).toEqual([]);
+    expect(broken.docNames()).toEqual([]);
+    expect(seen.length).toBe(1);
+  });
+
   it('an empty storage gives an empty log; a broken manifest is reported', () => {
     expect(HistoryLog.decode(() => null, () => T0).docNames()).toEqual([]);
     const broken = HistoryLog.decode((k) => (k === 'history:manifest' ? Uint8Array.of(123) : null), () => T0);

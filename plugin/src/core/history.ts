@@ -22,7 +22,7 @@
  */
 import * as Y from 'yjs';
 import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from './metadata';
-import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES } from './history-codec';
+import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES, readHistoryDocNames } from './history-codec';
 import { compareKeys } from './paths';
 
 const DAY_MS = 86_400_000;
@@ -131,8 +131,19 @@ export class HistoryLog {
   private generation = 0;
   private lastTimestamp = 0;
   private storedKeys = new Set<string>();
-  /** Problems met while decoding (docs whose stored log was unreadable and was dropped). */
-  loadErrors: string[] = [];
+  private errors: string[] = [];
+  /**
+   * The stored log, not read yet (see decode): reading 10,000 docs' history
+   * was most of `init`, which needs none of it. Every method reads it first,
+   * except ensureBase, compact and encode while nothing else used it.
+   */
+  private unread: { read: (key: string) => Uint8Array | null } | null = null;
+  /** ensureBase calls made before the stored log was read, applied (where still missing) when it is. */
+  private readonly pendingBases = new Map<string, Uint8Array>();
+  /** Called with the problems met when the stored log is read (see loadErrors). */
+  onLoadErrors: ((errors: string[]) => void) | null = null;
+  /** setRetention was called before the stored log was read: compact it when it is. */
+  private compactOnLoad = false;
 
   constructor(
     private readonly now: () => number,
@@ -151,6 +162,9 @@ export class HistoryLog {
    * Write them in the returned order.
    */
   encode(): Map<string, Uint8Array> {
+    // Nothing changed since the log was stored: nothing to write.
+    if (this.unread !== null && this.basesAlreadyStored()) return new Map();
+    this.load();
     this.compact(this.timestamp());
     this.generation++;
     const docs = [...this.docs.values()].sort((a, b) => compareKeys(a.name, b.name));
@@ -169,13 +183,45 @@ export class HistoryLog {
   /** Restores a log persisted with `encode`; an empty log when nothing is stored. */
   static decode(read: (key: string) => Uint8Array | null, now: () => number, options: HistoryOptions = {}): HistoryLog {
     const log = new HistoryLog(now, options);
-    const stored = decodeHistoryStorage(log.storagePrefix, read);
-    if (stored === null) return log;
-    log.generation = stored.generation;
-    log.storedKeys = stored.keys;
-    log.loadErrors = stored.errors;
-    log.importState(stored.nextId, stored.docs);
+    log.unread = { read };
     return log;
+  }
+
+  /** Problems met while decoding (docs whose stored log was unreadable and was dropped). */
+  get loadErrors(): string[] {
+    this.load();
+    return this.errors;
+  }
+
+  /** Reads the stored log now if it was not yet (decode defers it to the first use). */
+  load(): void {
+    if (this.unread === null) return;
+    const { read } = this.unread;
+    this.unread = null;
+    const stored = decodeHistoryStorage(this.storagePrefix, read);
+    if (stored !== null) {
+      this.generation = stored.generation;
+      this.storedKeys = stored.keys;
+      this.errors = stored.errors;
+      this.importState(stored.nextId, stored.docs);
+      if (stored.errors.length > 0) this.onLoadErrors?.(stored.errors);
+    }
+    for (const [name, state] of this.pendingBases) this.ensureBase(name, state);
+    this.pendingBases.clear();
+    if (this.compactOnLoad) {
+      this.compactOnLoad = false;
+      this.compact();
+    }
+  }
+
+  /** While unread: every base asked for belongs to a doc the stored manifest lists. */
+  private basesAlreadyStored(): boolean {
+    if (this.unread === null) return false;
+    if (this.pendingBases.size === 0) return true;
+    const names = readHistoryDocNames(this.storagePrefix, this.unread.read);
+    if (names === null) return false;
+    for (const name of this.pendingBases.keys()) if (!names.has(name)) return false;
+    return true;
   }
 
   /** Current time; the last recorded time when the clock fails (recording must not fail). */
@@ -190,6 +236,7 @@ export class HistoryLog {
 
   /** Appends an applied update; returns its id. */
   record(docName: string, update: Uint8Array, origin: string, options: RecordOptions = {}): number {
+    this.load();
     const timestamp = this.timestamp();
     const id = this.nextId++;
     const files =
@@ -221,20 +268,27 @@ export class HistoryLog {
    * doc already has a log.
    */
   ensureBase(docName: string, state: Uint8Array): void {
+    if (this.unread !== null) {
+      if (!this.pendingBases.has(docName)) this.pendingBases.set(docName, state.slice());
+      return;
+    }
     if (this.docs.has(docName)) return;
     this.docs.set(docName, { name: docName, baseUpTo: this.nextId - 1, base: state.slice(), entries: [], thinned: 0 });
   }
 
   docNames(): string[] {
+    this.load();
     return [...this.docs.keys()].sort(compareKeys);
   }
 
   latestId(): number {
+    this.load();
     return this.nextId - 1;
   }
 
   /** Entries of `docName`, newest first. */
   list(docName: string, limit?: number): HistoryEntry[] {
+    this.load();
     const d = this.docs.get(docName);
     if (!d) return [];
     const out: HistoryEntry[] = [];
@@ -253,11 +307,13 @@ export class HistoryLog {
 
   /** Stored updates of a doc in id order (bytes included). */
   updates(docName: string): StoredUpdate[] {
+    this.load();
     return [...(this.docs.get(docName)?.entries ?? [])];
   }
 
   /** Encoded state after update `updateId`; null for an unknown doc or an id before its base. */
   stateAt(docName: string, updateId: number): Uint8Array | null {
+    this.load();
     const d = this.docs.get(docName);
     if (!d || updateId < d.baseUpTo) return null;
     const doc = new Y.Doc();
@@ -321,6 +377,7 @@ export class HistoryLog {
 
   /** Moves the log of `oldName` to `newName`, replacing any log there (like the original storage's rename). */
   renameDoc(oldName: string, newName: string): void {
+    this.load();
     const d = this.docs.get(oldName);
     if (!d || oldName === newName) return;
     this.removeDoc(newName);
@@ -331,6 +388,7 @@ export class HistoryLog {
   }
 
   removeDoc(docName: string): void {
+    this.load();
     const d = this.docs.get(docName);
     if (!d) return;
     this.totalBytes -= entryBytes(d);
@@ -339,6 +397,7 @@ export class HistoryLog {
 
   /** Update bytes held by all entries (bases excluded). */
   byteSize(): number {
+    this.load();
     return this.totalBytes;
   }
 
@@ -349,11 +408,17 @@ export class HistoryLog {
   setRetention(keepAllDays: number, maxBytes: number): void {
     this.keepAllDays = Math.min(3650, Math.max(0, keepAllDays));
     this.maxBytes = Math.max(64 * 1024, Math.floor(maxBytes));
+    if (this.unread !== null) {
+      this.compactOnLoad = true;
+      return;
+    }
     this.compact();
   }
 
   /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */
   compact(nowMs: number = this.timestamp()): void {
+    // An unread log is compacted when it is read and saved again.
+    if (this.unread !== null) return;
     const cutoff = nowMs - this.keepAllDays * DAY_MS;
     for (const d of this.docs.values()) this.thin(d, cutoff);
     this.enforceBudget();

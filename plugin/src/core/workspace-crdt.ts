@@ -52,6 +52,8 @@ export class WorkspaceCrdt {
   private readonly localListeners = new Listeners<[Uint8Array]>();
   private readonly updateListeners = new Listeners<[Uint8Array, UpdateOrigin, string[]]>();
   private changedKeys: string[] = [];
+  /** isActive answers until the next transaction (each one parses the entry's JSON; sync asks per frame). */
+  private readonly activeCache = new Map<string, boolean>();
 
   /** Wraps `doc` (a new Y.Doc by default). */
   constructor(doc?: Y.Doc) {
@@ -59,6 +61,10 @@ export class WorkspaceCrdt {
     this.files = this.doc.getMap(FILES_MAP_NAME);
     this.doc.on('beforeTransaction', () => {
       this.changedKeys = [];
+    });
+    // Before observers and listeners run, so none of them reads a stale answer.
+    this.doc.on('beforeObserverCalls', () => {
+      this.activeCache.clear();
     });
     this.files.observe((event) => {
       for (const [key, change] of event.changes.keys) {
@@ -101,6 +107,17 @@ export class WorkspaceCrdt {
     let value = this.files.get(normalized);
     if (value === undefined) value = this.files.get(normalized !== path ? path : './' + normalized);
     return value === undefined ? null : valueToMetadata(value);
+  }
+
+  /** True when `path` has an entry that is not deleted (getFile's lookup). */
+  isActive(path: string): boolean {
+    let active = this.activeCache.get(path);
+    if (active === undefined) {
+      const meta = this.getFile(path);
+      active = meta !== null && !meta.deleted;
+      this.activeCache.set(path, active);
+    }
+    return active;
   }
 
   /**
