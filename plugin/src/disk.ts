@@ -114,7 +114,8 @@ export class WorkspaceDisk {
   writeFromCrdt(key: string): boolean {
     if (isTempFile(key)) return false;
     const meta = this.state.workspace.getFile(key);
-    if (!meta || meta.deleted) return false;
+    if (meta === null) return this.writeBodyOnly(key);
+    if (meta.deleted) return false;
     const current = this.read(key);
     const disk = current === null ? null : parseDiskFrontmatter(key, current, this.state.now);
     // Front matter this device already knows adds nothing to the CRDT's: the
@@ -129,6 +130,25 @@ export class WorkspaceDisk {
     const text = renderFileMarkdown(merged, body);
     this.knownMetadata.set(key, merged);
     this.state.bodies.trackContent(key, body);
+    if (text === current) return false;
+    this.state.host.writeFile(this.hostPath(key), text);
+    return true;
+  }
+
+  /**
+   * Writes the body doc's text under the file's own front matter, for a file
+   * whose workspace entry is missing for a while: a remote overwrite of the
+   * entry whose delete arrived before its new value (which waits for missing
+   * updates). Left unwritten, the file would fall behind its body doc, and
+   * the next local save would take the remote text out again.
+   */
+  private writeBodyOnly(key: string): boolean {
+    const current = this.read(key);
+    if (current === null || !this.state.bodies.has(key) || this.state.bodies.stateVector(key).length <= 1) return false;
+    const body = this.state.bodies.getBody(key);
+    const head = current.slice(0, current.length - splitFrontmatter(current).body.length);
+    this.state.bodies.trackContent(key, body);
+    const text = head + body;
     if (text === current) return false;
     this.state.host.writeFile(this.hostPath(key), text);
     return true;

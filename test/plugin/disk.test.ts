@@ -1,7 +1,7 @@
 /**
- * Conflict copies (text of this device that lost against the server, kept
- * beside the file): the plugin's disk module over the harness's host
- * functions on a temporary folder.
+ * The plugin's disk module (plugin/src/disk.ts) over the harness's host
+ * functions on a temporary folder: conflict copies, and body writes for a
+ * file whose workspace entry is missing for a while.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -56,5 +56,25 @@ describe('conflict copies', () => {
     const before = fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort();
     expect(disk.writeConflictCopy('a.md', 'same text\n')).toBe(first);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort()).toEqual(before);
+  });
+});
+
+describe('a file whose workspace entry is missing for a while', () => {
+  // A remote overwrite of the entry can delete the old value before the new
+  // one can be integrated (it waits for missing updates): the key has no value.
+  it('gets its body doc text under its own front matter', () => {
+    const { dir, disk, state } = openDisk();
+    fs.writeFileSync(path.join(dir, 'a.md'), '---\ntitle: A\n---\nold text\n');
+    state.bodies.setBody('a.md', 'old text\nremote line\n');
+    expect(state.workspace.getFile('a.md')).toBeNull();
+    expect(disk.writeFromCrdt('a.md')).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'a.md'), 'utf8')).toBe('---\ntitle: A\n---\nold text\nremote line\n');
+  });
+
+  it('is left alone when its body doc never had any text', () => {
+    const { dir, disk } = openDisk();
+    fs.writeFileSync(path.join(dir, 'a.md'), 'own text\n');
+    expect(disk.writeFromCrdt('a.md')).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'a.md'), 'utf8')).toBe('own text\n');
   });
 });
