@@ -114,7 +114,8 @@ export class WorkspaceDisk {
   writeFromCrdt(key: string): boolean {
     if (isTempFile(key)) return false;
     const meta = this.state.workspace.getFile(key);
-    if (!meta || meta.deleted) return false;
+    if (meta === null) return this.writeBodyOnly(key);
+    if (meta.deleted) return false;
     const current = this.read(key);
     const disk = current === null ? null : parseDiskFrontmatter(key, current, this.state.now);
     // Front matter this device already knows adds nothing to the CRDT's: the
@@ -135,14 +136,37 @@ export class WorkspaceDisk {
   }
 
   /**
+   * Writes the body doc's text under the file's own front matter, for a file
+   * whose workspace entry is missing for a while: a remote overwrite of the
+   * entry whose delete arrived before its new value (which waits for missing
+   * updates). Left unwritten, the file would fall behind its body doc, and
+   * the next local save would take the remote text out again.
+   */
+  private writeBodyOnly(key: string): boolean {
+    const current = this.read(key);
+    if (current === null || !this.state.bodies.has(key) || this.state.bodies.stateVector(key).length <= 1) return false;
+    const body = this.state.bodies.getBody(key);
+    const head = current.slice(0, current.length - splitFrontmatter(current).body.length);
+    this.state.bodies.trackContent(key, body);
+    const text = head + body;
+    if (text === current) return false;
+    this.state.host.writeFile(this.hostPath(key), text);
+    return true;
+  }
+
+  /**
    * Keeps text that lost against the server as a new file next to the
    * original (`name (conflict <device>).md`), with the original's metadata.
    * The host's folder watcher reports it like any new file, so it syncs.
+   * An existing file at that name (an earlier copy, maybe edited since) is
+   * never overwritten: the next free `(conflict <device> N)` name is used,
+   * and nothing is written when a copy already holds this text.
    */
   writeConflictCopy(key: string, body: string): string | null {
     const meta = this.state.workspace.getFile(key);
-    const dot = key.toLowerCase().endsWith('.md') ? key.length - 3 : key.length;
-    const copyKey = `${key.slice(0, dot)} (conflict ${this.state.deviceId.slice(0, 8)})${key.slice(dot)}`;
+    const copyKey = this.freeConflictKey(key, body);
+    if (copyKey === null) return null;
+    if (this.exists(copyKey)) return copyKey;
     try {
       const text = meta ? renderFileMarkdown({ ...meta, filename: copyKey.split('/').pop() ?? copyKey }, body) : body;
       this.state.host.writeFile(this.hostPath(copyKey), text);
@@ -155,6 +179,24 @@ export class WorkspaceDisk {
       this.state.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
       return null;
     }
+  }
+
+  /**
+   * The key for a conflict copy of `key` holding `body`: an existing copy
+   * with exactly that body, else the first name no file or live entry uses.
+   */
+  private freeConflictKey(key: string, body: string): string | null {
+    const dot = key.toLowerCase().endsWith('.md') ? key.length - 3 : key.length;
+    const device = this.state.deviceId.slice(0, 8);
+    for (let n = 1; n <= 100; n++) {
+      const candidate = `${key.slice(0, dot)} (conflict ${device}${n === 1 ? '' : ` ${n}`})${key.slice(dot)}`;
+      const existing = this.readBody(candidate);
+      if (existing === body) return candidate;
+      const entry = this.state.workspace.getFile(candidate);
+      if (existing === null && !this.exists(candidate) && (entry === null || entry.deleted)) return candidate;
+    }
+    this.state.reportError(`keeping a conflict copy of ${key} failed: no free conflict file name`);
+    return null;
   }
 
   /** Moves a file (read + write + delete through the host). */

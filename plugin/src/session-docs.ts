@@ -56,7 +56,11 @@ export class PluginSessionDocs implements SessionDocs {
   applyWorkspaceUpdate(update: Uint8Array, origin: RemoteOrigin, writeToDisk: boolean): string[] {
     const result = this.state.workspace.applyUpdate(update, origin === 'sync' ? ORIGIN_SYNC : ORIGIN_REMOTE);
     this.workspaceSynced = true;
-    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key);
+    // A tombstone written without seeing this device's entry deleted an
+    // earlier file at the path (this one was created or renamed here
+    // meanwhile): the file here is kept like an unsynced edit.
+    const unseen = new Set(result.deletedUnseen);
+    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key) || unseen.has(key);
     // A rename seen here is a guess (deleted and created entries paired by
     // title, parent or time), so the old file's body doc and text are not
     // carried over: merged into an unrelated file they would mix both texts.

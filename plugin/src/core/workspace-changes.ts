@@ -25,6 +25,11 @@ export interface ApplyResult {
   retimed: string[];
   /** Keys created or restored (not active before, active now), a subset of `changed`. */
   appeared: string[];
+  /**
+   * Keys whose live entry here became a tombstone written by a device that
+   * had not seen that entry (filled in by WorkspaceCrdt.applyUpdate).
+   */
+  deletedUnseen: string[];
 }
 
 export type Snapshot = Map<string, FileMetadata>;
@@ -205,5 +210,5 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): ApplyResult {
     const candidates = deletedFiles.filter(([dPath, dMeta]) => !matchedDeleted.has(dPath) && dMeta.part_of === cMeta.part_of);
     if (candidates.length === 1) pair(candidates[0][0], cPath);
   }
-  return { changed, renames, retimed, appeared };
+  return { changed, renames, retimed, appeared, deletedUnseen: [] };
 }

@@ -327,3 +327,46 @@ describe('listener errors', () => {
     expect(ws.activeKeys()).toEqual(['a.md', 'b.md']);
   });
 });
+
+describe('deletes that had not seen the entry they replace', () => {
+  /** A replica with a fixed Yjs client id (the id orders concurrent writes to one key). */
+  function replica(clientID: number): WorkspaceCrdt {
+    const doc = new Y.Doc();
+    doc.clientID = clientID;
+    return new WorkspaceCrdt(doc);
+  }
+
+  it('reports a tombstone of an earlier file at the path that beats an entry written here meanwhile', () => {
+    const here = replica(1);
+    const deleter = replica(2);
+    deleter.setFile('x.md', meta({ title: 'Old' }));
+    deleter.deleteFile('x.md', () => T + 1000);
+    here.setFile('x.md', meta({ title: 'New', modified_at: T + 2000 }));
+    const result = sync(deleter, here);
+    expect(here.getFile('x.md')?.deleted).toBe(true);
+    expect(result.deletedUnseen).toEqual(['x.md']);
+  });
+
+  it('does not report a delete of the entry its writer had received', () => {
+    const here = replica(1);
+    const deleter = replica(2);
+    here.setFile('x.md', meta({ title: 'New' }));
+    sync(here, deleter);
+    deleter.deleteFile('x.md', () => T + 1000);
+    const result = sync(deleter, here);
+    expect(here.getFile('x.md')?.deleted).toBe(true);
+    expect(result.deletedUnseen).toEqual([]);
+  });
+
+  it('does not report a delete of an entry that came from a third replica the deleter had received', () => {
+    const here = replica(1);
+    const creator = replica(3);
+    const deleter = replica(2);
+    creator.setFile('x.md', meta({ title: 'Shared' }));
+    sync(creator, here);
+    sync(creator, deleter);
+    deleter.deleteFile('x.md', () => T + 1000);
+    const result = sync(deleter, here);
+    expect(result.deletedUnseen).toEqual([]);
+  });
+});

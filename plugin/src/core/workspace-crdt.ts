@@ -201,6 +201,7 @@ export class WorkspaceCrdt {
   applyUpdate(update: Uint8Array, origin: UpdateOrigin): ApplyResult {
     if (update.length === 0) throw new WorkspaceCrdtError('Failed to decode update: empty update');
     const before = collectSnapshot(this.files);
+    const liveItems = this.liveEntryItems(before);
     const remote = origin !== ORIGIN_LOCAL ? decodeUpdateSnapshot(update) : null;
     if (remote === null) validateUpdate(update);
     try {
@@ -211,8 +212,49 @@ export class WorkspaceCrdt {
     let after = collectSnapshot(this.files);
     if (remote !== null && this.reconcileConcurrent(before, after, remote)) after = collectSnapshot(this.files);
     const result = diffSnapshots(before, after);
+    result.deletedUnseen = this.deletesNotSeeing(liveItems, after);
     this.rethrowListenerErrors();
     return result;
+  }
+
+  /** The map items holding the live entries of `snapshot` (canonical keys only). */
+  private liveEntryItems(snapshot: Snapshot): Map<string, Y.Item> {
+    const items = new Map<string, Y.Item>();
+    for (const [key, meta] of snapshot) {
+      const item = this.files._map.get(key);
+      if (!meta.deleted && item !== undefined) items.set(key, item);
+    }
+    return items;
+  }
+
+  /**
+   * Keys whose live entry (`liveItems`, before an update) is now a tombstone
+   * written by a device that had not seen that entry: the delete was of an
+   * earlier file at the path, not of what this device holds there. A map
+   * write's origin is the entry its writer saw at the key, so the tombstone's
+   * chain of origins passes through the entry it replaced knowingly.
+   */
+  private deletesNotSeeing(liveItems: Map<string, Y.Item>, after: Snapshot): string[] {
+    const keys: string[] = [];
+    for (const [key, liveItem] of liveItems) {
+      if (after.get(key)?.deleted !== true) continue;
+      const winner = this.files._map.get(key);
+      if (winner === undefined || winner === liveItem) continue;
+      if (!this.originChainReaches(winner, liveItem.id)) keys.push(key);
+    }
+    return keys;
+  }
+
+  private originChainReaches(item: Y.Item, target: Y.ID): boolean {
+    let origin = item.origin;
+    // Each step moves to an older write at the same key; the bound only guards against a malformed store.
+    for (let steps = 0; origin !== null && steps < 10_000; steps++) {
+      if (origin.client === target.client && origin.clock === target.clock) return true;
+      const struct = Y.getItem(this.doc.store, origin);
+      if (!(struct instanceof Y.Item)) return false;
+      origin = struct.origin;
+    }
+    return false;
   }
 
   private reconcileConcurrent(before: Snapshot, after: Snapshot, remote: Snapshot): boolean {
