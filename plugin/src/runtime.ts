@@ -20,6 +20,7 @@ import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
+import type { TransferStatus } from './transfer-progress';
 
 /** Seconds between automatic saves during live sync (binary exports). */
 const AUTOSAVE_INTERVAL_MS = 2000;
@@ -29,10 +30,17 @@ export class SyncRuntime {
   readonly docs: PluginSessionDocs;
   session: SyncSession | null = null;
   /** What the status bar shows, kept from the events the session emits. */
-  readonly status: { error: string | null; progress: { completed: number; total: number } | null; synced: boolean } = {
+  readonly status: {
+    error: string | null;
+    progress: { completed: number; total: number } | null;
+    synced: boolean;
+    /** A snapshot upload or download that is running. */
+    transfer: TransferStatus | null;
+  } = {
     error: null,
     progress: null,
     synced: false,
+    transfer: null,
   };
   private lastSave = 0;
 
@@ -80,6 +88,9 @@ export class SyncRuntime {
       reconcileTransport: (w) => this.reconcileTransport(w),
       ensureSession: (id, w) => {
         this.ensureSession(id, w);
+      },
+      transferStatus: (status) => {
+        this.status.transfer = status;
       },
       writeImportedFile: (path, data) => {
         const hostPath = this.disk.hostPath(path);

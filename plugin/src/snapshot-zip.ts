@@ -5,7 +5,7 @@
  * `__MACOSX`, `Thumbs.db` and `desktop.ini` are skipped; entries with `..` or
  * absolute paths are rejected on import.
  */
-import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { unzipSync, Zip, ZipDeflate } from 'fflate';
 import type { HostBridge } from './host/bridge';
 
 export class SnapshotZipError extends Error {
@@ -36,37 +36,86 @@ export interface SnapshotFile {
 
 const isMarkdown = (path: string) => path.toLowerCase().endsWith('.md');
 
-/** Reads the workspace files from disk through the host. */
-export function collectWorkspaceFiles(host: HostBridge, root: string, includeAttachments: boolean): SnapshotFile[] {
-  const prefix = root === '' || root === '.' ? '' : root.replace(/\/+$/, '');
-  const entries = host.listFiles(prefix);
-  const files: SnapshotFile[] = [];
-  const seen = new Set<string>();
-  for (const entry of entries) {
-    let rel = entry.replace(/\\/g, '/');
-    if (prefix && rel.startsWith(prefix + '/')) rel = rel.slice(prefix.length + 1);
-    const path = normalizeSnapshotEntryPath(rel);
-    if (!path || seen.has(path) || isSkippedSnapshotPath(path)) continue;
-    if (!isMarkdown(path) && !includeAttachments) continue;
-    const full = prefix ? `${prefix}/${path}` : path;
-    let data: Uint8Array;
-    try {
-      data = isMarkdown(path) ? new TextEncoder().encode(host.readFile(full)) : host.readBinary(full);
-    } catch {
-      continue; // a directory or an unreadable entry
-    }
-    if (!isMarkdown(path) && data.length === 0 && !host.fileExists(full)) continue;
-    seen.add(path);
-    files.push({ path, data });
-  }
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return files;
+/** Receives per-file progress while a zip is built or read. */
+export interface FileProgress {
+  begin(total: number): void;
+  advance(completed: number): void;
 }
 
-export function buildSnapshotZip(files: SnapshotFile[]): Uint8Array {
-  const zippable: Zippable = {};
-  for (const f of files) zippable[f.path] = [f.data, { level: 6 }];
-  return zipSync(zippable);
+export interface WorkspaceZip {
+  zip: Uint8Array;
+  /** Files in the zip. */
+  fileCount: number;
+}
+
+/**
+ * The workspace entries a snapshot would carry, workspace-relative and sorted
+ * (directories, skipped and, without attachments, non-Markdown paths left out).
+ */
+function snapshotCandidates(host: HostBridge, prefix: string, includeAttachments: boolean): string[] {
+  const entries = host.listFiles(prefix).map((e) => {
+    let rel = e.replace(/\\/g, '/');
+    if (prefix && rel.startsWith(prefix + '/')) rel = rel.slice(prefix.length + 1);
+    return normalizeSnapshotEntryPath(rel);
+  });
+  // Hosts list folders too: an entry that is the parent of another one is a folder.
+  const folders = new Set<string>();
+  for (const path of entries) {
+    if (!path) continue;
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) folders.add(path.slice(0, i));
+  }
+  const out = new Set<string>();
+  for (const path of entries) {
+    if (!path || folders.has(path) || isSkippedSnapshotPath(path)) continue;
+    if (!isMarkdown(path) && !includeAttachments) continue;
+    out.add(path);
+  }
+  return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Reads the workspace files through the host and deflates them into a zip,
+ * one file after the other, sorted by path (entries are streamed, so each
+ * file's size and CRC follow its data). `progress` counts the files read.
+ */
+export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachments: boolean, progress?: FileProgress): WorkspaceZip {
+  const prefix = root === '' || root === '.' ? '' : root.replace(/\/+$/, '');
+  const paths = snapshotCandidates(host, prefix, includeAttachments);
+  const chunks: Uint8Array[] = [];
+  let failure: Error | null = null;
+  const zip = new Zip((err, chunk) => {
+    if (err) failure = err;
+    else chunks.push(chunk);
+  });
+  progress?.begin(paths.length);
+  let fileCount = 0;
+  paths.forEach((path, i) => {
+    const full = prefix ? `${prefix}/${path}` : path;
+    let data: Uint8Array | null;
+    try {
+      data = isMarkdown(path) ? new TextEncoder().encode(host.readFile(full)) : host.readBinary(full);
+      if (!isMarkdown(path) && data.length === 0 && !host.fileExists(full)) data = null;
+    } catch {
+      data = null; // a folder or an unreadable entry
+    }
+    if (data !== null) {
+      const entry = new ZipDeflate(path, { level: 6 });
+      zip.add(entry);
+      entry.push(data, true);
+      fileCount++;
+    }
+    progress?.advance(i + 1);
+  });
+  zip.end();
+  if (failure !== null) throw new SnapshotZipError(`building the snapshot zip failed: ${(failure as Error).message}`);
+  const size = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return { zip: out, fileCount };
 }
 
 /** Parses a snapshot zip into safe entries; throws SnapshotZipError on a bad archive or path. */

@@ -6,7 +6,8 @@
 import { decodeBase64, encodeBase64, Base64Error } from '../../../common/src/base64';
 import type { HostBridge, HttpResponse } from '../host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl, saveConfig, type SyncConfig } from '../config';
-import { buildSnapshotZip, collectWorkspaceFiles, readSnapshotZip, SnapshotZipError } from '../snapshot-zip';
+import { readSnapshotZip, SnapshotZipError, zipWorkspaceFiles } from '../snapshot-zip';
+import { TransferProgress, type TransferKind, type TransferStatus } from '../transfer-progress';
 import { CommandError, type Params, optionalBool, optionalString } from './params';
 
 /** What the remote commands need from the rest of the plugin. */
@@ -22,6 +23,18 @@ export interface RemoteDeps {
   writeImportedFile(path: string, data: Uint8Array): void;
   /** Called once a downloaded snapshot is read, before its files are written. */
   beforeImport?: () => void;
+  /** Receives the phase of a running snapshot transfer (null when it is over), for GetSyncStatus. */
+  transferStatus?: (status: TransferStatus | null) => void;
+}
+
+/** Runs a transfer with its progress; the status is cleared however it ends. */
+function withProgress<T>(deps: RemoteDeps, kind: TransferKind, run: (progress: TransferProgress) => T): T {
+  const progress = new TransferProgress(deps.host, kind, deps.transferStatus);
+  try {
+    return run(progress);
+  } finally {
+    progress.finish();
+  }
 }
 
 const SUPPORTED_PROVIDERS = ['sync', 'diaryx.sync'];
@@ -111,17 +124,22 @@ export function listRemoteWorkspaces(host: HostBridge, params: Params): unknown 
 }
 
 function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean): number {
-  const files = collectWorkspaceFiles(deps.host, root, includeAttachments);
-  const zip = buildSnapshotZip(files);
-  const res = deps.host.httpRequest({
-    url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
-    method: 'POST',
-    headers: authHeaders(s.token, 'application/zip'),
-    body_base64: encodeBase64(zip),
+  return withProgress(deps, 'upload', (progress) => {
+    const { zip, fileCount } = zipWorkspaceFiles(deps.host, root, includeAttachments, {
+      begin: (total) => progress.begin('zip', total),
+      advance: (completed) => progress.advance(completed),
+    });
+    progress.begin('send', fileCount, zip.length);
+    const res = deps.host.httpRequest({
+      url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
+      method: 'POST',
+      headers: authHeaders(s.token, 'application/zip'),
+      body_base64: encodeBase64(zip),
+    });
+    if (res.status === 0) throw new CommandError(res.error ?? res.body);
+    if (res.status !== 200) throw new CommandError(httpError(res));
+    return fileCount;
   });
-  if (res.status === 0) throw new CommandError(res.error ?? res.body);
-  if (res.status !== 200) throw new CommandError(httpError(res));
-  return files.length;
 }
 
 export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
@@ -173,30 +191,38 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
   const remoteId = optionalString(params, 'remote_id');
   if (remoteId === null) throw new CommandError('Missing remote_id');
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const res = deps.host.httpRequest({
-    url: `${s.url}/api/workspaces/${remoteId}/snapshot?include_attachments=${includeAttachments}`,
-    method: 'GET',
-    headers: authHeaders(s.token),
+  const imported = withProgress(deps, 'download', (progress) => {
+    progress.begin('receive', 0);
+    const res = deps.host.httpRequest({
+      url: `${s.url}/api/workspaces/${remoteId}/snapshot?include_attachments=${includeAttachments}`,
+      method: 'GET',
+      headers: authHeaders(s.token),
+    });
+    if (res.status === 0) throw new CommandError(res.error ?? res.body);
+    if (res.status !== 200) throw new CommandError(httpError(res));
+    const zip = responseBytes(res);
+    if (zip.length === 0) throw new CommandError('Snapshot download returned empty body');
+    let files;
+    try {
+      files = readSnapshotZip(zip, includeAttachments);
+    } catch (e) {
+      if (e instanceof SnapshotZipError) throw new CommandError(`Invalid snapshot zip: ${e.message}`);
+      throw e;
+    }
+    deps.beforeImport?.();
+    progress.begin('import', files.length, zip.length);
+    files.forEach((f, i) => {
+      deps.writeImportedFile(f.path, f.data);
+      progress.advance(i + 1);
+    });
+    return files.length;
   });
-  if (res.status === 0) throw new CommandError(res.error ?? res.body);
-  if (res.status !== 200) throw new CommandError(httpError(res));
-  const zip = responseBytes(res);
-  if (zip.length === 0) throw new CommandError('Snapshot download returned empty body');
-  let files;
-  try {
-    files = readSnapshotZip(zip, includeAttachments);
-  } catch (e) {
-    if (e instanceof SnapshotZipError) throw new CommandError(`Invalid snapshot zip: ${e.message}`);
-    throw e;
-  }
-  deps.beforeImport?.();
-  for (const f of files) deps.writeImportedFile(f.path, f.data);
   if (optionalBool(params, 'link') === true) {
     const config = loadConfig(deps.host);
     saveConfig(deps.host, { ...config, workspace_id: remoteId });
     deps.reconcileTransport(true);
   }
-  return { files_imported: files.length };
+  return { files_imported: imported };
 }
 
 export function prepareLiveShareRuntime(deps: RemoteDeps, params: Params): unknown {

@@ -8,6 +8,7 @@ import { localMetadataUnchanged } from '../disk';
 import { loadConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { SessionState } from '../sync/session';
+import { transferStatusText } from '../transfer-progress';
 import type { CommandHandler } from './crdt';
 import { CommandError, optionalString, type Params } from './params';
 
@@ -22,6 +23,10 @@ function filePaths(params: Params): string[] {
 /** Status for the status bar: a state and a label a person understands. */
 export function syncStatus(rt: SyncRuntime | null, linked: boolean): Record<string, unknown> {
   const status = (state: string, label: string, detail: string | null = null, progress: unknown = null) => ({ detail, label, progress, state });
+  if (rt?.status.transfer) {
+    const t = transferStatusText(rt.status.transfer);
+    return status('syncing', t.label, t.detail, t.progress);
+  }
   if (!rt || !linked || !rt.session) return status('idle', 'Idle');
   const s = rt.status;
   if (s.error) return status('error', `Error: ${s.error}`, s.error);
