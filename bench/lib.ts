@@ -66,16 +66,30 @@ export function machine(): Record<string, unknown> {
 const fmt = (v: number | null, digits = 2) =>
   v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(digits);
 
-export function writeReport(dir: string, rows: Row[], meta: Record<string, unknown>): { json: string; md: string } {
+/** When and how one suite's rows were produced (reports merge suites from several runs). */
+export interface SuiteRun {
+  mode: 'quick' | 'full';
+  date: string;
+  cpu: string;
+}
+
+export function writeReport(
+  dir: string,
+  rows: Row[],
+  meta: Record<string, unknown>,
+  suites: Record<string, SuiteRun>,
+): { json: string; md: string } {
   fs.mkdirSync(dir, { recursive: true });
   const json = path.join(dir, 'results.json');
   const md = path.join(dir, 'results.md');
-  fs.writeFileSync(json, JSON.stringify({ machine: meta, rows }, null, 2) + '\n');
+  fs.writeFileSync(json, JSON.stringify({ machine: meta, suites, rows }, null, 2) + '\n');
   const lines = [
     '# Benchmark results',
     '',
     `Machine: ${meta.cpu}, ${meta.cores} cores, ${meta.memory_gib} GiB, ${meta.os}, Node ${meta.node} (V8 ${meta.v8}); ${meta.date}.`,
-    `Mode: ${meta.mode}. Figures are medians of the given number of runs.`,
+    'Figures are medians of the given number of runs. Each suite\'s rows come from one run:',
+    '',
+    ...Object.entries(suites).map(([name, run]) => `- ${name}: ${run.mode}, ${run.date}, ${run.cpu}`),
     '',
     '| suite | workload | unit | plugin (QuickJS/wasm) | V8 | ratio | runs | target | notes |',
     '|---|---|---|---:|---:|---:|---:|---|---|',

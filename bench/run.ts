@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { machine, writeReport, type Row, type Suite } from './lib';
+import { machine, writeReport, type Row, type Suite, type SuiteRun } from './lib';
 
 const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   runtime: () => import('./suites/runtime'),
@@ -36,11 +36,18 @@ for (const name of selected) {
   rows.push(...(await suite({ quick, runs, log: (m) => console.log(`[bench] ${name}: ${m}`) })));
 }
 const dir = path.dirname(fileURLToPath(import.meta.url));
-// With --only, the other suites' rows of the previous report are kept.
+const about = machine();
+const thisRun: SuiteRun = { mode: quick ? 'quick' : 'full', date: String(about.date), cpu: String(about.cpu) };
+// With --only, the other suites' rows of the previous report are kept, with
+// the record of when and how they ran.
 let kept: Row[] = [];
+let runsBySuite: Record<string, SuiteRun> = {};
 const previous = path.join(dir, 'results.json');
 if (values.only && fs.existsSync(previous)) {
-  kept = (JSON.parse(fs.readFileSync(previous, 'utf8')) as { rows: Row[] }).rows.filter((r) => !selected.includes(r.suite));
+  const old = JSON.parse(fs.readFileSync(previous, 'utf8')) as { rows: Row[]; suites?: Record<string, SuiteRun> };
+  kept = old.rows.filter((r) => !selected.includes(r.suite));
+  runsBySuite = Object.fromEntries(Object.entries(old.suites ?? {}).filter(([name]) => !selected.includes(name)));
 }
-const out = writeReport(dir, [...kept, ...rows], { ...machine(), mode: quick ? 'quick' : 'full' });
+for (const name of selected) runsBySuite[name] = thisRun;
+const out = writeReport(dir, [...kept, ...rows], about, runsBySuite);
 console.log(`[bench] wrote ${out.json} and ${out.md}`);
