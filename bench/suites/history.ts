@@ -55,7 +55,7 @@ async function fileWithVersions(engine: 'wasm' | 'node', versions: number): Prom
     text += `line ${i}: something happened today\n`;
     await ok(host, 'SetBodyContent', { doc_name: FILE, content: text });
   }
-  await host.shutdown();
+  await host.close();
   return dir;
 }
 

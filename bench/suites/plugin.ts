@@ -27,7 +27,7 @@ async function prepared(n: number): Promise<string> {
   await host.init({ workspace_root: dir });
   const res = await host.command('InitializeWorkspaceCrdt', { workspace_path: dir });
   if (!res.success) throw new Error(String(res.error));
-  await host.shutdown();
+  await host.close();
   return dir;
 }
 
