@@ -4,17 +4,19 @@
  * History records the device only for local changes; a received update
  * carries nothing but Yjs client ids. So each device names the client ids it
  * edits with in the workspace doc, in a root Y.Map `devices`:
- * `<client id>` (decimal) -> device id, and `device:<device id>` -> JSON
- * `{"device_name"}`. Every Y.Doc instance has its own random client id (ids
- * are never shared between docs: a rename can merge one doc's state into
- * another's), so an entry is added for each doc a session edits, with the
- * first local change (about 40 bytes). Other Diaryx clients and the server
- * read only the `files` map and ignore this one.
+ * `<client id>` (decimal) -> device id, `block:<n>` -> device id for the
+ * body docs' client ids of block n (see core/client-ids.ts), and
+ * `device:<device id>` -> JSON `{"device_name"}`. The workspace doc's random
+ * client id gets an entry of its own; body docs take their ids from blocks of
+ * 256, so a session that edits 10,000 bodies adds about 40 entries (about 40
+ * bytes each), not 10,000. Other Diaryx clients and the server read only the
+ * `files` map and ignore this one.
  *
  * `attribute` names the device of entries without one: the registered client
  * with the most structs in the entry's update.
  */
 import * as Y from 'yjs';
+import { clientIdBlock } from './core/client-ids';
 import { ORIGIN_LOCAL } from './core/origin';
 import type { HistoryEntry } from './core/history';
 import type { PluginState } from './state';
@@ -38,41 +40,48 @@ interface DeviceInfo {
   device_name: string | null;
 }
 
+function blockKey(clientId: number): string {
+  return `block:${clientIdBlock(clientId)}`;
+}
+
 export class DeviceRegistry {
-  private readonly pending = new Set<number>();
+  /** Entry keys (`<client id>` or `block:<n>`) to write at the next flush. */
+  private readonly pending = new Set<string>();
   private readonly map: Y.Map<unknown>;
 
   constructor(private readonly state: PluginState) {
     this.map = state.workspace.doc.getMap(DEVICES_MAP_NAME);
-    state.workspace.onLocalUpdate(() => this.note(state.workspace.doc.clientID));
+    state.workspace.onLocalUpdate(() => this.note(String(state.workspace.doc.clientID)));
     state.bodies.onLocalUpdate((key) => {
       const doc = state.bodies.get(key);
-      if (doc) this.note(doc.clientID);
+      if (doc) this.note(blockKey(doc.clientID));
     });
   }
 
-  private note(clientId: number): void {
-    if (!this.map.has(String(clientId))) this.pending.add(clientId);
+  private note(entryKey: string): void {
+    if (!this.map.has(entryKey)) this.pending.add(entryKey);
   }
 
   /** Writes the entries of client ids that made local changes (call between transactions). */
   flush(): void {
     if (this.pending.size === 0) return;
-    const ids = [...this.pending].filter((id) => !this.map.has(String(id)));
+    const keys = [...this.pending].filter((key) => !this.map.has(key));
     this.pending.clear();
-    if (ids.length === 0) return;
+    if (keys.length === 0) return;
     const { deviceId, deviceName } = this.state;
     const nameKey = `device:${deviceId}`;
     const nameValue = JSON.stringify({ device_name: deviceName });
     this.state.workspace.doc.transact(() => {
-      for (const id of ids) this.map.set(String(id), deviceId);
+      for (const key of keys) this.map.set(key, deviceId);
       if (this.map.get(nameKey) !== nameValue) this.map.set(nameKey, nameValue);
     }, ORIGIN_LOCAL);
     this.state.markWorkspaceDirty();
   }
 
   private lookup(clientId: number): DeviceInfo | null {
-    const deviceId = this.map.get(String(clientId));
+    // An id of its own first: the block of another device's body docs may hold it by chance.
+    const own = this.map.get(String(clientId));
+    const deviceId = own !== undefined ? own : this.map.get(blockKey(clientId));
     if (typeof deviceId !== 'string') return null;
     let name: string | null = null;
     const raw = this.map.get(`device:${deviceId}`);

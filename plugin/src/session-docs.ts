@@ -12,6 +12,16 @@ import type { WorkspaceDisk } from './disk';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
 
+/**
+ * Host calls one body SyncStep1 may cost: reading the stored doc, checking
+ * the file on disk, sending the frame.
+ */
+const BODY_REQUEST_COST = 3;
+/** Host calls of an export call kept for what follows the requests (writes of answers, events, saves). */
+const BODY_REQUEST_RESERVE = 2000;
+/** Requests one input may always send, so a bootstrap keeps moving when a call's budget is spent. */
+const MIN_BODY_REQUESTS = 32;
+
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   if (!a || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -148,6 +158,16 @@ export class PluginSessionDocs implements SessionDocs {
   }
 
   // ---- body docs ----
+
+  claimBodyRequests(wanted: number): number {
+    const host = this.state.host;
+    const affordable = Math.floor((host.callBudget() - BODY_REQUEST_RESERVE) / BODY_REQUEST_COST);
+    const granted = Math.min(wanted, Math.max(affordable, MIN_BODY_REQUESTS));
+    // The frames are sent after the session returns: count them now, so a
+    // second claim in the same call sees them.
+    host.reserveCalls(granted);
+    return granted;
+  }
 
   ensureBodyLoaded(key: string): void {
     if (this.bodyIsEmpty(key) && this.disk.exists(key)) this.deferredSeeds.add(key);

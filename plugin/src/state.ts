@@ -68,6 +68,10 @@ export class PluginState {
   private workspaceDirty = false;
   private readonly dirtyBodies = new Set<string>();
   private readonly removedBodies = new Set<string>();
+  /** The body-doc manifest as stored (see saveManifest). */
+  private manifest = new Set<string>();
+  /** Keys whose stored doc or workspace entry changed since the manifest was last checked. */
+  private readonly manifestCheck = new Set<string>();
   private historyDirty = false;
   private lastTimestamp = 0;
 
@@ -129,7 +133,8 @@ export class PluginState {
   private restore(): HistoryLog {
     this.restoreDoc(this.workspace.doc, WORKSPACE_KEY);
     // Body docs are loaded on first use: init reads only the workspace doc, the manifest and the history.
-    const keys = new Set([...this.workspace.activeKeys(), ...readBodyManifest(this.host)]);
+    this.manifest = new Set(readBodyManifest(this.host));
+    const keys = new Set([...this.workspace.activeKeys(), ...this.manifest]);
     this.bodies.setStore(keys, {
       read: (key) => this.readStored(bodyStorageKey(key)),
       corrupt: (key, bytes, error) => {
@@ -170,6 +175,7 @@ export class PluginState {
   private watch(): void {
     this.workspace.onUpdate((update, origin, changedKeys) => {
       this.workspaceDirty = true;
+      for (const key of changedKeys) this.manifestCheck.add(key);
       this.record(WORKSPACE_DOC_NAME, update, origin, changedKeys);
     });
     this.workspace.onLocalUpdate((update) => this.queue(this.workspaceId && workspaceDocId(this.workspaceId), update));
@@ -278,17 +284,16 @@ export class PluginState {
         this.dirtyBodies.delete(key);
         continue;
       }
-      if (put(bodyStorageKey(key), this.bodies.encodeState(key))) this.dirtyBodies.delete(key);
+      if (put(bodyStorageKey(key), this.bodies.encodeState(key))) {
+        this.dirtyBodies.delete(key);
+        this.manifestCheck.add(key);
+      }
     }
     for (const key of [...this.removedBodies]) {
       if (put(bodyStorageKey(key), new Uint8Array(0))) this.removedBodies.delete(key);
     }
-    const stored = readBodyManifest(this.host);
-    const persisted = new Set([...stored, ...this.bodies.knownKeys()]);
-    for (const key of this.removedBodies) persisted.delete(key);
-    for (const key of persisted) if (!this.bodies.has(key) && !this.workspace.getFile(key)) persisted.delete(key);
     try {
-      if (all || persisted.size !== stored.length || stored.some((k) => !persisted.has(k))) writeBodyManifest(this.host, persisted);
+      this.saveManifest(all);
     } catch (e) {
       errors.push(`saving ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
     }
@@ -300,6 +305,33 @@ export class PluginState {
     }
     for (const error of errors) this.reportError(error);
     return errors;
+  }
+
+  /**
+   * The manifest lists the keys of stored body docs, so init can find the
+   * docs of files no longer in the workspace. Init also looks for a doc of
+   * every active file, so a stored doc whose file is active in the stored
+   * workspace needs no entry yet: the manifest is rewritten (all keys, O(n))
+   * only when a stored doc would otherwise be missed, or on a full save, not
+   * once per synced file.
+   */
+  private saveManifest(all: boolean): void {
+    // Active keys count only as far as the stored workspace doc knows them.
+    const workspaceStored = !this.workspaceDirty;
+    const missed = [...this.manifestCheck].some(
+      (key) => this.bodies.has(key) && !this.manifest.has(key) && !(workspaceStored && this.workspace.isActive(key)),
+    );
+    if (!all && !missed) {
+      if (workspaceStored) this.manifestCheck.clear();
+      return;
+    }
+    const persisted = new Set([...this.manifest, ...this.bodies.knownKeys()]);
+    for (const key of this.removedBodies) persisted.delete(key);
+    for (const key of persisted) if (!this.bodies.has(key) && !this.workspace.getFile(key)) persisted.delete(key);
+    const unchanged = persisted.size === this.manifest.size && [...persisted].every((k) => this.manifest.has(k));
+    if (!unchanged || all) writeBodyManifest(this.host, persisted);
+    this.manifest = persisted;
+    if (workspaceStored) this.manifestCheck.clear();
   }
 
   warn(message: string): void {

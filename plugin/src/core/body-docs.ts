@@ -21,6 +21,7 @@
  * caller's job (`encodeState`, `applyUpdate`).
  */
 import * as Y from 'yjs';
+import { ClientIdAllocator } from './client-ids';
 import { Listeners } from './listeners';
 import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
 import { compareKeys, normalizeSyncKey } from './paths';
@@ -105,6 +106,7 @@ export interface BodyStore {
 
 export class BodyDocManager {
   private readonly docs = new Map<string, Entry>();
+  private readonly clientIds = new ClientIdAllocator();
   private readonly lastKnown = new Map<string, string>();
   /** Docs kept in storage and loaded on first use (see setStore). */
   private readonly unloaded = new Set<string>();
@@ -165,6 +167,7 @@ export class BodyDocManager {
     const existing = this.docs.get(key);
     if (existing) return existing.doc;
     const doc = new Y.Doc();
+    doc.clientID = this.clientIds.next();
     if (initial) {
       try {
         Y.applyUpdate(doc, initial);

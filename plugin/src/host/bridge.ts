@@ -103,6 +103,11 @@ export class HostBridge {
     return HOST_CALLS_PER_EXPORT - this.calls;
   }
 
+  /** Counts `n` host calls that work already decided on will make later in this export call. */
+  reserveCalls(n: number): void {
+    this.calls += n;
+  }
+
   log(level: LogLevel, message: string): void {
     this.call('host_log', JSON.stringify({ level, message }));
   }

@@ -18,6 +18,15 @@ import type { SessionDocs } from './session-host';
 /** Files per `progress` event during the body bootstrap. */
 export const PROGRESS_EVERY = 50;
 
+/** A body SyncStep1 waiting to go out. */
+interface DeferredRequest {
+  key: string;
+  /** Counts towards the bootstrap's progress events. */
+  progress: boolean;
+  /** Load the body from its file first. */
+  load: boolean;
+}
+
 export class BodyTracker {
   /** Body keys whose SyncStep1 is still unanswered. */
   readonly pending = new Set<string>();
@@ -25,6 +34,10 @@ export class BodyTracker {
   private focusedPaths: string[] = [];
   /** Focused keys re-requested because their file was missing on disk, this connection. */
   private readonly diskHealed = new Set<string>();
+  /** Pending keys whose SyncStep1 has not gone out yet (see queueStep1). */
+  private deferred: DeferredRequest[] = [];
+  /** Requests of the current bootstrap sent so far, for its `progress` events. */
+  private progress: { sent: number; total: number } | null = null;
 
   constructor(
     private readonly docs: SessionDocs,
@@ -55,6 +68,8 @@ export class BodyTracker {
   /** Forgets pending bodies and disk re-requests (new connection). */
   resetConnection(): void {
     this.pending.clear();
+    this.deferred = [];
+    this.progress = null;
     this.diskHealed.clear();
   }
 
@@ -62,27 +77,72 @@ export class BodyTracker {
    * Sends a body SyncStep1 for each key not already pending or synced and
    * marks it pending. With `withProgress`: `progress {0, N}` first and
    * `progress {i, N}` after every 50th file, N counting only the keys sent.
+   * With `loadFromDisk`, each body is loaded from its file just before its
+   * request goes out (the activation bootstrap).
+   *
+   * Only as many requests go out as the docs allow in this input (a host
+   * limits what one plugin call may do); the rest wait in `deferred`, stay
+   * pending, and go out with the next inputs (each answer that comes back is
+   * one). Requests for a few files (a focused file, files created elsewhere)
+   * go before a waiting bootstrap.
    */
-  queueStep1(keys: readonly string[], resetPending: boolean, withProgress: boolean): SessionAction[] {
+  queueStep1(keys: readonly string[], resetPending: boolean, withProgress: boolean, loadFromDisk = false): SessionAction[] {
     const actions: SessionAction[] = [];
-    if (resetPending) this.pending.clear();
-    const toSend: string[] = [];
+    if (resetPending) {
+      this.pending.clear();
+      this.deferred = [];
+    }
+    const toSend: DeferredRequest[] = [];
     for (const key of keys) {
+      const waiting = withProgress ? -1 : this.deferred.findIndex((r) => r.key === key);
+      // Asked for again while its bootstrap request still waits: it goes first.
+      if (waiting >= 0) toSend.push(...this.deferred.splice(waiting, 1));
       if (key === '' || this.pending.has(key) || this.docs.isBodySynced(key)) continue;
       if (!this.out.fits(actions, bodyDocId(this.workspaceId(), key))) continue;
       this.pending.add(key);
-      toSend.push(key);
+      toSend.push({ key, progress: withProgress, load: loadFromDisk });
     }
     if (toSend.length === 0) return actions;
-    const total = toSend.length;
-    if (withProgress) actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: 0, total } });
-    toSend.forEach((key, i) => {
-      this.out.send(actions, bodyDocId(this.workspaceId(), key), encodeSyncStep1(this.docs.bodyStateVector(key)));
-      if (withProgress && (i + 1) % PROGRESS_EVERY === 0) {
-        actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: i + 1, total } });
-      }
-    });
+    if (withProgress) {
+      this.progress = { sent: 0, total: toSend.length };
+      actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: 0, total: toSend.length } });
+      this.deferred.push(...toSend);
+    } else {
+      this.deferred.unshift(...toSend);
+    }
+    actions.push(...this.sendDeferred());
     return actions;
+  }
+
+  /** Sends waiting SyncStep1s, as many as the docs allow in this input. */
+  sendDeferred(): SessionAction[] {
+    const actions: SessionAction[] = [];
+    // Keys answered, deleted or re-requested meanwhile need no request of their own.
+    this.deferred = this.deferred.filter((r) => this.pending.has(r.key) && !this.docs.isBodySynced(r.key));
+    if (this.deferred.length === 0) return actions;
+    const batch = this.deferred.splice(0, this.docs.claimBodyRequests(this.deferred.length));
+    for (const request of batch) {
+      if (request.load) {
+        try {
+          this.docs.ensureBodyLoaded(request.key);
+        } catch (e) {
+          this.warn(`[SyncSession] Failed to load body content for ${request.key}: ${(e as Error).message}`);
+        }
+      }
+      this.out.send(actions, bodyDocId(this.workspaceId(), request.key), encodeSyncStep1(this.docs.bodyStateVector(request.key)));
+      if (request.progress && this.progress !== null) {
+        this.progress.sent++;
+        if (this.progress.sent % PROGRESS_EVERY === 0) {
+          actions.push({ type: 'EmitEvent', event: { type: 'progress', completed: this.progress.sent, total: this.progress.total } });
+        }
+      }
+    }
+    return actions;
+  }
+
+  /** Body requests not sent yet. */
+  get deferredCount(): number {
+    return this.deferred.length;
   }
 
   /**

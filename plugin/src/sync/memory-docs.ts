@@ -40,6 +40,8 @@ export class MemoryDocs implements SessionDocs {
   private queue: LocalUpdate[] = [];
   /** Every call made by the session, for assertions (`name:arg`). */
   readonly calls: string[] = [];
+  /** Body SyncStep1s one input may send (claimBodyRequests); unlimited unless a test sets it. */
+  bodyRequestsPerInput = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly workspaceId: string,
@@ -176,6 +178,9 @@ export class MemoryDocs implements SessionDocs {
   }
   encodeBodyDiff(key: string, remoteStateVector: Uint8Array): Uint8Array {
     return Y.encodeStateAsUpdate(this.body(key), remoteStateVector);
+  }
+  claimBodyRequests(wanted: number): number {
+    return Math.min(wanted, this.bodyRequestsPerInput);
   }
   applyBodyUpdates(key: string, updates: readonly Uint8Array[], options: BodyApplyOptions): BodyApplyResult {
     this.calls.push(`applyBodyUpdates:${key}:${updates.length}`);

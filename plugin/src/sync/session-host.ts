@@ -68,6 +68,13 @@ export interface SessionDocs {
 
   // ---- body docs ----
 
+  /**
+   * How many of `wanted` body SyncStep1s this input may send (each costs the
+   * host a few calls: loading the body, sending the frame); at least a few
+   * when any are wanted, so the bootstrap always moves on. The rest wait for
+   * the next input.
+   */
+  claimBodyRequests(wanted: number): number;
   /** Fills the body doc of `key` from the file on disk when the body doc is empty (the edit is queued as a local update). */
   ensureBodyLoaded(key: string): void;
   /** True when a body doc of `key` exists (loaded or stored); never creates one. */

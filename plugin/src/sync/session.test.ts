@@ -283,6 +283,49 @@ describe('connect and handshake', () => {
     expect(lines.filter((l) => l.startsWith('bin'))).toEqual(['bin body:ws1/a.md step1', 'bin body:ws1/c.md step1']);
   });
 
+  it('sends only the body requests one input allows; each answer sends more, progress counts on, synced after the last', () => {
+    const { docs, session } = setup();
+    docs.bodyRequestsPerInput = 2;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) files[`f${i}.md`] = `text ${i}`;
+    const { ws, bodies } = serverWorkspace(files);
+    let actions = activate(session, ws);
+    expect(summary(actions)).toEqual([
+      'event filesChanged:',
+      'event status:syncing',
+      'event progress:0/5',
+      'bin body:ws1/f0.md step1',
+      'bin body:ws1/f1.md step1',
+    ]);
+    // Waiting requests still count as pending: no synced before they are answered.
+    expect([...session.pendingBodyKeys].sort()).toEqual(['f0.md', 'f1.md', 'f2.md', 'f3.md', 'f4.md']);
+    const requested: string[] = [];
+    const answered: string[] = [];
+    for (let round = 0; round < 10 && sent(actions).length > 0; round++) {
+      requested.push(...sent(actions).filter((x) => x.docId.startsWith('body:')).map((x) => x.docId));
+      actions = answerBodies(session, actions, bodies);
+      answered.push(...summary(actions));
+    }
+    expect(requested).toEqual(['f0.md', 'f1.md', 'f2.md', 'f3.md', 'f4.md'].map((k) => `body:${WS}/${k}`));
+    expect(answered.filter((l) => l.startsWith('event status'))).toEqual(['event status:synced']);
+    expect(answered[answered.length - 1]).toBe('event status:synced');
+    for (let i = 0; i < 5; i++) expect(docs.bodyText(`f${i}.md`)).toBe(`text ${i}`);
+  });
+
+  it('a focused file goes before a waiting bootstrap; a reconnect forgets what waited', () => {
+    const { docs, session } = setup();
+    docs.bodyRequestsPerInput = 1;
+    const { ws } = serverWorkspace({ 'a.md': '', 'b.md': '', 'c.md': '' });
+    expect(sent(activate(session, ws)).map((x) => x.docId)).toEqual([`body:${WS}/a.md`]);
+    const focus = sent(session.syncBodyFiles(['c.md'])).filter((x) => x.messages.some((m) => m.kind === 'step1'));
+    expect(focus.map((x) => x.docId)).toEqual([`body:${WS}/c.md`]);
+    session.disconnected();
+    expect(session.pendingBodyKeys.size).toBe(0);
+    // The new connection's bootstrap starts from the first file again; the focused file is asked for too, b.md waits.
+    expect(sent(activate(session, ws)).map((x) => x.docId)).toEqual([`body:${WS}/a.md`, `body:${WS}/c.md`]);
+    expect(session.pendingBodyKeys.size).toBe(3);
+  });
+
   it('loads bodies from disk before the bootstrap so their content is offered', () => {
     const { docs, session } = setup();
     docs.addFile('a.md', {}, 'from disk');

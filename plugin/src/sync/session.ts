@@ -133,8 +133,11 @@ export class SyncSession {
         this.maybeSynced(actions);
         return actions;
       }
-      case SessionState.Active:
-        return this.route(bytes);
+      case SessionState.Active: {
+        const actions = this.route(bytes);
+        actions.push(...this.bodies.sendDeferred());
+        return actions;
+      }
     }
   }
 
@@ -146,8 +149,11 @@ export class SyncSession {
         return [];
       case SessionState.WaitingForHandshake:
         return this.handshakeText(text);
-      case SessionState.Active:
-        return this.controlText(text);
+      case SessionState.Active: {
+        const actions = this.controlText(text);
+        actions.push(...this.bodies.sendDeferred());
+        return actions;
+      }
     }
   }
 
@@ -333,14 +339,7 @@ export class SyncSession {
     // Servers that never send sync_complete still count as having delivered metadata.
     this.metadataReady = true;
     const keys = this.docs.activeFileKeys();
-    for (const key of keys) {
-      try {
-        this.docs.ensureBodyLoaded(key);
-      } catch (e) {
-        this.log('warn', `[SyncSession] Failed to load body content for ${key}: ${errorText(e)}`);
-      }
-    }
-    actions.push(...this.bodies.queueStep1(keys, true, keys.length > 0));
+    actions.push(...this.bodies.queueStep1(keys, true, keys.length > 0, true));
     const buffered = this.handshakeBuffer;
     this.handshakeBuffer = [];
     for (const u of buffered) this.out.send(actions, u.docId, u.data);
