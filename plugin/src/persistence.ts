@@ -12,8 +12,10 @@
  * | `snapshot_index`, `snapshot:<id>:<n>` | local workspace snapshots, zips in chunks (snapshot-store.ts) |
  * | `device_id` | this device's id (hex), named in history entries |
  * | `<key>.corrupt` | bytes of a stored value that could not be decoded, kept aside |
+ * | `<key>:part:<gen>.<n>` | parts of a doc state over 512 KiB, named by a header under `<key>` (large-values.ts) |
  *
- * The first four are the Rust plugin's keys and encodings. A value that does
+ * The first four are the Rust plugin's keys and encodings (a doc state over
+ * 512 KiB, beyond what hosts store under one key, is kept in parts). A value that does
  * not decode is never overwritten silently: it is copied to `<key>.corrupt`
  * first, and the plugin starts that document fresh with a warning.
  */

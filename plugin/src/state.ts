@@ -18,6 +18,7 @@ import { HistoryLog } from './core/history';
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, type UpdateOrigin } from './core/origin';
 import { WorkspaceCrdt } from './core/workspace-crdt';
 import type { HostBridge } from './host/bridge';
+import { LargeValueStore } from './large-values';
 import {
   BODY_MANIFEST_KEY,
   WORKSPACE_KEY,
@@ -34,6 +35,9 @@ const DEVICE_ID_KEY = 'device_id';
 const ORIGIN_RESTORE = Symbol('restore');
 
 /** History origin names, lowercase like the original's history entries. */
+/** Storage keys of the history log start with this (see HistoryLog). */
+const HISTORY_KEY_PREFIX = 'history';
+
 const HISTORY_ORIGIN_NAMES: Record<UpdateOrigin, string> = {
   [ORIGIN_LOCAL]: 'local',
   [ORIGIN_REMOTE]: 'remote',
@@ -72,6 +76,10 @@ export class PluginState {
   private manifest = new Set<string>();
   /** Keys whose stored doc or workspace entry changed since the manifest was last checked. */
   private readonly manifestCheck = new Set<string>();
+  /** Doc states, split into parts when larger than one storage value. */
+  private readonly values: LargeValueStore;
+  /** Storage keys whose value could not be read (see readBeforeWrite). */
+  private readonly unreadable = new Set<string>();
   private historyDirty = false;
   private lastTimestamp = 0;
 
@@ -79,6 +87,7 @@ export class PluginState {
     readonly host: HostBridge,
     options: PluginStateOptions,
   ) {
+    this.values = new LargeValueStore(host);
     this.workspaceRoot = options.workspaceRoot;
     this.workspaceId = options.workspaceId;
     this.workspace = new WorkspaceCrdt();
@@ -105,11 +114,43 @@ export class PluginState {
 
   private readStored(key: string): Uint8Array | null {
     try {
-      return this.host.storageGet(key);
+      return this.values.read(key);
     } catch (e) {
+      this.unreadable.add(key);
       this.warn(`reading ${key} failed: ${(e as Error).message}`);
       return null;
     }
+  }
+
+  /**
+   * A key whose stored value could not be read is not written until it has
+   * been read: the doc in memory may lack what is stored, and writing would
+   * replace it unseen. A doc merges the stored state first (a CRDT merge
+   * loses nothing); other values wait for a restart. False: do not write now.
+   */
+  private readBeforeWrite(key: string, doc: Y.Doc | null): boolean {
+    if (!this.unreadable.has(key)) return true;
+    let stored: Uint8Array | null;
+    try {
+      stored = this.values.read(key);
+    } catch {
+      return false;
+    }
+    if (stored !== null && stored.length > 0) {
+      if (doc === null) return false;
+      try {
+        Y.applyUpdate(doc, stored, ORIGIN_SYNC);
+      } catch {
+        // Undecodable again: corrupt for real. The bytes are kept aside, the doc starts fresh.
+        try {
+          setAsideCorrupt(this.host, key, stored);
+        } catch {
+          return false;
+        }
+      }
+    }
+    this.unreadable.delete(key);
+    return true;
   }
 
   /** Applies stored bytes to a doc; undecodable bytes are set aside, never overwritten. */
@@ -121,6 +162,8 @@ export class PluginState {
       return true;
     } catch (e) {
       this.warn(`stored ${key} does not decode (${(e as Error).message}); starting it fresh, bytes kept under ${key}.corrupt`);
+      // Written again only once a second read confirms the corruption (readBeforeWrite).
+      this.unreadable.add(key);
       try {
         setAsideCorrupt(this.host, key, bytes);
       } catch (err) {
@@ -133,11 +176,17 @@ export class PluginState {
   private restore(): HistoryLog {
     this.restoreDoc(this.workspace.doc, WORKSPACE_KEY);
     // Body docs are loaded on first use: init reads only the workspace doc, the manifest and the history.
-    this.manifest = new Set(readBodyManifest(this.host));
+    try {
+      this.manifest = new Set(readBodyManifest(this.host));
+    } catch (e) {
+      this.unreadable.add(BODY_MANIFEST_KEY);
+      this.warn(`reading ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
+    }
     const keys = new Set([...this.workspace.activeKeys(), ...this.manifest]);
     this.bodies.setStore(keys, {
       read: (key) => this.readStored(bodyStorageKey(key)),
       corrupt: (key, bytes, error) => {
+        this.unreadable.add(bodyStorageKey(key));
         // Found on first use, after init: reported at once.
         this.reportError(`stored ${bodyStorageKey(key)} does not decode (${error.message}); starting it fresh, bytes kept under ${bodyStorageKey(key)}.corrupt`);
         try {
@@ -164,6 +213,8 @@ export class PluginState {
     const bytes = new Uint8Array(8);
     crypto.getRandomValues(bytes);
     const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    // The stored id could not be read: use this one for now, keep the stored one.
+    if (this.unreadable.has(DEVICE_ID_KEY)) return id;
     try {
       this.host.storageSet(DEVICE_ID_KEY, new TextEncoder().encode(id));
     } catch (e) {
@@ -268,20 +319,28 @@ export class PluginState {
     const errors: string[] = [];
     const put = (key: string, bytes: Uint8Array): boolean => {
       try {
-        this.host.storageSet(key, bytes);
+        this.values.write(key, bytes);
         return true;
       } catch (e) {
         errors.push(`saving ${key} failed: ${(e as Error).message}`);
         return false;
       }
     };
-    if ((all || this.workspaceDirty) && put(WORKSPACE_KEY, this.workspace.encodeState())) this.workspaceDirty = false;
+    const unreadable = (key: string) => errors.push(`not saving ${key}: it could not be read from storage, and writing it now could replace what is stored`);
+    if (all || this.workspaceDirty) {
+      if (!this.readBeforeWrite(WORKSPACE_KEY, this.workspace.doc)) unreadable(WORKSPACE_KEY);
+      else if (put(WORKSPACE_KEY, this.workspace.encodeState())) this.workspaceDirty = false;
+    }
     const bodyKeys = all ? [...new Set([...this.bodies.loadedKeys(), ...this.dirtyBodies])] : [...this.dirtyBodies];
     for (const key of bodyKeys) {
       // Stay within what one host call may do (see HostBridge.callBudget); the rest is saved next time.
       if (this.host.callBudget() <= 0) break;
       if (!this.bodies.has(key)) {
         this.dirtyBodies.delete(key);
+        continue;
+      }
+      if (!this.readBeforeWrite(bodyStorageKey(key), this.bodies.get(key) ?? null)) {
+        unreadable(bodyStorageKey(key));
         continue;
       }
       if (put(bodyStorageKey(key), this.bodies.encodeState(key))) {
@@ -297,7 +356,15 @@ export class PluginState {
     } catch (e) {
       errors.push(`saving ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
     }
-    if (history && (all || this.historyDirty)) {
+    if (history && all && !this.historyDirty) {
+      // A full save stores the log only when retention thinned it: an unchanged log is not written again.
+      const before = this.history.sizeSignature();
+      this.history.compact();
+      if (this.history.sizeSignature() !== before) this.historyDirty = true;
+    }
+    const historyUnread = [...this.unreadable].filter((key) => key.startsWith(HISTORY_KEY_PREFIX));
+    if (history && this.historyDirty && historyUnread.length > 0) unreadable(historyUnread.join(', '));
+    else if (history && this.historyDirty) {
       this.history.compact();
       let ok = true;
       for (const [key, bytes] of this.history.encode()) ok = put(key, bytes) && ok;
@@ -316,6 +383,11 @@ export class PluginState {
    * once per synced file.
    */
   private saveManifest(all: boolean): void {
+    if (this.unreadable.has(BODY_MANIFEST_KEY)) {
+      // Read at last: what it lists is kept.
+      for (const key of readBodyManifest(this.host)) this.manifest.add(key);
+      this.unreadable.delete(BODY_MANIFEST_KEY);
+    }
     // Active keys count only as far as the stored workspace doc knows them.
     const workspaceStored = !this.workspaceDirty;
     const missed = [...this.manifestCheck].some(

@@ -146,9 +146,12 @@ describe('parameters', () => {
       ['RestoreVersion', { doc_name: 'workspace', update_id: true }, 'Missing parameter: update_id'],
       ['ApplyRemoteUpdate', { update: 42 }, 'Expected base64 string or byte array'],
       ['ApplyRemoteUpdate', { update: { data: 'AAAA' } }, 'Expected base64 string or byte array'],
-      // Params that are not an object count as no params.
-      ['GetCrdtFile', 'notes/a.md', 'Missing parameter: path'],
-      ['GetBodyContent', ['notes/a.md'], 'Missing parameter: doc_name'],
+      // Params that are not an object are refused (not run as "no params").
+      ['GetCrdtFile', 'notes/a.md', 'Invalid parameters: expected a JSON object, got string'],
+      ['GetBodyContent', ['notes/a.md'], 'Invalid parameters: expected a JSON object, got an array'],
+      ['SetHistoryRetention', 7, 'Invalid parameters: expected a JSON object, got number'],
+      // An optional parameter of the wrong type is an error too, not ignored.
+      ['CreateSnapshot', { name: 42 }, 'Invalid parameter name: expected a string'],
     ];
     for (const [command, params, error] of cases) await expectCommandError(ws, command, params, error);
   });

@@ -13,29 +13,41 @@ export class CommandError extends Error {
 
 export type Params = Record<string, unknown>;
 
-/** Command params as an object (null, arrays and scalars become {}). */
+/**
+ * Command params as an object; absent or null params are {}. Anything else
+ * (a number, a string, an array) is refused: taken as "no parameters" it
+ * would run a command with defaults the caller never asked for.
+ */
 export function asParams(value: unknown): Params {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Params) : {};
+  if (value === undefined || value === null) return {};
+  if (typeof value === 'object' && !Array.isArray(value)) return value as Params;
+  throw new CommandError(`Invalid parameters: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+}
+
+/** An optional parameter: absent or null is null; present with another type is an error, not ignored. */
+function optional<T>(params: Params, key: string, type: string, ok: (v: unknown) => v is T): T | null {
+  const v = params[key];
+  if (v === undefined || v === null) return null;
+  if (!ok(v)) throw new CommandError(`Invalid parameter ${key}: expected ${type}`);
+  return v;
 }
 
 export function optionalString(params: Params, key: string): string | null {
-  const v = params[key];
-  return typeof v === 'string' ? v : null;
+  return optional(params, key, 'a string', (v): v is string => typeof v === 'string');
 }
 
 export function optionalBool(params: Params, key: string): boolean | null {
-  const v = params[key];
-  return typeof v === 'boolean' ? v : null;
+  return optional(params, key, 'a boolean', (v): v is boolean => typeof v === 'boolean');
 }
 
 export function optionalNumber(params: Params, key: string): number | null {
-  const v = params[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  return optional(params, key, 'a number', (v): v is number => typeof v === 'number' && Number.isFinite(v));
 }
 
+/** A required string; a missing one or one of another type is the Rust plugin's `Missing parameter: <key>`. */
 export function requireString(params: Params, key: string): string {
-  const v = optionalString(params, key);
-  if (v === null) throw new CommandError(`Missing parameter: ${key}`);
+  const v = params[key];
+  if (typeof v !== 'string') throw new CommandError(`Missing parameter: ${key}`);
   return v;
 }
 

@@ -416,7 +416,15 @@ export class HistoryLog {
   }
 
   /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */
-  compact(nowMs: number = this.timestamp()): void {
+  /** Changes whenever compacting removed or folded entries (count and bytes of what is kept). */
+  sizeSignature(): string {
+    if (this.unread !== null) return 'unread';
+    let entries = 0;
+    for (const d of this.docs.values()) entries += d.entries.length;
+    return `${entries}:${this.totalBytes}`;
+  }
+
+    compact(nowMs: number = this.timestamp()): void {
     // An unread log is compacted when it is read and saved again.
     if (this.unread !== null) return;
     const cutoff = nowMs - this.keepAllDays * DAY_MS;

@@ -169,7 +169,9 @@ export class HostBridge {
     if (out.startsWith('{')) {
       const v = parseJson('host_storage_get', out) as { data?: unknown; error?: unknown };
       if (typeof v.error === 'string') throw new HostError('host_storage_get', v.error);
-      if (v.data === null || v.data === undefined || v.data === '') return null;
+      // An object without `data` is no storage answer: taken as "missing", it would let a save replace what is stored.
+      if (!('data' in v)) throw new HostError('host_storage_get', 'answer has neither "data" nor "error"');
+      if (v.data === null || v.data === '') return null;
       if (typeof v.data !== 'string') throw new HostError('host_storage_get', 'data is not a string');
       return decodeBase64(v.data);
     }
