@@ -18,7 +18,7 @@ import { PluginCallError } from '../../host-harness/src/plugin-host';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
 import { bodyDocId, encodeFrame, workspaceDocId } from '../../common/src/wire/frame';
 import { PLUGIN_WASM } from '../helpers/paths';
-import { bodyOf, createFile, hashTree, listFiles, markdown, ok, openInitialised, useCleanup } from './helpers';
+import { bodyOf, hashTree, listFiles, markdown, ok, openSeeded, useCleanup } from './helpers';
 
 useCleanup();
 
@@ -65,15 +65,6 @@ const BAD_PARAMS: [string, unknown][] = [
   ['invalid base64', { doc_name: 'notes/a.md', update: '!!not base64!!', data: '%%%', state_vector: '@@' }],
 ];
 
-/** An initialised plugin with two files, everything saved. */
-async function seeded(): Promise<WorkspaceHost> {
-  const ws = await openInitialised();
-  await createFile(ws, 'README.md', markdown('title: Root\ncontents:\n  - notes/a.md', '\n# Root\n'));
-  await createFile(ws, 'notes/a.md', markdown('title: A\npart_of: ../README.md', 'alpha\n'));
-  await ok(ws, 'SaveCrdtState');
-  return ws;
-}
-
 async function stillWorks(ws: WorkspaceHost, label: string): Promise<void> {
   const status = await ws.plugin.command('GetSyncStatus', {});
   expect(status.success, `${label}: GetSyncStatus after`).toBe(true);
@@ -87,7 +78,7 @@ describe('every export', () => {
   });
 
   it.each(EXPORTS)('%s: malformed, wrong-typed, binary and oversized input is an error or ignored, changes nothing, and the instance keeps working', async (name) => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     for (const [label, input] of EXPORT_INPUTS) {
       const before = hashTree(ws.dir);
       const files = await listFiles(ws, true);
@@ -119,7 +110,7 @@ describe('every command', () => {
   };
 
   it('parameters of the wrong shape: a clear error and nothing changed (no command takes a number, string or array as its parameters)', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const commands = await commandsOf(ws);
     expect(commands.length).toBeGreaterThan(80);
     const acceptedNonObject: string[] = [];
@@ -145,7 +136,7 @@ describe('every command', () => {
 describe('binary frames in a live session', () => {
   /** A session made active without a server: connected, then the plugin's own state as the server's crdt_state. */
   async function active(): Promise<WorkspaceHost> {
-    const ws = await seeded();
+    const ws = await openSeeded();
     await ws.plugin.callRaw('on_connected', JSON.stringify({ workspace_id: 'ws1', write_to_disk: true }));
     const state = await ok<{ data: string }>(ws, 'GetFullState');
     await ws.plugin.callRaw('handle_text_message', JSON.stringify({ type: 'crdt_state', state: state.data }));
@@ -251,7 +242,7 @@ describe('every host function the plugin reads', () => {
   }
 
   it('the work above reaches every host function', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const from = ws.calls.length;
     await exercise(ws);
     const reached = new Set(ws.calls.slice(from).map((c) => c.name));
@@ -260,7 +251,7 @@ describe('every host function the plugin reads', () => {
   });
 
   it.each(HOST_FUNCTIONS)('%s answering garbage: no trap, the stored state is never replaced by it', async (name) => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const real = ws.functions[name];
     const docsBefore = storedDocs(ws);
     for (const [label, garbage] of garbageFor(name)) {
@@ -288,7 +279,7 @@ describe('every host function the plugin reads', () => {
   }, 120_000);
 
   it('corrupt stored docs: the bytes are kept under <key>.corrupt and the doc starts fresh; nothing else changes', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const garbage = Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0xff, 0xff, 0xff);
     await ws.plugin.shutdown();
     const bodyFile = fs.readdirSync(ws.storageDir!).find((f) => f.startsWith('body%3A') && f.includes('a.md'))!;

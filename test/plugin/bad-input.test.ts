@@ -11,18 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { encodeBase64 } from '../../common/src/base64';
 import { PluginCallError } from '../../host-harness/src/plugin-host';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
-import { bodyOf, createFile, hashTree, listFiles, markdown, ok, openInitialised, rawCommand, useCleanup, writeFile } from './helpers';
+import { bodyOf, createFile, hashTree, listFiles, markdown, ok, openInitialised, openSeeded, rawCommand, useCleanup, writeFile } from './helpers';
 
 useCleanup();
-
-/** An initialised plugin with two files, everything saved. */
-async function seeded(): Promise<WorkspaceHost> {
-  const ws = await openInitialised();
-  await createFile(ws, 'README.md', markdown('title: Root\ncontents:\n  - notes/a.md', '\n# Root\n'));
-  await createFile(ws, 'notes/a.md', markdown('title: A\npart_of: ../README.md', 'alpha\n'));
-  await ok(ws, 'SaveCrdtState');
-  return ws;
-}
 
 /** Runs `bad`, then checks that no file in the folder (plugin storage included) changed and the plugin still works. */
 async function expectUnchanged(ws: WorkspaceHost, label: string, bad: () => Promise<void>): Promise<void> {
@@ -46,7 +37,7 @@ async function expectCommandError(ws: WorkspaceHost, command: string, params: un
 
 describe('unknown commands and malformed requests', () => {
   it('an unknown command answers {"success":false,"error":"Unknown sync command: X"}', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     await expectUnchanged(ws, 'unknown', async () => {
       const raw = await rawCommand(ws, 'NoSuchCommand', {});
       expect(raw).toBe('{"success":false,"data":null,"error":"Unknown sync command: NoSuchCommand"}');
@@ -56,7 +47,7 @@ describe('unknown commands and malformed requests', () => {
   });
 
   it('malformed JSON to the JSON exports is an error (init tolerates it) and changes nothing', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     for (const name of ['handle_command', 'on_event', 'set_config', 'execute_typed_command', 'queue_local_update', 'get_component_html']) {
       for (const input of ['', '{', '{"command": "ListCrdtFiles", "params": {}', 'nul', '{"event_type":}']) {
         await expectUnchanged(ws, `${name}(${input})`, async () => {
@@ -79,7 +70,7 @@ describe('unknown commands and malformed requests', () => {
   });
 
   it('request shapes with wrong types are errors', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     for (const input of [{ command: 7, params: {} }, { command: null, params: {} }, ['ListCrdtFiles', {}], { params: {} }, { command: 'ListCrdtFiles' }]) {
       await expectUnchanged(ws, JSON.stringify(input), async () => {
         await expect(ws.plugin.callText('handle_command', JSON.stringify(input))).rejects.toBeInstanceOf(PluginCallError);
@@ -95,7 +86,7 @@ describe('unknown commands and malformed requests', () => {
 
 describe('parameters', () => {
   it('missing parameters name the parameter', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const cases: [string, Record<string, unknown>, string][] = [
       ['GetCrdtFile', {}, 'Missing parameter: path'],
       ['SetCrdtFile', { metadata: { title: 'x' } }, 'Missing parameter: path'],
@@ -129,7 +120,7 @@ describe('parameters', () => {
   });
 
   it('parameters of the wrong type are errors, not coerced', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const cases: [string, unknown, string | RegExp][] = [
       ['GetCrdtFile', { path: 5 }, 'Missing parameter: path'],
       ['GetCrdtFile', { path: ['notes/a.md'] }, 'Missing parameter: path'],
@@ -157,7 +148,7 @@ describe('parameters', () => {
   });
 
   it('invalid base64 and byte arrays with bad values are rejected', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const cases: [string, Record<string, unknown>, string | RegExp][] = [
       ['ApplyRemoteUpdate', { update: '!!!not base64!!!' }, /^Invalid base64: .+/],
       ['ApplyRemoteUpdate', { update: 'AAA' }, /^Invalid base64: .+/],
@@ -189,7 +180,7 @@ describe('paths', () => {
   const TRAVERSAL = /Invalid sync path|traversal|'\.\.'/;
 
   it('commands refuse paths with ".." (also written with backslashes) and change nothing', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     for (const bad of ['../escape.md', 'notes/../../escape.md', '..\\escape.md', 'notes\\..\\..\\escape.md', './../escape.md']) {
       await expectCommandError(ws, 'SetCrdtFile', { path: bad, metadata: { title: 'Escape' } }, TRAVERSAL);
       await expectCommandError(ws, 'SetBodyContent', { doc_name: bad, content: 'escape' }, TRAVERSAL);
@@ -200,14 +191,14 @@ describe('paths', () => {
   });
 
   it('GetCanonicalPath refuses an absolute path outside the folder and maps one inside it', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     const outside = path.join(path.dirname(ws.dir), 'elsewhere', 'x.md');
     await expectCommandError(ws, 'GetCanonicalPath', { storage_path: outside }, /Invalid sync path|outside/);
     expect(await ok(ws, 'GetCanonicalPath', { storage_path: path.join(ws.dir, 'notes', 'a.md') })).toEqual({ path: 'notes/a.md' });
   });
 
   it('events with "..", absolute paths outside the folder or backslash traversal change nothing and are logged', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     // A real file just outside the workspace folder that a traversal would reach.
     const outsideDir = path.join(path.dirname(ws.dir), `${path.basename(ws.dir)}-outside`);
     fs.mkdirSync(outsideDir, { recursive: true });
@@ -232,7 +223,7 @@ describe('paths', () => {
   });
 
   it('backslashes are path separators: notes\\b.md is the key notes/b.md', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     writeFile(ws.dir, 'notes/b.md', markdown('title: B\npart_of: ../README.md', 'bravo\n'));
     await ws.plugin.event('file_created', { path: 'notes\\b.md' });
     await ok(ws, 'SetCrdtFile', { path: 'notes\\c.md', metadata: { title: 'C' } });
@@ -246,7 +237,7 @@ describe('paths', () => {
 
 describe('files that cannot be read', () => {
   it('events for missing files, folders and unparsable front matter change nothing', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     fs.mkdirSync(path.join(ws.dir, 'folder.md'));
     writeFile(ws.dir, 'broken.md', '---\ntitle: [unclosed\n  - : : :\n---\nbody\n');
     for (const p of ['missing.md', 'notes/missing.md', 'folder.md', 'broken.md']) {
@@ -262,7 +253,7 @@ describe('files that cannot be read', () => {
   });
 
   it('a delete is a tombstone listed only with include_deleted; its body is gone', async () => {
-    const ws = await seeded();
+    const ws = await openSeeded();
     fs.rmSync(path.join(ws.dir, 'notes', 'a.md'));
     await ws.plugin.event('file_deleted', { path: 'notes/a.md' });
     expect((await listFiles(ws)).map(([k]) => k)).toEqual(['README.md']);

@@ -158,3 +158,12 @@ export interface HistoryEntry {
 export function meta(filename: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...emptyMetadata(filename), ...fields };
 }
+
+/** An initialised plugin with README.md and notes/a.md (body "alpha" and a newline), everything saved. */
+export async function openSeeded(): Promise<WorkspaceHost> {
+  const ws = await openInitialised();
+  await createFile(ws, 'README.md', markdown('title: Root\ncontents:\n  - notes/a.md', '\n# Root\n'));
+  await createFile(ws, 'notes/a.md', markdown('title: A\npart_of: ../README.md', 'alpha\n'));
+  await ok(ws, 'SaveCrdtState');
+  return ws;
+}
