@@ -34,10 +34,10 @@ const DEVICE_ID_KEY = 'device_id';
 /** Origin used while restoring from storage: not recorded as history. */
 const ORIGIN_RESTORE = Symbol('restore');
 
-/** History origin names, lowercase like the original's history entries. */
 /** Storage keys of the history log start with this (see HistoryLog). */
 const HISTORY_KEY_PREFIX = 'history';
 
+/** History origin names, lowercase like the original's history entries. */
 const HISTORY_ORIGIN_NAMES: Record<UpdateOrigin, string> = {
   [ORIGIN_LOCAL]: 'local',
   [ORIGIN_REMOTE]: 'remote',
