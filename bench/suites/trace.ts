@@ -118,7 +118,7 @@ const suite: Suite = async (ctx) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-bench-trace-'));
   try {
     // ---- remote updates ----
-    const v8Remote = await timeMedian(1, () => {
+    const v8Remote = await timeMedian(ctx.runs, () => {
       const d = new Y.Doc();
       for (const u of updates) Y.applyUpdate(d, u);
       if (d.getText('body').toString() !== trace.end) throw new Error('V8 result differs');
@@ -137,7 +137,7 @@ const suite: Suite = async (ctx) => {
     rows.push(
       row(SUITE, `${trace.name}: apply as remote updates, one frame per handle_binary_message call`, 'ms', remote.wasm, v8Remote, {
         target: '< 5x V8',
-        notes: `plugin in V8 through the same harness: ${remote.node.toFixed(0)} ms; ${((trace.patches.length / remote.wasm) * 1000).toFixed(0)} updates/s in the plugin`,
+        notes: `V8: median of ${ctx.runs} runs; plugin in V8 through the same harness: ${remote.node.toFixed(0)} ms; ${((trace.patches.length / remote.wasm) * 1000).toFixed(0)} updates/s in the plugin`,
       }),
     );
 
