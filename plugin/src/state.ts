@@ -128,7 +128,7 @@ export class PluginState {
    * replace it unseen. A doc merges the stored state first (a CRDT merge
    * loses nothing); other values wait for a restart. False: do not write now.
    */
-  private readBeforeWrite(key: string, doc: Y.Doc | null): boolean {
+  private readBeforeWrite(key: string, docOf: () => Y.Doc | null): boolean {
     if (!this.unreadable.has(key)) return true;
     let stored: Uint8Array | null;
     try {
@@ -137,6 +137,7 @@ export class PluginState {
       return false;
     }
     if (stored !== null && stored.length > 0) {
+      const doc = docOf();
       if (doc === null) return false;
       try {
         Y.applyUpdate(doc, stored, ORIGIN_SYNC);
@@ -328,7 +329,7 @@ export class PluginState {
     };
     const unreadable = (key: string) => errors.push(`not saving ${key}: it could not be read from storage, and writing it now could replace what is stored`);
     if (all || this.workspaceDirty) {
-      if (!this.readBeforeWrite(WORKSPACE_KEY, this.workspace.doc)) unreadable(WORKSPACE_KEY);
+      if (!this.readBeforeWrite(WORKSPACE_KEY, () => this.workspace.doc)) unreadable(WORKSPACE_KEY);
       else if (put(WORKSPACE_KEY, this.workspace.encodeState())) this.workspaceDirty = false;
     }
     const bodyKeys = all ? [...new Set([...this.bodies.loadedKeys(), ...this.dirtyBodies])] : [...this.dirtyBodies];
@@ -339,7 +340,7 @@ export class PluginState {
         this.dirtyBodies.delete(key);
         continue;
       }
-      if (!this.readBeforeWrite(bodyStorageKey(key), this.bodies.get(key) ?? null)) {
+      if (!this.readBeforeWrite(bodyStorageKey(key), () => this.bodies.get(key) ?? null)) {
         unreadable(bodyStorageKey(key));
         continue;
       }
@@ -356,16 +357,12 @@ export class PluginState {
     } catch (e) {
       errors.push(`saving ${BODY_MANIFEST_KEY} failed: ${(e as Error).message}`);
     }
-    if (history && all && !this.historyDirty) {
-      // A full save stores the log only when retention thinned it: an unchanged log is not written again.
-      const before = this.history.sizeSignature();
-      this.history.compact();
-      if (this.history.sizeSignature() !== before) this.historyDirty = true;
-    }
+    // Retention runs before the log is stored; a full save stores an otherwise
+    // unchanged log only when retention thinned it.
+    if (history && (all || this.historyDirty) && this.history.compact()) this.historyDirty = true;
     const historyUnread = [...this.unreadable].filter((key) => key.startsWith(HISTORY_KEY_PREFIX));
     if (history && this.historyDirty && historyUnread.length > 0) unreadable(historyUnread.join(', '));
     else if (history && this.historyDirty) {
-      this.history.compact();
       let ok = true;
       for (const [key, bytes] of this.history.encode()) ok = put(key, bytes) && ok;
       if (ok) this.historyDirty = false;

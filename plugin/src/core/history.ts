@@ -415,21 +415,19 @@ export class HistoryLog {
     this.compact();
   }
 
-  /** Applies retention to every doc as of `nowMs` (`record` only thins the doc it appends to). */
-  /** Changes whenever compacting removed or folded entries (count and bytes of what is kept). */
-  sizeSignature(): string {
-    if (this.unread !== null) return 'unread';
-    let entries = 0;
-    for (const d of this.docs.values()) entries += d.entries.length;
-    return `${entries}:${this.totalBytes}`;
-  }
-
-    compact(nowMs: number = this.timestamp()): void {
+  /**
+   * Applies retention to every doc as of `nowMs` (`record` only thins the doc
+   * it appends to). Returns true when it removed or folded entries.
+   */
+  compact(nowMs: number = this.timestamp()): boolean {
     // An unread log is compacted when it is read and saved again.
-    if (this.unread !== null) return;
+    if (this.unread !== null) return false;
+    const entries = () => [...this.docs.values()].reduce((n, d) => n + d.entries.length, 0);
+    const before = `${entries()}:${this.totalBytes}`;
     const cutoff = nowMs - this.keepAllDays * DAY_MS;
     for (const d of this.docs.values()) this.thin(d, cutoff);
     this.enforceBudget();
+    return `${entries()}:${this.totalBytes}` !== before;
   }
 
   private enforceBudget(): void {

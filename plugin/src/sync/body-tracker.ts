@@ -93,10 +93,13 @@ export class BodyTracker {
       this.deferred = [];
     }
     const toSend: DeferredRequest[] = [];
-    for (const key of keys) {
-      const waiting = withProgress ? -1 : this.deferred.findIndex((r) => r.key === key);
+    if (!withProgress && this.deferred.length > 0) {
       // Asked for again while its bootstrap request still waits: it goes first.
-      if (waiting >= 0) toSend.push(...this.deferred.splice(waiting, 1));
+      const asked = new Set(keys);
+      toSend.push(...this.deferred.filter((r) => asked.has(r.key)));
+      this.deferred = this.deferred.filter((r) => !asked.has(r.key));
+    }
+    for (const key of keys) {
       if (key === '' || this.pending.has(key) || this.docs.isBodySynced(key)) continue;
       if (!this.out.fits(actions, bodyDocId(this.workspaceId(), key))) continue;
       this.pending.add(key);
@@ -126,7 +129,7 @@ export class BodyTracker {
         try {
           this.docs.ensureBodyLoaded(request.key);
         } catch (e) {
-          this.warn(`[SyncSession] Failed to load body content for ${request.key}: ${(e as Error).message}`);
+          this.warn(`[SyncSession] Failed to load body content for ${request.key}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
       this.out.send(actions, bodyDocId(this.workspaceId(), request.key), encodeSyncStep1(this.docs.bodyStateVector(request.key)));
@@ -138,11 +141,6 @@ export class BodyTracker {
       }
     }
     return actions;
-  }
-
-  /** Body requests not sent yet. */
-  get deferredCount(): number {
-    return this.deferred.length;
   }
 
   /**
