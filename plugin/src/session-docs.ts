@@ -43,8 +43,13 @@ export class PluginSessionDocs implements SessionDocs {
    * of the same workspace: independent inserts of the same text never merge.
    */
   private readonly deferredSeeds = new Set<string>();
-  /** Deferred seeds whose file text replaces whatever the server has (a path reused after a delete). */
-  private readonly replaceSeeds = new Set<string>();
+  /**
+   * Deferred seeds whose file text replaces the deleted file's text on the
+   * server (a path reused after a delete), with what this device knew of
+   * that text (a state vector; empty when it knew none of it) and whether
+   * the doc here is still the deleted file's (not one moved onto the path).
+   */
+  private readonly replaceSeeds = new Map<string, { known: Map<number, number>; oldDocHere: boolean }>();
 
   constructor(
     private readonly state: PluginState,
@@ -78,7 +83,8 @@ export class PluginSessionDocs implements SessionDocs {
     // renaming device sent its body there). Only text of the old file this
     // device had not sent yet moves along, as a deferred seed (kept as a
     // conflict copy when it differs).
-    const carried = result.renames.filter(([oldKey]) => unsynced(oldKey));
+    // An entry deleted without being seen is not the file that moved: it stays (restoreKeptFile).
+    const carried = result.renames.filter(([oldKey]) => unsynced(oldKey) && !unseen.has(oldKey));
     for (const [, newKey] of carried) this.deferredSeeds.add(newKey);
     for (const [, newKey] of result.renames) this.synced.delete(newKey);
     // A file that (re)appears is never an echo: its body must be asked for even
@@ -191,11 +197,21 @@ export class PluginSessionDocs implements SessionDocs {
   setLocalBody(key: string, body: string): boolean {
     const meta = this.state.workspace.getFile(key);
     if (this.state.workspaceId !== null && meta !== null && meta.deleted) {
-      this.replaceSeeds.add(key);
+      let seed = this.replaceSeeds.get(key);
+      if (seed === undefined) {
+        const bodies = this.state.bodies;
+        const forgotten = this.state.forgottenBodies.get(key);
+        this.state.forgottenBodies.delete(key);
+        const oldDocHere = forgotten === undefined && bodies.has(key);
+        seed = { known: forgotten ?? (oldDocHere ? Y.decodeStateVector(bodies.stateVector(key)) : new Map()), oldDocHere };
+        this.replaceSeeds.set(key, seed);
+      }
       this.deferredSeeds.add(key);
       // Text the server has not seen: a remote delete meanwhile must keep the file.
       this.offlineEdits.add(key);
-      if (!this.bodyIsEmpty(key)) this.state.bodies.setBody(key, body);
+      // No character of the deleted file's text may carry the new text.
+      if (seed.oldDocHere) this.state.bodies.replaceBody(key, body);
+      else if (!this.bodyIsEmpty(key)) this.state.bodies.setBody(key, body);
       return true;
     }
     if (this.state.workspaceId !== null && !this.online() && this.bodyIsEmpty(key)) {
@@ -226,8 +242,10 @@ export class PluginSessionDocs implements SessionDocs {
     const before = bodies.has(key) ? bodies.getBody(key) : '';
     // Read before the remote text may be written to the file below.
     const seed = this.deferredSeeds.has(key) ? this.disk.readBody(key) : null;
+    // What this device had for a file written at a deleted path, before the server's text came in.
+    const mine = this.replaceSeeds.has(key) && bodies.has(key) ? Y.decodeStateVector(bodies.stateVector(key)) : undefined;
     for (const update of updates) bodies.applyUpdate(key, update, ORIGIN_REMOTE);
-    this.applyDeferredSeed(key, seed);
+    this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);
     this.baselines.set(key, bodies.stateVector(key));
     if (after === before) return { content: null, isEcho: false };
@@ -261,16 +279,38 @@ export class PluginSessionDocs implements SessionDocs {
    * for it, the server's text stays and this device's differing text is kept
    * beside it as a conflict copy, so nothing is lost.
    */
-  private applyDeferredSeed(key: string, diskBody: string | null): void {
+  private applyDeferredSeed(key: string, diskBody: string | null, mine?: Map<number, number>): void {
     if (!this.deferredSeeds.delete(key)) return;
-    if (this.replaceSeeds.delete(key)) {
-      if (diskBody !== null && diskBody !== this.state.bodies.getBody(key)) this.state.bodies.setBody(key, diskBody);
+    const replaced = this.replaceSeeds.get(key);
+    if (replaced !== undefined) {
+      this.replaceSeeds.delete(key);
+      this.replaceDeletedText(key, diskBody, replaced.known, mine);
       return;
     }
     if (diskBody === null || diskBody === '') return;
     const serverBody = this.state.bodies.getBody(key);
     if (serverBody === '') this.state.bodies.setBody(key, diskBody);
     else if (serverBody !== diskBody) this.disk.writeConflictCopy(key, diskBody);
+  }
+
+  /**
+   * A file written at a deleted path: the deleted file's text goes. Text that
+   * another device wrote there since (a file it also wrote at that path) is
+   * not the deleted file's: it stays, and this device's differing text is
+   * kept beside it as a conflict copy. What this device knew of the deleted
+   * file tells the two apart; text it cannot place is kept (a deleted
+   * file's text coming back is better than another device's new text lost).
+   */
+  private replaceDeletedText(key: string, diskBody: string | null, known: Map<number, number>, mine?: Map<number, number>): void {
+    if (diskBody === null) return;
+    const bodies = this.state.bodies;
+    const foreign = bodies.deleteKnownText(key, known, mine);
+    if (foreign.trim() === '') {
+      if (diskBody !== bodies.getBody(key)) bodies.setBody(key, diskBody);
+      return;
+    }
+    const merged = bodies.getBody(key);
+    if (diskBody !== '' && !merged.includes(diskBody)) this.disk.writeConflictCopy(key, diskBody);
   }
 
   clearBodySynced(key: string): void {

@@ -72,6 +72,12 @@ export class PluginState {
   private workspaceDirty = false;
   private readonly dirtyBodies = new Set<string>();
   private readonly removedBodies = new Set<string>();
+  /**
+   * State vectors of body docs dropped with their files in this run: what
+   * this device knew of a deleted file's text, should a file be written at
+   * that path again (see SessionDocs.setLocalBody).
+   */
+  readonly forgottenBodies = new Map<string, Map<number, number>>();
   /** The body-doc manifest as stored (see saveManifest). */
   private manifest = new Set<string>();
   /** Keys whose stored doc or workspace entry changed since the manifest was last checked. */
@@ -281,8 +287,14 @@ export class PluginState {
     return out;
   }
 
+  /** Keeps what the body doc of `key` holds (its state vector), before it is dropped or moved to another key. */
+  rememberBodyKnowledge(key: string): void {
+    if (this.bodies.has(key)) this.forgottenBodies.set(key, Y.decodeStateVector(this.bodies.stateVector(key)));
+  }
+
   /** A body doc was dropped (file deleted): its stored state goes too. */
   forgetBody(key: string): void {
+    this.rememberBodyKnowledge(key);
     this.bodies.remove(key);
     this.dirtyBodies.delete(key);
     this.removedBodies.add(key);

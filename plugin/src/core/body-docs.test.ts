@@ -230,3 +230,65 @@ describe('listener errors', () => {
     expect(m.getBody('a.md')).toBe('xy');
   });
 });
+
+describe('deleteKnownText (a file written at a deleted path)', () => {
+  it('deletes the text known when the state vector was taken and returns what others wrote since', () => {
+    const deleter = new BodyDocManager();
+    const other = new BodyDocManager();
+    const here = new BodyDocManager();
+    deleter.setBody('x.md', 'old text\n');
+    here.applyUpdate('x.md', deleter.encodeState('x.md'), ORIGIN_REMOTE);
+    const known = Y.decodeStateVector(here.stateVector('x.md'));
+    // Another device, which also had the old text, writes its own file there.
+    other.applyUpdate('x.md', deleter.encodeState('x.md'), ORIGIN_REMOTE);
+    other.replaceBody('x.md', 'their new text\n');
+    here.applyUpdate('x.md', other.encodeState('x.md'), ORIGIN_REMOTE);
+    const foreign = here.deleteKnownText('x.md', known);
+    expect(foreign).not.toContain('old');
+    expect(here.getBody('x.md')).toBe(foreign);
+    expect(foreign).toBe('their new text\n');
+  });
+
+  it('keeps everything of other devices when nothing was known, and never this doc\'s own text', () => {
+    const other = new BodyDocManager();
+    const here = new BodyDocManager();
+    other.setBody('x.md', 'theirs');
+    here.setBody('x.md', 'mine ');
+    here.applyUpdate('x.md', other.encodeState('x.md'), ORIGIN_REMOTE);
+    const foreign = here.deleteKnownText('x.md', new Map());
+    expect(foreign).toBe('theirs');
+    expect(here.getBody('x.md')).toContain('mine');
+    expect(here.getBody('x.md')).toContain('theirs');
+  });
+
+  it('splits an item that was only partly known', () => {
+    const writer = new BodyDocManager();
+    const here = new BodyDocManager();
+    writer.setBody('x.md', 'abc');
+    here.applyUpdate('x.md', writer.encodeState('x.md'), ORIGIN_REMOTE);
+    const known = Y.decodeStateVector(here.stateVector('x.md'));
+    writer.setBody('x.md', 'abcdef');
+    here.applyUpdate('x.md', writer.encodeState('x.md'), ORIGIN_REMOTE);
+    expect(here.deleteKnownText('x.md', known)).toBe('def');
+    expect(here.getBody('x.md')).toBe('def');
+  });
+});
+
+describe('deleteKnownText with text this device already had for the new file', () => {
+  it('keeps that text (a doc moved onto the path) and deletes only the deleted file\'s', () => {
+    const writer = new BodyDocManager();
+    const here = new BodyDocManager();
+    writer.setBody('old.md', 'deleted file text');
+    here.applyUpdate('x.md', writer.encodeState('old.md'), ORIGIN_REMOTE);
+    const known = Y.decodeStateVector(here.stateVector('x.md'));
+    // The doc moved onto x.md holds another device's text as well.
+    const moved = new BodyDocManager();
+    moved.setBody('m.md', 'moved file text');
+    const fresh = new BodyDocManager();
+    fresh.applyUpdate('x.md', moved.encodeState('m.md'), ORIGIN_REMOTE);
+    const mine = Y.decodeStateVector(fresh.stateVector('x.md'));
+    fresh.applyUpdate('x.md', here.encodeState('x.md'), ORIGIN_REMOTE);
+    expect(fresh.deleteKnownText('x.md', known, mine)).toBe('');
+    expect(fresh.getBody('x.md')).toBe('moved file text');
+  });
+});

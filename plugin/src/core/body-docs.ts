@@ -223,6 +223,21 @@ export class BodyDocManager {
     return true;
   }
 
+  /**
+   * Replaces the whole body with new text (no character of the old text is
+   * kept): a new file at the path of a deleted one, whose text must not be
+   * taken for the deleted file's (deleteKnownText).
+   */
+  replaceBody(key: string, text: string): void {
+    const doc = this.getOrCreate(key);
+    const ytext = doc.getText(BODY_TEXT_NAME);
+    doc.transact(() => {
+      if (ytext.length > 0) ytext.delete(0, ytext.length);
+      if (text !== '') ytext.insert(0, text);
+    }, ORIGIN_LOCAL);
+    this.rethrowListenerErrors();
+  }
+
   /** Applies a v1 update (creating the doc). Returns true when the body text changed. */
   applyUpdate(key: string, update: Uint8Array, origin: UpdateOrigin): boolean {
     if (update.length === 0) throw new BodyDocError('Failed to decode update: empty update');
@@ -265,6 +280,40 @@ export class BodyDocManager {
   }
 
   /** Unloads and destroys the doc. Returns whether it was loaded. */
+  /**
+   * Deletes the text of a deleted file this device knew (`known`: the state
+   * vector of that file's doc), in one local transaction, and returns the
+   * text that is neither that, this device's own (`mine`: what the doc held
+   * before the server's state came in, or written by this doc) nor deleted:
+   * what other devices wrote since.
+   */
+  deleteKnownText(key: string, known: Map<number, number>, mine: Map<number, number> = new Map()): string {
+    const doc = this.get(key);
+    if (!doc) return '';
+    const ytext = doc.getText(BODY_TEXT_NAME);
+    const ranges: [number, number][] = [];
+    let foreign = '';
+    let index = 0;
+    // Within an item the clocks rise with the characters: a prefix can be this
+    // device's, the next part the known deleted text, the rest new.
+    const within = (sv: Map<number, number>, item: Y.Item) => Math.max(0, Math.min(item.length, (sv.get(item.id.client) ?? 0) - item.id.clock));
+    for (let item = ytext._start; item !== null; item = item.right) {
+      if (item.deleted || !item.countable) continue;
+      const mineEnd = item.id.client === doc.clientID ? item.length : within(mine, item);
+      const knownEnd = Math.max(mineEnd, within(known, item));
+      if (knownEnd > mineEnd) ranges.push([index + mineEnd, knownEnd - mineEnd]);
+      if (knownEnd < item.length) foreign += (item.content.getContent() as string[]).join('').slice(knownEnd);
+      index += item.length;
+    }
+    if (ranges.length > 0) {
+      doc.transact(() => {
+        for (let i = ranges.length - 1; i >= 0; i--) ytext.delete(ranges[i][0], ranges[i][1]);
+      }, ORIGIN_LOCAL);
+      this.rethrowListenerErrors();
+    }
+    return foreign;
+  }
+
   remove(key: string): boolean {
     const wasStored = this.unloaded.delete(key);
     const entry = this.docs.get(key);

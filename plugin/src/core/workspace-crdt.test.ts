@@ -370,3 +370,56 @@ describe('deletes that had not seen the entry they replace', () => {
     expect(result.deletedUnseen).toEqual([]);
   });
 });
+
+describe('a file written here that a write from a device that had not seen it replaced', () => {
+  function replica(clientID: number): WorkspaceCrdt {
+    const doc = new Y.Doc();
+    doc.clientID = clientID;
+    return new WorkspaceCrdt(doc);
+  }
+
+  /** `here` deletes x.md and writes a new file there while `other` still edits the earlier one. */
+  function reusedPath() {
+    const here = replica(1);
+    const other = replica(2);
+    here.setFile('x.md', meta({ title: 'Old' }));
+    sync(here, other);
+    here.deleteFile('x.md', () => T + 1000);
+    here.setFile('x.md', meta({ title: 'New', modified_at: T + 2000 }));
+    other.setFile('x.md', meta({ title: 'Old, edited', modified_at: T + 1500 }));
+    return { here, other };
+  }
+
+  it('is written again on top of the winning entry, so the other device sees it', () => {
+    const { here, other } = reusedPath();
+    const sent: Uint8Array[] = [];
+    here.onLocalUpdate((u) => sent.push(u));
+    sync(other, here);
+    expect(sent.length).toBe(1);
+    expect(here.getFile('x.md')?.deleted).toBe(false);
+    sync(here, other);
+    expect(other.getFile('x.md')).toEqual(here.getFile('x.md'));
+  });
+
+  it('makes a later delete by a device that had not seen it a delete of the earlier file', () => {
+    const { here, other } = reusedPath();
+    sync(other, here);
+    other.deleteFile('x.md', () => T + 3000);
+    const result = sync(other, here);
+    expect(result.deletedUnseen).toEqual(['x.md']);
+  });
+
+  it('is not written again after a concurrent edit of an entry both had (merged or last writer wins)', () => {
+    const here = replica(1);
+    const other = replica(2);
+    here.setFile('x.md', meta({ title: 'Shared' }));
+    sync(here, other);
+    here.setFile('x.md', meta({ title: 'Here', modified_at: T + 1000 }));
+    other.setFile('x.md', meta({ title: 'There', modified_at: T + 1001 }));
+    const sent: Uint8Array[] = [];
+    here.onLocalUpdate((u) => sent.push(u));
+    sync(other, here);
+    expect(here.getFile('x.md')?.title).toBe('There');
+    expect(sent.length).toBe(0);
+  });
+});

@@ -54,6 +54,8 @@ export class WorkspaceCrdt {
   private changedKeys: string[] = [];
   /** isActive answers until the next transaction (each one parses the entry's JSON; sync asks per frame). */
   private readonly activeCache = new Map<string, boolean>();
+  /** Entries this instance wrote as new files, by key (see reassertOverwritten). */
+  private readonly creations = new Map<string, Y.Item>();
 
   /** Wraps `doc` (a new Y.Doc by default). */
   constructor(doc?: Y.Doc) {
@@ -125,9 +127,18 @@ export class WorkspaceCrdt {
    * keys. Temp files (`.tmp`, `.bak`, `.swap`) are ignored: returns false.
    */
   setFile(path: string, meta: FileMetadata): boolean {
+    const existing = meta.deleted ? null : this.getFile(path);
     const written = this.writeFile(path, meta);
+    if (written && !meta.deleted && (existing === null || existing.deleted)) this.rememberCreation(path);
     this.rethrowListenerErrors();
     return written;
+  }
+
+  /** The entry now at `path` was written by this device as a new file there (see reassertOverwritten). */
+  private rememberCreation(path: string): void {
+    const key = normalizeSyncKey(path);
+    const item = this.files._map.get(key);
+    if (item !== undefined) this.creations.set(key, item);
   }
 
   private writeFile(path: string, meta: FileMetadata): boolean {
@@ -211,6 +222,7 @@ export class WorkspaceCrdt {
     }
     let after = collectSnapshot(this.files);
     if (remote !== null && this.reconcileConcurrent(before, after, remote)) after = collectSnapshot(this.files);
+    if (remote !== null && this.reassertOverwritten(liveItems, before, after)) after = collectSnapshot(this.files);
     const result = diffSnapshots(before, after);
     result.deletedUnseen = this.deletesNotSeeing(liveItems, after);
     this.rethrowListenerErrors();
@@ -243,6 +255,34 @@ export class WorkspaceCrdt {
       if (!this.originChainReaches(winner, liveItem.id)) keys.push(key);
     }
     return keys;
+  }
+
+  /**
+   * This device's own entry that created or re-created a file (written
+   * where there was no entry or a tombstone; remembered while this instance
+   * runs), replaced with different content by a write
+   * from a device that had not seen it: two files written at one path (a path reused after a delete while another
+   * device still had the earlier file, or two new files). The entry is
+   * written again on top of the winner, content merged, so a later delete or
+   * move by a device that has not seen it is recognised (deletesNotSeeing).
+   * Concurrent edits of one entry share what they were written on: merged by
+   * reconcileConcurrent instead.
+   */
+  private reassertOverwritten(liveItems: Map<string, Y.Item>, before: Snapshot, after: Snapshot): boolean {
+    let written = false;
+    for (const [key, liveItem] of liveItems) {
+      if (liveItem.id.client !== this.doc.clientID) continue;
+      const now = after.get(key);
+      const was = before.get(key);
+      if (now === undefined || was === undefined || now.deleted || metadataContentEqual(now, was)) continue;
+      const winner = this.files._map.get(key);
+      if (winner === undefined || winner === liveItem || this.originChainReaches(winner, liveItem.id)) continue;
+      if (this.creations.get(key) !== liveItem) continue;
+      this.writeFile(key, mergeNonstructural(now, was));
+      this.rememberCreation(key);
+      written = true;
+    }
+    return written;
   }
 
   private originChainReaches(item: Y.Item, target: Y.ID): boolean {
