@@ -85,6 +85,8 @@ export class HostBridge {
   fileWrites = 0;
   private readonly call: RawHostCall;
   private calls = 0;
+  /** Host time read during this export call (null: not read yet); see timestamp(). */
+  private callTime: number | null = null;
 
   constructor(call: RawHostCall) {
     this.call = (name, input) => {
@@ -96,6 +98,7 @@ export class HostBridge {
   /** Starts counting host calls for a new export call. */
   beginExportCall(): void {
     this.calls = 0;
+    this.callTime = null;
   }
 
   /** Host calls left in this export call's budget. */
@@ -186,10 +189,12 @@ export class HostBridge {
 
   /** Unix epoch milliseconds from the host (the plugin never reads a clock itself). */
   timestamp(): number {
+    if (this.callTime !== null) return this.callTime;
     const out = this.call('host_get_timestamp', '').trim();
     const ms = Number(out);
     if (out === '' || !Number.isFinite(ms)) throw new HostError('host_get_timestamp', `not a number: ${out}`);
-    return Math.trunc(ms);
+    this.callTime = Math.trunc(ms);
+    return this.callTime;
   }
 
   httpRequest(req: HttpRequest): HttpResponse {
