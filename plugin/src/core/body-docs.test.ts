@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { BodyDocError, BodyDocManager, minimalEdit } from './body-docs';
+import { BodyDocError, BodyDocManager, minimalEdit, textOf } from './body-docs';
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC } from './origin';
 
 const envSeed = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FC_SEED;
@@ -290,5 +290,26 @@ describe('deleteKnownText with text this device already had for the new file', (
     fresh.applyUpdate('x.md', here.encodeState('x.md'), ORIGIN_REMOTE);
     expect(fresh.deleteKnownText('x.md', known, mine)).toBe('');
     expect(fresh.getBody('x.md')).toBe('moved file text');
+  });
+});
+
+describe('textOf', () => {
+  it('equals Y.Text#toString after any edits, deletes and merges', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(5), fc.string({ maxLength: 4 })), { maxLength: 40 }), (edits) => {
+        const a = new Y.Doc();
+        const b = new Y.Doc();
+        for (const [pos, del, ins] of edits) {
+          const target = pos % 2 === 0 ? a : b;
+          const text = target.getText('body');
+          const at = pos % (text.length + 1);
+          text.delete(at, Math.min(del, text.length - at));
+          text.insert(at, ins);
+          if (pos % 3 === 0) Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+        }
+        Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+        expect(textOf(a.getText('body'))).toBe(a.getText('body').toString());
+      }),
+    );
   });
 });

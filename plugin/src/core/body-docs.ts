@@ -94,6 +94,20 @@ function commonSuffix(a: string, b: string, max: number): number {
   return n;
 }
 
+/**
+ * The text of a Y.Text as one flat string. Y.Text#toString appends item by
+ * item; under the plugin's interpreter that builds a deep rope, which every
+ * later use (the event JSON, the echo check, the envelope) walks again.
+ * Joining the pieces gives a flat string once.
+ */
+export function textOf(ytext: Y.Text): string {
+  const pieces: string[] = [];
+  for (let item = ytext._start; item !== null; item = item.right) {
+    if (!item.deleted && item.countable && item.content instanceof Y.ContentString) pieces.push(item.content.str);
+  }
+  return pieces.join('');
+}
+
 /** Where stored body docs come from (PluginState: plugin storage). */
 export interface BodyStore {
   /** Stored bytes of a doc, or null. */
@@ -200,7 +214,7 @@ export class BodyDocManager {
     this.loadStored(key);
     const entry = this.docs.get(key);
     if (!entry) return '';
-    if (entry.text === null) entry.text = entry.doc.getText(BODY_TEXT_NAME).toString();
+    if (entry.text === null) entry.text = textOf(entry.doc.getText(BODY_TEXT_NAME));
     return entry.text;
   }
 
