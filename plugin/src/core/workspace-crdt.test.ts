@@ -23,6 +23,13 @@ function pair(): [WorkspaceCrdt, WorkspaceCrdt] {
   return [a, b];
 }
 
+/** A replica with a fixed Yjs client id (the id orders concurrent writes to one key). */
+function replica(clientID: number): WorkspaceCrdt {
+  const doc = new Y.Doc();
+  doc.clientID = clientID;
+  return new WorkspaceCrdt(doc);
+}
+
 function sync(from: WorkspaceCrdt, to: WorkspaceCrdt, origin: UpdateOrigin = ORIGIN_REMOTE) {
   return to.applyUpdate(from.encodeState(), origin);
 }
@@ -329,13 +336,6 @@ describe('listener errors', () => {
 });
 
 describe('deletes that had not seen the entry they replace', () => {
-  /** A replica with a fixed Yjs client id (the id orders concurrent writes to one key). */
-  function replica(clientID: number): WorkspaceCrdt {
-    const doc = new Y.Doc();
-    doc.clientID = clientID;
-    return new WorkspaceCrdt(doc);
-  }
-
   it('reports a tombstone of an earlier file at the path that beats an entry written here meanwhile', () => {
     const here = replica(1);
     const deleter = replica(2);
@@ -372,12 +372,6 @@ describe('deletes that had not seen the entry they replace', () => {
 });
 
 describe('a file written here that a write from a device that had not seen it replaced', () => {
-  function replica(clientID: number): WorkspaceCrdt {
-    const doc = new Y.Doc();
-    doc.clientID = clientID;
-    return new WorkspaceCrdt(doc);
-  }
-
   /** `here` deletes x.md and writes a new file there while `other` still edits the earlier one. */
   function reusedPath() {
     const here = replica(1);
