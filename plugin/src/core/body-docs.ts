@@ -95,10 +95,11 @@ function commonSuffix(a: string, b: string, max: number): number {
 }
 
 /**
- * The text of a Y.Text as one flat string. Y.Text#toString appends item by
- * item; under the plugin's interpreter that builds a deep rope, which every
- * later use (the event JSON, the echo check, the envelope) walks again.
- * Joining the pieces gives a flat string once.
+ * The text of a Y.Text as one flat string: Y.Text#toString appends item by
+ * item, which under the plugin's interpreter builds the string as a rope of
+ * many pieces that later uses (the event JSON, the echo check, the envelope)
+ * pay for again; one join is cheaper (bench: remote updates on a
+ * 19,000-character body 1.70 -> 1.39 ms).
  */
 export function textOf(ytext: Y.Text): string {
   const pieces: string[] = [];
@@ -293,7 +294,6 @@ export class BodyDocManager {
     return Y.encodeStateAsUpdate(this.getOrCreate(key), sv);
   }
 
-  /** Unloads and destroys the doc. Returns whether it was loaded. */
   /**
    * Deletes the text of a deleted file this device knew (`known`: the state
    * vector of that file's doc), in one local transaction, and returns the
@@ -328,6 +328,7 @@ export class BodyDocManager {
     return foreign;
   }
 
+  /** Unloads and destroys the doc. Returns whether it was loaded. */
   remove(key: string): boolean {
     const wasStored = this.unloaded.delete(key);
     const entry = this.docs.get(key);

@@ -258,26 +258,25 @@ export class WorkspaceCrdt {
   }
 
   /**
-   * This device's own entry that created or re-created a file (written
-   * where there was no entry or a tombstone; remembered while this instance
-   * runs), replaced with different content by a write
-   * from a device that had not seen it: two files written at one path (a path reused after a delete while another
-   * device still had the earlier file, or two new files). The entry is
-   * written again on top of the winner, content merged, so a later delete or
-   * move by a device that has not seen it is recognised (deletesNotSeeing).
-   * Concurrent edits of one entry share what they were written on: merged by
-   * reconcileConcurrent instead.
+   * This device's own entry that created or re-created a file (written where
+   * there was no entry or a tombstone; remembered while this instance runs),
+   * replaced with different content by a write from a device that had not
+   * seen it: two files written at one path (a path reused after a delete
+   * while another device still had the earlier file, or two new files). The
+   * entry is written again on top of the winner, content merged, so a later
+   * delete or move by a device that has not seen it is recognised
+   * (deletesNotSeeing). Concurrent edits of one entry share what they were
+   * written on: merged by reconcileConcurrent instead.
    */
   private reassertOverwritten(liveItems: Map<string, Y.Item>, before: Snapshot, after: Snapshot): boolean {
     let written = false;
     for (const [key, liveItem] of liveItems) {
-      if (liveItem.id.client !== this.doc.clientID) continue;
+      if (this.creations.get(key) !== liveItem) continue;
       const now = after.get(key);
       const was = before.get(key);
       if (now === undefined || was === undefined || now.deleted || metadataContentEqual(now, was)) continue;
       const winner = this.files._map.get(key);
       if (winner === undefined || winner === liveItem || this.originChainReaches(winner, liveItem.id)) continue;
-      if (this.creations.get(key) !== liveItem) continue;
       this.writeFile(key, mergeNonstructural(now, was));
       this.rememberCreation(key);
       written = true;

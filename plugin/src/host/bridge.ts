@@ -87,6 +87,8 @@ export class HostBridge {
   private calls = 0;
   /** Host time read during this export call (null: not read yet); see timestamp(). */
   private callTime: number | null = null;
+  /** Export calls are marked (beginExportCall): the time is read once per call. */
+  private perCallTime = false;
 
   constructor(call: RawHostCall) {
     this.call = (name, input) => {
@@ -99,6 +101,7 @@ export class HostBridge {
   beginExportCall(): void {
     this.calls = 0;
     this.callTime = null;
+    this.perCallTime = true;
   }
 
   /** Host calls left in this export call's budget. */
@@ -187,14 +190,18 @@ export class HostBridge {
     if (out !== '') throw new HostError('host_storage_set', inBandError(out) ?? out);
   }
 
-  /** Unix epoch milliseconds from the host (the plugin never reads a clock itself). */
+  /**
+   * Unix epoch milliseconds from the host (the plugin never reads a clock
+   * itself). Within a marked export call the first answer stands for the
+   * whole call: a call happens at one instant, and each read is a host call.
+   */
   timestamp(): number {
     if (this.callTime !== null) return this.callTime;
     const out = this.call('host_get_timestamp', '').trim();
     const ms = Number(out);
     if (out === '' || !Number.isFinite(ms)) throw new HostError('host_get_timestamp', `not a number: ${out}`);
-    this.callTime = Math.trunc(ms);
-    return this.callTime;
+    if (this.perCallTime) this.callTime = Math.trunc(ms);
+    return Math.trunc(ms);
   }
 
   httpRequest(req: HttpRequest): HttpResponse {
