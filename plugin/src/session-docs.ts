@@ -202,8 +202,8 @@ export class PluginSessionDocs implements SessionDocs {
         const bodies = this.state.bodies;
         const forgotten = this.state.forgottenBodies.get(key);
         this.state.forgottenBodies.delete(key);
-        const oldDocHere = forgotten === undefined && bodies.has(key);
-        seed = { known: forgotten ?? (oldDocHere ? Y.decodeStateVector(bodies.stateVector(key)) : new Map()), oldDocHere };
+        const here = forgotten === undefined ? bodies.knownClocks(key) : null;
+        seed = { known: forgotten ?? here ?? new Map(), oldDocHere: here !== null };
         this.replaceSeeds.set(key, seed);
       }
       this.deferredSeeds.add(key);
@@ -243,7 +243,7 @@ export class PluginSessionDocs implements SessionDocs {
     // Read before the remote text may be written to the file below.
     const seed = this.deferredSeeds.has(key) ? this.disk.readBody(key) : null;
     // What this device had for a file written at a deleted path, before the server's text came in.
-    const mine = this.replaceSeeds.has(key) && bodies.has(key) ? Y.decodeStateVector(bodies.stateVector(key)) : undefined;
+    const mine = this.replaceSeeds.has(key) ? (bodies.knownClocks(key) ?? undefined) : undefined;
     for (const update of updates) bodies.applyUpdate(key, update, ORIGIN_REMOTE);
     this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);

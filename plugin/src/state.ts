@@ -289,7 +289,8 @@ export class PluginState {
 
   /** Keeps what the body doc of `key` holds (its state vector), before it is dropped or moved to another key. */
   rememberBodyKnowledge(key: string): void {
-    if (this.bodies.has(key)) this.forgottenBodies.set(key, Y.decodeStateVector(this.bodies.stateVector(key)));
+    const known = this.bodies.knownClocks(key);
+    if (known !== null) this.forgottenBodies.set(key, known);
   }
 
   /** A body doc was dropped (file deleted): its stored state goes too. */

@@ -272,6 +272,12 @@ export class BodyDocManager {
     return this.getBody(key) !== before;
   }
 
+  /** What the doc of `key` holds, per client (loading a stored doc); null when there is none. */
+  knownClocks(key: string): Map<number, number> | null {
+    const doc = this.get(key);
+    return doc ? Y.decodeStateVector(Y.encodeStateVector(doc)) : null;
+  }
+
   /** State vector; that of an empty doc when `key` is not loaded (nothing is created). */
   stateVector(key: string): Uint8Array {
     const doc = this.get(key);
