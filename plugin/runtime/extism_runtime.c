@@ -72,10 +72,17 @@ static int first_call_done;
 
 /* ---- Extism memory helpers ------------------------------------------- */
 
-static uint64_t store_block(const uint8_t *data, size_t len) {
+/* Copies `len` bytes into a new Extism block. Returns 0 on success with the
+ * offset in *out, -1 when the host could not allocate. A zero-length value is
+ * whatever alloc(0) answers: the kernel (Rust and Go SDKs) answers 0, the
+ * empty handle, and the JS SDK a fresh zero-length block; both mean "empty". */
+static int store_block(const uint8_t *data, size_t len, uint64_t *out) {
     uint64_t off = extism_alloc(len);
-    if (off == 0)
+    *out = off;
+    if (len == 0)
         return 0;
+    if (off == 0)
+        return -1;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t word;
@@ -84,11 +91,13 @@ static uint64_t store_block(const uint8_t *data, size_t len) {
     }
     for (; i < len; i++)
         extism_store_u8(off + i, data[i]);
-    return off;
+    return 0;
 }
 
+/* Reads a block. Offset 0 is the empty value and is never passed to the
+ * host: the JS SDK keeps a one-byte "null page" there, so its length(0) is 1. */
 static uint8_t *load_block(uint64_t off, size_t *plen) {
-    size_t len = (size_t)extism_length(off);
+    size_t len = off == 0 ? 0 : (size_t)extism_length(off);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return NULL;
@@ -119,9 +128,18 @@ static uint8_t *load_input(size_t *plen) {
     return buf;
 }
 
+/* Sets the Extism error. The text is never empty: an empty error block is
+ * offset 0 under the kernel, and error_set(0) means "no error" there (the
+ * call would then fail with a bare exit code), while the JS SDK takes its
+ * null page as the error text. */
 static void set_error_text(const char *msg, size_t len) {
-    uint64_t off = store_block((const uint8_t *)msg, len);
-    if (off)
+    static const char empty_error[] = "Error (no message)";
+    if (len == 0) {
+        msg = empty_error;
+        len = sizeof empty_error - 1;
+    }
+    uint64_t off;
+    if (store_block((const uint8_t *)msg, len, &off) == 0)
         extism_error_set(off);
 }
 
@@ -289,31 +307,30 @@ static JSValue new_array_buffer_owned(JSContext *c, uint8_t *buf, size_t len) {
 }
 
 /* Stores a JS string or ArrayBuffer (with optional offset/length) in a new
- * Extism block; returns its offset, or 0 with an exception pending. */
-static uint64_t store_value(JSContext *c, JSValueConst *argv, int argc, int first) {
+ * Extism block; returns 0 with the offset in *out (0 may be the empty value),
+ * or -1 with an exception pending. */
+static int store_value(JSContext *c, JSValueConst *argv, int argc, int first, uint64_t *out, size_t *plen) {
+    size_t len;
+    int r;
     if (JS_IsString(argv[first])) {
-        size_t len;
         const char *s = string_to_utf8(c, argv[first], &len);
         if (!s)
-            return 0;
-        uint64_t off = store_block((const uint8_t *)s, len);
+            return -1;
+        r = store_block((const uint8_t *)s, len, out);
         JS_FreeCString(c, s);
-        if (!off)
-            JS_ThrowInternalError(c, "Extism alloc failed");
-        return off;
+    } else {
+        const uint8_t *bytes = get_bytes(c, argv, argc, first, &len);
+        if (!bytes)
+            return -1;
+        r = store_block(bytes, len, out);
     }
-    size_t len;
-    const uint8_t *bytes = get_bytes(c, argv, argc, first, &len);
-    if (!bytes)
-        return 0;
-    uint64_t off = store_block(bytes, len);
-    if (!off)
-        JS_ThrowInternalError(c, "Extism alloc failed");
-    return off;
-}
-
-static uint64_t store_cstring(const char *s) {
-    return store_block((const uint8_t *)s, strlen(s));
+    if (r != 0) {
+        JS_ThrowInternalError(c, "Extism alloc failed (%zu bytes)", len);
+        return -1;
+    }
+    if (plen)
+        *plen = len;
+    return 0;
 }
 
 /* ---- __ext natives ---------------------------------------------------- */
@@ -336,19 +353,30 @@ static JSValue ext_input_string(JSContext *c, JSValueConst this_val, int argc, J
     return s;
 }
 
+/* Whether the running call has set an output (an empty output after a
+ * non-empty one must replace it). */
+static int output_set_in_call;
+
 /* output(stringOrBuffer[, byteOffset, byteLength]) */
 static JSValue ext_output(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    uint64_t off = store_value(c, argv, argc, 0);
-    if (!off)
+    uint64_t off;
+    size_t len;
+    if (store_value(c, argv, argc, 0, &off, &len))
         return JS_EXCEPTION;
-    extism_output_set(off, extism_length(off));
+    /* The empty output of a kernel host is offset 0: no output_set needed
+     * (the kernel ignores output_set(0, 0) anyway) unless it replaces an
+     * earlier output of this call. A JS SDK host answers alloc(0) with a real
+     * zero-length block, so off is non-zero there. */
+    if (off != 0 || output_set_in_call)
+        extism_output_set(off, len);
+    output_set_in_call = 1;
     return JS_TRUE;
 }
 
-/* memAlloc(stringOrBuffer[, byteOffset, byteLength]) -> BigInt offset */
+/* memAlloc(stringOrBuffer[, byteOffset, byteLength]) -> BigInt offset (0n = empty under a kernel host) */
 static JSValue ext_mem_alloc(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    uint64_t off = store_value(c, argv, argc, 0);
-    if (!off)
+    uint64_t off;
+    if (store_value(c, argv, argc, 0, &off, NULL))
         return JS_EXCEPTION;
     return JS_NewBigUint64(c, off);
 }
@@ -381,7 +409,7 @@ static JSValue ext_mem_length(JSContext *c, JSValueConst this_val, int argc, JSV
     uint64_t off;
     if (to_u64(c, &off, argv[0]))
         return JS_EXCEPTION;
-    return JS_NewBigUint64(c, extism_length(off));
+    return JS_NewBigUint64(c, off == 0 ? 0 : extism_length(off));
 }
 
 static JSValue ext_mem_free(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
@@ -393,12 +421,30 @@ static JSValue ext_mem_free(JSContext *c, JSValueConst this_val, int argc, JSVal
     return JS_UNDEFINED;
 }
 
+/* Handles passed to config_get, var_get, var_set and log_* belong to the host
+ * from then on: the Rust host and the JS SDK 2 free them (the host may even
+ * hand the same block back as the answer), JS SDK 1.0 keeps a var_set value
+ * as the variable's storage. The guest never frees them; the host's reset
+ * after the call reclaims what it kept. An empty key or message (offset 0)
+ * is never passed: the JS SDK reads its null page there. */
+
+/* Stores a non-empty key; returns 1 with *out set, 0 for an empty key, -1 on error. */
+static int store_key(JSContext *c, JSValueConst *argv, int argc, int first, uint64_t *out) {
+    size_t len;
+    if (store_value(c, argv, argc, first, out, &len))
+        return -1;
+    return len == 0 ? 0 : 1;
+}
+
+/* configGet(key) -> string | null */
 static JSValue ext_config_get(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    uint64_t key = store_value(c, argv, argc, 0);
-    if (!key)
+    uint64_t key;
+    int r = store_key(c, argv, 1, 0, &key);
+    if (r < 0)
         return JS_EXCEPTION;
+    if (r == 0)
+        return JS_NULL;
     uint64_t val = extism_config_get(key);
-    extism_free(key);
     if (!val)
         return JS_NULL;
     size_t len;
@@ -411,15 +457,18 @@ static JSValue ext_config_get(JSContext *c, JSValueConst this_val, int argc, JSV
     return s;
 }
 
+/* varGet(key) -> ArrayBuffer | null */
 static JSValue ext_var_get(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    uint64_t key = store_value(c, argv, argc, 0);
-    if (!key)
+    uint64_t key;
+    int r = store_key(c, argv, 1, 0, &key);
+    if (r < 0)
         return JS_EXCEPTION;
+    if (r == 0)
+        return JS_NULL;
     uint64_t val = extism_var_get(key);
-    extism_free(key);
     if (!val)
         return JS_NULL;
-    /* The value block belongs to the host's variable store: read, never free. */
+    /* JS SDK 1.0 answers the variable's own storage block: read, never free. */
     size_t len;
     uint8_t *buf = load_block(val, &len);
     if (!buf)
@@ -427,39 +476,53 @@ static JSValue ext_var_get(JSContext *c, JSValueConst this_val, int argc, JSValu
     return new_array_buffer_owned(c, buf, len);
 }
 
-/* varSet(key, value | null[, byteOffset, byteLength]) */
+/* varSet(key, value | null[, byteOffset, byteLength]). An empty value is
+ * offset 0 under the kernel, which every host takes as "remove the
+ * variable": it is passed as 0 everywhere, so an empty value reads back as
+ * null on every host. */
 static JSValue ext_var_set(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    uint64_t key = store_value(c, argv, argc, 0);
-    if (!key)
+    uint64_t key;
+    int r = store_key(c, argv, 1, 0, &key);
+    if (r < 0)
         return JS_EXCEPTION;
+    if (r == 0)
+        return JS_ThrowRangeError(c, "Var: the variable name must not be empty");
     uint64_t val = 0;
     if (argc > 1 && !JS_IsNull(argv[1]) && !JS_IsUndefined(argv[1])) {
-        val = store_value(c, argv, argc, 1);
-        if (!val) {
-            extism_free(key);
+        size_t len;
+        if (store_value(c, argv, argc, 1, &val, &len))
             return JS_EXCEPTION;
+        if (len == 0) {
+            if (val)
+                extism_free(val);
+            val = 0;
         }
     }
     extism_var_set(key, val);
-    extism_free(key);
     return JS_UNDEFINED;
 }
 
-/* log(level, message): 0 debug, 1 info, 2 warn, 3 error */
-static JSValue ext_log(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    int32_t level;
-    if (JS_ToInt32(c, &level, argv[0]))
-        return JS_EXCEPTION;
-    uint64_t msg = store_value(c, argv, argc, 1);
-    if (!msg)
-        return JS_EXCEPTION;
+static void log_block(int level, uint64_t msg) {
     switch (level) {
     case 0: extism_log_debug(msg); break;
     case 2: extism_log_warn(msg); break;
     case 3: extism_log_error(msg); break;
     default: extism_log_info(msg); break;
     }
-    extism_free(msg);
+}
+
+/* log(level, message): 0 debug, 1 info, 2 warn, 3 error. An empty message is
+ * not logged. */
+static JSValue ext_log(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int32_t level;
+    if (JS_ToInt32(c, &level, argv[0]))
+        return JS_EXCEPTION;
+    uint64_t msg;
+    int r = store_key(c, argv, 2, 1, &msg);
+    if (r < 0)
+        return JS_EXCEPTION;
+    if (r > 0)
+        log_block(level, msg);
     return JS_UNDEFINED;
 }
 
@@ -619,7 +682,10 @@ static JSValue ext_base64_decode(JSContext *c, JSValueConst this_val, int argc, 
     return new_array_buffer_owned(c, out, out_len);
 }
 
+static JSValue ext_aborted_calls(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv);
+
 static const JSCFunctionListEntry ext_funcs[] = {
+    JS_CFUNC_DEF("abortedCalls", 0, ext_aborted_calls),
     JS_CFUNC_DEF("inputBytes", 0, ext_input_bytes),
     JS_CFUNC_DEF("inputString", 0, ext_input_string),
     JS_CFUNC_DEF("output", 3, ext_output),
@@ -668,11 +734,9 @@ static void report_exception(JSValue exc) {
             const char *s = string_to_utf8(ctx, stack, &slen);
             if (s) {
                 /* keep the log line bounded: a stack overflow has thousands of frames */
-                uint64_t off = store_block((const uint8_t *)s, slen > 2048 ? 2048 : slen);
-                if (off) {
+                uint64_t off;
+                if (slen > 0 && store_block((const uint8_t *)s, slen > 2048 ? 2048 : slen, &off) == 0)
                     extism_log_debug(off);
-                    extism_free(off);
-                }
                 JS_FreeCString(ctx, s);
             }
         }
@@ -839,9 +903,10 @@ __attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) {
 }
 
 static void apply_memory_limit(void) {
-    uint64_t key = store_cstring("js_memory_limit_mb");
-    uint64_t val = extism_config_get(key);
-    extism_free(key);
+    static const char name[] = "js_memory_limit_mb";
+    uint64_t key, val = 0;
+    if (store_block((const uint8_t *)name, sizeof name - 1, &key) == 0)
+        val = extism_config_get(key); /* the key now belongs to the host */
     long mb = DEFAULT_MEMORY_LIMIT_MB;
     if (val) {
         size_t len;
@@ -882,7 +947,47 @@ static int drain_jobs(void) {
     }
 }
 
-int32_t extjs_call_export(int idx) {
+/* ---- aborted calls ------------------------------------------------------
+ * A host function may trap (the Rust host traps when a host function returns
+ * an error). The trap unwinds every wasm frame of the call at once: no C or
+ * JavaScript cleanup runs, the shadow-stack pointer stays where it was, and
+ * QuickJS still points at the dead call's frames. The next export call
+ * detects this (in_export is still set) and recovers before it runs:
+ * extjs_recover (on the old, lower stack, so the dead frames it reads are not
+ * overwritten) detaches the dead frames' closures and drops the dead call's
+ * pending jobs and exception; then the generated wrapper, which has no stack
+ * frame of its own, moves the stack pointer back to the top of the stack. */
+
+/* Added to quickjs.c by the build (see scripts/build/quickjs.mjs). */
+void JS_RecoverAbortedCall(JSRuntime *rt, int walk_frames);
+
+static int in_export;
+static uint32_t aborted_calls;
+
+/* Shadow stack needed to walk the dead frames safely: below this much
+ * headroom (the trap was a stack exhaustion) they are left as they are. */
+#define RECOVER_HEADROOM (16 * 1024)
+
+void extjs_recover(uintptr_t sp) {
+    if (!in_export)
+        return;
+    in_export = 0;
+    aborted_calls++;
+    if (!engine_ready)
+        return;
+    /* JavaScript uses at most JS_STACK_LIMIT of the 512 KiB stack, so a trap
+     * in a host call leaves ample room; only a trap from exhausting the
+     * stack itself does not, and then the frames cannot be walked safely. */
+    JS_RecoverAbortedCall(rt, sp > (uintptr_t)&__stack_low + RECOVER_HEADROOM);
+}
+
+/* Number of export calls aborted by a trap since the instance started
+ * (read by JavaScript as __ext.abortedCalls()). */
+static JSValue ext_aborted_calls(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    return JS_NewUint32(c, aborted_calls);
+}
+
+static int32_t run_export(int idx) {
     if (!engine_ready) {
         int r = engine_init();
         if (r != 0) {
@@ -921,5 +1026,13 @@ int32_t extjs_call_export(int idx) {
         status = 1;
     }
     JS_FreeValue(ctx, ret);
+    return status;
+}
+
+int32_t extjs_call_export(int idx) {
+    in_export = 1;
+    output_set_in_call = 0;
+    int32_t status = run_export(idx);
+    in_export = 0;
     return status;
 }

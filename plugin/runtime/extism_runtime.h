@@ -31,4 +31,9 @@ uint64_t extjs_call_host(int idx, uint64_t input_offset);
 /* Runs export `idx`; returns 0 on success, 1 after setting the Extism error. */
 int32_t extjs_call_export(int idx);
 
+/* Called first by every export wrapper (stack.s): recovers from a call that a
+ * trap aborted, then moves the stack pointer to the top of the stack. The
+ * wrapper must have no stack frame of its own. */
+void extjs_enter(void);
+
 #endif

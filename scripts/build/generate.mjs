@@ -81,7 +81,7 @@ export function writeGenC(file, { program, exportNames, hostNames }) {
   out.push(`const char *const extjs_export_names[] = {${exportNames.map((n) => `"${n}"`).join(', ')}};`);
   out.push(`const int extjs_export_count = ${exportNames.length};`);
   exportNames.forEach((name, i) => {
-    out.push(`__attribute__((export_name("${name}"))) int32_t export_${i}(void) { return extjs_call_export(${i}); }`);
+    out.push(`__attribute__((export_name("${name}"))) int32_t export_${i}(void) { extjs_enter(); return extjs_call_export(${i}); }`);
   });
   out.push('');
   out.push(`const size_t extjs_program_len = ${bytes.length};`);

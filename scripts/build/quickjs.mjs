@@ -58,12 +58,44 @@ const PATCHES = [
   },
 ];
 
-/** Appended to quickjs.c: lets the runtime reseed Math.random after a snapshot. */
+/**
+ * Appended to quickjs.c: lets the runtime reseed Math.random after a snapshot,
+ * and recover the runtime after a trap aborted an export call (see
+ * extism_runtime.c, "aborted calls").
+ */
 const RESEED_FN = `
 /* diaryx-sync: reseed Math.random at the first call after pre-initialisation */
 void JS_ReseedRandom(JSContext *ctx, uint64_t seed)
 {
     ctx->random_state = seed ? seed : 1;
+}
+
+/* diaryx-sync: forget the frames of a call that a wasm trap aborted. Closures
+   created in those frames still point at their variables on the dead stack:
+   they get their own copies (as when a function returns), unless the frames
+   cannot be read safely (walk_frames 0). The dead call's pending jobs and
+   exception are dropped, so none of its continuations runs in a later call. */
+void JS_RecoverAbortedCall(JSRuntime *rt, int walk_frames)
+{
+    struct list_head *el, *el1;
+    JSStackFrame *sf;
+    int i;
+
+    if (walk_frames) {
+        for (sf = rt->current_stack_frame; sf != NULL; sf = sf->prev_frame)
+            close_var_refs(rt, sf);
+    }
+    rt->current_stack_frame = NULL;
+    JS_FreeValueRT(rt, rt->current_exception);
+    rt->current_exception = JS_UNINITIALIZED;
+    rt->in_out_of_memory = FALSE;
+    list_for_each_safe(el, el1, &rt->job_list) {
+        JSJobEntry *e = list_entry(el, JSJobEntry, link);
+        list_del(&e->link);
+        for (i = 0; i < e->argc; i++)
+            JS_FreeValueRT(rt, e->argv[i]);
+        js_free_rt(rt, e);
+    }
 }
 `;
 
@@ -167,7 +199,7 @@ export function engineObjects() {
     fs.renameSync(`${obj}.tmp`, obj);
   }
   const runtimeKey = sha256(
-    JSON.stringify({ engineKey, files: ['extism_runtime.c', 'extism_runtime.h'].map((f) => sha256(fs.readFileSync(path.join(RUNTIME_DIR, f)))) }),
+    JSON.stringify({ engineKey, files: ['extism_runtime.c', 'extism_runtime.h', 'stack.s'].map((f) => sha256(fs.readFileSync(path.join(RUNTIME_DIR, f)))) }),
   ).slice(0, 16);
   const rtObj = path.join(CACHE, 'engine', `extism_runtime-${runtimeKey}.o`);
   if (!fs.existsSync(rtObj)) {
@@ -177,5 +209,11 @@ export function engineObjects() {
     fs.renameSync(`${rtObj}.tmp`, rtObj);
   }
   objects.push(rtObj);
+  const stackObj = path.join(CACHE, 'engine', `stack-${runtimeKey}.o`);
+  if (!fs.existsSync(stackObj)) {
+    run(CLANG, [...CFLAGS, '-c', path.join(RUNTIME_DIR, 'stack.s'), '-o', `${stackObj}.tmp`], { stdio: 'inherit' });
+    fs.renameSync(`${stackObj}.tmp`, stackObj);
+  }
+  objects.push(stackObj);
   return { objects, includeDir: src };
 }
