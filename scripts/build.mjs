@@ -3,6 +3,7 @@
 //
 //   esbuild bundle -> QuickJS bytecode (native compiler) -> gen.c -> clang (cached QuickJS engine objects) -> wasm-ld
 //   -> Wizer pre-initialisation -> wasm-opt -> interface check
+//   (and dist/extism-kernel.wasm, the Extism kernel for the Node host's `kernel` engine)
 //
 // Options:
 //   --entry FILE        plugin entry (default plugin/src/index.ts)
@@ -21,6 +22,7 @@ import { CACHE, CLANG, DIST, PLUGIN_SRC, ROOT, RUNTIME_DIR, WASM_OPT, WIZER } fr
 import { CFLAGS, engineObjects, nativeCompiler } from './build/quickjs.mjs';
 import { bundle, declaredHostFunctions, programText, writeGenC } from './build/generate.mjs';
 import { checkInterface } from './build/interface.mjs';
+import { buildKernel } from './build/kernel.mjs';
 
 /** Shadow stack reserved by the linker; the JS limit in extism_runtime.c is below it. */
 const STACK_SIZE = 512 * 1024;
@@ -57,6 +59,8 @@ const work = path.join(CACHE, 'plugin', outName);
 fs.mkdirSync(work, { recursive: true });
 fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
 
+// The kernel module of the Node host's `kernel` engine (dist/extism-kernel.wasm).
+await step('kernel', () => buildKernel());
 const engine = await step('engine', () => engineObjects());
 const { code, exportNames } = await step('bundle', () => bundle(path.resolve(opts.entry)));
 const declared = declaredHostFunctions(path.resolve(opts.abi));

@@ -28,7 +28,9 @@ function build(args: string[]) {
 
 export default function setup(): void {
   const engine = [path.join(ROOT, 'plugin', 'runtime'), path.join(ROOT, 'scripts', 'build')];
-  if (!process.env.DIARYX_SKIP_PLUGIN_BUILD && stale(PLUGIN_WASM, [path.join(ROOT, 'plugin', 'src'), path.join(ROOT, 'common', 'src'), ...engine])) build([]);
+  // The plugin build also writes dist/extism-kernel.wasm (the `kernel` engine's kernel module).
+  const kernelMissing = !fs.existsSync(path.join(ROOT, 'dist', 'extism-kernel.wasm'));
+  if (!process.env.DIARYX_SKIP_PLUGIN_BUILD && (kernelMissing || stale(PLUGIN_WASM, [path.join(ROOT, 'plugin', 'src'), path.join(ROOT, 'common', 'src'), ...engine]))) build([]);
   const probe = path.join(ROOT, 'test', 'fixtures', 'probe');
   const probeArgs = ['--entry', path.join(probe, 'index.ts'), '--abi', path.join(probe, 'abi.d.ts')];
   if (stale(PROBE_WASM, [probe, ...engine])) build([...probeArgs, '--out', PROBE_WASM]);

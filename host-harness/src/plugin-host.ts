@@ -1,6 +1,7 @@
 /**
- * Loads a Diaryx plugin (.wasm) with @extism/extism and drives it the way
- * Diaryx hosts do: one call in flight at a time (a promise queue), host
+ * Loads a Diaryx plugin (.wasm) on one of the engines of engines/engine.ts
+ * (the Extism JS SDK 1.0.3 or 2.0.0-rc13, or an Extism kernel module) and
+ * drives it the way Diaryx hosts do: one call in flight at a time (a promise queue), host
  * functions bound from a HostFunctionTable in `extism:host/user`, and the
  * call-order helpers manifest -> set_config -> init -> commands/events ->
  * shutdown.
@@ -13,13 +14,14 @@
  * returned envelope (see envelope-check.ts), for `lastEnvelopeCall`, the
  * `onEnvelopeCall` observer and `checkEnvelopes`.
  */
-import createPlugin, { type CallContext, type ExtismPluginOptions, type Plugin } from '@extism/extism';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NativePlugin } from './native-plugin';
 import { decodeBase64 } from '../../common/src/base64';
 import { compareEnvelopeWithDispatched, type DispatchedAction, type EnvelopeCheck } from './envelope-check';
+import { createEngine } from './engines/create';
+import { EngineCallError, engineFromEnv, type EngineInstance, type EngineName, type HostFailureMode } from './engines/engine';
 import type { HostFunctionTable } from './host-functions';
 import type { CommandResponse } from './host-types';
 
@@ -40,6 +42,8 @@ export class PluginCallError extends Error {
   constructor(
     readonly exportName: string,
     readonly detail: string,
+    /** true when a trap aborted the call (no Extism error was set). */
+    readonly trapped = false,
   ) {
     super(`${exportName} failed: ${detail}`);
   }
@@ -62,8 +66,20 @@ export interface EnvelopeCall {
 export interface PluginHostOptions {
   /** Path of the .wasm file, or its bytes (ignored by the `node` engine). */
   wasm: string | Uint8Array;
-  /** `wasm` (default): the built plugin through Extism; `node`: the plugin's TypeScript in V8. */
-  engine?: 'wasm' | 'node';
+  /**
+   * An engine of engines/engine.ts for the built plugin; `wasm` (default): the
+   * one `DIARYX_ENGINE` names, else the default engine; `node`: the plugin's
+   * TypeScript in V8.
+   */
+  engine?: 'wasm' | 'node' | EngineName;
+  /**
+   * What a host function that throws does: `answer` (default on the JS SDK
+   * engines) answers `{"error":...}`, `trap` (default on `kernel`, as the
+   * Rust host) aborts the call. A thrown HostTrap always aborts.
+   */
+  hostFailures?: HostFailureMode;
+  /** Extism config (manifest `config`). */
+  config?: Record<string, string>;
   /** Host functions, bound into `extism:host/user`. */
   functions: HostFunctionTable;
   /** Receives runtime log lines (also kept in `logs`, the last 1000). */
@@ -131,8 +147,10 @@ export class PluginHost {
   private manifestCache: Record<string, unknown> | null = null;
 
   private constructor(
-    private readonly plugin: Plugin,
+    private readonly plugin: EngineInstance | NativePlugin,
     private readonly options: PluginHostOptions,
+    /** The engine the plugin runs on. */
+    readonly engine: EngineName | 'node',
   ) {}
 
   /** Instantiates the plugin (the module itself is compiled once per process). */
@@ -141,58 +159,35 @@ export class PluginHost {
     const record = (d: DispatchedAction) => host?.recording?.push(d);
     const dispatch = (name: string, input: string): string => {
       const fn = options.functions[name];
-      let output: string;
       try {
-        output = fn ? fn(input) : JSON.stringify({ error: `${name} is not provided by this host` });
-      } catch (e) {
-        output = JSON.stringify({ error: `${name}: ${(e as Error).message}` });
+        return fn ? fn(input) : JSON.stringify({ error: `${name} is not provided by this host` });
+      } finally {
+        if (host?.recording) PluginHost.recordDispatch(name, input, record);
       }
-      if (host?.recording) PluginHost.recordDispatch(name, input, record);
-      return output;
     };
     if (options.engine === 'node') {
-      const native = await NativePlugin.create((name, input) => dispatch(name, input));
-      host = new PluginHost(native as unknown as Plugin, options);
+      const native = await NativePlugin.create((name, input) => {
+        try {
+          return dispatch(name, input);
+        } catch (e) {
+          return JSON.stringify({ error: `${name}: ${(e as Error).message}` });
+        }
+      });
+      host = new PluginHost(native, options, 'node');
       return host;
     }
-    const module = await compiledModule(options.wasm);
-    const bound: Record<string, (cc: CallContext, addr: bigint) => bigint> = {};
-    for (const name of Object.keys(options.functions)) {
-      bound[name] = (cc, addr) => {
-        const output = dispatch(name, cc.read(addr)?.text() ?? '');
-        // Offset 0 is Extism's empty output (the SDK cannot store an empty block).
-        return output === '' ? 0n : cc.store(output);
-      };
-    }
-    const functions: NonNullable<ExtismPluginOptions['functions']> = { 'extism:host/user': bound };
-    let memory: WebAssembly.Memory | null = null;
-    const randomBytes = options.randomBytes;
-    if (randomBytes) {
-      functions.wasi_snapshot_preview1 = {
-        // WASI errno: 0 success, 52 ENOSYS (only before the instance exists, where nothing asks for randomness).
-        random_get: (_cc: CallContext, ptr: number, len: number): number => {
-          if (!memory) return 52;
-          randomBytes(new Uint8Array(memory.buffer, ptr, len));
-          return 0;
-        },
-      };
-    }
-    const sink = (level: RuntimeLog['level']) => (...args: unknown[]) => host?.runtimeLog({ level, message: args.map(String).join(' ') });
-    const logger = { trace: sink('trace'), debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error'), log: sink('info') };
-    const plugin = await createPlugin(
-      { wasm: [{ module }] },
-      {
-        useWasi: true,
-        enableWasiOutput: options.wasiOutput ?? false,
-        logger: logger as unknown as Console,
-        functions,
-      },
-    );
-    if (randomBytes) {
-      const instance = await (plugin as Plugin & { getInstance(name?: string): Promise<WebAssembly.Instance> }).getInstance();
-      memory = instance.exports.memory as WebAssembly.Memory;
-    }
-    host = new PluginHost(plugin, options);
+    const engine: EngineName = options.engine === undefined || options.engine === 'wasm' ? engineFromEnv() : options.engine;
+    const instance = await createEngine(engine, {
+      module: await compiledModule(options.wasm),
+      hostCall: dispatch,
+      hostFunctionNames: Object.keys(options.functions),
+      hostFailures: options.hostFailures ?? (engine === 'kernel' ? 'trap' : 'answer'),
+      config: options.config,
+      log: (level, message) => host?.runtimeLog({ level, message }),
+      wasiOutput: options.wasiOutput ?? false,
+      randomBytes: options.randomBytes,
+    });
+    host = new PluginHost(instance, options, engine);
     return host;
   }
 
@@ -239,7 +234,7 @@ export class PluginHost {
   }
 
   /** Whether the module exports `name`. */
-  hasExport(name: string): Promise<boolean> {
+  async hasExport(name: string): Promise<boolean> {
     return this.plugin.functionExists(name);
   }
 
@@ -268,10 +263,16 @@ export class PluginHost {
       const dispatched: DispatchedAction[] = [];
       if (envelope) this.recording = dispatched;
       let output: Uint8Array;
+      const inputBytes = typeof input === 'string' ? new TextEncoder().encode(input) : new Uint8Array(input);
       try {
-        const out = await this.plugin.call(name, input);
-        output = out === null ? new Uint8Array(0) : new Uint8Array(out.bytes());
+        if (this.plugin instanceof NativePlugin) {
+          const out = await this.plugin.call(name, inputBytes);
+          output = out === null ? new Uint8Array(0) : new Uint8Array(out.bytes());
+        } else {
+          output = await this.plugin.call(name, inputBytes);
+        }
       } catch (e) {
+        if (e instanceof EngineCallError) throw new PluginCallError(name, e.detail, e.trapped);
         const msg = (e as Error).message ?? String(e);
         throw new PluginCallError(name, msg.replace(/^Plugin-originated error: /, ''));
       } finally {
@@ -283,7 +284,6 @@ export class PluginHost {
         if (this.options.resetMemory !== false) await this.plugin.reset();
       }
       if (!envelope) return { output, call: null };
-      const inputBytes = typeof input === 'string' ? new TextEncoder().encode(input) : new Uint8Array(input);
       const call: EnvelopeCall = { exportName: name, input: inputBytes, output, dispatched };
       this.lastEnvelopeCall = call;
       if (this.options.checkEnvelopes) {
@@ -340,10 +340,7 @@ export class PluginHost {
   /** shutdown (once); the plugin persists its state and disconnects. */
   /** Size of the plugin's WebAssembly linear memory in bytes (it only grows); null for the V8 engine. */
   async memoryBytes(): Promise<number | null> {
-    const p = this.plugin as Plugin & { getInstance?: (name?: string) => Promise<WebAssembly.Instance> };
-    if (typeof p.getInstance !== 'function') return null;
-    const memory = (await p.getInstance()).exports.memory;
-    return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength : null;
+    return this.plugin instanceof NativePlugin ? null : this.plugin.memoryBytes();
   }
 
   async shutdown(): Promise<void> {

@@ -82,8 +82,12 @@ void JS_RecoverAbortedCall(JSRuntime *rt, int walk_frames)
     int i;
 
     if (walk_frames) {
-        for (sf = rt->current_stack_frame; sf != NULL; sf = sf->prev_frame)
-            close_var_refs(rt, sf);
+        for (sf = rt->current_stack_frame; sf != NULL; sf = sf->prev_frame) {
+            /* only bytecode frames have a var_ref_list (C function frames leave it unset) */
+            if (JS_VALUE_GET_TAG(sf->cur_func) == JS_TAG_OBJECT &&
+                JS_VALUE_GET_OBJ(sf->cur_func)->class_id == JS_CLASS_BYTECODE_FUNCTION)
+                close_var_refs(rt, sf);
+        }
     }
     rt->current_stack_frame = NULL;
     JS_FreeValueRT(rt, rt->current_exception);
