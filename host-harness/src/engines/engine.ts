@@ -20,6 +20,7 @@ export type EngineName = (typeof ENGINES)[number];
  * The engine the CLI and tests use unless told otherwise: the fastest engine
  * that passes every suite (measured with `npm run bench`, README "Engines").
  */
+// Keep vitest.config.ts's copy in step.
 export const DEFAULT_ENGINE: EngineName = 'extism';
 
 export function isEngineName(value: string): value is EngineName {
