@@ -17,6 +17,7 @@ import { deviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
+import { SessionState } from './sync/session';
 import { PluginState } from './state';
 
 /** One plugin instance's state: the wasm build has one; Node hosts may run several. */
@@ -24,10 +25,12 @@ export interface PluginInstance {
   host: HostBridge | null;
   runtime: SyncRuntime | null;
   rawCall: RawHostCall | null;
+  /** The last init's input (to rebuild the state after an aborted call). */
+  initInput: string | null;
 }
 
 export function newInstance(): PluginInstance {
-  return { host: null, runtime: null, rawCall: null };
+  return { host: null, runtime: null, rawCall: null, initInput: null };
 }
 
 let current: PluginInstance = newInstance();
@@ -57,9 +60,51 @@ function bridge(): HostBridge {
   return current.host;
 }
 
+/** Calls a trap aborted so far, as the wasm runtime counts them (0 outside it). */
+function abortedCalls(): number {
+  const ext = (globalThis as { __ext?: { abortedCalls?: () => number } }).__ext;
+  return typeof ext?.abortedCalls === 'function' ? ext.abortedCalls() : 0;
+}
+
+let abortedSeen = 0;
+
 /** Marks the start of an export call (resets the per-call host call budget). */
 export function beginCall(): void {
   if (current.rawCall) bridge().beginExportCall();
+  const aborted = abortedCalls();
+  if (aborted !== abortedSeen) {
+    abortedSeen = aborted;
+    reloadAfterAbortedCall();
+  }
+}
+
+/**
+ * A trap (the Rust host traps when a host function fails) aborted the
+ * previous call somewhere in the middle of a change: a Yjs transaction never
+ * finished, or a remote update was applied but its file not written. The
+ * in-memory state is dropped unsaved and rebuilt from storage as init does
+ * (storage holds the last consistent state: every save comes after the
+ * change it covers); a session that was connected starts its handshake again,
+ * so what only the dropped state had received comes back from the server.
+ */
+function reloadAfterAbortedCall(): void {
+  const old = current.runtime;
+  if (!old || current.initInput === null) return;
+  const session = old.session;
+  const reconnect = session !== null && session.state !== SessionState.AwaitingConnect ? { id: session.workspaceId, toDisk: session.writeToDisk } : null;
+  current.runtime = null;
+  try {
+    old.state.destroy();
+  } catch {
+    // half-changed state is dropped either way
+  }
+  init(current.initInput);
+  bridge().log('warn', 'The previous call was aborted by a trap: state reloaded from storage');
+  const fresh = current.runtime as SyncRuntime | null;
+  if (reconnect && fresh) {
+    fresh.ensureSession(reconnect.id, reconnect.toDisk);
+    fresh.run('reload', (s) => s.connected());
+  }
 }
 
 /** The current current.runtime (tests and benchmarks inspect it). */
@@ -92,6 +137,7 @@ function parseInitParams(input: string): InitParams {
 }
 
 export function init(input: string): void {
+  current.initInput = input;
   const h = bridge();
   const params = parseInitParams(input);
   const config = loadConfig(h);
