@@ -43,7 +43,7 @@ const EVERY_ENGINE = [
 
 /** host-harness/src/engines/engine.ts: ENGINES and DEFAULT_ENGINE (the config is loaded without TypeScript path resolution). */
 const ENGINES = ['extism', 'extism-rc', 'kernel'];
-const DEFAULT_ENGINE = 'extism';
+const DEFAULT_ENGINE = 'kernel';
 const mainEngine = process.env.DIARYX_ENGINE || DEFAULT_ENGINE;
 if (!ENGINES.includes(mainEngine)) throw new Error(`DIARYX_ENGINE=${mainEngine}: expected one of ${ENGINES.join(', ')}`);
 

@@ -1,7 +1,9 @@
 /**
  * The QuickJS/Extism runtime itself: artefact sizes, instantiation with and
  * without pre-initialisation, per-call overhead by payload size, and Yjs edits
- * inside the plugin against the same code in V8.
+ * inside the plugin against the same code in V8; then, per engine of the Node
+ * host (host-harness/src/engines), create + first call and echo calls through
+ * PluginHost.
  */
 import createPlugin, { type Plugin } from '@extism/extism';
 import { execFileSync } from 'node:child_process';
@@ -9,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { median, row, timeMedian, type Row, type Suite } from '../lib';
 import { yjsSingleCharEdits } from '../../test/fixtures/probe/workloads';
+import { ENGINES } from '../../host-harness/src/engines/engine';
+import { PluginHost } from '../../host-harness/src/plugin-host';
 // @ts-expect-error plain ESM build script without type declarations
 import { readInterface } from '../../scripts/build/interface.mjs';
 
@@ -94,6 +98,34 @@ const suite: Suite = async (ctx) => {
     await p.close();
   });
   rows.push(row(SUITE, 'warm: create plugin + first manifest call (compiled module reused)', 'ms', warm, null, { runs: warmRuns, target: '< 20 ms' }));
+
+  ctx.log('per engine: create + first call, echo');
+  const userNames = readInterface(pluginBytes)
+    .imports.filter((i: { module: string }) => i.module === 'extism:host/user')
+    .map((i: { name: string }) => i.name) as string[];
+  const stubTable = Object.fromEntries(userNames.map((n) => [n, () => '']));
+  for (const engine of ENGINES) {
+    const create = await timeMedian(warmRuns, async () => {
+      const h = await PluginHost.load({ wasm: path.join(WORK, 'diaryx_sync.wasm'), engine, functions: stubTable });
+      await h.callText('manifest', '');
+      await h.dispose();
+    });
+    rows.push(row(SUITE, `engine ${engine}: create plugin + first manifest call (compiled module reused), through PluginHost`, 'ms', create, null, { runs: warmRuns }));
+    const h = await PluginHost.load({ wasm: probeFile, engine, functions: { probe_upper: () => '' } });
+    try {
+      for (const [label, size] of [['1 KiB', 1024], ['1 MiB', 1024 * 1024]] as const) {
+        const input = new Uint8Array(size).fill(7);
+        const calls = size >= 1024 * 1024 ? 20 : 500;
+        await h.callRaw('echo', input);
+        const t = await timeMedian(ctx.runs, async () => {
+          for (let i = 0; i < calls; i++) await h.callRaw('echo', input);
+        });
+        rows.push(row(SUITE, `engine ${engine}: echo call, ${label} in and out, through PluginHost`, 'ms/call', t / calls, null, { runs: ctx.runs }));
+      }
+    } finally {
+      await h.dispose();
+    }
+  }
 
   ctx.log('call overhead');
   const probeModule = await WebAssembly.compile(fs.readFileSync(probeFile));

@@ -24,6 +24,7 @@ import { encodeBase64 } from '../../common/src/base64';
 import { bodyDocId, encodeFrame } from '../../common/src/wire/frame';
 import { encodeSyncUpdate } from '../../common/src/wire/sync';
 import { createHostFunctions } from '../../host-harness/src/host-functions';
+import { ENGINES, type EngineName } from '../../host-harness/src/engines/engine';
 import { PluginHost } from '../../host-harness/src/plugin-host';
 import { DEFAULT_WASM, ROOT } from '../../host-harness/src/workspace-host';
 import { median, row, timeMedian, type Row, type Suite } from '../lib';
@@ -97,7 +98,7 @@ function keystrokeUpdates(trace: Trace): { updates: Uint8Array[]; doc: Y.Doc } {
   return { updates, doc };
 }
 
-async function plugin(engine: 'wasm' | 'node', dir: string): Promise<PluginHost> {
+async function plugin(engine: 'wasm' | 'node' | EngineName, dir: string): Promise<PluginHost> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, FILE), '');
   const functions = createHostFunctions({ workspaceDir: dir, storageDir: path.join(dir, '.diaryx', engine), storageQuotaBytes: 64 * 1024 * 1024 });
@@ -134,7 +135,7 @@ const suite: Suite = async (ctx) => {
       if (d.getText('body').toString() !== remoteEnd) throw new Error('V8 result differs');
     });
     const remote: Record<string, number> = {};
-    for (const engine of ['wasm', 'node'] as const) {
+    for (const engine of ['wasm', 'node', ...ENGINES] as const) {
       const host = await plugin(engine, path.join(dir, engine));
       await activate(host);
       const t0 = performance.now();
@@ -150,6 +151,14 @@ const suite: Suite = async (ctx) => {
         notes: `V8: median of ${ctx.runs} runs; plugin in V8 through the same harness: ${remote.node.toFixed(0)} ms; ${((remoteCount / remote.wasm) * 1000).toFixed(0)} updates/s in the plugin; body ${remoteEnd.length} characters at the end`,
       }),
     );
+
+    for (const engine of ENGINES) {
+      rows.push(
+        row(SUITE, `engine ${engine}: ${trace.name}${remoteCount < updates.length ? `, first ${remoteCount} updates` : ''} as remote updates`, 'ms', remote[engine], v8Remote, {
+          notes: `${((remoteCount / remote[engine]) * 1000).toFixed(0)} updates/s`,
+        }),
+      );
+    }
 
     // ---- local edits ----
     const v8Local = await timeMedian(1, () => keystrokeUpdates(trace));

@@ -21,7 +21,7 @@ export type EngineName = (typeof ENGINES)[number];
  * that passes every suite (measured with `npm run bench`, README "Engines").
  */
 // Keep vitest.config.ts's copy in step.
-export const DEFAULT_ENGINE: EngineName = 'extism';
+export const DEFAULT_ENGINE: EngineName = 'kernel';
 
 export function isEngineName(value: string): value is EngineName {
   return (ENGINES as readonly string[]).includes(value);

@@ -24,7 +24,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WASI } from 'node:wasi';
+import { createRequire } from 'node:module';
+import type { WASI } from 'node:wasi';
 import { EngineCallError, HostTrap, type EngineInstance, type EngineOptions } from './engine';
 
 /** dist/extism-kernel.wasm, built by `node scripts/build.mjs` (scripts/build/kernel.mjs). */
@@ -219,21 +220,26 @@ class KernelEngine implements EngineInstance {
 let devNull: number | null = null;
 
 /**
- * Node prints "WASI is an experimental feature" on the first `new WASI`; the
- * CLI's output should not carry it. Only that warning is dropped.
+ * Node prints "WASI is an experimental feature" when node:wasi is first
+ * loaded; the CLI's output should not carry it. node:wasi is loaded here, on
+ * first use, with only that warning dropped.
  */
+let wasiClass: typeof WASI | null = null;
 function newWasi(options: ConstructorParameters<typeof WASI>[0]): WASI {
-  const emit = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (/WASI is an experimental feature/.test(text)) return;
-    (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return new WASI(options);
-  } finally {
-    process.emitWarning = emit;
+  if (!wasiClass) {
+    const emit = process.emitWarning;
+    process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+      const text = typeof warning === 'string' ? warning : warning.message;
+      if (/WASI is an experimental feature/.test(text)) return;
+      (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
+    }) as typeof process.emitWarning;
+    try {
+      wasiClass = (createRequire(import.meta.url)('node:wasi') as { WASI: typeof WASI }).WASI;
+    } finally {
+      process.emitWarning = emit;
+    }
   }
+  return new wasiClass(options);
 }
 
 export async function createKernelEngine(options: EngineOptions): Promise<EngineInstance> {
