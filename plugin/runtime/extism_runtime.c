@@ -363,12 +363,19 @@ static JSValue ext_output(JSContext *c, JSValueConst this_val, int argc, JSValue
     size_t len;
     if (store_value(c, argv, argc, 0, &off, &len))
         return JS_EXCEPTION;
-    /* The empty output of a kernel host is offset 0: no output_set needed
-     * (the kernel ignores output_set(0, 0) anyway) unless it replaces an
-     * earlier output of this call. A JS SDK host answers alloc(0) with a real
-     * zero-length block, so off is non-zero there. */
-    if (off != 0 || output_set_in_call)
+    /* The empty output of a kernel host is offset 0: an unset output is
+     * empty, so nothing is set, unless it replaces an earlier output of this
+     * call. The kernel ignores output_set(0, 0) (0 is out of bounds), so the
+     * replacement is a one-byte block with length 0. A JS SDK host answers
+     * alloc(0) with a real zero-length block, so off is non-zero there. */
+    if (off != 0) {
         extism_output_set(off, len);
+    } else if (output_set_in_call) {
+        uint64_t one = extism_alloc(1);
+        if (one == 0)
+            return JS_ThrowInternalError(c, "Extism alloc failed (1 byte)");
+        extism_output_set(one, 0);
+    }
     output_set_in_call = 1;
     return JS_TRUE;
 }

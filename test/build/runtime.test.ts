@@ -148,6 +148,7 @@ describe.each([
     // An empty Var value is "no value" on every host (the kernel's offset 0 removes a variable).
     expect(got).toEqual({ answer: '', emptyVar: null, emptyKey: null });
     expect((await plugin.call('echoString', '')).text()).toBe('');
+    expect((await plugin.call('empties', 'twice')).bytes().length).toBe(0);
   });
 
   it('recovers from calls a host-function trap aborted, deep in JavaScript', async () => {
