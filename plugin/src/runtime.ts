@@ -16,6 +16,7 @@ import { WorkspaceDisk } from './disk';
 import type { HostBridge } from './host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl } from './config';
 import { downloadWorkspace, type RemoteDeps } from './commands/remote';
+import { automaticSnapshot } from './commands/snapshots';
 import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
@@ -89,22 +90,51 @@ export class SyncRuntime {
       ensureSession: (id, w) => {
         this.ensureSession(id, w);
       },
+      linkedBySnapshot: (paths) => this.dropBodiesUploaded(paths),
       transferStatus: (status) => {
         this.status.transfer = status;
       },
-      writeImportedFile: (path, data) => {
-        const hostPath = this.disk.hostPath(path);
+      writeImportedFile: (path, data, folder) => {
+        const hostPath = folder === null ? this.disk.hostPath(path) : folder === '' ? path : `${folder}/${path}`;
         if (path.toLowerCase().endsWith('.md')) this.host.writeFile(hostPath, new TextDecoder().decode(data));
         else this.host.writeBinary(hostPath, data);
       },
     };
   }
 
+  /**
+   * The workspace was just linked by uploading a snapshot of these files:
+   * the server built its body docs from their text, as its own new edits.
+   * The body docs here hold the same text as other, independent edits (made
+   * while not linked), and two independent inserts of a text never merge:
+   * connected as they are, every body would hold its text twice, on every
+   * device. They are dropped; on connect each body comes from the server and
+   * the file's text goes on top only where it differs (a later edit).
+   */
+  dropBodiesUploaded(paths: string[]): void {
+    for (const path of paths) {
+      if (!path.toLowerCase().endsWith('.md')) continue;
+      let key: string;
+      try {
+        key = this.disk.keyOf(path);
+      } catch {
+        continue;
+      }
+      this.state.unlinkedBodyEdits.delete(key);
+      this.docs.offlineEdits.delete(key);
+      if (!this.state.bodies.has(key)) continue;
+      this.state.forgetBody(key);
+      // What the dropped doc knew is not the server's text: nothing of it may be taken out there.
+      this.state.forgottenBodies.delete(key);
+    }
+  }
+
   emit(event: SyncEvent): void {
     switch (event.type) {
       case 'statusChanged':
         this.status.synced = event.status.state === 'synced';
-        if (event.status.state !== 'synced' && event.status.state !== 'syncing') this.status.progress = null;
+        // Synced means every body is in: a bootstrap count left over would keep the status at `Syncing n/N`.
+        if (event.status.state !== 'syncing') this.status.progress = null;
         if (event.status.state === 'connected' || event.status.state === 'synced') this.status.error = null;
         break;
       case 'progress':
@@ -166,7 +196,9 @@ export class SyncRuntime {
             break;
           case 'DownloadSnapshot': {
             try {
-              downloadWorkspace(this.remoteDeps(), { remote_id: action.workspaceId, include_attachments: true, link: false });
+              // As for the DownloadWorkspace command: the files here go into an automatic snapshot before the import overwrites them.
+              const beforeImport = () => void automaticSnapshot(this, 'Before downloading the workspace');
+              downloadWorkspace({ ...this.remoteDeps(), beforeImport }, { remote_id: action.workspaceId, include_attachments: true, link: false });
               if (this.session) queue.push(...this.session.snapshotImported());
             } catch (e) {
               this.host.log('warn', `[snapshot_download] ${(e as Error).message}`);

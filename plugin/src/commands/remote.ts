@@ -6,6 +6,7 @@
 import { decodeBase64, encodeBase64, Base64Error } from '../../../common/src/base64';
 import type { HostBridge, HttpResponse } from '../host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl, saveConfig, type SyncConfig } from '../config';
+import { workspaceDir } from '../disk';
 import { readSnapshotZip, SnapshotZipError, zipWorkspaceFiles } from '../snapshot-zip';
 import { TransferProgress, type TransferKind, type TransferStatus } from '../transfer-progress';
 import { CommandError, type Params, optionalBool, optionalString } from './params';
@@ -19,10 +20,18 @@ export interface RemoteDeps {
   reconcileTransport(writeToDisk?: boolean): void;
   /** Creates the sync session for a workspace (live share / link). */
   ensureSession(workspaceId: string, writeToDisk: boolean): void;
-  /** Writes one imported file (text or binary) into the workspace. */
-  writeImportedFile(path: string, data: Uint8Array): void;
+  /**
+   * Writes one imported file (text or binary) into the workspace folder, or
+   * into `folder` (a host path) when the command named one.
+   */
+  writeImportedFile(path: string, data: Uint8Array, folder: string | null): void;
   /** Called once a downloaded snapshot is read, before its files are written. */
   beforeImport?: () => void;
+  /**
+   * The workspace was linked by uploading these files (workspace-relative
+   * paths): the server's docs of them are now built from the snapshot.
+   */
+  linkedBySnapshot?: (paths: string[]) => void;
   /** Receives the phase of a running snapshot transfer (null when it is over), for GetSyncStatus. */
   transferStatus?: (status: TransferStatus | null) => void;
 }
@@ -123,9 +132,11 @@ export function listRemoteWorkspaces(host: HostBridge, params: Params): unknown 
   return { workspaces };
 }
 
-function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean): number {
+function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean): string[] {
+  // Hosts name the workspace by its root index file (`README.md`) or by its folder: the files are in the folder.
+  const folder = workspaceDir(root);
   return withProgress(deps, 'upload', (progress) => {
-    const { zip, fileCount } = zipWorkspaceFiles(deps.host, root, includeAttachments, {
+    const { zip, fileCount, paths } = zipWorkspaceFiles(deps.host, folder, includeAttachments, {
       begin: (total) => progress.begin('zip', total),
       advance: (completed) => progress.advance(completed),
     });
@@ -138,7 +149,7 @@ function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: str
     });
     if (res.status === 0) throw new CommandError(res.error ?? res.body);
     if (res.status !== 200) throw new CommandError(httpError(res));
-    return fileCount;
+    return paths;
   });
 }
 
@@ -159,11 +170,12 @@ export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
   }
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const filesUploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments);
+  const uploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments);
+  deps.linkedBySnapshot?.(uploaded);
   const config = loadConfig(deps.host);
   saveConfig(deps.host, { ...config, workspace_id: remoteId });
   deps.reconcileTransport(true);
-  return { remote_id: remoteId, created_remote: created, snapshot_uploaded: true, files_uploaded: filesUploaded };
+  return { remote_id: remoteId, created_remote: created, snapshot_uploaded: true, files_uploaded: uploaded.length };
 }
 
 export function uploadWorkspaceSnapshot(deps: RemoteDeps, params: Params): unknown {
@@ -174,8 +186,8 @@ export function uploadWorkspaceSnapshot(deps: RemoteDeps, params: Params): unkno
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const mode = optionalString(params, 'mode') ?? 'replace';
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const filesUploaded = uploadSnapshot(deps, s, remoteId, root, mode, includeAttachments);
-  return { remote_id: remoteId, files_uploaded: filesUploaded, snapshot_uploaded: true };
+  const uploaded = uploadSnapshot(deps, s, remoteId, root, mode, includeAttachments);
+  return { remote_id: remoteId, files_uploaded: uploaded.length, snapshot_uploaded: true };
 }
 
 export function unlinkWorkspace(deps: RemoteDeps): unknown {
@@ -191,6 +203,8 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
   const remoteId = optionalString(params, 'remote_id');
   if (remoteId === null) throw new CommandError('Missing remote_id');
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
+  const root = optionalString(params, 'workspace_root');
+  const folder = root === null || root.trim() === '' ? null : workspaceDir(root.trim());
   const imported = withProgress(deps, 'download', (progress) => {
     progress.begin('receive', 0);
     const res = deps.host.httpRequest({
@@ -212,7 +226,7 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
     deps.beforeImport?.();
     progress.begin('import', files.length, zip.length);
     files.forEach((f, i) => {
-      deps.writeImportedFile(f.path, f.data);
+      deps.writeImportedFile(f.path, f.data, folder);
       progress.advance(i + 1);
     });
     return files.length;
