@@ -197,7 +197,7 @@ export class SyncRuntime {
           case 'DownloadSnapshot': {
             try {
               // As for the DownloadWorkspace command: the files here go into an automatic snapshot before the import overwrites them.
-              const beforeImport = () => void automaticSnapshot(this, 'Before downloading the workspace');
+              const beforeImport = () => void automaticSnapshot(this, 'Before downloading the workspace', true);
               downloadWorkspace({ ...this.remoteDeps(), beforeImport }, { remote_id: action.workspaceId, include_attachments: true, link: false });
               if (this.session) queue.push(...this.session.snapshotImported());
             } catch (e) {

@@ -96,7 +96,7 @@ export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: st
     case 'DownloadWorkspace': {
       // The files already here are kept in an automatic snapshot before the import overwrites them.
       const runtime = rt;
-      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace') : undefined;
+      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace', true) : undefined;
       return remote.downloadWorkspace({ ...deps(), beforeImport }, params);
     }
     case 'PrepareLiveShareRuntime':
