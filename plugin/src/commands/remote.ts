@@ -290,6 +290,16 @@ function expectStatus(res: HttpResponse, ok: number[]): void {
   if (!ok.includes(res.status)) throw new CommandError(httpError(res));
 }
 
+/** The JSON a namespace call answered; an empty or non-JSON body is an error, as in the Rust plugin. */
+function jsonOrFail(res: HttpResponse, error = 'Invalid response'): unknown {
+  if (res.body === '') throw new CommandError(error);
+  try {
+    return JSON.parse(res.body) as unknown;
+  } catch {
+    throw new CommandError(error);
+  }
+}
+
 export function namespaceCommand(host: HostBridge, command: string, params: Params): unknown {
   const s = server(host, params);
   switch (command) {
@@ -297,14 +307,12 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const res = request(host, s, 'POST', '/namespaces', { id: ns });
       expectStatus(res, [200, 201]);
-      return jsonBody(res);
+      return jsonOrFail(res, 'Invalid namespace response');
     }
     case 'NsListNamespaces': {
       const res = request(host, s, 'GET', '/namespaces');
       expectStatus(res, [200]);
-      const body = jsonBody(res);
-      if (body === null) throw new CommandError('Invalid namespace response');
-      return body;
+      return jsonOrFail(res);
     }
     case 'NsPutObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
@@ -328,7 +336,7 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const res = host.httpRequest({ url: `${s.url}/namespaces/${ns}/objects/${key}`, method: 'PUT', headers, body_base64: b64 });
       if (res.status === 0) throw new CommandError(res.error ?? res.body);
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsGetObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
@@ -350,21 +358,21 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const res = request(host, s, 'GET', `/namespaces/${ns}/objects`);
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsCreateSession': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const readOnly = optionalBool(params, 'read_only') ?? false;
       const res = request(host, s, 'POST', '/sessions', { namespace_id: ns, read_only: readOnly });
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsGetSession': {
       const code = requireString(params, 'code', 'Missing code');
       const res = request(host, s, 'GET', `/sessions/${code}`);
       if (res.status === 404) return null;
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsDeleteSession': {
       const code = requireString(params, 'code', 'Missing code');
