@@ -28,10 +28,13 @@ export interface RemoteDeps {
   /** Called once a downloaded snapshot is read, before its files are written. */
   beforeImport?: () => void;
   /**
-   * The workspace was linked by uploading these files (workspace-relative
-   * paths): the server's docs of them are now built from the snapshot.
+   * A link by upload is about to send these files (workspace-relative
+   * paths): the server will build its docs of them from the snapshot. Throws
+   * to stop the link before anything is sent.
    */
-  linkedBySnapshot?: (paths: string[]) => void;
+  beforeLinkUpload?: (paths: string[]) => void;
+  /** The link's upload of these files failed (nothing changed on the server). */
+  linkUploadFailed?: (paths: string[]) => void;
   /** Receives the phase of a running snapshot transfer (null when it is over), for GetSyncStatus. */
   transferStatus?: (status: TransferStatus | null) => void;
 }
@@ -132,7 +135,7 @@ export function listRemoteWorkspaces(host: HostBridge, params: Params): unknown 
   return { workspaces };
 }
 
-function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean): string[] {
+function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean, linking = false): string[] {
   // Hosts name the workspace by its root index file (`README.md`) or by its folder: the files are in the folder.
   const folder = workspaceDir(root);
   return withProgress(deps, 'upload', (progress) => {
@@ -140,15 +143,21 @@ function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: str
       begin: (total) => progress.begin('zip', total),
       advance: (completed) => progress.advance(completed),
     });
+    if (linking) deps.beforeLinkUpload?.(paths);
     progress.begin('send', fileCount, zip.length);
-    const res = deps.host.httpRequest({
-      url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
-      method: 'POST',
-      headers: authHeaders(s.token, 'application/zip'),
-      body_base64: encodeBase64(zip),
-    });
-    if (res.status === 0) throw new CommandError(res.error ?? res.body);
-    if (res.status !== 200) throw new CommandError(httpError(res));
+    try {
+      const res = deps.host.httpRequest({
+        url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
+        method: 'POST',
+        headers: authHeaders(s.token, 'application/zip'),
+        body_base64: encodeBase64(zip),
+      });
+      if (res.status === 0) throw new CommandError(res.error ?? res.body);
+      if (res.status !== 200) throw new CommandError(httpError(res));
+    } catch (e) {
+      if (linking) deps.linkUploadFailed?.(paths);
+      throw e;
+    }
     return paths;
   });
 }
@@ -170,8 +179,7 @@ export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
   }
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const uploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments);
-  deps.linkedBySnapshot?.(uploaded);
+  const uploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments, true);
   const config = loadConfig(deps.host);
   saveConfig(deps.host, { ...config, workspace_id: remoteId });
   deps.reconcileTransport(true);
