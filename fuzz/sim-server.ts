@@ -339,6 +339,8 @@ export class SimServer {
     const workspaceId = decodeURIComponent(m[1]);
     if (!r.auth.ownsWorkspace(user, workspaceId)) return { status: 404, headers: {}, body: '{"error":"Workspace not found"}' };
     if (req.method === 'POST') {
+      // The real route applies the import before it answers: with appends refused it answers 500.
+      if (r.storage.failing) return { status: 500, headers: {}, body: '{"error":"Could not store the change"}' };
       const mode = (url.searchParams.get('mode') ?? 'merge') as ImportMode;
       const zip = decodeBase64(req.body_base64 ?? '');
       this.imports.push(

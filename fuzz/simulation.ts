@@ -39,6 +39,8 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Also trace every delivered message. */
   traceMessages?: boolean;
+  /** Fail a run whose final text holds a token twice in one file (see checker.ts). */
+  checkDuplicates?: boolean;
 }
 
 export interface FaultCounts {
@@ -283,7 +285,8 @@ export class Simulation {
    */
   private async linkAfterOfflineEdits(d: Device, edits: number, rng: Prng, ctx: Parameters<typeof performAction>[3]): Promise<boolean> {
     if (!d.up || !this.server.up) return false;
-    await d.ok('UnlinkWorkspace', {});
+    // Refused while the device's storage is full (a reported error): the user tries another time.
+    if (!(await d.command('UnlinkWorkspace', {})).success) return false;
     d.linked = false;
     await d.stop();
     await d.boot();
@@ -421,7 +424,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions): Prom
     const f = sim.collectFaults();
     // Any closed connection loses what was in flight, like a dropped message.
     const lossy = f.messagesDropped + f.connectionsDropped + f.pluginCrashes + f.pluginRestarts + f.serverCrashes + f.serverRestarts + f.serverStorageFailures > 0;
-    failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy })));
+    failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy, duplicates: options.checkDuplicates })));
   } catch (e) {
     const kind = e instanceof PluginTrap ? 'trap' : 'exception';
     failures.push({ kind, message: `at step ${sim.currentStep}: ${(e as Error).stack ?? String(e)}` });
