@@ -20,7 +20,7 @@ import { decodeBase64 } from '../common/src/base64';
 import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
 import { hasPendingStructs } from '../common/src/wire/sync';
 import type { Ledger } from './actions';
-import { containsToken, splitFile } from './content';
+import { containsToken, splitFile, TOKEN_RE } from './content';
 import { WORKSPACE_ID, folderSnapshot, type Device } from './device';
 import type { SimServer } from './sim-server';
 
@@ -84,7 +84,7 @@ export async function checkConvergence(
   ledger: Ledger,
   ackedSv: ReadonlyMap<string, Map<number, number>>,
   stats: CheckStats = { lostToDeletes: 0, gapsInDeletedFiles: 0, unfillableGaps: 0 },
-  options: { lossy: boolean } = { lossy: false },
+  options: { lossy: boolean; duplicates?: boolean } = { lossy: false },
 ): Promise<Failure[]> {
   const failures: Failure[] = [];
   const fail = (kind: string, lines: string[]) => {
@@ -225,5 +225,18 @@ export async function checkConvergence(
     lostTokens.push(`${rec.token} (dev${rec.device}, step ${rec.step}) typed into ${where}: in no file at the end`);
   }
   fail('lost-edit', lostTokens);
+  // Text twice in one file (with `duplicates`): tokens are unique, so a token met twice is text
+  // that merged with an independent copy of itself (a link after offline edits did this to every
+  // device). Opt-in: renames onto paths whose text was copied elsewhere still produce it.
+  const duplicated: string[] = [];
+  for (const [key, text] of options.duplicates ? finalText : new Map<string, string>()) {
+    const seen = new Set<string>();
+    for (const token of text.match(TOKEN_RE) ?? []) {
+      const rec = ledger.tokens.get(token);
+      if (seen.has(token)) duplicated.push(`${key}: ${token} twice${rec ? ` (typed on dev${rec.device} at step ${rec.step})` : ''}`);
+      seen.add(token);
+    }
+  }
+  fail('duplicated-text', duplicated);
   return failures;
 }

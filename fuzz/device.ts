@@ -72,6 +72,8 @@ export class Device implements NetDevice {
   storageFailUntil = -1;
   /** A boot scheduled after a crash (simulated time), or null. */
   bootAt: number | null = null;
+  /** The host links the workspace at start-up (false while the user has unlinked it). */
+  linked = true;
   readonly stats: DeviceStats = { storageRefusals: 0, calls: 0 };
   /** Last log lines of the plugin (for failure reports). */
   readonly logs: string[] = [];
@@ -179,7 +181,7 @@ export class Device implements NetDevice {
     await this.callText('manifest', '');
     await this.call('init', JSON.stringify({ workspace_root: this.dir }));
     // Refused while the storage is full (a reported error, not a trap); the host sets it again at the next start.
-    const configured = await this.command('set_config', { server_url: SERVER_URL, auth_token: this.options.server.token, workspace_id: WORKSPACE_ID });
+    const configured = await this.command('set_config', { server_url: SERVER_URL, auth_token: this.options.server.token, workspace_id: this.linked ? WORKSPACE_ID : null });
     if (!configured.success) this.log(`set_config failed: ${configured.error}`);
     if (listMarkdown(this.dir).length > 0) await this.ok('InitializeWorkspaceCrdt', { workspace_path: this.dir });
     const files = await this.ok<[string, unknown][]>('ListCrdtFiles', {});

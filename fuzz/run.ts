@@ -12,6 +12,7 @@
  *   --no-shrink       do not shrink failures; --shrink-seconds T (default 300);
  *                     --shrink-kind K shrinks towards failure kind K (default: the first one)
  *   --trace           print every step (--trace-messages: and every message); --keep keeps the run folders
+ *   --check-duplicates  also fail a run whose final text holds a token twice in one file
  *   --wasm PATH       plugin module (default dist/diaryx_sync.wasm)
  *
  * Exit status 1 when a run failed. Each failure prints the one-line command
@@ -45,6 +46,7 @@ interface Args {
   traceMessages: boolean;
   keep: boolean;
   wasm: string;
+  checkDuplicates: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -64,6 +66,7 @@ function parseArgs(argv: string[]): Args {
     traceMessages: false,
     keep: false,
     wasm: path.join(ROOT, 'dist', 'diaryx_sync.wasm'),
+    checkDuplicates: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -92,9 +95,10 @@ function parseArgs(argv: string[]): Args {
       case '--trace': args.trace = true; break;
       case '--trace-messages': args.trace = true; args.traceMessages = true; break;
       case '--keep': args.keep = true; break;
+      case '--check-duplicates': args.checkDuplicates = true; break;
       case '--wasm': args.wasm = path.resolve(value()); break;
       case '--help': case '-h':
-        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep]');
+        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep] [--check-duplicates]');
         process.exit(0);
         break;
       default:
@@ -127,7 +131,13 @@ function addTotals(r: RunResult): void {
 }
 
 async function runOne(args: Args, schedule: Schedule, label: string, replay: string): Promise<boolean> {
-  const result = await runSchedule(schedule, { wasm: args.wasm, keep: args.keep, trace: args.trace ? (l) => console.log(`  ${l}`) : undefined, traceMessages: args.traceMessages });
+  const result = await runSchedule(schedule, {
+    wasm: args.wasm,
+    keep: args.keep,
+    trace: args.trace ? (l) => console.log(`  ${l}`) : undefined,
+    traceMessages: args.traceMessages,
+    checkDuplicates: args.checkDuplicates,
+  });
   addTotals(result);
   const { config } = schedule;
   const summary = `${config.devices} devices (${config.nodeDevices.length} node), ${schedule.steps.length} steps, ${result.actions} actions, ${result.messages} messages, ${result.rounds} rounds, ${(result.durationMs / 1000).toFixed(1)} s`;
@@ -147,6 +157,7 @@ async function runOne(args: Args, schedule: Schedule, label: string, replay: str
     const target = result.failures.find((f) => f.kind === args.shrinkKind) ?? result.failures[0];
     const shrunk = await shrinkSchedule(schedule, target, {
       wasm: args.wasm,
+      checkDuplicates: args.checkDuplicates,
       budgetMs: args.shrinkSeconds * 1000,
       progress: (l) => console.log(l),
     });

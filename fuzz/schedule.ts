@@ -19,7 +19,8 @@ export type Step =
   | { t: 'crash-server'; downMs: number }
   | { t: 'restart-server' }
   | { t: 'storage-fail'; dev: number; ms: number }
-  | { t: 'server-storage-fail'; ms: number };
+  | { t: 'server-storage-fail'; ms: number }
+  | { t: 'link-after-offline'; dev: number; edits: number; seed: number };
 
 export interface RunConfig {
   seed: number;
@@ -126,6 +127,13 @@ export function generateSchedule(options: GenerateOptions): Schedule {
         break;
     }
   }
+  // Half the runs with 2+ devices: one device unlinks, edits, and links the workspace again by
+  // uploading its folder (drawn from a stream of its own, so the other steps stay as they were).
+  const linkRng = new Prng(options.seed ^ 0x11c0);
+  if (n >= 2 && linkRng.chance(0.5)) {
+    const at = linkRng.int(steps.length + 1);
+    steps.splice(at, 0, { t: 'link-after-offline', dev: linkRng.int(n), edits: linkRng.range(1, 4), seed: linkRng.u32() });
+  }
   return { config: { seed: options.seed, devices: n, nodeDevices, net, maxRounds: 40 }, steps };
 }
 
@@ -154,5 +162,7 @@ export function describeStep(step: Step): string {
       return `dev${step.dev}'s storage refuses writes for ${step.ms} ms`;
     case 'server-storage-fail':
       return `server storage refuses appends for ${step.ms} ms`;
+    case 'link-after-offline':
+      return `dev${step.dev} unlinks, makes ${step.edits} edit(s), links again by uploading its folder (seed ${step.seed})`;
   }
 }

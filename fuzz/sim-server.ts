@@ -11,7 +11,10 @@
  * - `failAppends` makes the storage refuse appends (the core then drops the
  *   document and closes its clients with 1011).
  * - `httpRequest` answers the plugin's synchronous snapshot download from the
- *   current documents, like `GET /api/workspaces/{id}/snapshot`.
+ *   current documents, like `GET /api/workspaces/{id}/snapshot`, and takes a
+ *   snapshot upload (`POST`, LinkWorkspace): the import runs through the core
+ *   as on the real server and completes before anything else happens in the
+ *   simulation (`settle`), as the real route answers only once it is applied.
  * - Inspection (`docIds`, `doc`, `loadedPending`) reads the documents as the
  *   server holds them (in memory when loaded, else from the database).
  */
@@ -30,7 +33,8 @@ import { openDatabase, type SqliteDatabase } from '../server/src/db';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError } from '../server/src/errors';
 import { silentLogger } from '../server/src/log';
-import { isSkippedSnapshotPath, safeSnapshotPath } from '../server/src/snapshot';
+import { importSnapshot, isSkippedSnapshotPath, safeSnapshotPath, type ImportMode } from '../server/src/snapshot';
+import { decodeBase64 } from '../common/src/base64';
 import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
 import { SqliteStorage } from '../server/src/storage/sqlite';
 import { SyncCore } from '../server/src/sync-core';
@@ -308,13 +312,23 @@ export class SimServer {
 
   // ---- HTTP -------------------------------------------------------------
 
-  /** `GET /api/workspaces/{id}/snapshot`, answered synchronously (host_http_request blocks the guest). */
+  /** Snapshot imports started by uploads, not yet applied. */
+  private imports: Promise<void>[] = [];
+  /** An upload whose import failed (the run reports it). */
+  importFailure: Error | null = null;
+
+  /** Waits until every snapshot upload is applied. */
+  async settle(): Promise<void> {
+    while (this.imports.length > 0) await Promise.all(this.imports.splice(0));
+  }
+
+  /** `GET` and `POST /api/workspaces/{id}/snapshot`, answered synchronously (host_http_request blocks the guest). */
   httpRequest(req: HttpRequest): HttpResponse {
     const r = this.running;
     if (!r) return { status: 0, headers: {}, body: 'connection refused', error: 'connection refused' };
     const url = new URL(req.url);
     const m = /^\/api\/workspaces\/([^/]+)\/snapshot$/.exec(url.pathname);
-    if (req.method !== 'GET' || !m) return { status: 404, headers: {}, body: '{"error":"Not found"}' };
+    if ((req.method !== 'GET' && req.method !== 'POST') || !m) return { status: 404, headers: {}, body: '{"error":"Not found"}' };
     const auth = req.headers?.Authorization ?? req.headers?.authorization ?? '';
     let user: string;
     try {
@@ -324,6 +338,21 @@ export class SimServer {
     }
     const workspaceId = decodeURIComponent(m[1]);
     if (!r.auth.ownsWorkspace(user, workspaceId)) return { status: 404, headers: {}, body: '{"error":"Workspace not found"}' };
+    if (req.method === 'POST') {
+      // The real route applies the import before it answers: with appends refused it answers 500.
+      if (r.storage.failing) return { status: 500, headers: {}, body: '{"error":"Could not store the change"}' };
+      const mode = (url.searchParams.get('mode') ?? 'merge') as ImportMode;
+      const zip = decodeBase64(req.body_base64 ?? '');
+      this.imports.push(
+        importSnapshot(r.core, workspaceId, zip, mode, { maxUnzippedBytes: 64 * 1024 * 1024, now: () => Date.now() }).then(
+          () => undefined,
+          (e: unknown) => {
+            this.importFailure = e instanceof Error ? e : new Error(String(e));
+          },
+        ),
+      );
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+    }
     const files = activeWorkspaceFiles(this.doc(workspaceDocId(workspaceId)));
     const zippable: Zippable = {};
     const encoder = new TextEncoder();

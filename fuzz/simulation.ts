@@ -17,7 +17,7 @@ import path from 'node:path';
 import { decodeFrame, workspaceDocId } from '../common/src/wire/frame';
 import { Ledger, editFile, performAction } from './actions';
 import { checkConvergence, type CheckStats, type Failure } from './checker';
-import { TokenMint, editMetadata, parseFile, renderFile, splitFile } from './content';
+import { TokenMint, containsToken, editMetadata, parseFile, renderFile, splitFile } from './content';
 import { Device, PluginTrap, WORKSPACE_ID, listMarkdown } from './device';
 import { Network, PERFECT_NET, type Msg } from './network';
 import { decodeSyncMessages } from '../common/src/wire/sync';
@@ -39,6 +39,8 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Also trace every delivered message. */
   traceMessages?: boolean;
+  /** Fail a run whose final text holds a token twice in one file (see checker.ts). */
+  checkDuplicates?: boolean;
 }
 
 export interface FaultCounts {
@@ -167,6 +169,8 @@ export class Simulation {
 
   /** Fires every timer that is due. */
   private async timers(): Promise<void> {
+    await this.server.settle();
+    if (this.server.importFailure) throw this.server.importFailure;
     if (this.serverFailUntil !== null && this.now >= this.serverFailUntil) {
       this.server.setFailAppends(false);
       this.serverFailUntil = null;
@@ -264,8 +268,50 @@ export class Simulation {
         this.server.setFailAppends(true);
         this.serverFailUntil = this.now + step.ms;
         break;
+      case 'link-after-offline':
+        if (await this.linkAfterOfflineEdits(this.devices[step.dev], step.edits, rng, ctx)) this.trace(`#${index} dev${step.dev} linked again after offline edits`);
+        break;
     }
     await this.timers();
+  }
+
+  /**
+   * The user unlinks the workspace (the host restarts the plugin without a
+   * workspace id), edits files while it is not linked, then links it again
+   * with LinkWorkspace: the folder is uploaded (replace mode) and the device
+   * connects. The upload makes this folder the server's state, so text and
+   * files it lacks go by the user's choice (counted, not failed); the text
+   * must then be in every file once, on every device.
+   */
+  private async linkAfterOfflineEdits(d: Device, edits: number, rng: Prng, ctx: Parameters<typeof performAction>[3]): Promise<boolean> {
+    if (!d.up || !this.server.up) return false;
+    // Refused while the device's storage is full (a reported error): the user tries another time.
+    if (!(await d.command('UnlinkWorkspace', {})).success) return false;
+    d.linked = false;
+    await d.stop();
+    await d.boot();
+    for (let i = 0; i < edits; i++) {
+      const done = await performAction(rng.chance(0.7) ? 'edit' : 'create', d, rng, ctx);
+      if (done) {
+        this.actions++;
+        this.trace(`#${ctx.step} dev${d.index} (not linked) ${done}`);
+      }
+    }
+    const res = await d.command('LinkWorkspace', { remote_id: WORKSPACE_ID });
+    d.linked = true;
+    if (!res.success) {
+      // The server down, or storage refusing the config write: the user links through the host's settings instead.
+      this.trace(`#${ctx.step} dev${d.index} LinkWorkspace failed: ${res.error}`);
+      await d.stop();
+      await d.boot();
+      return false;
+    }
+    // What the folder lacks goes from the server with the upload: those tokens count as taken out.
+    const here = listMarkdown(d.dir)
+      .map((rel) => fs.readFileSync(path.join(d.dir, ...rel.split('/')), 'utf8'))
+      .join('\n');
+    this.ledger.removed([...this.ledger.tokens.keys()].filter((t) => !containsToken(here, t)));
+    return true;
   }
 
   private async frontmatterEdit(d: Device, rel: string, rng: Prng): Promise<string | null> {
@@ -378,7 +424,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions): Prom
     const f = sim.collectFaults();
     // Any closed connection loses what was in flight, like a dropped message.
     const lossy = f.messagesDropped + f.connectionsDropped + f.pluginCrashes + f.pluginRestarts + f.serverCrashes + f.serverRestarts + f.serverStorageFailures > 0;
-    failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy })));
+    failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy, duplicates: options.checkDuplicates })));
   } catch (e) {
     const kind = e instanceof PluginTrap ? 'trap' : 'exception';
     failures.push({ kind, message: `at step ${sim.currentStep}: ${(e as Error).stack ?? String(e)}` });

@@ -3,12 +3,15 @@
  * `(input) => output` function per name, string in and string out, as the
  * plugin imports them from `extism:host/user`.
  *
- * No function throws: malformed input, refused paths and I/O failures are
- * answered in-band (`{"error":...}` JSON for reads, an error string for
- * writes and deletes, `status:0` for HTTP), because a throw would fail the
- * whole plugin call. Functions this host does not implement (namespaces,
- * plugin-to-plugin commands, WASI modules, file pickers, proxies) answer an
- * explicit "not supported" error rather than a fake success.
+ * By default no function throws: malformed input, refused paths and I/O
+ * failures are answered in-band (`{"error":...}` JSON for reads, an error
+ * string for writes and deletes, `status:0` for HTTP), because a throw would
+ * fail the whole plugin call. Functions this host does not implement
+ * (namespaces, plugin-to-plugin commands, WASI modules, file pickers, proxies)
+ * answer an explicit "not supported" error rather than a fake success.
+ *
+ * `family` makes file and storage failures look the way another Diaryx host
+ * answers them (see HostFamily), so the plugin can be tested against each.
  */
 import { decodeBase64, encodeBase64 } from '../../common/src/base64';
 import { ALL_HOST_FUNCTIONS, type HostCallRecord, type HostLogLevel, type HttpRequest, type HttpResponse, type WsRequest, type WsResponse } from './host-types';
@@ -20,6 +23,30 @@ import { PathRefusedError, WorkspaceFs, sha256Hex } from './workspace-fs';
 export { ALL_HOST_FUNCTIONS };
 
 export type HostFunction = (input: string) => string;
+
+/**
+ * How a host answers a failed file or storage call:
+ * - `current`: in-band errors (`{"error":...}` for reads, an error string for
+ *   writes), as current Diaryx hosts do;
+ * - `web`: the web app of the plugin's era: `""` for a missing or unreadable
+ *   file (text or binary) and for a failed storage read; write, delete and
+ *   storage-write failures are swallowed (answered `""`, as a success);
+ * - `desktop`: the desktop app of the plugin's era (Rust host on wasmtime):
+ *   the host function fails, which traps the whole export call; a missing
+ *   file is a failure for reads and deletes.
+ */
+export type HostFamily = 'current' | 'web' | 'desktop';
+
+/** A host function failed the way a trapping host does: thrown, never answered. */
+export class HostTrapError extends Error {
+  override name = 'HostTrapError';
+  constructor(
+    readonly fn: string,
+    readonly detail: string,
+  ) {
+    super(`${fn} trapped: ${detail}`);
+  }
+}
 export type HostFunctionTable = Record<string, HostFunction>;
 
 export interface HostFunctionOptions {
@@ -55,6 +82,8 @@ export interface HostFunctionOptions {
   onFileWritten?: (path: string, data: Uint8Array) => void;
   /** Called after the plugin deleted a workspace file. */
   onFileDeleted?: (path: string) => void;
+  /** How file and storage failures are answered (default `current`; see HostFamily). */
+  family?: HostFamily;
 }
 
 /** Bad input to a host function (answered in-band). */
@@ -138,17 +167,22 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
   const secrets = new SecretStore(options.secretsFile);
   const http = options.http ?? syncHttpRequest;
 
-  /** Read-side wrapper: failures become `{"error":...}`. */
+  const family = options.family ?? 'current';
+  /** Files whose failed read a `web` host answers with `""`. */
+  const blankOnFailure = new Set(['host_read_file', 'host_read_binary', 'host_storage_get']);
+  /** Read-side wrapper: failures become `{"error":...}` (or `""`, or a trap, by family). */
   const read =
-    (body: (input: string) => string): HostFunction =>
+    (fn: string, body: (input: string) => string): HostFunction =>
     (input) => {
       try {
         return body(input);
       } catch (e) {
+        if (family === 'desktop') throw new HostTrapError(fn, describe(e));
+        if (family === 'web' && blankOnFailure.has(fn)) return '';
         return errorJson(describe(e));
       }
     };
-  /** Write-side wrapper: failures become a plain error string. */
+  /** Write-side wrapper: failures become a plain error string (or are swallowed, or trap, by family). */
   const write =
     (fn: string, body: (input: string) => void): HostFunction =>
     (input) => {
@@ -156,6 +190,8 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
         body(input);
         return '';
       } catch (e) {
+        if (family === 'desktop') throw new HostTrapError(fn, describe(e));
+        if (family === 'web') return '';
         const bare = e instanceof InputError || e instanceof PathRefusedError || e instanceof StorageQuotaError;
         return bare ? describe(e) : `${fn}: ${describe(e)}`;
       }
@@ -180,23 +216,23 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
       }
     },
 
-    host_read_file: read((input) => {
+    host_read_file: read('host_read_file', (input) => {
       const path = str('host_read_file', parseObject('host_read_file', input), 'path');
       return Buffer.from(onPath(path, () => workspace.readBytes(path))).toString('utf8');
     }),
 
-    host_read_binary: read((input) => {
+    host_read_binary: read('host_read_binary', (input) => {
       const path = str('host_read_binary', parseObject('host_read_binary', input), 'path');
       return JSON.stringify({ data: encodeBase64(onPath(path, () => workspace.readBytes(path))) });
     }),
 
-    host_list_files: read((input) => {
+    host_list_files: read('host_list_files', (input) => {
       const v = parseObject('host_list_files', input);
       const prefix = typeof v.prefix === 'string' ? v.prefix : '';
       return JSON.stringify(workspace.listRecursive(prefix));
     }),
 
-    host_list_dir: read((input) => {
+    host_list_dir: read('host_list_dir', (input) => {
       const path = str('host_list_dir', parseObject('host_list_dir', input), 'path');
       return JSON.stringify(onPath(path, () => workspace.listDir(path)));
     }),
@@ -247,6 +283,8 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
 
     host_delete_file: write('host_delete_file', (input) => {
       const path = str('host_delete_file', parseObject('host_delete_file', input), 'path');
+      // The desktop host's delete fails for a file that is not there.
+      if (family === 'desktop' && !workspace.exists(path)) throw new Error(`${path}: No such file or directory`);
       const rel = onPath(path, () => workspace.deleteFile(path));
       options.onFileDeleted?.(rel);
     }),
@@ -275,15 +313,11 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
       }
     },
 
-    host_storage_get: (input) => {
-      try {
-        const key = str('host_storage_get', parseObject('host_storage_get', input), 'key');
-        const data = storage.get(key);
-        return data === null ? '' : JSON.stringify({ data: encodeBase64(data) });
-      } catch (e) {
-        return errorJson(describe(e));
-      }
-    },
+    host_storage_get: read('host_storage_get', (input) => {
+      const key = str('host_storage_get', parseObject('host_storage_get', input), 'key');
+      const data = storage.get(key);
+      return data === null ? '' : JSON.stringify({ data: encodeBase64(data) });
+    }),
 
     host_storage_set: write('host_storage_set', (input) => {
       const v = parseObject('host_storage_set', input);
@@ -378,11 +412,14 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
   for (const [name, fn] of Object.entries(table)) {
     recorded[name] = (input: string) => {
       let output: string;
+      let trap: HostTrapError | null = null;
       try {
         output = fn(input);
       } catch (e) {
+        if (e instanceof HostTrapError) trap = e;
         output = errorJson(`${name}: ${describe(e)}`);
       }
+      if (trap !== null) output = `<trap: ${trap.detail}>`;
       if (options.callLog || options.onCall) {
         const record = { name, input, output };
         options.callLog?.push(record);
@@ -392,6 +429,7 @@ export function createHostFunctions(options: HostFunctionOptions): HostFunctionT
           // an observer failure must not fail the plugin call
         }
       }
+      if (trap !== null) throw trap;
       return output;
     };
   }

@@ -11,7 +11,7 @@ import { decodeBase64 } from '../../common/src/base64';
 import { encodeEnvelope, type SessionAction } from '../../common/src/wire/envelope';
 import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
-import { componentOrThrow, isKnownCommand, runCommand } from './commands';
+import { componentOrThrow, runCommand } from './commands';
 import { applyStoredRetention } from './commands/retention';
 import { deviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
@@ -224,10 +224,14 @@ export function handleCommand(input: string): string {
   return JSON.stringify(response);
 }
 
-/** Typed-command path: `{"type": "Name", "params": {...}}`; unknown commands return "". */
+/**
+ * Typed-command path: `{"type": "Name", "params": {...}}`. Every failure,
+ * an unknown type included (`Plugin command error: Unknown sync command:
+ * X`), is an Extism error, as in the Rust plugin: its `""` fall-through was
+ * only for `Unknown command:`, which this plugin never answers.
+ */
 export function executeTypedCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'type');
-  if (!isKnownCommand(command)) return '';
   const response = respond(() => runCommand(bridge(), current.runtime, command, params));
   if (!response.success) throw new Error(response.error ?? 'command failed');
   current.runtime?.execute([]);

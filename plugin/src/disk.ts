@@ -57,10 +57,17 @@ export class WorkspaceDisk {
     return this.state.host.fileExists(this.hostPath(key));
   }
 
-  /** File text, or null when it does not exist or cannot be read. */
+  /**
+   * File text, or null when it does not exist or cannot be read. Existence
+   * is asked first: some hosts answer `""` for a missing file (which would
+   * read as an emptied file: a blanked body, or a delete taken for an
+   * unsynced edit), others fail the whole call (a trap) when reading one.
+   */
   read(key: string): string | null {
+    const path = this.hostPath(key);
+    if (!this.state.host.fileExists(path)) return null;
     try {
-      return this.state.host.readFile(this.hostPath(key));
+      return this.state.host.readFile(path);
     } catch (e) {
       if (!(e instanceof HostError)) throw e;
       return null;

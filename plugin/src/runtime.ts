@@ -16,6 +16,8 @@ import { WorkspaceDisk } from './disk';
 import type { HostBridge } from './host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl } from './config';
 import { downloadWorkspace, type RemoteDeps } from './commands/remote';
+import { automaticSnapshot } from './commands/snapshots';
+import { CommandError } from './commands/params';
 import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
@@ -89,22 +91,76 @@ export class SyncRuntime {
       ensureSession: (id, w) => {
         this.ensureSession(id, w);
       },
+      beforeLinkUpload: (paths) => this.dropBodiesBeforeLink(paths),
+      linkUploadFailed: (paths) => this.reseedBodies(paths),
       transferStatus: (status) => {
         this.status.transfer = status;
       },
-      writeImportedFile: (path, data) => {
-        const hostPath = this.disk.hostPath(path);
+      writeImportedFile: (path, data, folder) => {
+        const hostPath = folder === null ? this.disk.hostPath(path) : folder === '' ? path : `${folder}/${path}`;
         if (path.toLowerCase().endsWith('.md')) this.host.writeFile(hostPath, new TextDecoder().decode(data));
         else this.host.writeBinary(hostPath, data);
       },
     };
   }
 
+  /**
+   * A link by upload is about to send these files: the server builds its
+   * body docs from their text, as its own new edits. The body docs here hold
+   * the same text as other, independent edits (made while not linked, or
+   * never sent), and two independent inserts of a text never merge: kept,
+   * every body would hold its text twice, on every device. They are dropped
+   * and the drop is stored before anything is sent (a doc coming back from
+   * storage after a crash would bring the copy back); on connect each body
+   * comes from the server and the file's text goes on top only where it
+   * differs (a later edit). A drop that cannot be stored stops the link.
+   */
+  dropBodiesBeforeLink(paths: string[]): void {
+    const dropped: string[] = [];
+    for (const key of this.uploadedKeys(paths)) {
+      this.state.unlinkedBodyEdits.delete(key);
+      this.docs.offlineEdits.delete(key);
+      if (!this.state.bodies.has(key)) continue;
+      this.state.forgetBody(key);
+      // What the dropped doc knew is not the server's text: nothing of it may be taken out there.
+      this.state.forgottenBodies.delete(key);
+      dropped.push(key);
+    }
+    const errors = this.state.save(false, false);
+    if (errors.length > 0) {
+      this.reseedBodies(dropped);
+      throw new CommandError(`Could not link: the local copies of the files could not be stored: ${errors.join('; ')}`);
+    }
+  }
+
+  /** The link's upload failed: the bodies come back from the files (the workspace is still not linked). */
+  reseedBodies(keys: string[]): void {
+    for (const key of this.uploadedKeys(keys)) {
+      const body = this.disk.readBody(key);
+      if (body !== null && !this.state.bodies.has(key)) this.state.bodies.setBody(key, body);
+    }
+  }
+
+  /** Workspace keys of the Markdown files among uploaded paths. */
+  private uploadedKeys(paths: string[]): string[] {
+    const keys: string[] = [];
+    for (const path of paths) {
+      if (!path.toLowerCase().endsWith('.md')) continue;
+      try {
+        keys.push(this.disk.keyOf(path));
+      } catch {
+        // not a workspace path: nothing here to drop
+      }
+    }
+    return keys;
+  }
+
   emit(event: SyncEvent): void {
     switch (event.type) {
       case 'statusChanged':
         this.status.synced = event.status.state === 'synced';
-        if (event.status.state !== 'synced' && event.status.state !== 'syncing') this.status.progress = null;
+        // Synced means every body is in: a bootstrap count left over would keep the status at `Syncing n/N`.
+        if (event.status.state !== 'syncing') this.status.progress = null;
         if (event.status.state === 'connected' || event.status.state === 'synced') this.status.error = null;
         break;
       case 'progress':
@@ -166,7 +222,9 @@ export class SyncRuntime {
             break;
           case 'DownloadSnapshot': {
             try {
-              downloadWorkspace(this.remoteDeps(), { remote_id: action.workspaceId, include_attachments: true, link: false });
+              // As for the DownloadWorkspace command: the files here go into an automatic snapshot before the import overwrites them.
+              const beforeImport = () => void automaticSnapshot(this, 'Before downloading the workspace', true);
+              downloadWorkspace({ ...this.remoteDeps(), beforeImport }, { remote_id: action.workspaceId, include_attachments: true, link: false });
               if (this.session) queue.push(...this.session.snapshotImported());
             } catch (e) {
               this.host.log('warn', `[snapshot_download] ${(e as Error).message}`);

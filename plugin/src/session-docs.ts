@@ -116,7 +116,15 @@ export class PluginSessionDocs implements SessionDocs {
     if (!meta || text === null) return;
     const parsed = this.disk.parseLocal(key, text);
     this.state.workspace.setFile(key, { ...parsed.metadata, deleted: false, modified_at: this.state.now() });
-    this.state.bodies.setBody(key, parsed.body);
+    if (this.bodyIsEmpty(key) && !this.synced.has(key)) {
+      // The body doc here has nothing yet (dropped when the workspace was linked by upload, or
+      // never loaded) and the server has not answered for it: the file's text goes on top of the
+      // server's text once that is in (see deferredSeeds), never as a second copy of it.
+      this.deferredSeeds.add(key);
+      this.offlineEdits.add(key);
+    } else {
+      this.state.bodies.setBody(key, parsed.body);
+    }
     // The entry's `updated` time moved: the file's front matter follows.
     this.disk.writeSafely(key);
     this.state.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);

@@ -46,6 +46,8 @@ export interface WorkspaceZip {
   zip: Uint8Array;
   /** Files in the zip. */
   fileCount: number;
+  /** Their workspace-relative paths. */
+  paths: string[];
 }
 
 /**
@@ -89,6 +91,7 @@ export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachm
   });
   progress?.begin(paths.length);
   let fileCount = 0;
+  const zipped: string[] = [];
   paths.forEach((path, i) => {
     const full = prefix ? `${prefix}/${path}` : path;
     let data: Uint8Array | null;
@@ -103,6 +106,7 @@ export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachm
       zip.add(entry);
       entry.push(data, true);
       fileCount++;
+      zipped.push(path);
     }
     progress?.advance(i + 1);
   });
@@ -115,7 +119,7 @@ export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachm
     out.set(c, at);
     at += c.length;
   }
-  return { zip: out, fileCount };
+  return { zip: out, fileCount, paths: zipped };
 }
 
 /** Parses a snapshot zip into safe entries; throws SnapshotZipError on a bad archive or path. */

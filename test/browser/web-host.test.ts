@@ -206,7 +206,7 @@ describe('browser host', () => {
 
     // An unknown command sent by the tab shows a clear error in the tab.
     await historyFrame.evaluate(() => (window as unknown as { command(n: string, p: unknown): Promise<unknown> }).command('NoSuchCommand', {}));
-    await expect.poll(() => d.history.locator('#errors [role="alert"]').innerText()).toContain('“NoSuchCommand” failed: Unknown sync command: NoSuchCommand');
+    await expect.poll(() => d.history.locator('#errors [role="alert"]').innerText()).toContain('“NoSuchCommand” failed: Plugin command error: Unknown sync command: NoSuchCommand');
     await d.history.getByRole('button', { name: 'Dismiss' }).click();
     await expect.poll(() => d.history.locator('#errors').innerText()).toBe('');
 

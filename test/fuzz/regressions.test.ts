@@ -15,7 +15,7 @@ import type { Schedule } from '../../fuzz/schedule';
 import { runSchedule } from '../../fuzz/simulation';
 import { PLUGIN_WASM } from '../helpers/paths';
 
-const CASES: { name: string; schedule: Schedule }[] = [
+const CASES: { name: string; schedule: Schedule; checkDuplicates?: boolean }[] = [
   {
     name: "front matter a device already had is not merged back into remote metadata: a field removed elsewhere, or the losing side of two creates at one path, leaves the file (seed 1, --faults 0)",
     schedule: {
@@ -482,12 +482,32 @@ const CASES: { name: string; schedule: Schedule }[] = [
       ],
     },
   },
+  {
+    name: 'a note saved while the workspace is not linked, then the workspace linked by uploading the folder: the text is in every file once, on every device (seed 5, 150 steps, checked with --check-duplicates)',
+    checkDuplicates: true,
+    schedule: {
+      config: { seed: 5, devices: 3, nodeDevices: [2], net: { maxDelayMs: 1000, pDrop: 0, pDuplicate: 0, pReorder: 0 }, maxRounds: 40 },
+      steps: [
+        { t: 'advance', ms: 2000 },
+        { t: 'deliver', n: 8, seed: 2990698908 },
+        { t: 'advance', ms: 6000 },
+        { t: 'deliver', n: 7, seed: 3040511476 },
+        { t: 'user', action: 'create', dev: 1, seed: 1687291158 },
+        { t: 'advance', ms: 500 },
+        { t: 'advance', ms: 500 },
+        { t: 'deliver', n: 10, seed: 2462389722 },
+        { t: 'advance', ms: 2000 },
+        { t: 'deliver', n: 4, seed: 1508074086 },
+        { t: 'link-after-offline', dev: 0, edits: 4, seed: 117328186 },
+      ],
+    },
+  },
 ];
 
 describe('bugs found by the convergence simulation', () => {
-  for (const { name, schedule } of CASES) {
+  for (const { name, schedule, checkDuplicates } of CASES) {
     it(name, async () => {
-      const result = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+      const result = await runSchedule(schedule, { wasm: PLUGIN_WASM, checkDuplicates });
       expect(result.failures.map((f) => `[${f.kind}] ${f.message}`).join('\n')).toBe('');
     }, 60_000);
   }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_HOST_FUNCTIONS, createHostFunctions, formatLocalRfc3339, type HostFunctionTable } from '../../host-harness/src/host-functions';
+import { ALL_HOST_FUNCTIONS, createHostFunctions, formatLocalRfc3339, HostTrapError, type HostFunctionTable } from '../../host-harness/src/host-functions';
 import type { HostCallRecord } from '../../host-harness/src/host-types';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 
@@ -328,5 +328,50 @@ describe('sinks and handlers', () => {
       error: 'host_http_request: boom',
     });
     expect(JSON.parse(t.host_emit_event('{}')).error).toBe('host_emit_event: sink down');
+  });
+});
+
+describe('host families: how each real host answers a failed file or storage call', () => {
+  const quota = { storageQuotaBytes: 4 };
+
+  it('current: in-band errors', () => {
+    const t = table(quota);
+    expect(JSON.parse(t.host_read_file(j({ path: 'gone.md' })))).toEqual({ error: 'gone.md: No such file or directory' });
+    expect(JSON.parse(t.host_read_binary(j({ path: 'gone.bin' })))).toEqual({ error: 'gone.bin: No such file or directory' });
+    expect(t.host_storage_set(j({ key: 'k', data: b64('too long') }))).toMatch(/quota/i);
+    expect(t.host_write_file(j({ content: 'x', path: '../out.md' }))).toMatch(/traversal/);
+    expect(t.host_delete_file(j({ path: 'gone.md' }))).toBe('');
+  });
+
+  it('web: "" for a missing file or failed storage read; write, delete and storage failures swallowed', () => {
+    const log: HostCallRecord[] = [];
+    const t = table({ ...quota, family: 'web', callLog: log });
+    expect(t.host_read_file(j({ path: 'gone.md' }))).toBe('');
+    expect(t.host_read_binary(j({ path: 'gone.bin' }))).toBe('');
+    expect(t.host_storage_set(j({ key: 'k', data: b64('too long') }))).toBe('');
+    expect(t.host_storage_get(j({ key: 'k' }))).toBe('');
+    expect(t.host_write_file(j({ content: 'x', path: '../out.md' }))).toBe('');
+    expect(fs.existsSync(path.join(root, 'out.md'))).toBe(false);
+    expect(t.host_delete_file(j({ path: 'gone.md' }))).toBe('');
+    // What works still answers as usual.
+    expect(t.host_write_file(j({ content: 'hi', path: 'a.md' }))).toBe('');
+    expect(t.host_read_file(j({ path: 'a.md' }))).toBe('hi');
+    expect(t.host_file_exists(j({ path: 'gone.md' }))).toBe('false');
+    expect(log.map((c) => c.name)).toContain('host_read_file');
+  });
+
+  it('desktop: a failed call traps (throws), and the call log still records it', () => {
+    const log: HostCallRecord[] = [];
+    const t = table({ ...quota, family: 'desktop', callLog: log });
+    expect(() => t.host_read_file(j({ path: 'gone.md' }))).toThrow(HostTrapError);
+    expect(() => t.host_read_binary(j({ path: 'gone.bin' }))).toThrow(HostTrapError);
+    expect(() => t.host_storage_set(j({ key: 'k', data: b64('too long') }))).toThrow(/host_storage_set trapped/);
+    expect(() => t.host_write_file(j({ content: 'x', path: '../out.md' }))).toThrow(/host_write_file trapped: Path traversal/);
+    expect(() => t.host_delete_file(j({ path: 'gone.md' }))).toThrow(/host_delete_file trapped: gone.md: No such file/);
+    expect(t.host_write_file(j({ content: 'hi', path: 'a.md' }))).toBe('');
+    expect(t.host_read_file(j({ path: 'a.md' }))).toBe('hi');
+    expect(t.host_delete_file(j({ path: 'a.md' }))).toBe('');
+    expect(t.host_file_exists(j({ path: 'gone.md' }))).toBe('false');
+    expect(log[0]).toEqual({ name: 'host_read_file', input: j({ path: 'gone.md' }), output: '<trap: gone.md: No such file or directory>' });
   });
 });

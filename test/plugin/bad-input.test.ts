@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeBase64 } from '../../common/src/base64';
 import { PluginCallError } from '../../host-harness/src/plugin-host';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
-import { bodyOf, createFile, hashTree, listFiles, markdown, ok, openInitialised, openSeeded, rawCommand, useCleanup, writeFile } from './helpers';
+import { bodyOf, createFile, hashTree, listFiles, markdown, ok, openInitialised, openPlugin, openSeeded, rawCommand, tempWorkspace, useCleanup, writeFile } from './helpers';
 
 useCleanup();
 
@@ -25,25 +25,48 @@ async function expectUnchanged(ws: WorkspaceHost, label: string, bad: () => Prom
   expect(await bodyOf(ws, 'notes/a.md')).toBe('alpha\n');
 }
 
+/** Commands the Rust plugin handles itself; the rest are delegated and their errors read `Plugin command error: <msg>`. */
+const OWN_COMMANDS = new Set([
+  'get_component_html', 'get_config', 'set_config', 'GetSyncStatus', 'GetProviderStatus', 'ListRemoteWorkspaces', 'LinkWorkspace',
+  'UploadWorkspaceSnapshot', 'UnlinkWorkspace', 'DownloadWorkspace', 'PrepareLiveShareRuntime', 'ConnectLiveShareSession',
+  'DisconnectLiveShareSession',
+]);
+const DELEGATED_PREFIX = 'Plugin command error: ';
+const isDelegated = (command: string) => !OWN_COMMANDS.has(command) && !command.startsWith('Ns');
+
 async function expectCommandError(ws: WorkspaceHost, command: string, params: unknown, error: string | RegExp): Promise<void> {
   await expectUnchanged(ws, `${command} ${JSON.stringify(params)}`, async () => {
     const res = await ws.plugin.command(command, params);
     expect(res.success, `${command} ${JSON.stringify(params)} should fail`).toBe(false);
     expect(res.data ?? null).toBeNull();
-    if (typeof error === 'string') expect(res.error).toBe(error);
-    else expect(res.error).toMatch(error);
+    let text = res.error ?? '';
+    if (isDelegated(command)) {
+      expect(text.startsWith(DELEGATED_PREFIX), `${command}: ${text}`).toBe(true);
+      text = text.slice(DELEGATED_PREFIX.length);
+    }
+    if (typeof error === 'string') expect(text).toBe(error);
+    else expect(text).toMatch(error);
   });
 }
 
 describe('unknown commands and malformed requests', () => {
-  it('an unknown command answers {"success":false,"error":"Unknown sync command: X"}', async () => {
+  it('an unknown command answers {"success":false,"error":"Plugin command error: Unknown sync command: X"}', async () => {
     const ws = await openSeeded();
     await expectUnchanged(ws, 'unknown', async () => {
       const raw = await rawCommand(ws, 'NoSuchCommand', {});
-      expect(raw).toBe('{"success":false,"data":null,"error":"Unknown sync command: NoSuchCommand"}');
-      expect(JSON.parse(await rawCommand(ws, 'getsyncstatus', null))).toMatchObject({ success: false, error: 'Unknown sync command: getsyncstatus' });
-      expect(JSON.parse(await rawCommand(ws, '', {}))).toMatchObject({ success: false, error: 'Unknown sync command: ' });
+      expect(raw).toBe('{"success":false,"data":null,"error":"Plugin command error: Unknown sync command: NoSuchCommand"}');
+      expect(JSON.parse(await rawCommand(ws, 'getsyncstatus', null))).toMatchObject({ success: false, error: 'Plugin command error: Unknown sync command: getsyncstatus' });
+      expect(JSON.parse(await rawCommand(ws, '', {}))).toMatchObject({ success: false, error: 'Plugin command error: Unknown sync command: ' });
+      // Params that are not an object do not hide the unknown name.
+      expect(JSON.parse(await rawCommand(ws, 'NoSuchCommand', 7))).toMatchObject({ success: false, error: 'Plugin command error: Unknown sync command: NoSuchCommand' });
     });
+  });
+
+  it('before init, a delegated or unknown command answers "Plugin state not initialized" (no prefix), the plugin\'s own ones run', async () => {
+    const ws = await openPlugin(tempWorkspace());
+    expect(JSON.parse(await rawCommand(ws, 'ListCrdtFiles', {}))).toMatchObject({ success: false, error: 'Plugin state not initialized' });
+    expect(JSON.parse(await rawCommand(ws, 'NoSuchCommand', {}))).toMatchObject({ success: false, error: 'Plugin state not initialized' });
+    expect(JSON.parse(await rawCommand(ws, 'GetSyncStatus', {}))).toMatchObject({ success: true, data: { state: 'idle' } });
   });
 
   it('malformed JSON to the JSON exports is an error (init tolerates it) and changes nothing', async () => {

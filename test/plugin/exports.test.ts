@@ -88,14 +88,16 @@ describe('exports with reasonable input', () => {
     expect(await ws.plugin.callText('handle_command', JSON.stringify({ command: 'ListCrdtFiles', params: {} }))).toBe(
       '{"success":true,"data":[],"error":null}',
     );
-    // execute_typed_command: PluginResult on success, "" for an unknown command, Extism error on failure.
+    // execute_typed_command: PluginResult on success, an Extism error on failure, an unknown command included (as the Rust plugin).
     expect(JSON.parse(await ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'GetSyncStatus', params: {} })))).toMatchObject({
       type: 'PluginResult',
       data: { state: 'idle' },
     });
-    expect(await ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'NoSuchCommand', params: {} }))).toBe('');
+    await expect(ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'NoSuchCommand', params: {} }))).rejects.toThrow(
+      'Plugin command error: Unknown sync command: NoSuchCommand',
+    );
     await expect(ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'GetCrdtFile', params: {} }))).rejects.toThrow(
-      'Missing parameter: path',
+      'Plugin command error: Missing parameter: path',
     );
 
     expect(await ws.plugin.callText('get_component_html', JSON.stringify({ component_id: 'sync.history' }))).toMatch(/<html|<!doctype/i);

@@ -180,7 +180,7 @@ describe('restores bring old text back on disk', () => {
     // A file that is not deleted, and one that never existed.
     expect(await ok(ws, 'RestoreDeletedFile', { path: 'b.md' })).toEqual({ restored: false });
     const unknown = await ws.plugin.command('RestoreDeletedFile', { path: 'never.md' });
-    expect(unknown).toMatchObject({ success: false, error: 'Unknown file: never.md' });
+    expect(unknown).toMatchObject({ success: false, error: 'Plugin command error: Unknown file: never.md' });
   });
 
   it('restoring an id that does not exist is an error that changes nothing', async () => {

@@ -99,8 +99,8 @@ describe('snapshots', () => {
 
     expect(await ok(ws, 'DeleteSnapshot', { id: second.id })).toEqual({ deleted: true });
     expect((await list(ws)).some((s) => s.id === second.id)).toBe(false);
-    expect((await ws.plugin.command('GetSnapshot', { id: second.id })).error).toBe(`Unknown snapshot: ${second.id}`);
-    expect((await ws.plugin.command('RestoreSnapshot', {})).error).toBe('Missing parameter: id');
+    expect((await ws.plugin.command('GetSnapshot', { id: second.id })).error).toBe(`Plugin command error: Unknown snapshot: ${second.id}`);
+    expect((await ws.plugin.command('RestoreSnapshot', {})).error).toBe('Plugin command error: Missing parameter: id');
   });
 
   it('survive a restart and are chunked under the storage quota', async () => {

@@ -8,7 +8,7 @@ import { encodeBase64 } from '../../../common/src/base64';
 import { workspaceDocId } from '../../../common/src/wire/frame';
 import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, concatBytes, SyncMessageError } from '../../../common/src/wire/sync';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from '../core/origin';
-import { metadataFromJson, type FileMetadata } from '../core/metadata';
+import { metadataFromJson, type BinaryRef, type FileMetadata } from '../core/metadata';
 import { normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
 import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
@@ -16,6 +16,19 @@ import { CommandError, dataResult, optionalBool, requireBytes, requireString, ty
 export type CommandHandler = (rt: SyncRuntime, params: Params) => unknown;
 
 const WORKSPACE_DOC = 'workspace';
+
+/** The Rust plugin's test for the workspace doc's name (`workspace`, or `<id>:workspace`). */
+function isWorkspaceDocName(name: string): boolean {
+  return name === WORKSPACE_DOC || name.endsWith(':workspace');
+}
+
+/**
+ * `write_to_disk` of the delegated sync commands: false unless given, as in
+ * the Rust plugin (a host that wants the files written says so).
+ */
+function writeToDiskParam(params: Params): boolean {
+  return optionalBool(params, 'write_to_disk') ?? false;
+}
 
 function applyOrFail(fn: () => void): void {
   try {
@@ -35,11 +48,17 @@ function stateVectorParam(params: Params, key: string): Uint8Array {
   return sv;
 }
 
-/** Handles y-sync messages for one doc; returns the concatenated replies. */
+/**
+ * Handles y-sync messages for one doc; returns the concatenated replies. A
+ * SyncStep1 is answered with the SyncStep2, followed by this side's own
+ * SyncStep1 when `ownStep1` gives its state vector (HandleSyncMessage, as
+ * the Rust plugin).
+ */
 function handleSyncMessage(
   message: Uint8Array,
   diff: (sv: Uint8Array) => Uint8Array,
   apply: (update: Uint8Array, origin: typeof ORIGIN_REMOTE | typeof ORIGIN_SYNC) => void,
+  ownStep1?: () => Uint8Array,
 ): Uint8Array | null {
   let messages;
   try {
@@ -50,11 +69,30 @@ function handleSyncMessage(
   }
   const replies: Uint8Array[] = [];
   for (const m of messages) {
-    if (m.kind === 'step1') replies.push(encodeSyncStep2(diff(m.stateVector)));
+    if (m.kind === 'step1') {
+      replies.push(encodeSyncStep2(diff(m.stateVector)));
+      if (ownStep1) replies.push(encodeSyncStep1(ownStep1()));
+    }
     else if (m.kind === 'step2') applyOrFail(() => apply(m.update, ORIGIN_SYNC));
     else if (m.kind === 'update') applyOrFail(() => apply(m.update, ORIGIN_REMOTE));
   }
   return replies.length ? concatBytes(replies) : null;
+}
+
+/**
+ * SetCrdtFile's attachment refs, as the Rust plugin merges them: no refs
+ * given keeps the existing ones; given refs stay as given, and one without a
+ * hash takes hash, type, size, upload time and source from the existing ref
+ * of that path that has a hash.
+ */
+function mergeAttachmentRefs(existing: BinaryRef[], incoming: BinaryRef[]): BinaryRef[] {
+  if (existing.length === 0) return incoming;
+  if (incoming.length === 0) return existing.map((a) => ({ ...a }));
+  return incoming.map((a) => {
+    if (a.hash !== '') return a;
+    const known = existing.find((r) => r.path === a.path && r.hash !== '');
+    return known ? { ...a, hash: known.hash, mime_type: known.mime_type, size: known.size, uploaded_at: known.uploaded_at, source: known.source } : a;
+  });
 }
 
 function bodyName(params: Params): string {
@@ -88,12 +126,7 @@ function workspaceCommands(): Record<string, CommandHandler> {
       if (incoming === null) throw new CommandError('Invalid metadata');
       const existing = rt.state.workspace.getFile(key);
       const merged: FileMetadata = { ...incoming };
-      if (existing) {
-        // Attachment refs are merged with the existing ones (by path).
-        const byPath = new Map(existing.attachments.map((a) => [a.path, a]));
-        for (const a of incoming.attachments) byPath.set(a.path, a);
-        merged.attachments = [...byPath.values()];
-      }
+      if (existing) merged.attachments = mergeAttachmentRefs(existing.attachments, incoming.attachments);
       if (merged.filename === '') merged.filename = key.split('/').pop() ?? '';
       if (!merged.modified_at) merged.modified_at = rt.state.now();
       rt.state.workspace.setFile(key, merged);
@@ -101,7 +134,12 @@ function workspaceCommands(): Record<string, CommandHandler> {
     },
     ListCrdtFiles: (rt, p) => rt.state.workspace.listFiles({ includeDeleted: optionalBool(p, 'include_deleted') ?? false }),
     CreateWorkspaceSyncStep1: (rt) => dataResult(encodeSyncStep1(rt.state.workspace.stateVector())),
-    CreateWorkspaceUpdate: (rt) => dataResult(encodeSyncUpdate(rt.state.workspace.encodeState())),
+    CreateWorkspaceUpdate: (rt, p) => {
+      // Only what a peer at `since_state_vector` lacks, else the whole state.
+      const since = p.since_state_vector === undefined || p.since_state_vector === null ? null : stateVectorParam(p, 'since_state_vector');
+      const ws = rt.state.workspace;
+      return dataResult(encodeSyncUpdate(since === null ? ws.encodeState() : ws.encodeDiff(since)));
+    },
     TriggerWorkspaceSync: (rt) => {
       const state = rt.state.workspace.encodeState();
       if (state.length <= 2) return { emitted: false };
@@ -118,7 +156,7 @@ function workspaceCommands(): Record<string, CommandHandler> {
     },
     HandleWorkspaceSyncMessage: (rt, p) => {
       const message = requireBytes(p, 'message');
-      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const writeToDisk = writeToDiskParam(p);
       const changed: string[] = [];
       const response = handleSyncMessage(
         message,
@@ -129,7 +167,7 @@ function workspaceCommands(): Record<string, CommandHandler> {
     },
     ApplyRemoteWorkspaceUpdateWithEffects: (rt, p) => {
       const update = requireBytes(p, 'update');
-      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const writeToDisk = writeToDiskParam(p);
       applyOrFail(() => rt.docs.applyWorkspaceUpdate(update, 'remote', writeToDisk));
       return { update_id: rt.state.history.latestId() };
     },
@@ -202,7 +240,7 @@ function bodyCommands(): Record<string, CommandHandler> {
     HandleBodySyncMessage: (rt, p) => {
       const key = bodyName(p);
       const message = requireBytes(p, 'message');
-      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const writeToDisk = writeToDiskParam(p);
       let content: string | null = null;
       let isEcho = false;
       const response = handleSyncMessage(
@@ -221,11 +259,12 @@ function bodyCommands(): Record<string, CommandHandler> {
     },
     CreateBodySyncStep1: (rt, p) => dataResult(encodeSyncStep1(bodies(rt).stateVector(bodyName(p)))),
     CreateBodyUpdate: (rt, p) => {
+      // As the Rust plugin: the body is set, tracked for echo detection, and the doc's whole state goes out.
       const key = bodyName(p);
-      const doc = bodies(rt).getOrCreate(key);
-      const before = Y.encodeStateVector(doc);
-      bodies(rt).setBody(key, requireString(p, 'content'));
-      return dataResult(encodeSyncUpdate(Y.encodeStateAsUpdate(doc, before)));
+      const content = requireString(p, 'content');
+      bodies(rt).setBody(key, content);
+      bodies(rt).trackContent(key, content);
+      return dataResult(encodeSyncUpdate(bodies(rt).encodeState(key)));
     },
     IsBodySynced: (rt, p) => ({ synced: rt.docs.isBodySynced(bodyName(p)) }),
     TrackContent: (rt, p) => {
@@ -240,7 +279,7 @@ function bodyCommands(): Record<string, CommandHandler> {
     ApplyRemoteBodyUpdateWithEffects: (rt, p) => {
       const key = bodyName(p);
       const update = requireBytes(p, 'update');
-      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
+      const writeToDisk = writeToDiskParam(p);
       applyOrFail(() => rt.docs.applyBodyUpdates(key, [update], { writeToDisk, focused: true }));
       return { update_id: rt.state.history.latestId() };
     },
@@ -251,22 +290,29 @@ function syncHelperCommands(): Record<string, CommandHandler> {
   return {
     CreateSyncStep1: (rt, p) => {
       const name = requireString(p, 'doc_name');
-      const sv = name === WORKSPACE_DOC ? rt.state.workspace.stateVector() : rt.state.bodies.stateVector(normalizeSyncKey(name));
+      const sv = isWorkspaceDocName(name) ? rt.state.workspace.stateVector() : rt.state.bodies.stateVector(normalizeSyncKey(name));
       return dataResult(encodeSyncStep1(sv));
     },
     HandleSyncMessage: (rt, p) => {
       const name = requireString(p, 'doc_name');
       const message = requireBytes(p, 'message');
-      const writeToDisk = optionalBool(p, 'write_to_disk') ?? rt.state.writeToDisk;
-      const response =
-        name === WORKSPACE_DOC
-          ? handleSyncMessage(message, (sv) => rt.state.workspace.encodeDiff(sv), (u, o) =>
-              rt.docs.applyWorkspaceUpdate(u, o === ORIGIN_SYNC ? 'sync' : 'remote', writeToDisk),
-            )
-          : handleSyncMessage(message, (sv) => rt.state.bodies.encodeDiff(normalizeSyncKey(name), sv), (u) =>
-              rt.docs.applyBodyUpdates(normalizeSyncKey(name), [u], { writeToDisk, focused: true }),
-            );
-      return { data: response ? encodeBase64(response) : null };
+      const writeToDisk = writeToDiskParam(p);
+      const key = normalizeSyncKey(name);
+      const response = isWorkspaceDocName(name)
+        ? handleSyncMessage(
+            message,
+            (sv) => rt.state.workspace.encodeDiff(sv),
+            (u, o) => rt.docs.applyWorkspaceUpdate(u, o === ORIGIN_SYNC ? 'sync' : 'remote', writeToDisk),
+            () => rt.state.workspace.stateVector(),
+          )
+        : handleSyncMessage(
+            message,
+            (sv) => rt.state.bodies.encodeDiff(key, sv),
+            (u) => rt.docs.applyBodyUpdates(key, [u], { writeToDisk, focused: true }),
+            () => rt.state.bodies.stateVector(key),
+          );
+      // No reply: `null`, as the Rust plugin (not `{data: null}`).
+      return response ? { data: encodeBase64(response) } : null;
     },
     CreateUpdateMessage: (_rt, p) => dataResult(encodeSyncUpdate(requireBytes(p, 'update'))),
     ConfigureSyncHandler: (rt, p) => {

@@ -3,6 +3,12 @@
  * provider and server commands, UI components), then the CRDT, history and
  * workspace commands that need an initialised plugin. Unknown names fail with
  * `Unknown sync command: <name>`, as in the Rust plugin.
+ *
+ * The Rust plugin handles its own commands itself and delegates the rest (the
+ * CRDT, history, workspace commands and unknown names) to the sync plugin of
+ * diaryx_core, whose errors reach the host as `Plugin command error: <msg>`;
+ * the delegated commands here carry the same prefix, so a host that matches
+ * on the text sees the same strings.
  */
 import type { HostBridge } from '../host/bridge';
 import { applyConfigPatch, loadConfig, saveConfig } from '../config';
@@ -17,6 +23,8 @@ import * as remote from './remote';
 import { syncStatus, WORKSPACE_COMMANDS } from './workspace';
 
 export const NOT_INITIALIZED = 'Plugin state not initialized';
+/** How the Rust plugin's delegated commands report an error. */
+export const DELEGATED_ERROR_PREFIX = 'Plugin command error: ';
 
 const STATEFUL: Record<string, CommandHandler> = {
   ...CRDT_COMMANDS,
@@ -67,6 +75,7 @@ export function isKnownCommand(name: string): boolean {
 
 /** Runs one command; returns its data or throws CommandError. */
 export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: string, rawParams: unknown): unknown {
+  if (!isOwnCommand(command)) return runDelegated(rt, command, rawParams);
   const params: Params = asParams(rawParams);
   const deps = () => remoteDeps(host, rt);
   switch (command) {
@@ -79,10 +88,8 @@ export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: st
       rt?.reconcileTransport();
       return null;
     }
-    case 'GetSyncStatus': {
-      if (!rt) return syncStatus(null, false);
-      break;
-    }
+    case 'GetSyncStatus':
+      return rt ? WORKSPACE_COMMANDS.GetSyncStatus(rt, params) : syncStatus(null, false);
     case 'GetProviderStatus':
       return remote.getProviderStatus(host, params);
     case 'ListRemoteWorkspaces':
@@ -96,7 +103,7 @@ export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: st
     case 'DownloadWorkspace': {
       // The files already here are kept in an automatic snapshot before the import overwrites them.
       const runtime = rt;
-      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace') : undefined;
+      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace', true) : undefined;
       return remote.downloadWorkspace({ ...deps(), beforeImport }, params);
     }
     case 'PrepareLiveShareRuntime':
@@ -107,7 +114,28 @@ export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: st
       return remote.disconnectLiveShareSession(deps());
   }
   if (NAMESPACE_COMMANDS.has(command)) return remote.namespaceCommand(host, command, params);
-  const handler = STATEFUL[command];
-  if (!handler) throw new CommandError(`Unknown sync command: ${command}`);
-  return handler(requireRuntime(rt), params);
+  return runDelegated(rt, command, rawParams);
+}
+
+/** Commands the Rust plugin handles itself (its errors carry no prefix). */
+function isOwnCommand(name: string): boolean {
+  return isKnownCommand(name) && (!(name in STATEFUL) || name === 'GetSyncStatus');
+}
+
+/**
+ * A command the Rust plugin delegates: it needs the initialised plugin (else
+ * `Plugin state not initialized`, unprefixed), and its errors, an unknown
+ * name included, read `Plugin command error: <msg>`.
+ */
+function runDelegated(rt: SyncRuntime | null, command: string, rawParams: unknown): unknown {
+  const runtime = requireRuntime(rt);
+  try {
+    const handler = STATEFUL[command];
+    if (!handler) throw new CommandError(`Unknown sync command: ${command}`);
+    return handler(runtime, asParams(rawParams));
+  } catch (e) {
+    const message = `${DELEGATED_ERROR_PREFIX}${e instanceof Error ? e.message : String(e)}`;
+    // Unexpected failures stay plain Errors: the caller logs those.
+    throw e instanceof CommandError ? new CommandError(message) : new Error(message);
+  }
 }

@@ -6,6 +6,7 @@
 import { decodeBase64, encodeBase64, Base64Error } from '../../../common/src/base64';
 import type { HostBridge, HttpResponse } from '../host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl, saveConfig, type SyncConfig } from '../config';
+import { workspaceDir } from '../disk';
 import { readSnapshotZip, SnapshotZipError, zipWorkspaceFiles } from '../snapshot-zip';
 import { TransferProgress, type TransferKind, type TransferStatus } from '../transfer-progress';
 import { CommandError, type Params, optionalBool, optionalString } from './params';
@@ -19,10 +20,21 @@ export interface RemoteDeps {
   reconcileTransport(writeToDisk?: boolean): void;
   /** Creates the sync session for a workspace (live share / link). */
   ensureSession(workspaceId: string, writeToDisk: boolean): void;
-  /** Writes one imported file (text or binary) into the workspace. */
-  writeImportedFile(path: string, data: Uint8Array): void;
+  /**
+   * Writes one imported file (text or binary) into the workspace folder, or
+   * into `folder` (a host path) when the command named one.
+   */
+  writeImportedFile(path: string, data: Uint8Array, folder: string | null): void;
   /** Called once a downloaded snapshot is read, before its files are written. */
   beforeImport?: () => void;
+  /**
+   * A link by upload is about to send these files (workspace-relative
+   * paths): the server will build its docs of them from the snapshot. Throws
+   * to stop the link before anything is sent.
+   */
+  beforeLinkUpload?: (paths: string[]) => void;
+  /** The link's upload of these files failed (nothing changed on the server). */
+  linkUploadFailed?: (paths: string[]) => void;
   /** Receives the phase of a running snapshot transfer (null when it is over), for GetSyncStatus. */
   transferStatus?: (status: TransferStatus | null) => void;
 }
@@ -123,22 +135,30 @@ export function listRemoteWorkspaces(host: HostBridge, params: Params): unknown 
   return { workspaces };
 }
 
-function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean): number {
+function uploadSnapshot(deps: RemoteDeps, s: Server, remoteId: string, root: string, mode: string, includeAttachments: boolean, linking = false): string[] {
+  // Hosts name the workspace by its root index file (`README.md`) or by its folder: the files are in the folder.
+  const folder = workspaceDir(root);
   return withProgress(deps, 'upload', (progress) => {
-    const { zip, fileCount } = zipWorkspaceFiles(deps.host, root, includeAttachments, {
+    const { zip, fileCount, paths } = zipWorkspaceFiles(deps.host, folder, includeAttachments, {
       begin: (total) => progress.begin('zip', total),
       advance: (completed) => progress.advance(completed),
     });
+    if (linking) deps.beforeLinkUpload?.(paths);
     progress.begin('send', fileCount, zip.length);
-    const res = deps.host.httpRequest({
-      url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
-      method: 'POST',
-      headers: authHeaders(s.token, 'application/zip'),
-      body_base64: encodeBase64(zip),
-    });
-    if (res.status === 0) throw new CommandError(res.error ?? res.body);
-    if (res.status !== 200) throw new CommandError(httpError(res));
-    return fileCount;
+    try {
+      const res = deps.host.httpRequest({
+        url: `${s.url}/api/workspaces/${remoteId}/snapshot?mode=${mode}&include_attachments=${includeAttachments}`,
+        method: 'POST',
+        headers: authHeaders(s.token, 'application/zip'),
+        body_base64: encodeBase64(zip),
+      });
+      if (res.status === 0) throw new CommandError(res.error ?? res.body);
+      if (res.status !== 200) throw new CommandError(httpError(res));
+    } catch (e) {
+      if (linking) deps.linkUploadFailed?.(paths);
+      throw e;
+    }
+    return paths;
   });
 }
 
@@ -159,11 +179,11 @@ export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
   }
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const filesUploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments);
+  const uploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments, true);
   const config = loadConfig(deps.host);
   saveConfig(deps.host, { ...config, workspace_id: remoteId });
   deps.reconcileTransport(true);
-  return { remote_id: remoteId, created_remote: created, snapshot_uploaded: true, files_uploaded: filesUploaded };
+  return { remote_id: remoteId, created_remote: created, snapshot_uploaded: true, files_uploaded: uploaded.length };
 }
 
 export function uploadWorkspaceSnapshot(deps: RemoteDeps, params: Params): unknown {
@@ -174,8 +194,8 @@ export function uploadWorkspaceSnapshot(deps: RemoteDeps, params: Params): unkno
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const mode = optionalString(params, 'mode') ?? 'replace';
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
-  const filesUploaded = uploadSnapshot(deps, s, remoteId, root, mode, includeAttachments);
-  return { remote_id: remoteId, files_uploaded: filesUploaded, snapshot_uploaded: true };
+  const uploaded = uploadSnapshot(deps, s, remoteId, root, mode, includeAttachments);
+  return { remote_id: remoteId, files_uploaded: uploaded.length, snapshot_uploaded: true };
 }
 
 export function unlinkWorkspace(deps: RemoteDeps): unknown {
@@ -191,6 +211,8 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
   const remoteId = optionalString(params, 'remote_id');
   if (remoteId === null) throw new CommandError('Missing remote_id');
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
+  const root = optionalString(params, 'workspace_root');
+  const folder = root === null || root.trim() === '' ? null : workspaceDir(root.trim());
   const imported = withProgress(deps, 'download', (progress) => {
     progress.begin('receive', 0);
     const res = deps.host.httpRequest({
@@ -212,7 +234,7 @@ export function downloadWorkspace(deps: RemoteDeps, params: Params): unknown {
     deps.beforeImport?.();
     progress.begin('import', files.length, zip.length);
     files.forEach((f, i) => {
-      deps.writeImportedFile(f.path, f.data);
+      deps.writeImportedFile(f.path, f.data, folder);
       progress.advance(i + 1);
     });
     return files.length;
@@ -276,6 +298,16 @@ function expectStatus(res: HttpResponse, ok: number[]): void {
   if (!ok.includes(res.status)) throw new CommandError(httpError(res));
 }
 
+/** The JSON a namespace call answered; an empty or non-JSON body is an error, as in the Rust plugin. */
+function jsonOrFail(res: HttpResponse, error = 'Invalid response'): unknown {
+  if (res.body === '') throw new CommandError(error);
+  try {
+    return JSON.parse(res.body) as unknown;
+  } catch {
+    throw new CommandError(error);
+  }
+}
+
 export function namespaceCommand(host: HostBridge, command: string, params: Params): unknown {
   const s = server(host, params);
   switch (command) {
@@ -283,14 +315,12 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const res = request(host, s, 'POST', '/namespaces', { id: ns });
       expectStatus(res, [200, 201]);
-      return jsonBody(res);
+      return jsonOrFail(res, 'Invalid namespace response');
     }
     case 'NsListNamespaces': {
       const res = request(host, s, 'GET', '/namespaces');
       expectStatus(res, [200]);
-      const body = jsonBody(res);
-      if (body === null) throw new CommandError('Invalid namespace response');
-      return body;
+      return jsonOrFail(res);
     }
     case 'NsPutObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
@@ -314,7 +344,7 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const res = host.httpRequest({ url: `${s.url}/namespaces/${ns}/objects/${key}`, method: 'PUT', headers, body_base64: b64 });
       if (res.status === 0) throw new CommandError(res.error ?? res.body);
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsGetObject': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
@@ -336,21 +366,21 @@ export function namespaceCommand(host: HostBridge, command: string, params: Para
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const res = request(host, s, 'GET', `/namespaces/${ns}/objects`);
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsCreateSession': {
       const ns = requireString(params, 'namespace_id', 'Missing namespace_id');
       const readOnly = optionalBool(params, 'read_only') ?? false;
       const res = request(host, s, 'POST', '/sessions', { namespace_id: ns, read_only: readOnly });
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsGetSession': {
       const code = requireString(params, 'code', 'Missing code');
       const res = request(host, s, 'GET', `/sessions/${code}`);
       if (res.status === 404) return null;
       expectStatus(res, [200]);
-      return jsonBody(res);
+      return jsonOrFail(res);
     }
     case 'NsDeleteSession': {
       const code = requireString(params, 'code', 'Missing code');

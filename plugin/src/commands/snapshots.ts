@@ -54,14 +54,33 @@ function newSnapshotId(now: number): string {
   return `${now.toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Every active file as the CRDT holds it, sorted by path. */
-function renderWorkspace(rt: SyncRuntime): SnapshotFileEntry[] {
+/**
+ * Every active file as the CRDT holds it, sorted by path. With
+ * `withUntracked`, also the Markdown files in the folder that the CRDT does
+ * not hold (as they are on disk): a snapshot download into a folder whose
+ * files the plugin was never told about overwrites them too.
+ */
+function renderWorkspace(rt: SyncRuntime, withUntracked = false): SnapshotFileEntry[] {
   const { state, disk } = rt;
   const out: SnapshotFileEntry[] = [];
   for (const [path, metadata] of state.workspace.listFiles()) {
     const docBody = state.bodies.has(path) ? state.bodies.getBody(path) : '';
     const body = docBody === '' ? bodyForWrite('', disk.readBody(path)) : docBody;
     out.push({ path, metadata, body, text: renderFileMarkdown(metadata, body) });
+  }
+  if (withUntracked) {
+    const tracked = new Set(out.map((f) => f.path));
+    for (const path of disk.listMarkdownKeys()) {
+      if (tracked.has(path)) continue;
+      const text = disk.read(path);
+      if (text === null) continue;
+      try {
+        const parsed = parseFileMarkdown(path, text, state.now);
+        out.push({ path, metadata: parsed.metadata, body: parsed.body, text });
+      } catch (e) {
+        rt.host.log('warn', `[snapshots] ${path} left out: ${(e as Error).message}`);
+      }
+    }
   }
   return out.sort((a, b) => compareKeys(a.path, b.path));
 }
@@ -143,10 +162,10 @@ function publicInfo(s: SnapshotInfo) {
   return { id: s.id, name: s.name, created_at: s.created_at, automatic: s.automatic, file_count: s.file_count, size: s.size };
 }
 
-/** Takes a snapshot of the workspace now. */
-export function createSnapshot(rt: SyncRuntime, name: string, automatic: boolean): SnapshotInfo {
+/** Takes a snapshot of the workspace now (with the untracked files on disk when `withUntracked`). */
+export function createSnapshot(rt: SyncRuntime, name: string, automatic: boolean, withUntracked = false): SnapshotInfo {
   const created_at = rt.state.now();
-  const files = renderWorkspace(rt);
+  const files = renderWorkspace(rt, withUntracked);
   const zip = buildZip(files, { version: 1, name, created_at, automatic });
   try {
     const { info, dropped } = store(rt).save({ id: newSnapshotId(created_at), name, created_at, automatic, file_count: files.length }, zip);
@@ -161,11 +180,13 @@ export function createSnapshot(rt: SyncRuntime, name: string, automatic: boolean
 /**
  * An automatic snapshot before a bulk change; skipped when the workspace has
  * no files (nothing to lose). A failure is reported and stops the change.
+ * `withUntracked`: the change writes over the folder (a snapshot download),
+ * so files on disk the CRDT does not hold are kept too.
  */
-export function automaticSnapshot(rt: SyncRuntime, name: string): SnapshotInfo | null {
-  if (rt.state.workspace.activeKeys().length === 0) return null;
+export function automaticSnapshot(rt: SyncRuntime, name: string, withUntracked = false): SnapshotInfo | null {
+  if (rt.state.workspace.activeKeys().length === 0 && (!withUntracked || rt.disk.listMarkdownKeys().length === 0)) return null;
   try {
-    return createSnapshot(rt, name, true);
+    return createSnapshot(rt, name, true, withUntracked);
   } catch (e) {
     throw new CommandError(`Could not take the automatic snapshot "${name}": ${(e as Error).message}`);
   }

@@ -117,6 +117,17 @@ export class BodyTracker {
     return actions;
   }
 
+  /**
+   * The bootstrap is over (every body answered): `progress {N, N}` when its
+   * last event said less, so a host showing the count sees it reach the end.
+   */
+  finishProgress(): SessionAction[] {
+    const p = this.progress;
+    this.progress = null;
+    if (p === null || (p.sent === p.total && p.total % PROGRESS_EVERY === 0)) return [];
+    return [{ type: 'EmitEvent', event: { type: 'progress', completed: p.total, total: p.total } }];
+  }
+
   /** Sends waiting SyncStep1s, as many as the docs allow in this input. */
   sendDeferred(): SessionAction[] {
     const actions: SessionAction[] = [];

@@ -350,6 +350,7 @@ export class SyncSession {
   private maybeSynced(actions: SessionAction[]): void {
     if (this.metadataReady && this.bodies.pending.size === 0 && !this.syncedEmitted) {
       this.syncedEmitted = true;
+      actions.push(...this.bodies.finishProgress());
       actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
     }
   }
