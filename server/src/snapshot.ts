@@ -98,9 +98,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  */
 export async function readSnapshotMarkdown(src: ZipSource | Uint8Array, limits: SnapshotLimits, now: () => number): Promise<ImportedFile[]> {
   const source = src instanceof Uint8Array ? bytesZipSource(src) : src;
-  const budget = { remaining: limits.maxUnzippedBytes };
+  let remaining = limits.maxUnzippedBytes;
   const byKey = new Map<string, ImportedFile>();
-  const decoder = new TextDecoder('utf-8', { fatal: true });
   try {
     const entries = await readZipDirectory(source, limits.maxEntries);
     const wanted: { key: string; entry: (typeof entries)[number] }[] = [];
@@ -111,15 +110,24 @@ export async function readSnapshotMarkdown(src: ZipSource | Uint8Array, limits: 
       wanted.push({ key, entry });
     }
     for (const { key, entry } of wanted) {
-      if (entry.uncompressedSize > limits.maxFileBytes) throw new SnapshotError(`${key} is larger than ${limits.maxFileBytes} bytes`);
-      const data = await readZipEntry(source, entry, budget, () => new SnapshotError(`Markdown in the zip exceeds ${limits.maxUnzippedBytes} bytes uncompressed`));
-      if (data.byteLength > limits.maxFileBytes) throw new SnapshotError(`${key} is larger than ${limits.maxFileBytes} bytes`);
-      let text: string;
+      const tooBig = () => new SnapshotError(`${key} is larger than ${limits.maxFileBytes} bytes`);
+      const tooMuch = () => new SnapshotError(`Markdown in the zip exceeds ${limits.maxUnzippedBytes} bytes uncompressed`);
+      // Declared sizes can be forged: they only refuse early; the inflated bytes are what counts.
+      if (entry.uncompressedSize > limits.maxFileBytes) throw tooBig();
+      const cap = Math.min(remaining, limits.maxFileBytes);
+      const chunks = await readZipEntry(source, entry, cap, cap < limits.maxFileBytes ? tooMuch : tooBig);
+      const decoder = new TextDecoder('utf-8', { fatal: true });
+      let text = '';
       try {
-        text = decoder.decode(data);
+        for (const chunk of chunks) {
+          remaining -= chunk.byteLength;
+          text += decoder.decode(chunk, { stream: true });
+        }
+        text += decoder.decode();
       } catch {
         throw new SnapshotError(`Not UTF-8 text: ${key}`);
       }
+      chunks.length = 0;
       try {
         byKey.set(key, { key, ...parseFileMarkdown(key, text, now) });
       } catch (e) {

@@ -110,10 +110,11 @@ export async function readZipDirectory(src: ZipSource, maxEntries: number): Prom
 }
 
 /**
- * The inflated bytes of an entry. `budget.remaining` is decreased as bytes
- * come; when it would go below zero the read stops with `onExceeded()`'s error.
+ * The inflated bytes of an entry, as the chunks zlib produced (no copy into
+ * one buffer). Reading stops with `onExceeded()`'s error as soon as more than
+ * `limit` bytes came out.
  */
-export async function readZipEntry(src: ZipSource, entry: ZipEntry, budget: { remaining: number }, onExceeded: () => Error): Promise<Buffer> {
+export async function readZipEntry(src: ZipSource, entry: ZipEntry, limit: number, onExceeded: () => Error): Promise<Buffer[]> {
   if (entry.flags & 0x1) throw new ZipFormatError(`encrypted entry: ${entry.name}`);
   if (entry.method !== 0 && entry.method !== 8) throw new ZipFormatError(`unsupported compression method ${entry.method}: ${entry.name}`);
   const loc = await src.read(entry.localHeaderOffset, 30);
@@ -124,10 +125,11 @@ export async function readZipEntry(src: ZipSource, entry: ZipEntry, budget: { re
   const output: Readable = entry.method === 8 ? input.pipe(zlib.createInflateRaw()) : input;
   input.on('error', (e) => output.destroy(e));
   const chunks: Buffer[] = [];
+  let size = 0;
   try {
     for await (const chunk of output as AsyncIterable<Buffer>) {
-      budget.remaining -= chunk.byteLength;
-      if (budget.remaining < 0) throw onExceeded();
+      size += chunk.byteLength;
+      if (size > limit) throw onExceeded();
       chunks.push(chunk);
     }
   } catch (e) {
@@ -139,5 +141,5 @@ export async function readZipEntry(src: ZipSource, entry: ZipEntry, budget: { re
     input.destroy();
     output.destroy();
   }
-  return Buffer.concat(chunks);
+  return chunks;
 }
