@@ -105,7 +105,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxDocBytes: 32 * 1024 * 1024,
   maxDocsPerConnection: 16_384,
   maxDocsPerUser: 32_768,
-  maxPendingBytesPerDoc: 8 * 1024 * 1024,
+  maxPendingBytesPerDoc: 2 * 1024 * 1024,
   maxFramesPerSecond: 5_000,
   yieldEveryMessages: 32,
   maxBufferedBytesPerConnection: 64 * 1024 * 1024,
