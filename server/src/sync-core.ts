@@ -50,6 +50,19 @@ export interface SyncCoreOptions {
   maxPendingBytesPerDoc?: number;
 }
 
+/**
+ * Size of the part of `update` that `doc` does not hold yet (a client may send
+ * its whole state as SyncStep2; only what is new counts against the size
+ * limit). An update that does not decode counts whole: applying refuses it.
+ */
+function newBytes(doc: ServerDocument, update: Uint8Array): number {
+  try {
+    return Y.diffUpdate(update, Y.encodeStateVector(doc.ydoc)).byteLength;
+  } catch {
+    return update.byteLength;
+  }
+}
+
 /** Bytes of updates a Y.Doc holds because their dependencies are missing. */
 export function pendingBytes(ydoc: Y.Doc): number {
   const store = ydoc.store;
@@ -185,7 +198,7 @@ export class SyncCore {
       case 'step2':
       case 'update': {
         const maxDocBytes = this.options.maxDocBytes ?? Number.POSITIVE_INFINITY;
-        if (doc.storedBytes + msg.update.byteLength > maxDocBytes) {
+        if (doc.storedBytes + msg.update.byteLength > maxDocBytes && doc.storedBytes + newBytes(doc, msg.update) > maxDocBytes) {
           log.warn('refused update: document size limit', { conn: client.id, doc: docId, bytes: msg.update.byteLength, limit: maxDocBytes });
           client.sendText(JSON.stringify({ type: 'error', doc_id: docId, message: `Document ${docId} would exceed the size limit of ${maxDocBytes} bytes; the update was refused` }));
           return;

@@ -95,6 +95,25 @@ describe('documents', () => {
     expect(b.doc('body:ws/a.md').getText('body').toString()).not.toContain('xxxx');
   });
 
+  it('counts only what is new: a full-state SyncStep2 of a doc near the limit is accepted', async () => {
+    const ts = await server({ maxDocBytes: 20_000 });
+    const token = ts.server.createToken('alice');
+    const a = await connect(ts, token);
+    await joined(a, 'body:ws/b.md');
+    a.doc('body:ws/b.md').getText('body').insert(0, 'w'.repeat(12_000));
+    await a.roundTrip('body:ws/b.md');
+    // 12 KB stored + a 12 KB step2 is over 20 KB, but only its last edit is new.
+    a.autoApply = false;
+    const edit = new Y.Doc();
+    Y.applyUpdate(edit, Y.encodeStateAsUpdate(a.doc('body:ws/b.md')));
+    edit.getText('body').insert(0, 'new ');
+    a.sendStep2('body:ws/b.md', Y.encodeStateAsUpdate(edit));
+    const b = await connect(ts, token);
+    b.sendStep1('body:ws/b.md');
+    await b.waitForDoc('body:ws/b.md', (d) => d.getText('body').toString().startsWith('new w'));
+    expect(errors(a)).toEqual([]);
+  });
+
   it('limits the documents open per socket and per user', async () => {
     const ts = await server({ maxDocsPerConnection: 3, maxDocsPerUser: 4 });
     const token = ts.server.createToken('alice');
