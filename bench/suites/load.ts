@@ -3,13 +3,14 @@
  * each, every relayed frame's latency measured) while 4 sockets without a
  * token flood junk frames (reconnecting whenever they are closed) and one
  * user uploads a zip bomb over and over; next to the same run without the
- * attackers. Reports the normal clients' relay p50/p99 and the server's peak
- * RSS (VmHWM of a fresh server process per run).
+ * attackers (load-attacker.ts, a process of its own). Reports the normal
+ * clients' relay p50/p99 and the server's peak RSS (VmHWM of a fresh server
+ * process per run).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { zipSync } from 'fflate';
+import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { bodyDocId, encodeFrame } from '../../common/src/wire/frame';
@@ -20,7 +21,6 @@ import { row, type Row, type Suite } from '../lib';
 const SUITE = 'load';
 const CLIENTS = 50;
 const PER_SECOND = 10;
-const FLOODERS = 4;
 
 async function token(dataDir: string, user: string): Promise<string> {
   const cli = spawnCli(['token', 'create', '--user', user, '--data-dir', dataDir]);
@@ -35,59 +35,26 @@ function peakRssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-/** 8 entries of 30 MiB of zeros each (each under the per-file limit): about 0.25 MB zipped, 240 MiB inflated. */
-function zipBomb(): ReturnType<typeof zipSync> {
-  const zeros = new Uint8Array(30 * 1024 * 1024);
-  const entries = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`bomb-${i}.md`, zeros]));
-  return zipSync(entries, { level: 9 });
-}
-
-/** Token-less sockets sending junk as fast as they can, reconnecting when closed. */
-function flood(wsUrl: string): { stop(): void; stats(): { sockets: number; frames: number } } {
-  let stopped = false;
-  let sockets = 0;
-  let frames = 0;
-  const junk = [new Uint8Array([200, 1, 2, 3]), encodeFrame('body:victim/a.md', new Uint8Array([0, 0, 1, 0])), new Uint8Array(256).fill(0xff)];
-  const one = () => {
-    if (stopped) return;
-    const ws = new WebSocket(`${wsUrl}?token=dxs_attacker`);
-    ws.on('open', () => {
-      sockets++;
-      const burst = () => {
-        for (let i = 0; i < 500 && ws.readyState === ws.OPEN; i++, frames++) ws.send(junk[i % junk.length]);
-        if (ws.readyState === ws.OPEN && !stopped) setImmediate(burst);
-      };
-      burst();
-    });
-    ws.on('error', () => undefined);
-    ws.on('close', () => setTimeout(one, 1));
+/** Starts the attackers (load-attacker.ts) in their own process; `stop` ends them and describes what they did. */
+async function startAttackers(wsUrl: string, httpUrl: string, tok: string, workspaceId: string): Promise<{ stop(): Promise<string> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-attacker.ts'), wsUrl, httpUrl, tok, workspaceId], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  while (!out.includes('ready')) {
+    if (proc.exitCode !== null) throw new Error('the attacker process exited before it was ready');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+      const s = JSON.parse(out.trim().split('\n').pop()!) as { sockets: number; frames: number; uploads: number; statuses: number[] };
+      return `${s.sockets} token-less sockets opened, ${s.frames} junk frames sent; ${s.uploads} zip bomb uploads (HTTP ${s.statuses.join('/')})`;
+    },
   };
-  for (let i = 0; i < FLOODERS; i++) one();
-  return { stop: () => (stopped = true), stats: () => ({ sockets, frames }) };
-}
-
-/** Uploads the bomb again as soon as the previous upload was answered. */
-function bomber(url: string, tok: string, workspaceId: string, bomb: ReturnType<typeof zipSync>): { stop(): Promise<void>; stats(): { uploads: number; statuses: Set<number> } } {
-  let stopped = false;
-  let uploads = 0;
-  const statuses = new Set<number>();
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const res = await fetch(`${url}/api/workspaces/${workspaceId}/snapshot?mode=merge`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${tok}` },
-          body: bomb,
-        });
-        await res.arrayBuffer();
-        statuses.add(res.status);
-      } catch {
-        statuses.add(0);
-      }
-      uploads++;
-    }
-  })();
-  return { stop: async () => ((stopped = true), await loop), stats: () => ({ uploads, statuses }) };
 }
 
 interface RunResult {
@@ -99,7 +66,7 @@ interface RunResult {
   attack: string;
 }
 
-async function run(seconds: number, attackers: boolean, bomb: ReturnType<typeof zipSync>): Promise<RunResult> {
+async function run(seconds: number, attackers: boolean): Promise<RunResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-bench-load-'));
   const server = await startChildServer(dataDir, ['--max-connections-per-user', String(CLIENTS + 4)]);
   try {
@@ -131,14 +98,9 @@ async function run(seconds: number, attackers: boolean, bomb: ReturnType<typeof 
       const bombTok = await token(dataDir, 'bomber');
       const res = await fetch(`${server.url}/api/workspaces`, { method: 'POST', headers: { Authorization: `Bearer ${bombTok}` }, body: '{"name":"bomb"}' });
       const { id } = (await res.json()) as { id: string };
-      const f = flood(server.wsUrl);
-      const b = bomber(server.url, bombTok, id, bomb);
+      const attackers = await startAttackers(server.wsUrl, server.url, bombTok, id);
       stopAttack = async () => {
-        f.stop();
-        await b.stop();
-        const fs_ = f.stats();
-        const bs = b.stats();
-        attack = `${fs_.sockets} token-less sockets opened, ${fs_.frames} junk frames sent; ${bs.uploads} zip bomb uploads (HTTP ${[...bs.statuses].join('/')})`;
+        attack = await attackers.stop();
       };
       // Let the attack get going before the clients start.
       await new Promise((r) => setTimeout(r, 1000));
@@ -188,12 +150,10 @@ async function run(seconds: number, attackers: boolean, bomb: ReturnType<typeof 
 
 const suite: Suite = async (ctx) => {
   const seconds = ctx.quick ? 4 : 10;
-  const bomb = zipBomb();
-  ctx.log(`zip bomb: ${bomb.byteLength} bytes zipped, ${8 * 30} MiB inflated`);
   ctx.log('without attackers');
-  const quiet = await run(seconds, false, bomb);
-  ctx.log('with 4 token-less flooders and a zip bomb uploader');
-  const loud = await run(seconds, true, bomb);
+  const quiet = await run(seconds, false);
+  ctx.log('with 4 token-less flooders and a zip bomb uploader (64 x 4 MiB entries)');
+  const loud = await run(seconds, true);
   ctx.log(loud.attack);
   const name = `${CLIENTS} clients x ${PER_SECOND} updates/s`;
   const deliveries = (r: RunResult) => `${r.delivered} of ${r.sent * (CLIENTS - 1)} expected deliveries`;

@@ -250,7 +250,7 @@ async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, worksp
       return await importSnapshot(ctx.core, workspaceId, zip, mode, {
         maxEntries: o.maxSnapshotEntries,
         maxUnzippedBytes: o.maxSnapshotUnzippedBytes,
-        maxFileBytes: o.maxDocBytes,
+        maxFileBytes: Math.min(o.maxSnapshotFileBytes, o.maxDocBytes),
         now: () => Date.now(),
       });
     } finally {

@@ -45,6 +45,8 @@ export interface ServerOptions {
   maxSnapshotEntries: number;
   /** Uncompressed bytes of the markdown entries of one snapshot zip. */
   maxSnapshotUnzippedBytes: number;
+  /** Uncompressed bytes of one markdown entry of a snapshot zip (decoding and parsing it runs in one go). */
+  maxSnapshotFileBytes: number;
   /** Snapshot uploads handled at the same time, server-wide (more get 503). */
   maxConcurrentUploads: number;
   /** Workspaces one user may own; creation on first use and `POST /api/workspaces` stop there. */
@@ -99,7 +101,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxConnectionsPerUser: 32,
   snapshotUploadMaxBytes: 256 * 1024 * 1024,
   maxSnapshotEntries: 20_000,
-  maxSnapshotUnzippedBytes: 128 * 1024 * 1024,
+  maxSnapshotUnzippedBytes: 64 * 1024 * 1024,
+  maxSnapshotFileBytes: 4 * 1024 * 1024,
   maxConcurrentUploads: 2,
   maxWorkspacesPerUser: 100,
   maxDocBytes: 32 * 1024 * 1024,
@@ -137,6 +140,7 @@ export type LimitOption =
   | 'snapshotUploadMaxBytes'
   | 'maxSnapshotEntries'
   | 'maxSnapshotUnzippedBytes'
+  | 'maxSnapshotFileBytes'
   | 'maxConcurrentUploads'
   | 'maxWorkspacesPerUser'
   | 'maxDocBytes'
@@ -173,6 +177,7 @@ export const LIMIT_OPTIONS: readonly LimitOptionSpec[] = [
   ['snapshotUploadMaxBytes', 'size of an uploaded snapshot zip (413 above)'],
   ['maxSnapshotEntries', 'markdown entries in one snapshot zip'],
   ['maxSnapshotUnzippedBytes', 'uncompressed markdown in one snapshot zip'],
+  ['maxSnapshotFileBytes', 'uncompressed size of one markdown file in a snapshot zip'],
   ['maxConcurrentUploads', 'snapshot uploads handled at once, server-wide (503 above)'],
   ['tokenCheckIntervalMs', 'how often open sockets re-check their token (revoked -> closed)'],
 ].map(([key, description]) => {
