@@ -185,7 +185,7 @@ describe('snapshot uploads', () => {
   }
 
   it('stops a zip bomb at maxSnapshotUnzippedBytes and refuses too many entries', async () => {
-    const ts = await server({ maxSnapshotUnzippedBytes: 1024 * 1024, maxSnapshotEntries: 5 });
+    const ts = await server({ maxSnapshotUnzippedBytes: 1024 * 1024, maxSnapshotEntries: 5, maxSnapshotFileBytes: 64 * 1024 * 1024 });
     const { token, url } = await workspace(ts);
     const bomb = zipSync({ 'bomb.md': new Uint8Array(16 * 1024 * 1024) }, { level: 9 });
     expect(bomb.byteLength).toBeLessThan(64 * 1024);
@@ -198,6 +198,14 @@ describe('snapshot uploads', () => {
     expect(((await res2.json()) as { error: string }).error).toMatch(/6 entries; the limit is 5/);
     const ok = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: zipSync({ 'a.md': strToU8('hello') }) });
     expect(await ok.json()).toEqual({ files_imported: 1 });
+  });
+
+  it('refuses a markdown file over maxSnapshotFileBytes', async () => {
+    const ts = await server({ maxSnapshotFileBytes: 1000 });
+    const { token, url } = await workspace(ts);
+    const res = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: zipSync({ 'ok.md': strToU8('x'), 'big.md': new Uint8Array(2000).fill(65) }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('big.md is larger than 1000 bytes');
   });
 
   it('answers 503 beyond maxConcurrentUploads, and takes uploads again when one finished', async () => {
