@@ -139,6 +139,7 @@ export class Connection implements DocumentClient, BufferingClient {
       if (this.queuedBytes > MAX_QUEUED_BYTES) {
         this.ctx.noisyLog.log('warn', 'closing connection: too much unhandled input', { conn: this.id, user: ctx.user });
         this.close(CloseCode.SlowConsumer, 'too much unhandled input');
+        this.setReading(false);
         return;
       }
       if (this.queuedBytes > PAUSE_ABOVE_BYTES || this.queuedMessages > PAUSE_ABOVE_MESSAGES) this.setReading(false);
@@ -254,6 +255,7 @@ export class Connection implements DocumentClient, BufferingClient {
   private setReading(on: boolean): void {
     const ws = this.ws as Partial<Pick<WebSocket, 'pause' | 'resume' | 'isPaused'>>;
     if (!ws.pause || !ws.resume) return; // a transport without flow control (the fuzz simulation's)
+    if (on && this.closed) return;
     if (on && ws.isPaused) ws.resume();
     else if (!on && !ws.isPaused) ws.pause();
   }
@@ -291,6 +293,9 @@ export class Connection implements DocumentClient, BufferingClient {
   private closeUnauthenticated(what: string): void {
     this.ctx.noisyLog.log('info', 'closing a socket without a valid token', { conn: this.id, after: what });
     this.close(CloseCode.PolicyViolation, 'a valid token is required');
+    // Nothing it sends matters any more: stop reading, so a flood is not even parsed
+    // (the socket is dropped when the close handshake times out).
+    this.setReading(false);
   }
 
   /** Tells an authenticated client why a doc was refused (once per doc). */
