@@ -30,9 +30,11 @@ function flooder(): void {
   const ws = new WebSocket(`${wsUrl}?token=dxs_attacker`);
   ws.on('open', () => {
     sockets++;
+    // As fast as the connection takes them: more only once the kernel took what was queued.
     const burst = () => {
-      for (let i = 0; i < 200 && ws.readyState === ws.OPEN; i++, frames++) ws.send(junk[i % junk.length]);
-      if (ws.readyState === ws.OPEN && !stopped) setImmediate(burst);
+      if (ws.readyState !== ws.OPEN || stopped) return;
+      if (ws.bufferedAmount < 256 * 1024) for (let i = 0; i < 200; i++, frames++) ws.send(junk[i % junk.length]);
+      setTimeout(burst, ws.bufferedAmount < 256 * 1024 ? 0 : 5);
     };
     burst();
   });
