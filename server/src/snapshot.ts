@@ -115,19 +115,23 @@ export async function readSnapshotMarkdown(src: ZipSource | Uint8Array, limits: 
       // Declared sizes can be forged: they only refuse early; the inflated bytes are what counts.
       if (entry.uncompressedSize > limits.maxFileBytes) throw tooBig();
       const cap = Math.min(remaining, limits.maxFileBytes);
-      const chunks = await readZipEntry(source, entry, cap, cap < limits.maxFileBytes ? tooMuch : tooBig);
+      // Decoded as it inflates, so no single step holds the event loop for a whole file.
       const decoder = new TextDecoder('utf-8', { fatal: true });
+      const notUtf8 = () => new SnapshotError(`Not UTF-8 text: ${key}`);
       let text = '';
-      try {
-        for (const chunk of chunks) {
-          remaining -= chunk.byteLength;
+      await readZipEntry(source, entry, cap, cap < limits.maxFileBytes ? tooMuch : tooBig, (chunk) => {
+        remaining -= chunk.byteLength;
+        try {
           text += decoder.decode(chunk, { stream: true });
+        } catch {
+          throw notUtf8();
         }
+      });
+      try {
         text += decoder.decode();
       } catch {
-        throw new SnapshotError(`Not UTF-8 text: ${key}`);
+        throw notUtf8();
       }
-      chunks.length = 0;
       try {
         byKey.set(key, { key, ...parseFileMarkdown(key, text, now) });
       } catch (e) {

@@ -110,11 +110,17 @@ export async function readZipDirectory(src: ZipSource, maxEntries: number): Prom
 }
 
 /**
- * The inflated bytes of an entry, as the chunks zlib produced (no copy into
- * one buffer). Reading stops with `onExceeded()`'s error as soon as more than
- * `limit` bytes came out.
+ * Streams the inflated bytes of an entry to `onChunk`, chunk by chunk as zlib
+ * produces them (the event loop runs between chunks). Reading stops with
+ * `onExceeded()`'s error as soon as more than `limit` bytes came out.
  */
-export async function readZipEntry(src: ZipSource, entry: ZipEntry, limit: number, onExceeded: () => Error): Promise<Buffer[]> {
+export async function readZipEntry(
+  src: ZipSource,
+  entry: ZipEntry,
+  limit: number,
+  onExceeded: () => Error,
+  onChunk: (chunk: Buffer) => void,
+): Promise<void> {
   if (entry.flags & 0x1) throw new ZipFormatError(`encrypted entry: ${entry.name}`);
   if (entry.method !== 0 && entry.method !== 8) throw new ZipFormatError(`unsupported compression method ${entry.method}: ${entry.name}`);
   const loc = await src.read(entry.localHeaderOffset, 30);
@@ -124,13 +130,12 @@ export async function readZipEntry(src: ZipSource, entry: ZipEntry, limit: numbe
   const input = src.stream(dataStart, entry.compressedSize);
   const output: Readable = entry.method === 8 ? input.pipe(zlib.createInflateRaw()) : input;
   input.on('error', (e) => output.destroy(e));
-  const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of output as AsyncIterable<Buffer>) {
       size += chunk.byteLength;
       if (size > limit) throw onExceeded();
-      chunks.push(chunk);
+      onChunk(chunk);
     }
   } catch (e) {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('Z_')) {
@@ -141,5 +146,4 @@ export async function readZipEntry(src: ZipSource, entry: ZipEntry, limit: numbe
     input.destroy();
     output.destroy();
   }
-  return chunks;
 }
