@@ -59,8 +59,9 @@ async function startAttackers(wsUrl: string, httpUrl: string, tok: string, works
 }
 
 interface RunResult {
-  p50: number;
-  p99: number;
+  /** null when no relayed frame arrived during the run. */
+  p50: number | null;
+  p99: number | null;
   peakRss: number;
   sent: number;
   delivered: number;
@@ -140,7 +141,7 @@ async function run(seconds: number, attackers: boolean): Promise<RunResult> {
     for (const ws of sockets) ws.close();
     if (server.proc.exitCode !== null) throw new Error(`the server exited during the run: ${server.stderr.join('').slice(-2000)}`);
     latencies.sort((a, b) => a - b);
-    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+    const q = (p: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]);
     return { p50: q(0.5), p99: q(0.99), peakRss, sent, delivered: latencies.length, attack };
   } finally {
     server.proc.kill('SIGTERM');
@@ -157,12 +158,13 @@ const suite: Suite = async (ctx) => {
   const loud = await run(seconds, true);
   ctx.log(loud.attack);
   const name = `${CLIENTS} clients x ${PER_SECOND} updates/s`;
+  const ms = (v: number | null) => (v === null ? 'no relayed frame arrived' : `${v.toFixed(2)} ms`);
   const deliveries = (r: RunResult) => `${r.delivered} of ${r.sent * (CLIENTS - 1)} expected deliveries`;
   return [
     row(SUITE, `relay latency p50, ${name}, no attackers`, 'ms', quiet.p50, null, { notes: deliveries(quiet) }),
-    row(SUITE, `relay latency p50, ${name}, under attack`, 'ms', loud.p50, null, { notes: `no attackers: ${quiet.p50.toFixed(2)} ms; ${deliveries(loud)}` }),
+    row(SUITE, `relay latency p50, ${name}, under attack`, 'ms', loud.p50, null, { notes: `no attackers: ${ms(quiet.p50)}; ${deliveries(loud)}` }),
     row(SUITE, `relay latency p99, ${name}, no attackers`, 'ms', quiet.p99, null, { target: '< 50 ms' }),
-    row(SUITE, `relay latency p99, ${name}, under attack`, 'ms', loud.p99, null, { target: '< 250 ms', notes: `no attackers: ${quiet.p99.toFixed(2)} ms; ${loud.attack}` }),
+    row(SUITE, `relay latency p99, ${name}, under attack`, 'ms', loud.p99, null, { target: '< 250 ms', notes: `no attackers: ${ms(quiet.p99)}; ${loud.attack}` }),
     row(SUITE, 'server peak RSS, no attackers', 'MiB', quiet.peakRss, null),
     row(SUITE, 'server peak RSS, under attack', 'MiB', loud.peakRss, null, { target: '< 1 GiB', notes: `no attackers: ${quiet.peakRss.toFixed(0)} MiB` }),
   ];
