@@ -4,8 +4,11 @@
  * connection slots, token-less floods, revoked tokens. The process must keep
  * serving everybody else.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { encodeFrame } from '../../common/src/wire/frame';
@@ -108,6 +111,35 @@ describe('request targets that do not parse', () => {
     await joined(c, 'body:ws/a.md');
     expect(server.proc.exitCode).toBeNull();
     expect(server.stderr.join('')).not.toMatch(/uncaught exception|unhandled rejection/);
+  });
+});
+
+describe('the last-resort handler', () => {
+  it('logs an exception that escaped every handler and keeps the process running', async () => {
+    const dir = dataDir();
+    const script = path.join(dir, 'guard.mts');
+    const src = path.resolve(import.meta.dirname, '../../server/src');
+    fs.writeFileSync(
+      script,
+      [
+        `import { installCrashGuard } from ${JSON.stringify(pathToFileURL(path.join(src, 'http-server.ts')).href)};`,
+        `import { createLogger } from ${JSON.stringify(pathToFileURL(path.join(src, 'log.ts')).href)};`,
+        `installCrashGuard(createLogger('error'));`,
+        `setTimeout(() => { throw new Error('boom'); }, 10);`,
+        `setTimeout(() => { void Promise.reject(new Error('nope')); }, 20);`,
+        `setTimeout(() => { process.stdout.write('still here\\n'); process.exit(0); }, 300);`,
+      ].join('\n'),
+    );
+    const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(import.meta.dirname, '../..') });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((resolve) => proc.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(out).toBe('still here\n');
+    expect(err).toMatch(/error uncaught exception; still serving .*boom/);
+    expect(err).toMatch(/error unhandled rejection; still serving .*nope/);
   });
 });
 
