@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   sync: () => import('./suites/sync'),
   trace: () => import('./suites/trace'),
   history: () => import('./suites/history'),
+  load: () => import('./suites/load'),
 };
 
 const { values } = parseArgs({

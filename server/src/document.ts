@@ -25,6 +25,8 @@ export class ServerDocument {
   /** Updates and bytes logged since the last compaction. */
   logCount = 0;
   logBytes = 0;
+  /** Size of the stored base state. */
+  baseBytes = 0;
   /** Pending idle-unload timer. */
   unloadTimer: NodeJS.Timeout | null = null;
   /** Set when the document was unloaded; a destroyed document is never used again. */
@@ -43,6 +45,7 @@ export class ServerDocument {
       const merged = parts.length === 1 ? parts[0] : Y.mergeUpdates(parts);
       Y.applyUpdate(this.ydoc, merged, 'load');
     }
+    this.baseBytes = stored.snapshot?.byteLength ?? 0;
     this.lastSeq = stored.lastSeq;
     this.logCount = stored.updates.length;
     this.logBytes = stored.updateBytes;
@@ -95,6 +98,11 @@ export class ServerDocument {
       this.ydoc.off('update', onUpdate);
     }
     return produced;
+  }
+
+  /** What storage holds for this document: base state plus logged updates (the size limit's measure). */
+  get storedBytes(): number {
+    return this.baseBytes + this.logBytes;
   }
 
   /** The whole document as one update (v1). */

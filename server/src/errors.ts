@@ -8,12 +8,18 @@
 export const CloseCode = {
   /** The server is shutting down. */
   GoingAway: 1001,
+  /** A socket without a valid token sent a frame (it can open nothing). */
+  PolicyViolation: 1008,
   /** A frame was larger than `maxMessageBytes` (sent by `ws` itself). */
   MessageTooBig: 1009,
   /** The server could not persist an update; reconnecting resynchronises. */
   InternalError: 1011,
+  /** The connection limit was reached while the handshake ran. */
+  TryAgainLater: 1013,
   /** The peer did not answer pings. */
   Timeout: 4000,
+  /** The socket's token was revoked (or its user removed from the allow list). */
+  TokenRevoked: 4001,
   /** The peer reads too slowly: its send buffer exceeded the limit. */
   SlowConsumer: 4008,
 } as const;
@@ -68,6 +74,26 @@ export class AccessDeniedError extends Error {
   ) {
     super(`Access denied (${reason})${workspaceId !== undefined ? ` to workspace ${workspaceId}` : ''}`);
   }
+}
+
+/**
+ * A workspace id was refused for a reason the caller should be told (quota
+ * reached, or too close to an existing id); the message says which.
+ */
+export class WorkspaceRefusedError extends Error {
+  override name = 'WorkspaceRefusedError';
+  constructor(
+    message: string,
+    readonly workspaceId: string,
+    readonly user: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A configured limit was reached; the message names the limit and its value. */
+export class LimitError extends Error {
+  override name = 'LimitError';
 }
 
 /** A request argument is invalid (bad user name, workspace name, zip entry...). */

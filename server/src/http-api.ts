@@ -3,7 +3,7 @@
  *
  *   GET  /                                   "Diaryx Sync Server"
  *   GET  /health                             "OK"
- *   GET  /api/status                         {status, version, active_connections, active_rooms}
+ *   GET  /api/status                         {status: "ok"}; with a valid token also version and counts
  *   GET  /api/workspaces                     [{id, name}] of the caller
  *   POST /api/workspaces {"name"}            {id, name}; 409 when the caller has that name
  *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown
@@ -12,24 +12,55 @@
  * Auth: `Authorization: Bearer <token>` (or `?token=` for clients that cannot
  * set headers); 401 without a valid token. A workspace the caller does not own
  * answers 404, exactly like one that does not exist.
+ *
+ * Every part of a request (target, headers, body) is parsed inside the
+ * handler: bad input is a 4xx answer, never an exception that escapes.
+ * Snapshot uploads stream to a temporary file (os.tmpdir()) and are unzipped
+ * from there (zip-reader.ts), at most `maxConcurrentUploads` at a time.
  */
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { AuthStore } from './auth';
-import { AccessDeniedError, ValidationError, WorkspaceExistsError, describeError } from './errors';
+import { applyCors } from './cors';
+import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, WorkspaceRefusedError, describeError } from './errors';
 import type { Logger } from './log';
+import type { ServerOptions } from './options';
+import { parseRequestTarget } from './request-target';
 import { exportSnapshot, importSnapshot, SnapshotError, type ImportMode } from './snapshot';
 import type { SyncCore } from './sync-core';
 import { SERVER_VERSION } from './version';
+import { fileZipSource } from './zip-reader';
 
 /** Largest JSON request body. */
 const MAX_JSON_BODY_BYTES = 64 * 1024;
+/** What a client is told to wait when every upload slot is taken. */
+const UPLOAD_RETRY_AFTER_S = 5;
+
+/** Server-wide count of snapshot uploads in progress. */
+export class UploadSlots {
+  private used = 0;
+  constructor(readonly limit: number) {}
+  tryAcquire(): boolean {
+    if (this.used >= this.limit) return false;
+    this.used++;
+    return true;
+  }
+  release(): void {
+    this.used--;
+  }
+}
 
 /** What the API needs. */
 export interface HttpApiContext {
   core: SyncCore;
   auth: AuthStore;
   logger: Logger;
-  snapshotUploadMaxBytes: number;
+  options: ServerOptions;
+  uploads: UploadSlots;
   /** Open WebSocket connections. */
   activeConnections: () => number;
 }
@@ -64,6 +95,21 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, JSON.stringify(value), 'application/json');
 }
 
+/** Streams a request body to `file`, refusing more than `limit` bytes with 413. */
+async function saveBody(req: IncomingMessage, file: string, limit: number): Promise<void> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `Request body larger than ${limit} bytes`);
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.byteLength;
+      if (size > limit) done(new HttpError(413, `Request body larger than ${limit} bytes`));
+      else done(null, chunk);
+    },
+  });
+  await pipeline(req, counter, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+}
+
 /** Reads a request body, refusing more than `limit` bytes with 413. */
 async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length']);
@@ -81,22 +127,25 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array
 
 /** Handles one HTTP request (never throws). */
 export async function handleHttpRequest(ctx: HttpApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  res.setHeader('Access-Control-Allow-Origin', '*');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+  let url: URL | null = null;
   try {
+    applyCors(req, res, ctx.options.corsOrigins);
+    url = parseRequestTarget(req.url);
+    if (url === null) throw new HttpError(400, 'Invalid request target');
     await route(ctx, req, res, url);
   } catch (e) {
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    // The body of a refused request is not read: close the connection after the answer.
+    if (!req.complete) res.setHeader('Connection', 'close');
     if (e instanceof HttpError) sendJson(res, e.status, { error: e.message });
     else if (e instanceof SnapshotError || e instanceof ValidationError) sendJson(res, 400, { error: e.message });
     else if (e instanceof WorkspaceExistsError) sendJson(res, 409, { error: e.message });
+    else if (e instanceof WorkspaceRefusedError || e instanceof LimitError) sendJson(res, 403, { error: e.message });
     else {
-      ctx.logger.error('request failed', { method: req.method, path: url.pathname, error: describeError(e) });
+      ctx.logger.error('request failed', { method: req.method, path: url?.pathname, error: describeError(e) });
       sendJson(res, 500, { error: 'Internal server error' });
     }
   }
@@ -113,6 +162,14 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
   if (path === '/' && method === 'GET') return send(res, 200, 'Diaryx Sync Server', 'text/plain; charset=utf-8');
   if (path === '/health' && method === 'GET') return send(res, 200, 'OK', 'text/plain; charset=utf-8');
   if (path === '/api/status' && method === 'GET') {
+    // Strangers learn only that the server is up; token holders also get the version and load.
+    let user: string | null = null;
+    try {
+      user = authenticate(ctx, req, url);
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+    }
+    if (user === null) return sendJson(res, 200, { status: 'ok' });
     return sendJson(res, 200, {
       status: 'ok',
       version: SERVER_VERSION,
@@ -156,17 +213,52 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     if (method === 'POST') {
       const modeParam = url.searchParams.get('mode') ?? 'merge';
       if (modeParam !== 'replace' && modeParam !== 'merge') throw new HttpError(400, 'mode must be replace or merge');
-      const zip = await readBody(req, ctx.snapshotUploadMaxBytes);
-      const count = await importSnapshot(ctx.core, workspaceId, zip, modeParam as ImportMode, {
-        maxUnzippedBytes: ctx.snapshotUploadMaxBytes,
-        now: () => Date.now(),
-      });
+      const count = await withUploadSlot(ctx, res, () => receiveSnapshot(ctx, req, workspaceId, modeParam));
+      if (count === null) return;
       ctx.logger.info('snapshot imported', { user, workspace: workspaceId, files: count, mode: modeParam });
       return sendJson(res, 200, { files_imported: count });
     }
     throw new HttpError(405, 'Method not allowed');
   }
   throw new HttpError(404, 'Not found');
+}
+
+/** Runs `fn` in an upload slot; answers 503 (and resolves null) when all are taken. */
+async function withUploadSlot<T>(ctx: HttpApiContext, res: ServerResponse, fn: () => Promise<T>): Promise<T | null> {
+  if (!ctx.uploads.tryAcquire()) {
+    res.setHeader('Retry-After', String(UPLOAD_RETRY_AFTER_S));
+    res.setHeader('Connection', 'close');
+    sendJson(res, 503, { error: `Too many snapshot uploads in progress (limit ${ctx.uploads.limit}); retry later` });
+    return null;
+  }
+  try {
+    return await fn();
+  } finally {
+    ctx.uploads.release();
+  }
+}
+
+/** Streams the upload to a temporary file and imports it from there. */
+async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, workspaceId: string, mode: ImportMode): Promise<number> {
+  const o = ctx.options;
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'diaryx-upload-'));
+  try {
+    const file = path.join(dir, 'snapshot.zip');
+    await saveBody(req, file, o.snapshotUploadMaxBytes);
+    const zip = await fileZipSource(file);
+    try {
+      return await importSnapshot(ctx.core, workspaceId, zip, mode, {
+        maxEntries: o.maxSnapshotEntries,
+        maxUnzippedBytes: o.maxSnapshotUnzippedBytes,
+        maxFileBytes: Math.min(o.maxSnapshotFileBytes, o.maxDocBytes),
+        now: () => Date.now(),
+      });
+    } finally {
+      await zip.close();
+    }
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
 }
 
 function authenticate(ctx: HttpApiContext, req: IncomingMessage, url: URL): string {

@@ -13,15 +13,21 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { AuthStore } from './auth';
 import { Connection } from './connection';
-import { CloseCode, describeError } from './errors';
-import { handleHttpRequest, requestToken } from './http-api';
+import { AccessDeniedError, CloseCode, describeError } from './errors';
+import { handleHttpRequest, requestToken, UploadSlots } from './http-api';
 import type { Logger } from './log';
+import type { ServerOptions } from './options';
+import { OutputBudget, UserDocCounts } from './quotas';
+import { RateLimitedLog } from './rate-limited-log';
+import { parseRequestTarget } from './request-target';
 import type { SyncCore } from './sync-core';
 
 /** Interval between pings; a socket that missed one pong is dropped at the next tick. */
 export const HEARTBEAT_INTERVAL_MS = 30_000;
 /** How long shutdown waits for clients to complete the close handshake. */
 const CLOSE_GRACE_MS = 2_000;
+/** How often the server-wide output budget is checked besides on sends. */
+const OUTPUT_BUDGET_CHECK_MS = 1_000;
 const WS_ROUTE = /^(?:\/api)?(?:\/sync2|\/namespaces\/[^/]+\/sync|\/ns\/[^/]+\/sync)\/?$/;
 
 /** What the network edge needs. */
@@ -29,37 +35,63 @@ export interface SyncServerContext {
   core: SyncCore;
   auth: AuthStore;
   logger: Logger;
-  host: string;
-  port: number;
-  maxMessageBytes: number;
-  maxConnectionsPerUser: number;
-  snapshotUploadMaxBytes: number;
+  options: ServerOptions;
+}
+
+/** Ends an upgrade request with a plain HTTP answer. */
+function refuseUpgrade(socket: Socket, status: string): void {
+  if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  else socket.destroy();
 }
 
 export class SyncServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  /** Established WebSockets per user (`user:x`) or per address for sockets without a valid token. */
   private readonly perKey = new Map<string, number>();
-  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly noisyLog: RateLimitedLog;
+  private readonly userDocs: UserDocCounts;
+  private readonly outputBudget: OutputBudget;
+  private readonly uploads: UploadSlots;
+  private timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | null = null;
 
   constructor(private readonly ctx: SyncServerContext) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: ctx.maxMessageBytes });
+    const o = ctx.options;
+    this.noisyLog = new RateLimitedLog(ctx.logger);
+    this.userDocs = new UserDocCounts(o.maxDocsPerUser);
+    this.outputBudget = new OutputBudget(o.maxBufferedOutputBytes, () => this.connections);
+    this.uploads = new UploadSlots(o.maxConcurrentUploads);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes });
     this.http = http.createServer((req, res) => {
-      void handleHttpRequest(
+      handleHttpRequest(
         {
           core: ctx.core,
           auth: ctx.auth,
           logger: ctx.logger,
-          snapshotUploadMaxBytes: ctx.snapshotUploadMaxBytes,
+          options: o,
+          uploads: this.uploads,
           activeConnections: () => this.connections.size,
         },
         req,
         res,
-      );
+      ).catch((e: unknown) => {
+        // handleHttpRequest answers every failure itself; this is the last line.
+        ctx.logger.error('request handler failed', { error: describeError(e) });
+        res.destroy();
+      });
     });
-    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      // Until ws owns it, nobody else listens for errors of this socket (a reset would be uncaught).
+      socket.on('error', () => socket.destroy());
+      try {
+        this.upgrade(req, socket, head);
+      } catch (e) {
+        this.noisyLog.log('warn', 'upgrade failed', { error: describeError(e) });
+        socket.destroy();
+      }
+    });
     this.http.on('clientError', (_e, socket) => socket.destroy());
   }
 
@@ -72,44 +104,113 @@ export class SyncServer {
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(this.ctx.port, this.ctx.host, () => {
+      this.http.listen(this.ctx.options.port, this.ctx.options.host, () => {
         this.http.off('error', reject);
         resolve();
       });
     });
-    this.heartbeat = setInterval(() => {
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(() => {
+        try {
+          fn();
+        } catch (e) {
+          this.ctx.logger.error('periodic check failed', { error: describeError(e) });
+        }
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(HEARTBEAT_INTERVAL_MS, () => {
       for (const c of this.connections) c.heartbeat();
-    }, HEARTBEAT_INTERVAL_MS);
-    this.heartbeat.unref();
+    });
+    every(OUTPUT_BUDGET_CHECK_MS, () => this.outputBudget.enforce());
+    every(this.ctx.options.tokenCheckIntervalMs, () => this.closeRevoked());
     return (this.http.address() as AddressInfo).port;
   }
 
+  /**
+   * Closes the sockets whose token no longer authenticates (revoked with
+   * `token revoke`, possibly by another process, or its user taken off the
+   * allow list). One lookup per distinct token.
+   */
+  closeRevoked(): number {
+    const verdict = new Map<string, boolean>();
+    let closed = 0;
+    for (const c of this.connections) {
+      if (c.user === null || c.token === null) continue;
+      let valid = verdict.get(c.token);
+      if (valid === undefined) {
+        try {
+          valid = this.ctx.auth.authenticate(c.token) === c.user;
+        } catch (e) {
+          if (!(e instanceof AccessDeniedError)) throw e;
+          valid = false;
+        }
+        verdict.set(c.token, valid);
+      }
+      if (!valid) {
+        this.ctx.logger.info('closing connection: token revoked', { conn: c.id, user: c.user });
+        c.close(CloseCode.TokenRevoked, 'token revoked');
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   private upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseRequestTarget(req.url);
+    if (url === null) {
+      refuseUpgrade(socket, '400 Bad Request');
+      return;
+    }
     if (this.closing || !WS_ROUTE.test(url.pathname)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, '404 Not Found');
       return;
     }
     const token = requestToken(req, url);
     let user: string | null = null;
     try {
       user = this.ctx.auth.authenticate(token);
-    } catch {
-      // Auth is decided per doc; a socket without a valid token stays open but reaches nothing.
+    } catch (e) {
+      // A socket without a valid token is accepted and closed at its first frame (connection.ts).
+      if (!(e instanceof AccessDeniedError)) throw e;
     }
     const key = user !== null ? `user:${user}` : `addr:${socket.remoteAddress ?? '?'}`;
-    const count = this.perKey.get(key) ?? 0;
-    if (count >= this.ctx.maxConnectionsPerUser) {
-      this.ctx.logger.warn('connection limit reached', { user, path: url.pathname, limit: this.ctx.maxConnectionsPerUser });
-      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const limit = this.ctx.options.maxConnectionsPerUser;
+    if ((this.perKey.get(key) ?? 0) >= limit) {
+      this.noisyLog.log('warn', 'connection limit reached', { user, path: url.pathname, limit });
+      refuseUpgrade(socket, '429 Too Many Requests');
       return;
     }
-    this.perKey.set(key, count + 1);
+    // The slot is taken only once the WebSocket is established (ws calls back
+    // only then; a failed handshake is answered by ws and never counted) and
+    // given back when it closes.
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new Connection(ws, { core: this.ctx.core, logger: this.ctx.logger, token, user });
+      const count = this.perKey.get(key) ?? 0;
+      if (count >= limit) {
+        ws.close(CloseCode.TryAgainLater, 'connection limit reached');
+        return;
+      }
+      this.perKey.set(key, count + 1);
+      const o = this.ctx.options;
+      const conn = new Connection(ws, {
+        core: this.ctx.core,
+        logger: this.ctx.logger,
+        noisyLog: this.noisyLog,
+        token,
+        user,
+        limits: {
+          maxFramesPerSecond: o.maxFramesPerSecond,
+          yieldEveryMessages: o.yieldEveryMessages,
+          maxDocsPerConnection: o.maxDocsPerConnection,
+          maxBufferedBytesPerConnection: o.maxBufferedBytesPerConnection,
+        },
+        userDocs: this.userDocs,
+        outputBudget: this.outputBudget,
+      });
       this.connections.add(conn);
       this.ctx.logger.debug('connection opened', { conn: conn.id, user, path: url.pathname });
-      ws.on('close', () => {
+      ws.once('close', () => {
         this.connections.delete(conn);
         const n = (this.perKey.get(key) ?? 1) - 1;
         if (n <= 0) this.perKey.delete(key);
@@ -129,7 +230,7 @@ export class SyncServer {
   }
 
   private async doClose(): Promise<void> {
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const t of this.timers) clearInterval(t);
     const serverClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const conns = [...this.connections];
@@ -146,6 +247,22 @@ export class SyncServer {
     this.http.closeAllConnections();
     await serverClosed;
   }
+}
+
+/**
+ * Last resort: an exception that escaped every handler is logged and the
+ * server keeps serving (every network input is parsed inside a handler, so
+ * this is for bugs, not for input). Returns a function that removes it.
+ */
+export function installCrashGuard(logger: Logger): () => void {
+  const onError = (e: unknown) => logger.error('uncaught exception; still serving', { error: describeError(e) });
+  const onRejection = (e: unknown) => logger.error('unhandled rejection; still serving', { error: describeError(e) });
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onRejection);
+  return () => {
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onRejection);
+  };
 }
 
 /**

@@ -4,11 +4,11 @@
  * handle with the URL and `close()`. `createToken(dataDir, user)` issues an
  * access token without a running server.
  */
-import { AuthStore, authExtension } from './auth';
+import { AuthStore, authExtension, type TokenInfo } from './auth';
 import { IN_MEMORY, openDatabase } from './db';
 import { ValidationError } from './errors';
 import type { Extension } from './hooks';
-import { SyncServer, installSignalHandlers } from './http-server';
+import { SyncServer, installCrashGuard, installSignalHandlers } from './http-server';
 import { createLogger } from './log';
 import { resolveOptions, type ServerOptions } from './options';
 import { SqliteStorage } from './storage/sqlite';
@@ -32,6 +32,8 @@ export interface RunningServer {
   core: SyncCore;
   /** Issues a token for `user` on this server's database (works with `dataDir: ':memory:'`). */
   createToken(user: string): string;
+  /** Revokes a token by its id (`token list`) and closes its sockets now; returns the revoked token's user. */
+  revokeToken(id: string): TokenInfo;
   /** Resolves when the server has closed (by `close()` or a signal). */
   closed: Promise<void>;
   /** Closes sockets, unloads documents (compacting them) and closes the database. Idempotent. */
@@ -47,7 +49,11 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   const opts = resolveOptions(options);
   const logger = opts.logger ?? createLogger(opts.logLevel);
   const db = openDatabase(opts.dataDir);
-  const auth = new AuthStore(db, { allowUsers: opts.allowUsers, createWorkspaces: opts.createWorkspaces });
+  const auth = new AuthStore(db, {
+    allowUsers: opts.allowUsers,
+    createWorkspaces: opts.createWorkspaces,
+    maxWorkspacesPerUser: opts.maxWorkspacesPerUser,
+  });
   const storage = opts.storage ?? new SqliteStorage({ database: db });
   const core = new SyncCore({
     storage,
@@ -56,17 +62,10 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     unloadDelayMs: opts.unloadDelayMs,
     compactAfterUpdates: opts.compactAfterUpdates,
     compactAfterBytes: opts.compactAfterBytes,
+    maxDocBytes: opts.maxDocBytes,
+    maxPendingBytesPerDoc: opts.maxPendingBytesPerDoc,
   });
-  const server = new SyncServer({
-    core,
-    auth,
-    logger,
-    host: opts.host,
-    port: opts.port,
-    maxMessageBytes: opts.maxMessageBytes,
-    maxConnectionsPerUser: opts.maxConnectionsPerUser,
-    snapshotUploadMaxBytes: opts.snapshotUploadMaxBytes,
-  });
+  const server = new SyncServer({ core, auth, logger, options: opts });
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;
@@ -95,10 +94,29 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     await close().catch(() => undefined);
     throw e;
   }
-  if (opts.handleSignals) uninstallSignals = installSignalHandlers(close, logger);
+  if (opts.handleSignals) {
+    const removeSignals = installSignalHandlers(close, logger);
+    const removeGuard = installCrashGuard(logger);
+    uninstallSignals = () => {
+      removeSignals();
+      removeGuard();
+    };
+  }
   const url = `http://${urlHost(opts.host)}:${port}`;
   logger.info('listening', { url, dataDir: opts.dataDir });
-  return { url, port, core, createToken: (user) => auth.createToken(user), closed, close };
+  return {
+    url,
+    port,
+    core,
+    createToken: (user) => auth.createToken(user),
+    revokeToken: (id) => {
+      const revoked = auth.revokeToken(id);
+      server.closeRevoked();
+      return revoked;
+    },
+    closed,
+    close,
+  };
 }
 
 /** Issues a token for `user` in the database of `dataDir` (the server may be running). Returns the plain token. */
@@ -106,7 +124,23 @@ export function createToken(dataDir: string, user: string): string {
   if (dataDir === IN_MEMORY) throw new ValidationError('createToken needs a data directory; use RunningServer.createToken for :memory:');
   const db = openDatabase(dataDir);
   try {
-    return new AuthStore(db, { allowUsers: [], createWorkspaces: true }).createToken(user);
+    return adminAuth(db).createToken(user);
+  } finally {
+    db.close();
+  }
+}
+
+/** An AuthStore for administration (token commands), without the server's policy options. */
+function adminAuth(db: ReturnType<typeof openDatabase>): AuthStore {
+  return new AuthStore(db, { allowUsers: [], createWorkspaces: true, maxWorkspacesPerUser: Number.MAX_SAFE_INTEGER });
+}
+
+/** Runs `fn` on the auth store of `dataDir`'s database (the server may be running). */
+export function withAuthStore<T>(dataDir: string, fn: (auth: AuthStore) => T): T {
+  if (dataDir === IN_MEMORY) throw new ValidationError('token commands need a data directory');
+  const db = openDatabase(dataDir);
+  try {
+    return fn(adminAuth(db));
   } finally {
     db.close();
   }

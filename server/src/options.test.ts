@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIONS, optionsFromEnv, parseBoolean, resolveOptions } from './options';
+import { DEFAULT_OPTIONS, LIMIT_OPTIONS, optionsFromEnv, parseBoolean, parseOriginList, resolveOptions } from './options';
 
 describe('resolveOptions', () => {
   it('uses the typed defaults without env or options', () => {
@@ -28,5 +30,25 @@ describe('resolveOptions', () => {
     expect(() => optionsFromEnv({ DIARYX_SYNC_CREATE_WORKSPACES: 'maybe' })).toThrow(/expected true or false/);
     expect(() => resolveOptions({ maxMessageBytes: 0 }, {})).toThrow(/maxMessageBytes/);
     expect(parseBoolean(' YES ', 'x')).toBe(true);
+  });
+});
+
+describe('limit options', () => {
+  it('are read from their environment variables and documented in the README', () => {
+    const readme = fs.readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    for (const spec of LIMIT_OPTIONS) {
+      expect(optionsFromEnv({ [spec.env]: '7' })[spec.key]).toBe(7);
+      expect(() => optionsFromEnv({ [spec.env]: '0' })).toThrow(new RegExp(`${spec.env}: expected a positive integer`));
+      expect(readme, spec.flag).toContain(`\`${spec.flag}\``);
+      expect(readme, spec.env).toContain(`\`${spec.env}\``);
+      expect(DEFAULT_OPTIONS[spec.key]).toBeGreaterThan(0);
+    }
+    expect(readme).toContain('`DIARYX_SYNC_CORS_ORIGINS`');
+  });
+
+  it('parses CORS origins', () => {
+    expect(parseOriginList('https://app.example, http://localhost:5173,*', 'x')).toEqual(['https://app.example', 'http://localhost:5173', '*']);
+    expect(() => parseOriginList('https://app.example/path', 'x')).toThrow(/not an origin/);
+    expect(() => parseOriginList('app.example', 'x')).toThrow(/not an origin/);
   });
 });

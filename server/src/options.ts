@@ -9,6 +9,10 @@
  * | dataDir           | DIARYX_SYNC_DATA_DIR           | ./diaryx-server-data    |
  * | allowUsers        | DIARYX_SYNC_ALLOW_USERS (a,b)  | [] (every token holder) |
  * | createWorkspaces  | DIARYX_SYNC_CREATE_WORKSPACES  | true                    |
+ * | corsOrigins       | DIARYX_SYNC_CORS_ORIGINS (a,b) | [] (same origin only)   |
+ *
+ * The numeric limits are listed once in LIMIT_OPTIONS (flag, env var, meaning),
+ * which the CLI and the README follow.
  */
 import { ValidationError } from './errors';
 import { LOG_LEVELS, type Logger, type LogLevel } from './log';
@@ -26,12 +30,45 @@ export interface ServerOptions {
   allowUsers: string[];
   /** Whether the first user to open an unknown workspace id becomes its owner. */
   createWorkspaces: boolean;
+  /**
+   * Origins (`https://app.example`) whose browser requests get CORS answers with
+   * credentials; `*` allows any origin. Same-origin requests need no entry.
+   */
+  corsOrigins: string[];
   /** Largest WebSocket message accepted; a bigger one closes that socket with 1009. */
   maxMessageBytes: number;
   /** Open WebSockets per user (per remote address for sockets without a valid token). */
   maxConnectionsPerUser: number;
   /** Largest snapshot zip accepted by `POST /api/workspaces/{id}/snapshot`. */
   snapshotUploadMaxBytes: number;
+  /** Markdown entries in one snapshot zip. */
+  maxSnapshotEntries: number;
+  /** Uncompressed bytes of the markdown entries of one snapshot zip. */
+  maxSnapshotUnzippedBytes: number;
+  /** Uncompressed bytes of one markdown entry of a snapshot zip (decoding and parsing it runs in one go). */
+  maxSnapshotFileBytes: number;
+  /** Snapshot uploads handled at the same time, server-wide (more get 503). */
+  maxConcurrentUploads: number;
+  /** Workspaces one user may own; creation on first use and `POST /api/workspaces` stop there. */
+  maxWorkspacesPerUser: number;
+  /** Size of one document (stored base + logged updates); updates beyond it are refused. */
+  maxDocBytes: number;
+  /** Documents one socket may have open. */
+  maxDocsPerConnection: number;
+  /** Documents one user may have open over all their sockets. */
+  maxDocsPerUser: number;
+  /** Bytes of updates a document holds waiting for missing ones; an update beyond it is refused. */
+  maxPendingBytesPerDoc: number;
+  /** Frames (binary and text) handled per second per socket; faster senders are slowed down. */
+  maxFramesPerSecond: number;
+  /** A socket gives the event loop a turn after this many messages. */
+  yieldEveryMessages: number;
+  /** Unsent output of one socket before it is closed (4008). */
+  maxBufferedBytesPerConnection: number;
+  /** Unsent output of all sockets together; over it the socket with the most is closed (4008). */
+  maxBufferedOutputBytes: number;
+  /** How often open sockets' tokens are checked again (a revoked token's sockets are closed). */
+  tokenCheckIntervalMs: number;
   /** How long a document without clients stays in memory. */
   unloadDelayMs: number;
   /** Compact a document's update log into its base snapshot after this many updates... */
@@ -44,7 +81,11 @@ export interface ServerOptions {
   logger: Logger | null;
   /** Document storage; null means SqliteStorage on the data directory's database. */
   storage: StorageAdapter | null;
-  /** Close gracefully on SIGINT/SIGTERM (the CLI turns this on). */
+  /**
+   * Process-wide handlers (the CLI turns this on): close gracefully on
+   * SIGINT/SIGTERM, and log an uncaught exception or unhandled rejection
+   * instead of exiting.
+   */
   handleSignals: boolean;
 }
 
@@ -55,9 +96,24 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   dataDir: './diaryx-server-data',
   allowUsers: [],
   createWorkspaces: true,
+  corsOrigins: [],
   maxMessageBytes: 16 * 1024 * 1024,
   maxConnectionsPerUser: 32,
-  snapshotUploadMaxBytes: 1024 * 1024 * 1024,
+  snapshotUploadMaxBytes: 256 * 1024 * 1024,
+  maxSnapshotEntries: 20_000,
+  maxSnapshotUnzippedBytes: 64 * 1024 * 1024,
+  maxSnapshotFileBytes: 4 * 1024 * 1024,
+  maxConcurrentUploads: 2,
+  maxWorkspacesPerUser: 100,
+  maxDocBytes: 32 * 1024 * 1024,
+  maxDocsPerConnection: 16_384,
+  maxDocsPerUser: 32_768,
+  maxPendingBytesPerDoc: 2 * 1024 * 1024,
+  maxFramesPerSecond: 5_000,
+  yieldEveryMessages: 32,
+  maxBufferedBytesPerConnection: 64 * 1024 * 1024,
+  maxBufferedOutputBytes: 512 * 1024 * 1024,
+  tokenCheckIntervalMs: 2_000,
   unloadDelayMs: 10_000,
   compactAfterUpdates: 500,
   compactAfterBytes: 4 * 1024 * 1024,
@@ -74,7 +130,92 @@ export const ENV = {
   dataDir: 'DIARYX_SYNC_DATA_DIR',
   allowUsers: 'DIARYX_SYNC_ALLOW_USERS',
   createWorkspaces: 'DIARYX_SYNC_CREATE_WORKSPACES',
+  corsOrigins: 'DIARYX_SYNC_CORS_ORIGINS',
 } as const;
+
+/** The numeric options an operator sets with a flag or an environment variable. */
+export type LimitOption =
+  | 'maxMessageBytes'
+  | 'maxConnectionsPerUser'
+  | 'snapshotUploadMaxBytes'
+  | 'maxSnapshotEntries'
+  | 'maxSnapshotUnzippedBytes'
+  | 'maxSnapshotFileBytes'
+  | 'maxConcurrentUploads'
+  | 'maxWorkspacesPerUser'
+  | 'maxDocBytes'
+  | 'maxDocsPerConnection'
+  | 'maxDocsPerUser'
+  | 'maxPendingBytesPerDoc'
+  | 'maxFramesPerSecond'
+  | 'yieldEveryMessages'
+  | 'maxBufferedBytesPerConnection'
+  | 'maxBufferedOutputBytes'
+  | 'tokenCheckIntervalMs';
+
+/** One numeric option: its flag, its environment variable and what it limits. */
+export interface LimitOptionSpec {
+  key: LimitOption;
+  flag: string;
+  env: string;
+  description: string;
+}
+
+/** Every numeric option, in README order. Values are positive integers. */
+export const LIMIT_OPTIONS: readonly LimitOptionSpec[] = [
+  ['maxMessageBytes', 'largest WebSocket message; a bigger one closes that socket (1009)'],
+  ['maxConnectionsPerUser', 'open WebSockets per user (per address without a valid token); more get 429'],
+  ['maxFramesPerSecond', 'frames handled per second per socket; a faster sender is slowed down'],
+  ['yieldEveryMessages', 'a socket lets other work run after this many messages'],
+  ['maxBufferedBytesPerConnection', 'unsent output of one socket before it is closed (4008)'],
+  ['maxBufferedOutputBytes', 'unsent output of all sockets together; over it the largest is closed (4008)'],
+  ['maxDocBytes', 'size of one document (stored state + update log); bigger updates are refused'],
+  ['maxDocsPerConnection', 'documents open on one socket'],
+  ['maxDocsPerUser', 'documents open by one user over all sockets'],
+  ['maxPendingBytesPerDoc', 'bytes of updates waiting for missing ones, per document'],
+  ['maxWorkspacesPerUser', 'workspaces one user may own (created on first use or by POST)'],
+  ['snapshotUploadMaxBytes', 'size of an uploaded snapshot zip (413 above)'],
+  ['maxSnapshotEntries', 'markdown entries in one snapshot zip'],
+  ['maxSnapshotUnzippedBytes', 'uncompressed markdown in one snapshot zip'],
+  ['maxSnapshotFileBytes', 'uncompressed size of one markdown file in a snapshot zip'],
+  ['maxConcurrentUploads', 'snapshot uploads handled at once, server-wide (503 above)'],
+  ['tokenCheckIntervalMs', 'how often open sockets re-check their token (revoked -> closed)'],
+].map(([key, description]) => {
+  const snake = key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return { key: key as LimitOption, flag: `--${kebab}`, env: `DIARYX_SYNC_${snake}`, description };
+});
+
+/** Parses a positive integer option value. */
+export function parsePositiveInt(text: string, source: string): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new ValidationError(`${source}: expected a positive integer, got "${text}"`);
+  }
+  return n;
+}
+
+/** Parses a comma-separated origin list (`https://a.example,http://localhost:5173`, or `*`). */
+export function parseOriginList(text: string, source: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    if (raw === '*') {
+      out.push(raw);
+      continue;
+    }
+    let origin: string;
+    try {
+      origin = new URL(raw).origin;
+    } catch {
+      origin = 'null';
+    }
+    if (origin === 'null' || origin !== raw.replace(/\/$/, '').toLowerCase()) {
+      throw new ValidationError(`${source}: "${raw}" is not an origin (scheme://host[:port], or *)`);
+    }
+    out.push(origin);
+  }
+  return out;
+}
 
 /** Parses a port number (0-65535). */
 export function parsePort(text: string, source: string): number {
@@ -118,17 +259,23 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServerOptions> {
   if (allow !== undefined) out.allowUsers = parseUserList(allow);
   const create = get(ENV.createWorkspaces);
   if (create !== undefined) out.createWorkspaces = parseBoolean(create, ENV.createWorkspaces);
+  const cors = get(ENV.corsOrigins);
+  if (cors !== undefined) out.corsOrigins = parseOriginList(cors, ENV.corsOrigins);
+  for (const spec of LIMIT_OPTIONS) {
+    const v = get(spec.env);
+    if (v !== undefined) out[spec.key] = parsePositiveInt(v, spec.env);
+  }
   return out;
 }
 
 /** Defaults, then environment, then `options` (undefined values in `options` are ignored). */
 export function resolveOptions(options: Partial<ServerOptions> = {}, env: NodeJS.ProcessEnv = process.env): ServerOptions {
   const explicit = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<ServerOptions>;
-  const merged: ServerOptions = { ...DEFAULT_OPTIONS, allowUsers: [], ...optionsFromEnv(env), ...explicit };
+  const merged: ServerOptions = { ...DEFAULT_OPTIONS, allowUsers: [], corsOrigins: [], ...optionsFromEnv(env), ...explicit };
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
     throw new ValidationError(`Invalid port ${merged.port}`);
   }
-  for (const key of ['maxMessageBytes', 'maxConnectionsPerUser', 'snapshotUploadMaxBytes', 'compactAfterUpdates', 'compactAfterBytes'] as const) {
+  for (const key of [...LIMIT_OPTIONS.map((o) => o.key), 'compactAfterUpdates', 'compactAfterBytes'] as const) {
     if (!Number.isFinite(merged[key]) || merged[key] <= 0) throw new ValidationError(`Option ${key} must be a positive number`);
   }
   if (!Number.isFinite(merged.unloadDelayMs) || merged.unloadDelayMs < 0) throw new ValidationError('Option unloadDelayMs must be >= 0');

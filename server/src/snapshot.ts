@@ -12,7 +12,7 @@
  * stores no attachments: non-markdown entries are ignored on import and never
  * exported.
  */
-import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { zipSync, type Zippable } from 'fflate';
 import * as Y from 'yjs';
 import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
 import { parseFileMarkdown, renderFileMarkdown } from '../../plugin/src/core/frontmatter';
@@ -20,6 +20,7 @@ import { metadataEqual, type FileMetadata } from '../../plugin/src/core/metadata
 import { compareKeys } from '../../plugin/src/core/paths';
 import type { SyncCore } from './sync-core';
 import { activeWorkspaceFiles, readBodyText, readWorkspaceFiles, writeBodyText, writeFileMetadata } from './workspace-files';
+import { bytesZipSource, readZipDirectory, readZipEntry, ZipFormatError, type ZipSource } from './zip-reader';
 
 /** Origin of the changes an import makes (logs, hooks). */
 export const SNAPSHOT_IMPORT_ORIGIN = 'snapshot-import';
@@ -77,44 +78,70 @@ interface ImportedFile {
   body: string;
 }
 
-/** Reads and parses the markdown entries of a zip; throws SnapshotError. */
-export function readSnapshotMarkdown(zip: Uint8Array, maxUnzippedBytes: number, now: () => number): ImportedFile[] {
-  let total = 0;
-  let tooBig = false;
-  let unsafe: string | null = null;
-  let raw: Record<string, Uint8Array>;
-  try {
-    raw = unzipSync(zip, {
-      filter: (file) => {
-        const path = safeSnapshotPath(file.name);
-        if (path === null) unsafe ??= file.name;
-        if (path === null || file.name.endsWith('/') || !isMarkdown(path) || isSkippedSnapshotPath(path)) return false;
-        total += file.originalSize;
-        if (total > maxUnzippedBytes) tooBig = true;
-        return !tooBig;
-      },
-    });
-  } catch (e) {
-    throw new SnapshotError(`Invalid zip archive: ${(e as Error).message}`);
-  }
-  if (unsafe !== null) throw new SnapshotError(`Unsafe path in zip: ${JSON.stringify(unsafe)}`);
-  if (tooBig) throw new SnapshotError(`Markdown in the zip exceeds ${maxUnzippedBytes} bytes uncompressed`);
+/** Limits of one snapshot upload. */
+export interface SnapshotLimits {
+  /** Entries in the zip (all of them, markdown or not). */
+  maxEntries: number;
+  /** Inflated bytes of the markdown entries together. */
+  maxUnzippedBytes: number;
+  /** One file's text (its body doc cannot be smaller). */
+  maxFileBytes: number;
+}
+
+/** A turn for the event loop between entries (each is inflated in the zlib thread pool). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Reads and parses the markdown entries of a zip; throws SnapshotError with
+ * the limit or the entry that failed. Inflated bytes are counted as they come,
+ * so a zip bomb stops at `maxUnzippedBytes`.
+ */
+export async function readSnapshotMarkdown(src: ZipSource | Uint8Array, limits: SnapshotLimits, now: () => number): Promise<ImportedFile[]> {
+  const source = src instanceof Uint8Array ? bytesZipSource(src) : src;
+  let remaining = limits.maxUnzippedBytes;
   const byKey = new Map<string, ImportedFile>();
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  for (const [name, data] of Object.entries(raw)) {
-    const key = safeSnapshotPath(name);
-    if (key === null) continue; // refused above
-    let text: string;
-    try {
-      text = decoder.decode(data);
-    } catch {
-      throw new SnapshotError(`Not UTF-8 text: ${key}`);
+  try {
+    const entries = await readZipDirectory(source, limits.maxEntries);
+    const wanted: { key: string; entry: (typeof entries)[number] }[] = [];
+    for (const entry of entries) {
+      const key = safeSnapshotPath(entry.name);
+      if (key === null) throw new SnapshotError(`Unsafe path in zip: ${JSON.stringify(entry.name)}`);
+      if (entry.name.endsWith('/') || !isMarkdown(key) || isSkippedSnapshotPath(key)) continue;
+      wanted.push({ key, entry });
     }
-    try {
-      byKey.set(key, { key, ...parseFileMarkdown(key, text, now) });
-    } catch (e) {
-      throw new SnapshotError((e as Error).message);
+    for (const { key, entry } of wanted) {
+      const tooBig = () => new SnapshotError(`${key} is larger than ${limits.maxFileBytes} bytes`);
+      const tooMuch = () => new SnapshotError(`Markdown in the zip exceeds ${limits.maxUnzippedBytes} bytes uncompressed`);
+      // Declared sizes can be forged: they only refuse early; the inflated bytes are what counts.
+      if (entry.uncompressedSize > limits.maxFileBytes) throw tooBig();
+      const cap = Math.min(remaining, limits.maxFileBytes);
+      // Decoded as it inflates, so no single step holds the event loop for a whole file.
+      const decoder = new TextDecoder('utf-8', { fatal: true });
+      const notUtf8 = () => new SnapshotError(`Not UTF-8 text: ${key}`);
+      let text = '';
+      await readZipEntry(source, entry, cap, cap < limits.maxFileBytes ? tooMuch : tooBig, (chunk) => {
+        remaining -= chunk.byteLength;
+        try {
+          text += decoder.decode(chunk, { stream: true });
+        } catch {
+          throw notUtf8();
+        }
+      });
+      try {
+        text += decoder.decode();
+      } catch {
+        throw notUtf8();
+      }
+      try {
+        byKey.set(key, { key, ...parseFileMarkdown(key, text, now) });
+      } catch (e) {
+        throw new SnapshotError((e as Error).message);
+      }
+      await yieldToEventLoop();
     }
+  } catch (e) {
+    if (e instanceof ZipFormatError) throw new SnapshotError(`Invalid zip archive: ${e.message}`);
+    throw e;
   }
   return [...byKey.values()].sort((a, b) => compareKeys(a.key, b.key));
 }
@@ -126,13 +153,14 @@ export function readSnapshotMarkdown(zip: Uint8Array, maxUnzippedBytes: number, 
 export async function importSnapshot(
   core: SyncCore,
   workspaceId: string,
-  zip: Uint8Array,
+  zip: ZipSource | Uint8Array,
   mode: ImportMode,
-  options: { maxUnzippedBytes: number; now: () => number },
+  options: SnapshotLimits & { now: () => number },
 ): Promise<number> {
-  const files = readSnapshotMarkdown(zip, options.maxUnzippedBytes, options.now);
+  const files = await readSnapshotMarkdown(zip, options, options.now);
   for (const f of files) {
     await core.change(bodyDocId(workspaceId, f.key), SNAPSHOT_IMPORT_ORIGIN, (doc) => writeBodyText(doc, f.body));
+    await yieldToEventLoop();
   }
   await core.change(workspaceDocId(workspaceId), SNAPSHOT_IMPORT_ORIGIN, (doc: Y.Doc) => {
     const existing = new Map(readWorkspaceFiles(doc).map((f) => [f.key, f.metadata]));

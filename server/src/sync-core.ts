@@ -44,6 +44,29 @@ export interface SyncCoreOptions {
   unloadDelayMs: number;
   compactAfterUpdates: number;
   compactAfterBytes: number;
+  /** Stored size of one document (base + log) beyond which client updates are refused; no limit when absent. */
+  maxDocBytes?: number;
+  /** Bytes of not yet integrable updates a document may hold; beyond, they are dropped (never stored anyway). */
+  maxPendingBytesPerDoc?: number;
+}
+
+/**
+ * Size of the part of `update` that `doc` does not hold yet (a client may send
+ * its whole state as SyncStep2; only what is new counts against the size
+ * limit). An update that does not decode counts whole: applying refuses it.
+ */
+function newBytes(doc: ServerDocument, update: Uint8Array): number {
+  try {
+    return Y.diffUpdate(update, Y.encodeStateVector(doc.ydoc)).byteLength;
+  } catch {
+    return update.byteLength;
+  }
+}
+
+/** Bytes of updates a Y.Doc holds because their dependencies are missing. */
+export function pendingBytes(ydoc: Y.Doc): number {
+  const store = ydoc.store;
+  return (store.pendingStructs?.update.byteLength ?? 0) + (store.pendingDs?.byteLength ?? 0);
 }
 
 /** The core is closed or closing. */
@@ -136,6 +159,17 @@ export class SyncCore {
         if (doc.destroyed) return;
         await this.handleMessage(doc, client, msg, single ? frame : null);
       }
+      const maxPending = this.options.maxPendingBytesPerDoc ?? Number.POSITIVE_INFINITY;
+      if (!doc.destroyed && pendingBytes(doc.ydoc) > maxPending) {
+        // Waiting updates are memory only (never stored) and every new one is merged with
+        // them: past the limit they are dropped, and the client is asked below to send
+        // what the server lacks once it has the missing parts.
+        this.options.logger.warn('dropped waiting updates over the limit', { conn: client.id, doc: docId, bytes: pendingBytes(doc.ydoc), limit: maxPending });
+        doc.ydoc.store.pendingStructs = null;
+        doc.ydoc.store.pendingDs = null;
+        client.sendBinary(encodeFrame(docId, encodeSyncStep1(Y.encodeStateVector(doc.ydoc))));
+        return;
+      }
       if (!doc.destroyed && messages.some((m) => m.kind === 'update') && hasPendingStructs(doc.ydoc)) {
         // Updates wait for missing ones: ask this client for everything the server lacks.
         // Not after a SyncStep2: that already was everything the client has beyond the
@@ -163,6 +197,12 @@ export class SyncCore {
       }
       case 'step2':
       case 'update': {
+        const maxDocBytes = this.options.maxDocBytes ?? Number.POSITIVE_INFINITY;
+        if (doc.storedBytes + msg.update.byteLength > maxDocBytes && doc.storedBytes + newBytes(doc, msg.update) > maxDocBytes) {
+          log.warn('refused update: document size limit', { conn: client.id, doc: docId, bytes: msg.update.byteLength, limit: maxDocBytes });
+          client.sendText(JSON.stringify({ type: 'error', doc_id: docId, message: `Document ${docId} would exceed the size limit of ${maxDocBytes} bytes; the update was refused` }));
+          return;
+        }
         const produced = await this.applyAndStore(doc, msg.update, client, msg.kind === 'step2' ? 'SyncStep2' : 'Update');
         if (produced === null) return;
         // An Update is relayed as received; a SyncStep2 only when it changed the server, re-tagged as Update.
@@ -330,7 +370,9 @@ export class SyncCore {
   private async compact(doc: ServerDocument): Promise<void> {
     if (!doc.loaded || doc.destroyed || doc.logCount === 0) return;
     try {
-      await this.options.storage.compact(doc.docId, doc.encodeState(), doc.lastSeq);
+      const state = doc.encodeState();
+      await this.options.storage.compact(doc.docId, state, doc.lastSeq);
+      doc.baseBytes = state.byteLength;
       doc.logCount = 0;
       doc.logBytes = 0;
     } catch (e) {

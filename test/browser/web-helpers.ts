@@ -31,7 +31,8 @@ export async function startSyncServer(): Promise<SyncServer> {
   const { code } = await tokenCmd.exited;
   if (code !== 0) throw new Error(`token create failed: ${tokenCmd.stderr.join('')}`);
   const token = tokenCmd.stdout.join('').trim().split('\n').pop()!.trim();
-  const child = await startChildServer(dataDir);
+  // The web host page is served from another origin (its own port).
+  const child = await startChildServer(dataDir, ['--cors-origins', '*']);
   return {
     url: child.url,
     token,

@@ -110,9 +110,11 @@ describe('auth', () => {
       c.sendPayload('body:ws-sec/private.md', updatePayload(Y.encodeStateAsUpdate(forgedBody)));
       c.sendStep1('body:ws-sec/private.md');
     }
-    // Every refusal is logged once per socket and doc: the two devices that
-    // connect, and the three raw clients for two docs each.
-    await waitFor(() => deniedCount() >= denied + 2 + 6, 'the server to refuse every attempt');
+    // Sockets without a valid token are closed at their first frame (1008). Bob's
+    // refusals are logged once per socket and doc: his device, and his raw client
+    // for two docs.
+    await waitFor(() => clients[0].closeCode === 1008 && clients[1].closeCode === 1008, 'the token-less sockets to be closed');
+    await waitFor(() => deniedCount() >= denied + 1 + 2, 'the server to refuse every attempt');
     const log = server.stderr.join('');
     expect(log).toContain('"user":"bob"');
     expect(log).not.toContain('not-a-token');
@@ -120,14 +122,16 @@ describe('auth', () => {
     // The refused get nothing.
     for (const d of [wrong, other]) {
       expect(d.job.host.bridge!.status().opens).toBeGreaterThan(0);
-      expect(d.job.host.bridge!.status().framesReceived).toBe(0);
       expect(d.job.status).not.toBe('synced');
     }
+    // Bob's device is told access was denied (an `error` text); the token-less one gets nothing.
+    expect(wrong.job.host.bridge!.status().framesReceived).toBe(0);
     expect(missing.job.host.bridge!.status().opens).toBe(0);
     for (const d of [wrong, missing, other]) expect(folderSnapshot(d.dir)).toEqual({ 'intruder.md': intruderText });
     for (const c of clients) {
       expect(c.frames).toEqual([]);
-      expect(c.texts).toEqual([]);
+      // Bob is told that access was denied, and nothing more.
+      for (const t of c.texts) expect(JSON.parse(t)).toMatchObject({ type: 'error', message: 'Access denied to workspace ws-sec' });
     }
     // ... and change nothing: Alice's device saw no frame, her folder and the server are as before.
     await a.job.host.plugin.callRaw('get_config', '');

@@ -1,7 +1,9 @@
 /**
  * Access control: without a token, with a wrong token, or for another user's
- * workspace, a socket reads and writes nothing; the refusal is silent on the
- * wire (socket stays open) and logged without the token.
+ * workspace, a socket reads and writes nothing. A socket without a valid
+ * token is closed (1008) at its first frame; a valid user refused a doc keeps
+ * the socket and is told so with an `error` text that reveals nothing of the
+ * doc. Nothing is logged with the token.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -74,7 +76,12 @@ describe('WebSocket auth', () => {
     const bob = await client(t.server.createToken('bob'));
     await intrude(bob, alice);
     expect(bob.frames.filter((f) => f.docId.includes('ws1'))).toEqual([]);
-    expect(bob.texts.filter((x) => !x.includes('sync_complete'))).toEqual([]);
+    const errors = bob.textsOfType('error');
+    expect(errors).toEqual([
+      { type: 'error', doc_id: 'workspace:ws1', message: 'Access denied to workspace ws1' },
+      { type: 'error', doc_id: 'body:ws1/a.md', message: 'Access denied to workspace ws1' },
+    ]);
+    expect(bob.texts.filter((x) => !x.includes('sync_complete') && !x.includes('"error"'))).toEqual([]);
     expect(bob.closeCode).toBeNull();
     assertUntouched(alice);
     // A fresh client of alice sees no trace of bob's writes.
@@ -94,10 +101,12 @@ describe('WebSocket auth', () => {
     const evil = new Y.Doc();
     evil.getText('body').insert(0, 'EVIL');
     intruder.sendUpdate('body:ws1/a.md', Y.encodeStateAsUpdate(evil));
-    await waitFor(() => t.logs.filter((l) => l.includes('access denied')).length >= 3, 'denials logged');
+    await waitFor(() => intruder.closeCode !== null, 'intruder closed');
+    expect(intruder.closeCode).toBe(1008);
+    expect(t.logs.some((l) => l.includes('closing a socket without a valid token'))).toBe(true);
     await alice.roundTrip('body:ws1/a.md');
     expect(intruder.frames).toEqual([]);
-    expect(intruder.closeCode).toBeNull();
+    expect(intruder.texts).toEqual([]);
     assertUntouched(alice);
     // Nothing was created for the unknown workspace either.
     expect(t.server.core.isLoaded('body:newspace/x.md')).toBe(false);
@@ -110,6 +119,9 @@ describe('WebSocket auth', () => {
     c.sendStep1('body:ws1/a.md');
     const bad = await client(token + 'x', { header: true });
     bad.sendStep1('body:ws1/a.md');
+    await waitFor(() => t.logs.some((l) => l.includes('closing a socket without a valid token')), 'refusal logged');
+    const other = await client(t.server.createToken('bob'));
+    other.sendStep1('body:ws1/a.md');
     await waitFor(() => t.logs.some((l) => l.includes('access denied')), 'denial logged');
     await c.roundTrip('body:ws1/a.md');
     const all = t.logs.join('');
@@ -121,7 +133,8 @@ describe('WebSocket auth', () => {
     const t = await server({ allowUsers: ['alice'] });
     const carol = await client(t.server.createToken('carol'));
     carol.sendStep1('body:cws/x.md');
-    await waitFor(() => t.logs.some((l) => l.includes('access denied') && l.includes('not-allowed')), 'denied');
+    await waitFor(() => carol.closeCode !== null, 'carol closed');
+    expect(carol.closeCode).toBe(1008);
     expect(carol.frames).toEqual([]);
     const alice = await client(t.server.createToken('alice'));
     alice.sendStep1('body:cws/x.md');

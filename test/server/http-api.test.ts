@@ -2,6 +2,7 @@
  * The HTTP API: status routes, workspaces, snapshot zip download and upload
  * (applied as document changes that are stored and relayed to live clients).
  */
+import http from 'node:http';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMetadata } from '../../plugin/src/core/metadata';
@@ -46,10 +47,78 @@ describe('status routes', () => {
     const c = await client();
     c.sendStep1('body:x/a.md');
     await waitFor(() => c.frames.length > 0, 'joined');
-    const status = (await (await api('/api/status', { token: null })).json()) as Record<string, unknown>;
+    // A stranger learns only that the server is up.
+    expect(await (await api('/api/status', { token: null })).json()).toEqual({ status: 'ok' });
+    expect(await (await api('/api/status', { token: 'dxs_wrong' })).json()).toEqual({ status: 'ok' });
+    const status = (await (await api('/api/status')).json()) as Record<string, unknown>;
     expect(status).toMatchObject({ status: 'ok', active_connections: 1, active_rooms: 1 });
     expect(typeof status.version).toBe('string');
     expect((await api('/nope')).status).toBe(404);
+  });
+});
+
+/** One raw HTTP exchange (node:http sets any Origin header as given). */
+function rawRequest(url: string, method: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('CORS', () => {
+  const APP = 'https://app.diaryx.example';
+
+  it('answers only the same origin by default, with credentials and Vary: Origin', async () => {
+    const url = `${ts.server.url}/api/workspaces`;
+    const auth = { Authorization: `Bearer ${token}` };
+    const foreign = await rawRequest(url, 'GET', { ...auth, Origin: APP });
+    expect(foreign.status).toBe(200);
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    expect(foreign.headers.vary).toBe('Origin');
+
+    const self = new URL(ts.server.url).origin;
+    const same = await rawRequest(url, 'GET', { ...auth, Origin: self });
+    expect(same.headers['access-control-allow-origin']).toBe(self);
+    expect(same.headers['access-control-allow-credentials']).toBe('true');
+    expect(same.headers.vary).toBe('Origin');
+  });
+
+  it('echoes a configured origin with credentials, also for preflights', async () => {
+    const server = await startTestServer({ dataDir: ':memory:', corsOrigins: [APP, 'http://localhost:5173'] });
+    try {
+      const t = server.server.createToken('alice');
+      const url = `${server.server.url}/api/workspaces`;
+      const pre = await rawRequest(url, 'OPTIONS', {
+        Origin: APP,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization, content-type',
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers['access-control-allow-origin']).toBe(APP);
+      expect(pre.headers['access-control-allow-credentials']).toBe('true');
+      expect(pre.headers['access-control-allow-headers']).toMatch(/Authorization/);
+      expect(pre.headers['access-control-allow-methods']).toMatch(/POST/);
+      expect(pre.headers.vary).toBe('Origin');
+
+      const get = await rawRequest(url, 'GET', { Authorization: `Bearer ${t}`, Origin: 'http://localhost:5173' });
+      expect(get.status).toBe(200);
+      expect(get.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+      expect(get.headers['access-control-allow-credentials']).toBe('true');
+      // A 401 carries the CORS headers too, so the page can read why it failed.
+      const denied = await rawRequest(url, 'GET', { Origin: APP });
+      expect(denied.status).toBe(401);
+      expect(denied.headers['access-control-allow-origin']).toBe(APP);
+
+      const other = await rawRequest(url, 'GET', { Authorization: `Bearer ${t}`, Origin: 'https://evil.example' });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+      expect(other.headers['access-control-allow-credentials']).toBeUndefined();
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -8,18 +8,27 @@ import { ActionableError } from '../../../host-harness/src/cli/errors';
 import { ValidationError } from '../errors';
 import { startServer } from '../index';
 import { LOG_LEVELS, type LogLevel } from '../log';
-import { DEFAULT_OPTIONS, parseBoolean, parsePort, parseUserList, type ServerOptions } from '../options';
+import {
+  DEFAULT_OPTIONS,
+  LIMIT_OPTIONS,
+  parseBoolean,
+  parseOriginList,
+  parsePort,
+  parsePositiveInt,
+  parseUserList,
+  type LimitOption,
+  type ServerOptions,
+} from '../options';
 
-interface ServeFlags {
+type ServeFlags = {
   host?: string;
   port?: string;
   dataDir?: string;
   allowUsers?: string;
   createWorkspaces?: string;
-  maxMessageBytes?: string;
-  maxConnectionsPerUser?: string;
+  corsOrigins?: string;
   logLevel?: string;
-}
+} & { [K in LimitOption]?: string };
 
 /** Turns the flags into server options (absent flags stay undefined: env and defaults apply). */
 export function serveOptions(flags: ServeFlags): Partial<ServerOptions> {
@@ -29,15 +38,10 @@ export function serveOptions(flags: ServeFlags): Partial<ServerOptions> {
   if (flags.dataDir !== undefined) out.dataDir = flags.dataDir;
   if (flags.allowUsers !== undefined) out.allowUsers = parseUserList(flags.allowUsers);
   if (flags.createWorkspaces !== undefined) out.createWorkspaces = parseBoolean(flags.createWorkspaces, '--create-workspaces');
-  if (flags.maxMessageBytes !== undefined) {
-    const n = Number(flags.maxMessageBytes);
-    if (!Number.isInteger(n) || n <= 0) throw new ValidationError(`--max-message-bytes: expected a positive integer, got "${flags.maxMessageBytes}"`);
-    out.maxMessageBytes = n;
-  }
-  if (flags.maxConnectionsPerUser !== undefined) {
-    const n = Number(flags.maxConnectionsPerUser);
-    if (!Number.isInteger(n) || n <= 0) throw new ValidationError(`--max-connections-per-user: expected a positive integer, got "${flags.maxConnectionsPerUser}"`);
-    out.maxConnectionsPerUser = n;
+  if (flags.corsOrigins !== undefined) out.corsOrigins = parseOriginList(flags.corsOrigins, '--cors-origins');
+  for (const spec of LIMIT_OPTIONS) {
+    const v = flags[spec.key];
+    if (v !== undefined) out[spec.key] = parsePositiveInt(v, spec.flag);
   }
   if (flags.logLevel !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
@@ -49,7 +53,7 @@ export function serveOptions(flags: ServeFlags): Partial<ServerOptions> {
 }
 
 export function register(program: Command): void {
-  program
+  const serve = program
     .command('serve')
     .description('Run the Diaryx sync server (WebSocket /sync2 and the HTTP API) until SIGINT/SIGTERM')
     .option('--host <host>', `interface to listen on (default ${DEFAULT_OPTIONS.host}, env DIARYX_SYNC_HOST)`)
@@ -57,10 +61,12 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', `directory of the SQLite database (default ${DEFAULT_OPTIONS.dataDir}, env DIARYX_SYNC_DATA_DIR)`)
     .option('--allow-users <users>', 'comma-separated users allowed to connect (default: every token holder, env DIARYX_SYNC_ALLOW_USERS)')
     .option('--create-workspaces <bool>', 'let the first user of an unknown workspace id own it: true|false (default true, env DIARYX_SYNC_CREATE_WORKSPACES)')
-    .option('--max-message-bytes <n>', `largest WebSocket message (default ${DEFAULT_OPTIONS.maxMessageBytes})`)
-    .option('--max-connections-per-user <n>', `simultaneous WebSockets per user (default ${DEFAULT_OPTIONS.maxConnectionsPerUser})`)
-    .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_OPTIONS.logLevel})`)
-    .action(async (flags: ServeFlags) => {
+    .option('--cors-origins <origins>', 'comma-separated browser origins allowed to call the HTTP API with credentials, or * (default: same origin only, env DIARYX_SYNC_CORS_ORIGINS)')
+    .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default ${DEFAULT_OPTIONS.logLevel})`);
+  for (const spec of LIMIT_OPTIONS) {
+    serve.option(`${spec.flag} <n>`, `${spec.description} (default ${DEFAULT_OPTIONS[spec.key]}, env ${spec.env})`);
+  }
+  serve.action(async (flags: ServeFlags) => {
       let server;
       try {
         server = await startServer(serveOptions(flags));

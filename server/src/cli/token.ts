@@ -1,30 +1,65 @@
 /**
  * `token create --user NAME`: issues an access token for the sync server.
  * The server stores only its SHA-256; the token is printed once, as the last
- * line on stdout. Works while the server runs (same database, WAL).
+ * line on stdout. `token list --user NAME` shows the ids of a user's tokens,
+ * `token revoke ID` deletes one (a running server closes its sockets within
+ * `tokenCheckIntervalMs`). All work while the server runs (same database, WAL).
  */
 import type { Command } from 'commander';
 import { ActionableError } from '../../../host-harness/src/cli/errors';
+import { hashToken } from '../auth';
 import { ValidationError } from '../errors';
-import { createToken } from '../index';
+import { createToken, withAuthStore } from '../index';
 import { DEFAULT_OPTIONS, optionsFromEnv } from '../options';
+
+const dataDirOption = `server data directory (default ${DEFAULT_OPTIONS.dataDir}, env DIARYX_SYNC_DATA_DIR)`;
+
+function resolveDataDir(flag: string | undefined): string {
+  return flag ?? optionsFromEnv(process.env).dataDir ?? DEFAULT_OPTIONS.dataDir;
+}
+
+/** Runs a token action; a ValidationError becomes a readable message and exit code 2. */
+function actionable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ActionableError(e.message);
+    throw e;
+  }
+}
 
 export function register(program: Command): void {
   const token = program.command('token').description('Manage access tokens of the sync server');
   token
+    .command('list')
+    .description("List a user's tokens: id and creation time (the tokens themselves are never stored)")
+    .requiredOption('--user <name>', 'user whose tokens to list')
+    .option('--data-dir <dir>', dataDirOption)
+    .action((flags: { user: string; dataDir?: string }) => {
+      const tokens = actionable(() => withAuthStore(resolveDataDir(flags.dataDir), (auth) => auth.listTokens(flags.user)));
+      if (tokens.length === 0) {
+        process.stdout.write(`No tokens for user "${flags.user}"\n`);
+        return;
+      }
+      for (const t of tokens) process.stdout.write(`${t.id}  ${new Date(t.createdAt).toISOString()}\n`);
+    });
+  token
+    .command('revoke')
+    .description('Revoke a token by its id (from token list); a running server closes its connections')
+    .argument('<id>', 'token id (16 hex digits)')
+    .option('--data-dir <dir>', dataDirOption)
+    .action((id: string, flags: { dataDir?: string }) => {
+      const revoked = actionable(() => withAuthStore(resolveDataDir(flags.dataDir), (auth) => auth.revokeToken(id)));
+      process.stdout.write(`Revoked token ${revoked.id} of user "${revoked.user}"\n`);
+    });
+  token
     .command('create')
     .description('Create a user (if needed) and print a new access token for it')
     .requiredOption('--user <name>', 'user the token belongs to')
-    .option('--data-dir <dir>', `server data directory (default ${DEFAULT_OPTIONS.dataDir}, env DIARYX_SYNC_DATA_DIR)`)
+    .option('--data-dir <dir>', dataDirOption)
     .action((flags: { user: string; dataDir?: string }) => {
-      const dataDir = flags.dataDir ?? optionsFromEnv(process.env).dataDir ?? DEFAULT_OPTIONS.dataDir;
-      let value: string;
-      try {
-        value = createToken(dataDir, flags.user);
-      } catch (e) {
-        if (e instanceof ValidationError) throw new ActionableError(e.message);
-        throw e;
-      }
-      process.stdout.write(`Token for user "${flags.user}" (shown once; the server keeps only its hash):\n${value}\n`);
+      const value = actionable(() => createToken(resolveDataDir(flags.dataDir), flags.user));
+      const id = hashToken(value).slice(0, 16);
+      process.stdout.write(`Token ${id} for user "${flags.user}" (shown once; the server keeps only its hash):\n${value}\n`);
     });
 }

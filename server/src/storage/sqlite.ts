@@ -3,6 +3,12 @@
  * `doc_snapshots` (one base state per doc id) and `doc_updates` (the append-only
  * log; `seq` is a global AUTOINCREMENT, so it only grows). Calls are synchronous
  * underneath: when `appendUpdate` resolves, the row is committed (WAL, FULL sync).
+ *
+ * `doc_snapshots` is an ordinary rowid table with a unique index on doc_id: a
+ * lookup walks the small index, then reads only its own row. It used to be
+ * WITHOUT ROWID with the state inline, where the table is a b-tree keyed by
+ * the whole row, and a search compared (and read from overflow pages) the
+ * huge states of neighbouring ids. Old databases are migrated on open.
  */
 import { StorageError } from '../errors';
 import { openDatabase, type SqliteDatabase } from '../db';
@@ -10,10 +16,11 @@ import type { StorageAdapter, StoredDocument } from './adapter';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS doc_snapshots (
-  doc_id TEXT PRIMARY KEY,
+  id INTEGER PRIMARY KEY,
+  doc_id TEXT NOT NULL UNIQUE,
   state BLOB NOT NULL,
   updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS doc_updates (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   doc_id TEXT NOT NULL,
@@ -35,6 +42,25 @@ const DELETE_UPDATES = 'DELETE FROM doc_updates WHERE doc_id = ?';
 const LIST_IDS =
   'SELECT doc_id FROM doc_snapshots WHERE substr(doc_id, 1, length(@prefix)) = @prefix ' +
   'UNION SELECT doc_id FROM doc_updates WHERE substr(doc_id, 1, length(@prefix)) = @prefix';
+
+/** Moves a WITHOUT ROWID `doc_snapshots` (the first schema) into the rowid table, in one transaction. */
+const MIGRATE_SNAPSHOTS = `
+ALTER TABLE doc_snapshots RENAME TO doc_snapshots_without_rowid;
+CREATE TABLE doc_snapshots (
+  id INTEGER PRIMARY KEY,
+  doc_id TEXT NOT NULL UNIQUE,
+  state BLOB NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+INSERT INTO doc_snapshots (doc_id, state, updated_at) SELECT doc_id, state, updated_at FROM doc_snapshots_without_rowid ORDER BY doc_id;
+DROP TABLE doc_snapshots_without_rowid;
+`;
+
+/** Whether the database still has the first schema's `doc_snapshots`. */
+function needsSnapshotMigration(db: SqliteDatabase): boolean {
+  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'doc_snapshots'").get() as { sql: string } | undefined;
+  return row !== undefined && /WITHOUT\s+ROWID/i.test(row.sql);
+}
 
 /** Where SqliteStorage keeps its data. */
 export type SqliteStorageTarget =
@@ -61,6 +87,7 @@ export class SqliteStorage implements StorageAdapter {
       this.db = openDatabase(target.dataDir);
       this.ownsDb = true;
     }
+    if (needsSnapshotMigration(this.db)) this.db.transaction(() => this.db.exec(MIGRATE_SNAPSHOTS))();
     this.db.exec(SCHEMA);
     this.stmt = {
       selectSnapshot: this.db.prepare<[string], { state: Buffer }>(SELECT_SNAPSHOT),
