@@ -21,7 +21,7 @@
 import { EventEmitter } from 'node:events';
 import { zipSync, type Zippable } from 'fflate';
 import * as Y from 'yjs';
-import { encodeBase64 } from '../common/src/base64';
+import { decodeBase64, encodeBase64 } from '../common/src/base64';
 import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
 import { hasPendingStructs } from '../common/src/wire/sync';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
@@ -33,8 +33,8 @@ import { openDatabase, type SqliteDatabase } from '../server/src/db';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError } from '../server/src/errors';
 import { silentLogger } from '../server/src/log';
+import { DEFAULT_OPTIONS } from '../server/src/options';
 import { importSnapshot, isSkippedSnapshotPath, safeSnapshotPath, type ImportMode } from '../server/src/snapshot';
-import { decodeBase64 } from '../common/src/base64';
 import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
 import { SqliteStorage } from '../server/src/storage/sqlite';
 import { SyncCore } from '../server/src/sync-core';
@@ -344,7 +344,12 @@ export class SimServer {
       const mode = (url.searchParams.get('mode') ?? 'merge') as ImportMode;
       const zip = decodeBase64(req.body_base64 ?? '');
       this.imports.push(
-        importSnapshot(r.core, workspaceId, zip, mode, { maxUnzippedBytes: 64 * 1024 * 1024, now: () => Date.now() }).then(
+        importSnapshot(r.core, workspaceId, zip, mode, {
+          maxEntries: DEFAULT_OPTIONS.maxSnapshotEntries,
+          maxUnzippedBytes: DEFAULT_OPTIONS.maxSnapshotUnzippedBytes,
+          maxFileBytes: DEFAULT_OPTIONS.maxSnapshotFileBytes,
+          now: () => Date.now(),
+        }).then(
           () => undefined,
           (e: unknown) => {
             this.importFailure = e instanceof Error ? e : new Error(String(e));
