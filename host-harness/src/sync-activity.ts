@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
 import type { FolderEvent } from './folder-watcher';
 import type { WsBridgeStatus } from './ws-bridge';
 
@@ -45,8 +46,8 @@ export function isSyncedPath(rel: string): boolean {
 
 /** `(conflict <device>[ N]).md`, the plugin's conflict copy names. */
 const CONFLICT_COPY = / \(conflict [0-9a-zA-Z-]+(?: \d+)?\)\.md$/;
-/** How long after a file arrived its further writes count as part of its arrival. */
-const ARRIVAL_MS = 2000;
+/** How long the text of a file that arrived without it is waited for (its write is then not a change of its own). */
+const ARRIVAL_MS = 10_000;
 const PARSE_ERROR = /Failed to parse frontmatter in (.+?): (.*)$/;
 const CONFLICT_LOG = /^\[sync\] (.+): the server had different text; this device's text is kept in (.+)$/;
 
@@ -78,7 +79,7 @@ export class ActivityTracker {
   /** Files in the folder, as far as this tracker knows (to tell created from changed). */
   private readonly present = new Set<string>();
   private localDepth = 0;
-  private remoteWrites: { path: string; existed: boolean }[] = [];
+  private remoteWrites: { path: string; existed: boolean; empty: boolean }[] = [];
   private remoteDeletes: string[] = [];
   private remoteTimer: NodeJS.Timeout | null = null;
   private readonly notSynced = new Map<string, string>();
@@ -86,8 +87,12 @@ export class ActivityTracker {
   private readonly pending = new Set<string>();
   private invalidNow = new Set<string>();
   private bulk: { created: number; saved: number } | null = null;
-  /** Files just reported as created or renamed here: their next writes (the text after the entry) are part of that. */
-  private readonly justArrived = new Map<string, number>();
+  /**
+   * Files that arrived from the server without their text yet (the entry
+   * comes first, the body right after): the write that brings the text is
+   * part of the arrival, not a change of its own.
+   */
+  private readonly awaitingText = new Map<string, number>();
   private failing = false;
   private reportedAttempt = -1;
 
@@ -160,7 +165,7 @@ export class ActivityTracker {
   }
 
   /** The plugin wrote a file. */
-  fileWritten(rel: string): void {
+  fileWritten(rel: string, data?: Uint8Array): void {
     const existed = this.present.has(rel);
     this.present.add(rel);
     if (this.conflictCopies.has(rel) || CONFLICT_COPY.test(rel)) return;
@@ -170,7 +175,8 @@ export class ActivityTracker {
       else this.bulk.created++;
       return;
     }
-    this.remoteWrites.push({ path: rel, existed });
+    const empty = data !== undefined && isMarkdownWithoutBody(data);
+    this.remoteWrites.push({ path: rel, existed, empty });
     this.scheduleRemote();
   }
 
@@ -262,16 +268,19 @@ export class ActivityTracker {
     const renamedFrom = new Set(renamedTo.values());
     for (const d of deletes) if (!renamedFrom.has(d) && !this.present.has(d)) this.emit({ kind: 'remote', change: 'deleted', path: d });
     const now = Date.now();
-    for (const [p, until] of this.justArrived) if (until < now) this.justArrived.delete(p);
+    for (const [p, until] of this.awaitingText) if (until < now) this.awaitingText.delete(p);
     const seen = new Set<string>();
     for (const w of writes) {
       if (seen.has(w.path)) continue;
       seen.add(w.path);
       const from = renamedTo.get(w.path);
-      if (from !== undefined || !w.existed) this.justArrived.set(w.path, Date.now() + ARRIVAL_MS);
+      const arriving = from !== undefined || !w.existed;
+      if (arriving && w.empty) this.awaitingText.set(w.path, now + ARRIVAL_MS);
       if (from !== undefined) this.emit({ kind: 'remote', change: 'renamed', path: w.path, from });
       else if (!w.existed) this.emit({ kind: 'remote', change: 'created', path: w.path });
-      else if ((this.justArrived.get(w.path) ?? 0) < Date.now()) this.emit({ kind: 'remote', change: 'saved', path: w.path });
+      else if (this.awaitingText.has(w.path)) {
+        if (!w.empty) this.awaitingText.delete(w.path);
+      } else this.emit({ kind: 'remote', change: 'saved', path: w.path });
     }
   }
 
@@ -279,6 +288,15 @@ export class ActivityTracker {
   close(): void {
     this.flushRemote();
     this.endBulk();
+  }
+}
+
+/** A Markdown file with front matter only (an entry whose text comes next). */
+function isMarkdownWithoutBody(data: Uint8Array): boolean {
+  try {
+    return splitFrontmatter(new TextDecoder().decode(data)).body.trim() === '';
+  } catch {
+    return false;
   }
 }
 

@@ -68,7 +68,7 @@ export class SyncJob {
         options.onLog?.(level, message);
       },
       onFolderEvent: (event, deliver) => tracker.folderEvent(event, deliver),
-      onFileWritten: (rel) => tracker?.fileWritten(rel),
+      onFileWritten: (rel, data) => tracker?.fileWritten(rel, data),
       onFileDeleted: (rel) => {
         tracker?.fileDeleted(rel);
         removeEmptyFolders(path.resolve(options.dir), rel);
