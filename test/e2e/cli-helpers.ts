@@ -28,7 +28,16 @@ const BIN = path.join(ROOT, 'bin', 'diaryx-sync.mjs');
 
 /** Starts `diaryx-sync ...args`. */
 export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliProcess {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [BIN, ...args], opts);
+}
+
+/** Starts a shell command on a pseudo-terminal (`script`), so that it sees a terminal. */
+export function startOnTerminal(command: string, opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliProcess {
+  return startProcess('script', ['-qfec', command, '/dev/null'], opts);
+}
+
+function startProcess(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string }): CliProcess {
+  const proc = spawn(file, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -43,7 +52,7 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
       return stderr;
     },
     exited,
-    async waitOutput(re, timeout = 30_000) {
+    async waitOutput(re: RegExp, timeout = 30_000) {
       try {
         await waitFor(() => re.test(stderr) || re.test(stdout) || proc.exitCode !== null, `output ${re}`, timeout);
       } catch (e) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, cleanupTemp, createToken, entryText, readFile, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
-import { runCli, startCli, type CliProcess } from './cli-helpers';
+import { runCli, startCli, startOnTerminal, type CliProcess } from './cli-helpers';
 
 let server: ServerProcess;
 let token: string;
@@ -297,3 +297,28 @@ describe('folders that cannot be written, and closed pipes', () => {
     expect(missing.stderr).toBe(`error: no file nope.md in the workspace (\`diaryx-sync files --dir ${a}\` lists them)\n`);
   }, 60_000);
 });
+
+describe('a first download on a terminal', () => {
+  it('shows each progress phase under its own label, counting up once', async () => {
+    const FILES = 400;
+    const a = tempDir('many');
+    for (let i = 0; i < FILES; i++) writeFile(a, `days/d${i}.md`, entryText({ title: `D${i}`, body: `\nDay ${i}.\n` }));
+    expect((await runCli(['sync', '--dir', a, '--server', server.url, '--workspace-id', 'ws-many', '--once'], { env: env() })).code).toBe(0);
+    const b = tempDir('many-b');
+    const bin = path.join(ROOT, 'bin', 'diaryx-sync.mjs');
+    // `script` gives the command a terminal, where the progress bar shows.
+    const dev = startOnTerminal(`node ${bin} sync --dir ${b} --server ${server.url} --workspace-id ws-many`, { env: env() });
+    running.push(dev);
+    await dev.waitOutput(/received 400 files from the server \(400 new\)/, 90_000);
+    await dev.waitOutput(/in sync with the server/);
+    await dev.stop();
+    const text = dev.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    const counts = (label: string) => [...text.matchAll(new RegExp(`${label} \\[[^\\]]*\\] (\\d+)/(\\d+)`, 'g'))].map((m) => Number(m[1]));
+    const receiving = counts('receiving files');
+    expect(receiving.length).toBeGreaterThan(0);
+    // One sequence: the count never goes back (the same label counting up twice was the bug).
+    for (let i = 1; i < receiving.length; i++) expect(receiving[i]).toBeGreaterThanOrEqual(receiving[i - 1]);
+    expect(text).not.toMatch(/initial sync/);
+  }, 180_000);
+});
+
