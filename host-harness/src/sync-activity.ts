@@ -35,7 +35,7 @@ export type SyncActivity =
   /** Changes made while offline went out after reconnecting. */
   | { kind: 'pending-sent'; count: number }
   /** The connection failed or closed; the next attempt is scheduled. */
-  | { kind: 'unreachable'; reason: string; retryInMs: number | null; pending: number; attempt: number }
+  | { kind: 'unreachable'; reason: string; retryInMs: number | null; pending: number; attempt: number; lost: boolean }
   /** Connected again after a failure. */
   | { kind: 'reconnected' };
 
@@ -229,8 +229,10 @@ export class ActivityTracker {
       // Said once per failed attempt (the status also changes when sends are queued).
       if (this.failing && s.attempt === this.reportedAttempt) return;
       this.reportedAttempt = s.attempt;
+      // The first failure after an open connection: it was lost, not unreachable.
+      const lost = !this.failing && s.opens > 0 && s.attempt === 1;
       this.failing = true;
-      this.emit({ kind: 'unreachable', reason: describeConnectionError(s), retryInMs: s.nextDelayMs, pending: this.pending.size, attempt: s.attempt });
+      this.emit({ kind: 'unreachable', reason: describeConnectionError(s), retryInMs: s.nextDelayMs, pending: this.pending.size, attempt: s.attempt, lost });
     } else if (s.state === 'open' && this.failing) {
       this.failing = false;
       this.reportedAttempt = -1;

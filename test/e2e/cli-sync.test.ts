@@ -229,16 +229,19 @@ describe('problems', () => {
     expect(r.stderr).toBe(`error: --server 127.0.0.1:${server.port} has no scheme: write http://127.0.0.1:${server.port} (or https://127.0.0.1:${server.port} for a server with TLS)\n`);
   });
 
-  it('--dir that is a file, and a new --dir announced', async () => {
+  it('--dir that is a file, and a new --dir announced (--verbose shows the statuses)', async () => {
     const file = path.join(tempDir('dirfile'), 'journal.md');
     fs.writeFileSync(file, 'x');
     const r = await runCli(['sync', '--dir', file, '--server', server.url, '--once'], { env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`error: --dir ${file} is a file, not a folder\n`);
     const fresh = path.join(tempDir('parent'), 'new-device');
-    const ok = await runCli(['sync', '--dir', fresh, '--server', server.url, '--workspace-id', 'ws-fresh', '--once'], { env: env() });
+    const ok = await runCli(['sync', '--dir', fresh, '--server', server.url, '--workspace-id', 'ws-fresh', '--once', '--verbose'], { env: env() });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`created the folder ${fresh} (it did not exist)`);
+    // --verbose: every status change, and the plugin log.
+    expect(lines(ok.stdout)).toContain('connected');
+    expect(ok.stderr).toMatch(/^\[plugin info\] /m);
   }, 60_000);
 });
 

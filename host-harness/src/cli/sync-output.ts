@@ -60,7 +60,7 @@ export function activityLine(a: SyncActivity): { text: string; problem: boolean 
       return { text: `↑ sent ${plural(a.count, 'change')} made while not connected`, problem: false };
     case 'unreachable': {
       const retry = a.retryInMs !== null ? `retry in ${seconds(a.retryInMs)}` : 'not retrying';
-      return { text: `! server unreachable: ${a.reason}; ${plural(a.pending, 'change')} pending; ${retry}`, problem: true };
+      return { text: `! ${a.lost ? 'connection lost' : 'server unreachable'}: ${a.reason}; ${plural(a.pending, 'change')} pending; ${retry}`, problem: true };
     }
     case 'reconnected':
       return { text: '✓ connected to the server again', problem: false };

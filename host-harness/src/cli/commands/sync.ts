@@ -159,7 +159,9 @@ async function run(flags: SyncFlags): Promise<void> {
     const dataDir = path.resolve(flags.dataDir);
     if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) throw new ActionableError(`--data-dir ${dataDir} is a file, not a folder`);
     if (!fs.existsSync(dataDir)) printer.info(`creating the local server's data folder ${dataDir} (new and empty)`);
-    local = await ensureLocalServer({ port: Number(flags.port), dataDir: flags.dataDir });
+    local = await ensureLocalServer({ port: Number(flags.port), dataDir: flags.dataDir }).catch((e: unknown) => {
+      throw new ActionableError(`${(e as Error).message} (another program may use port ${flags.port}: try --port)`);
+    });
     serverUrl = local.url;
     token ??= local.token;
     printer.info(`${local.started ? 'started' : 'using'} the local sync server at ${serverUrl}`);
