@@ -76,33 +76,43 @@ export function activityLine(a: SyncActivity): { text: string; problem: boolean 
 class ProgressBar {
   private bar: cliProgress.SingleBar | null = null;
   private sequences = 0;
-  private last = -1;
+  /** The running sequence: its label and last count (kept while the bar is paused for a line of output). */
+  private current: { label: string; last: number } | null = null;
 
   constructor(private readonly enabled: boolean) {}
 
   update(completed: number, total: number): void {
     if (!this.enabled || total <= 0) return;
-    if (this.bar && completed < this.last) this.stop();
-    this.last = completed;
-    if (!this.bar) {
+    if (this.current && completed < this.current.last) this.end();
+    if (!this.current) {
       if (completed >= total) return;
       this.sequences++;
-      const label = this.sequences === 1 ? 'receiving files' : 'checking file texts with the server';
+      this.current = { label: this.sequences === 1 ? 'receiving files' : 'checking file texts with the server', last: completed };
+    }
+    this.current.last = completed;
+    if (completed >= total) {
+      this.end();
+      return;
+    }
+    if (!this.bar) {
       this.bar = new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {value}/{total}`, hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        { format: `${this.current.label} [{bar}] {value}/{total}`, hideCursor: true, clearOnComplete: true, stream: process.stderr },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total, completed);
-      return;
-    }
-    this.bar.update(completed);
-    if (completed >= total) this.stop();
+    } else this.bar.update(completed);
   }
 
-  stop(): void {
+  /** Takes the bar off the screen (a line is printed); the sequence goes on at the next update. */
+  pause(): void {
     this.bar?.stop();
     this.bar = null;
-    this.last = -1;
+  }
+
+  /** Ends the running sequence. */
+  end(): void {
+    this.pause();
+    this.current = null;
   }
 }
 
@@ -118,7 +128,7 @@ export class SyncPrinter {
   }
 
   private write(text: string, problem: boolean): void {
-    this.bar.stop();
+    this.bar.pause();
     (problem ? process.stderr : process.stdout).write(`${time()} ${text}\n`);
   }
 
@@ -147,7 +157,7 @@ export class SyncPrinter {
       return;
     }
     if (status === 'synced') {
-      this.bar.stop();
+      this.bar.end();
       if (!this.announcedSynced) this.info('✓ in sync with the server');
       this.announcedSynced = true;
       return;
@@ -157,6 +167,6 @@ export class SyncPrinter {
   }
 
   stop(): void {
-    this.bar.stop();
+    this.bar.end();
   }
 }
