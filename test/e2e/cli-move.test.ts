@@ -38,7 +38,7 @@ it(`${MOVES} moves into new folders reach the other device and a new one at thei
   const env = { DIARYX_SYNC_TOKEN: token };
   const devA = startCli(syncArgs(a), { env });
   running.push(devA);
-  await devA.waitOutput(/synced/);
+  await devA.waitOutput(/in sync with the server/);
   const devB = startCli(syncArgs(b), { env });
   running.push(devB);
   await waitFor(() => Object.keys(folderSnapshot(b)).length === MOVES + 1, 'B to get every file', 60_000);

@@ -173,7 +173,7 @@ async function run(flags: SyncFlags): Promise<void> {
   let access: AccessCheck = await checkAccess(serverUrl, token, flags.workspaceId);
   if (access.kind === 'refused') throw refusedToken(serverUrl, access.status);
   if (access.kind === 'not-a-server') throw new ActionableError(`${serverUrl} does not look like a Diaryx sync server (${access.detail}); check --server`);
-  if (access.kind === 'unreachable') printer.problem(`! server unreachable: ${access.reason}; trying to connect`);
+  // Unreachable: the socket's attempts say why, with the next retry.
   // A new demo folder gets content only when the workspace has none yet on the server.
   if (fresh && flags.demo && access.kind !== 'unreachable' && !(await workspaceHasFiles(serverUrl, token, flags.workspaceId))) writeDemoWorkspace(dir);
 
