@@ -90,4 +90,26 @@ describe('ActivityTracker', () => {
       'reconnected',
     ]);
   });
+
+  it('during a transfer, counts the files written but still names renames and deletions', () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-activity-'));
+    fs.mkdirSync(path.join(dir, 'A'));
+    fs.writeFileSync(path.join(dir, 'A', 'x.md'), 'x');
+    fs.writeFileSync(path.join(dir, 'gone.md'), 'g');
+    const seen: SyncActivity[] = [];
+    const tracker = new ActivityTracker(dir, (a) => seen.push(a), () => null);
+    tracker.progress(0, 10);
+    tracker.fileDeleted('A/x.md');
+    tracker.fileWritten('A/2026/12/x.md');
+    tracker.fileWritten('B/y.md');
+    tracker.fileWritten('B/z.md');
+    tracker.fileDeleted('gone.md');
+    expect(seen).toEqual([]);
+    tracker.progress(10, 10);
+    expect(seen).toEqual([
+      { kind: 'remote', change: 'deleted', path: 'gone.md' },
+      { kind: 'remote', change: 'renamed', path: 'A/2026/12/x.md', from: 'A/x.md' },
+      { kind: 'remote-bulk', created: 2, saved: 0 },
+    ]);
+  });
 });

@@ -86,7 +86,8 @@ export class ActivityTracker {
   private readonly conflictCopies = new Set<string>();
   private readonly pending = new Set<string>();
   private invalidNow = new Set<string>();
-  private bulk: { created: number; saved: number } | null = null;
+  /** A transfer runs: what the server's changes did is gathered and said, renames and deletions one by one and the rest counted, when it ends. */
+  private bulk = false;
   /**
    * Files that arrived from the server without their text yet (the entry
    * comes first, the body right after): the write that brings the text is
@@ -170,11 +171,6 @@ export class ActivityTracker {
     this.present.add(rel);
     if (this.conflictCopies.has(rel) || CONFLICT_COPY.test(rel)) return;
     if (this.localDepth > 0) return; // rewritten while taking in a local change (index contents, ...)
-    if (this.bulk) {
-      if (existed) this.bulk.saved++;
-      else this.bulk.created++;
-      return;
-    }
     const empty = data !== undefined && isMarkdownWithoutBody(data);
     this.remoteWrites.push({ path: rel, existed, empty });
     this.scheduleRemote();
@@ -207,8 +203,8 @@ export class ActivityTracker {
   /** A progress event: while a transfer runs, files written are counted, not listed. */
   progress(completed: number, total: number): void {
     if (total > 0 && completed < total) {
-      this.flushRemote();
-      this.bulk ??= { created: 0, saved: 0 };
+      if (!this.bulk) this.flushRemote();
+      this.bulk = true;
     } else this.endBulk();
   }
 
@@ -241,20 +237,20 @@ export class ActivityTracker {
   }
 
   private endBulk(): void {
-    const bulk = this.bulk;
-    this.bulk = null;
-    if (bulk && bulk.created + bulk.saved > 0) this.emit({ kind: 'remote-bulk', ...bulk });
+    if (!this.bulk) return;
+    this.bulk = false;
+    this.flushRemote(true);
   }
 
   private scheduleRemote(): void {
-    if (this.remoteTimer !== null) return;
+    if (this.remoteTimer !== null || this.bulk) return;
     // A rename arrives as a delete and a write in one plugin call; a short
     // pause lets both be seen before anything is said.
     this.remoteTimer = setTimeout(() => this.flushRemote(), 50);
   }
 
-  /** Says what the server's changes did to the folder. */
-  flushRemote(): void {
+  /** Says what the server's changes did to the folder; `summarize` counts the files written instead of naming each. */
+  flushRemote(summarize = false): void {
     if (this.remoteTimer !== null) clearTimeout(this.remoteTimer);
     this.remoteTimer = null;
     const writes = this.remoteWrites;
@@ -272,10 +268,15 @@ export class ActivityTracker {
     const now = Date.now();
     for (const [p, until] of this.awaitingText) if (until < now) this.awaitingText.delete(p);
     const seen = new Set<string>();
+    const counted = { created: 0, saved: 0 };
     for (const w of writes) {
       if (seen.has(w.path)) continue;
       seen.add(w.path);
       const from = renamedTo.get(w.path);
+      if (summarize && from === undefined) {
+        counted[w.existed ? 'saved' : 'created']++;
+        continue;
+      }
       const arriving = from !== undefined || !w.existed;
       if (arriving && w.empty) this.awaitingText.set(w.path, now + ARRIVAL_MS);
       if (from !== undefined) this.emit({ kind: 'remote', change: 'renamed', path: w.path, from });
@@ -284,12 +285,13 @@ export class ActivityTracker {
         if (!w.empty) this.awaitingText.delete(w.path);
       } else this.emit({ kind: 'remote', change: 'saved', path: w.path });
     }
+    if (counted.created + counted.saved > 0) this.emit({ kind: 'remote-bulk', ...counted });
   }
 
   /** Says what is still buffered; stops the timer. */
   close(): void {
-    this.flushRemote();
-    this.endBulk();
+    if (this.bulk) this.endBulk();
+    else this.flushRemote();
   }
 }
 

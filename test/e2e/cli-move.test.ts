@@ -42,6 +42,7 @@ it(`${MOVES} moves into new folders reach the other device and a new one at thei
   const devB = startCli(syncArgs(b), { env });
   running.push(devB);
   await waitFor(() => Object.keys(folderSnapshot(b)).length === MOVES + 1, 'B to get every file', 60_000);
+  await devB.waitOutput(/in sync with the server/);
 
   for (let i = 0; i < MOVES; i++) {
     // What `mkdir -p A/2026/12; mv A/day.md A/2026/12/day.md` does.
@@ -60,6 +61,15 @@ it(`${MOVES} moves into new folders reach the other device and a new one at thei
   ).catch((e: Error) => {
     throw new Error(`${e.message}\nB has: ${Object.keys(folderSnapshot(b)).join(', ')}\nA stderr:\n${devA.stderr}\nB stderr:\n${devB.stderr}`);
   });
+
+  // Each move was sent and received as a move, never as a delete.
+  await waitFor(() => devB.stdout.split('\n').filter((l) => l.includes('→ renamed') && l.includes('(from the server)')).length === MOVES, 'B to report every move').catch(
+    (e: Error) => {
+      throw new Error(`${e.message}\nA:\n${devA.stdout}\nB:\n${devB.stdout}`);
+    },
+  );
+  for (const dev of [devA, devB]) expect(dev.stdout).not.toMatch(/ - deleted /);
+  expect(devA.stdout.split('\n').filter((l) => /→ renamed A\/day-\d+\.md → A\/\d+\/12\/day-\d+\.md \(here, sent\)/.test(l))).toHaveLength(MOVES);
 
   const c = tempDir('c');
   const third = await runCli(syncArgs(c, '--once'), { env });
