@@ -257,11 +257,19 @@ export class ActivityTracker {
     const deletes = this.remoteDeletes;
     this.remoteWrites = [];
     this.remoteDeletes = [];
+    // New files by name, to pair with deletions of the same name (a rename or move).
+    const newByName = new Map<string, string[]>();
+    for (const w of writes) {
+      if (w.existed) continue;
+      const base = path.posix.basename(w.path);
+      newByName.set(base, [...(newByName.get(base) ?? []), w.path]);
+    }
     const renamedTo = new Map<string, string>();
     for (const d of deletes) {
-      const base = path.posix.basename(d);
-      const w = writes.find((x) => !x.existed && !renamedTo.has(x.path) && path.posix.basename(x.path) === base && !this.present.has(d));
-      if (w) renamedTo.set(w.path, d);
+      if (this.present.has(d)) continue;
+      const candidates = newByName.get(path.posix.basename(d));
+      const to = candidates?.find((p) => !renamedTo.has(p));
+      if (to !== undefined) renamedTo.set(to, d);
     }
     const renamedFrom = new Set(renamedTo.values());
     for (const d of deletes) if (!renamedFrom.has(d) && !this.present.has(d)) this.emit({ kind: 'remote', change: 'deleted', path: d });
