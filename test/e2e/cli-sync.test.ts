@@ -113,6 +113,27 @@ describe('changes', () => {
   }, 60_000);
 });
 
+describe('conflicts', () => {
+  it("names the file and the copy that keeps this device's text", async () => {
+    const a = tempDir('ca');
+    const b = tempDir('cb');
+    writeFile(a, 'x.md', entryText({ title: 'X', body: '\noriginal text\n' }));
+    const once = (dir: string) => runCli(['sync', '--dir', dir, '--server', server.url, '--workspace-id', 'ws-conflict', '--once'], { env: env() });
+    expect((await once(a)).code).toBe(0);
+    expect((await once(b)).code).toBe(0);
+    // B edits the file while not syncing; A renames it meanwhile.
+    writeFile(b, 'x.md', readFile(b, 'x.md')!.replace('original text', 'edited on B'));
+    fs.renameSync(path.join(a, 'x.md'), path.join(a, 'y.md'));
+    expect((await once(a)).code).toBe(0);
+    const r = await once(b);
+    expect(r.code, r.stderr).toBe(0);
+    const line = lines(r.stderr).find((l) => l.startsWith('! conflict'));
+    expect(line).toMatch(/^! conflict y\.md: the server had different text; this device's text is kept in y \(conflict [0-9a-f]+\)\.md$/);
+    const copy = /kept in (.+)$/.exec(line!)![1];
+    expect(readFile(b, copy)).toContain('edited on B');
+  }, 90_000);
+});
+
 describe('files that are not synced', () => {
   it('names a non-Markdown file once and keeps it off the other devices', async () => {
     const a = tempDir('png');
