@@ -32,7 +32,7 @@ describe('activityLine', () => {
     expect(activityLine({ kind: 'local', change: 'saved', path: 'a.md', pending: false })).toEqual({ text: '↑ sent a.md', problem: false });
     expect(activityLine({ kind: 'remote', change: 'saved', path: 'a.md' }).text).toBe('↓ received a.md');
     expect(activityLine({ kind: 'local', change: 'renamed', from: 'a.md', path: 'b/a.md', pending: true }).text).toBe(
-      '→ renamed a.md → b/a.md (here, pending: not connected)',
+      '→ renamed a.md → b/a.md (here, to send once connected)',
     );
     expect(activityLine({ kind: 'unreachable', reason: 'connection refused', retryInMs: 12_000, pending: 3, attempt: 5, lost: false })).toEqual({
       text: '! server unreachable: connection refused; 3 changes pending; retry in 12 s',

@@ -119,7 +119,12 @@ export class SyncJob {
     const files = await plugin.command('ListCrdtFiles', {});
     if (files.success && Array.isArray(files.data)) {
       for (const [key] of files.data as [string, unknown][]) {
-        if (!fs.existsSync(path.join(dir, key))) await plugin.event('file_deleted', { path: key });
+        if (fs.existsSync(path.join(dir, key))) continue;
+        const deleted = { type: 'file_deleted' as const, payload: { path: key } };
+        const deliver = async () => plugin.event(deleted.type, deleted.payload);
+        // Through the tracker, so that the deletion is said like one made while running.
+        if (this.tracker) await this.tracker.folderEvent(deleted, deliver);
+        else await deliver();
       }
     }
   }

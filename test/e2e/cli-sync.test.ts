@@ -217,12 +217,12 @@ describe('problems', () => {
     running.push(dev);
     await dev.waitOutput(/! server unreachable: connection refused; 0 changes pending; retry in \d+ s/);
     writeFile(dir, 'README.md', entryText({ title: 'Offline', body: '\nOffline, edited.\n' }));
-    await dev.waitOutput(/↑ pending README\.md \(not connected; sent when the server is back\)/);
+    await dev.waitOutput(/↑ pending README\.md \(to send once connected\)/);
     await dev.waitOutput(/! server unreachable: connection refused; 1 change pending; retry in \d+ s/);
     const later = await startServerProcess(dataDir, { port });
     try {
       await dev.waitOutput(/✓ connected to the server again/);
-      await dev.waitOutput(/↑ sent 1 change made while not connected/);
+      await dev.waitOutput(/↑ sent 1 change that waited for the connection/);
       const checkDir = tempDir('closed-check');
       const check = await runCli(['sync', '--dir', checkDir, '--server', later.url, '--workspace-id', 'ws-closed', '--once'], {
         env: { DIARYX_SYNC_TOKEN: laterToken },

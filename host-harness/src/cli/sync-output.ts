@@ -20,12 +20,12 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** The line for one activity, and whether it is a problem (stderr, shown even when quiet). */
 export function activityLine(a: SyncActivity): { text: string; problem: boolean } {
-  const where = (pending: boolean) => (pending ? 'here, pending: not connected' : 'here, sent');
+  const where = (pending: boolean) => (pending ? 'here, to send once connected' : 'here, sent');
   switch (a.kind) {
     case 'local':
       switch (a.change) {
         case 'saved':
-          return { text: a.pending ? `↑ pending ${a.path} (not connected; sent when the server is back)` : `↑ sent ${a.path}`, problem: false };
+          return { text: a.pending ? `↑ pending ${a.path} (to send once connected)` : `↑ sent ${a.path}`, problem: false };
         case 'created':
           return { text: `+ created ${a.path} (${where(a.pending)})`, problem: false };
         case 'deleted':
@@ -57,7 +57,7 @@ export function activityLine(a: SyncActivity): { text: string; problem: boolean 
     case 'fixed':
       return { text: `✓ ${a.path} syncs again`, problem: false };
     case 'pending-sent':
-      return { text: `↑ sent ${plural(a.count, 'change')} made while not connected`, problem: false };
+      return { text: `↑ sent ${plural(a.count, 'change')} that waited for the connection`, problem: false };
     case 'unreachable': {
       const retry = a.retryInMs !== null ? `retry in ${seconds(a.retryInMs)}` : 'not retrying';
       return { text: `! ${a.lost ? 'connection lost' : 'server unreachable'}: ${a.reason}; ${plural(a.pending, 'change')} pending; ${retry}`, problem: true };
