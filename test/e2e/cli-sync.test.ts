@@ -229,6 +229,16 @@ describe('problems', () => {
       });
       expect(check.code, check.stderr).toBe(0);
       expect(readFile(checkDir, 'README.md')).toContain('Offline, edited.');
+      // A server that comes back without this token (another data folder): the run ends with exit code 3.
+      await later.stop();
+      const stranger = await startServerProcess(tempDir('stranger-server'), { port });
+      try {
+        const end = await dev.exited;
+        expect(end.code).toBe(3);
+        expect(end.stderr).toMatch(/\nerror: the server at http:\/\/127\.0\.0\.1:\d+ refused the token \(HTTP 401\)/);
+      } finally {
+        await stranger.stop();
+      }
     } finally {
       await dev.stop();
       await later.stop();

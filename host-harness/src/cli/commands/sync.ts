@@ -189,7 +189,13 @@ async function run(flags: SyncFlags): Promise<void> {
     onProgress: (completed, total) => printer.progress(completed, total),
     onActivity: (a) => {
       if (a.kind === 'unreachable') lastUnreachable = a.reason;
-      if (a.kind === 'reconnected') lastUnreachable = null;
+      if (a.kind === 'reconnected') {
+        lastUnreachable = null;
+        // The server may have come back without this token (revoked, another data folder).
+        void checkAccess(serverUrl, token, flags.workspaceId).then((again) => {
+          if (again.kind === 'refused') fatal.fail(refusedToken(serverUrl, again.status));
+        });
+      }
       printer.activity(a);
     },
     onStatus: (status, detail) => {
