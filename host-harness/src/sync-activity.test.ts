@@ -112,4 +112,26 @@ describe('ActivityTracker', () => {
       { kind: 'remote-bulk', created: 2, saved: 0 },
     ]);
   });
+
+  it('a new file whose entry and text arrive together is one line, and its next change another', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-activity-'));
+    const seen: SyncActivity[] = [];
+    const tracker = new ActivityTracker(dir, (a) => seen.push(a), () => null);
+    const text = (body: string) => new TextEncoder().encode(`---\ntitle: M\n---\n${body}`);
+    tracker.fileWritten('m.md', text(''));
+    tracker.fileWritten('m.md', text('First.\n'));
+    tracker.flushRemote();
+    tracker.fileWritten('m.md', text('First, edited.\n'));
+    tracker.flushRemote();
+    // An entry alone, then its text in a later batch: still one line.
+    tracker.fileWritten('n.md', text(''));
+    tracker.flushRemote();
+    tracker.fileWritten('n.md', text('N.\n'));
+    tracker.flushRemote();
+    expect(seen).toEqual([
+      { kind: 'remote', change: 'created', path: 'm.md' },
+      { kind: 'remote', change: 'saved', path: 'm.md' },
+      { kind: 'remote', change: 'created', path: 'n.md' },
+    ]);
+  });
 });

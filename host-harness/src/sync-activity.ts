@@ -275,6 +275,9 @@ export class ActivityTracker {
     for (const d of deletes) if (!renamedFrom.has(d) && !this.present.has(d)) this.emit({ kind: 'remote', change: 'deleted', path: d });
     const now = Date.now();
     for (const [p, until] of this.awaitingText) if (until < now) this.awaitingText.delete(p);
+    // Whether a file is still without its text after this batch: its last write decides.
+    const lastEmpty = new Map<string, boolean>();
+    for (const w of writes) lastEmpty.set(w.path, w.empty);
     const seen = new Set<string>();
     const counted = { created: 0, saved: 0 };
     for (const w of writes) {
@@ -286,11 +289,11 @@ export class ActivityTracker {
         continue;
       }
       const arriving = from !== undefined || !w.existed;
-      if (arriving && w.empty) this.awaitingText.set(w.path, now + ARRIVAL_MS);
+      if (arriving && lastEmpty.get(w.path) === true) this.awaitingText.set(w.path, now + ARRIVAL_MS);
       if (from !== undefined) this.emit({ kind: 'remote', change: 'renamed', path: w.path, from });
       else if (!w.existed) this.emit({ kind: 'remote', change: 'created', path: w.path });
       else if (this.awaitingText.has(w.path)) {
-        if (!w.empty) this.awaitingText.delete(w.path);
+        if (lastEmpty.get(w.path) === false) this.awaitingText.delete(w.path);
       } else this.emit({ kind: 'remote', change: 'saved', path: w.path });
     }
     if (counted.created + counted.saved > 0) this.emit({ kind: 'remote-bulk', ...counted });
