@@ -8,7 +8,11 @@
  * what the watcher last knew: new -> created, gone -> deleted, different
  * content -> saved, same content -> nothing. A deletion is held back for a
  * short window: a file created meanwhile with the same content turns the
- * pair into `file_moved`.
+ * pair into `file_moved`. Before a held deletion goes out, the folder is
+ * walked for files the watcher does not know yet: chokidar misses the `add`
+ * of a file moved into a folder it has not started watching (`mkdir -p
+ * a/b; mv x.md a/b/`), and such a move must not become a delete only. A new
+ * folder is also walked again shortly after it appeared, for the same reason.
  *
  * Ignored: any path with a component starting with `.` (dot-directories such
  * as `.diaryx`, dot-files, the harness's temp files), and the files the
@@ -47,8 +51,12 @@ export interface FolderWatcherOptions {
 interface PendingDelete {
   path: string;
   hash: string;
-  timer: NodeJS.Timeout;
+  /** When the deletion goes out unless a matching creation turns up. */
+  until: number;
 }
+
+/** How long after a folder appeared it is walked again for files chokidar did not report. */
+const NEW_FOLDER_RESCAN_MS = 1000;
 
 /** Whether a workspace-relative path has a component starting with `.`. */
 export function isDotPath(rel: string): boolean {
@@ -64,6 +72,8 @@ export class FolderWatcher {
   private firstDirtyAt = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private pendingDeletes = new Map<string, PendingDelete>();
+  private deleteTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
   private ownWrites = new Map<string, { hash: string; until: number }>();
   private ownDeletes = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
@@ -148,8 +158,10 @@ export class FolderWatcher {
     if (event === 'unlinkDir') {
       for (const p of this.known.keys()) if (p.startsWith(`${rel}/`)) this.dirty.add(p);
     } else if (event === 'addDir') {
-      // Files moved in with a directory may arrive without their own events.
+      // Files moved in with a directory may arrive without their own events,
+      // and files moved into it before chokidar watches it never get one.
       for (const rel of this.filesUnder(abs)) this.dirty.add(rel);
+      this.rescanSoon();
     } else {
       this.dirty.add(rel);
     }
@@ -167,6 +179,21 @@ export class FolderWatcher {
       this.flushTimer = null;
       this.flush();
     }, delay);
+  }
+
+  /** Walks the folder for files the watcher does not know (missed `add` events) and marks them. */
+  private sweepUnknown(): void {
+    for (const rel of this.filesUnder(this.root)) if (!this.known.has(rel)) this.dirty.add(rel);
+  }
+
+  private rescanSoon(): void {
+    if (this.rescanTimer !== null) clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = null;
+      if (this.closed) return;
+      this.sweepUnknown();
+      if (this.dirty.size > 0) this.schedule();
+    }, NEW_FOLDER_RESCAN_MS);
   }
 
   private hashOf(rel: string): string | null {
@@ -215,7 +242,6 @@ export class FolderWatcher {
       const held = this.pendingDeletes.get(p);
       if (held && current !== null) {
         // Deleted, then re-created at the same path: one save (or nothing if unchanged).
-        clearTimeout(held.timer);
         this.pendingDeletes.delete(p);
         if (held.hash !== current) this.emit({ type: 'file_saved', payload: { path: p } });
         continue;
@@ -239,7 +265,6 @@ export class FolderWatcher {
       }
       const held = this.pendingDeletes.get(match.path);
       if (held && held.hash === match.hash) {
-        clearTimeout(held.timer);
         this.pendingDeletes.delete(match.path);
       } else {
         unpaired.delete(match.path);
@@ -247,14 +272,41 @@ export class FolderWatcher {
       this.emit({ type: 'file_moved', payload: { old_path: match.path, new_path: c.path } });
     }
     const window = this.options.moveWindowMs ?? 500;
-    for (const d of unpaired.values()) {
-      const timer = setTimeout(() => {
-        if (this.pendingDeletes.get(d.path)?.timer !== timer) return;
-        this.pendingDeletes.delete(d.path);
-        this.emit({ type: 'file_deleted', payload: { path: d.path } });
-      }, window);
-      this.pendingDeletes.set(d.path, { path: d.path, hash: d.hash, timer });
+    for (const d of unpaired.values()) this.pendingDeletes.set(d.path, { path: d.path, hash: d.hash, until: now + window });
+    this.scheduleDeletes();
+  }
+
+  private scheduleDeletes(): void {
+    if (this.deleteTimer !== null) clearTimeout(this.deleteTimer);
+    this.deleteTimer = null;
+    if (this.pendingDeletes.size === 0 || this.closed) return;
+    const first = Math.min(...[...this.pendingDeletes.values()].map((d) => d.until));
+    this.deleteTimer = setTimeout(() => {
+      this.deleteTimer = null;
+      this.releaseDeletes();
+    }, Math.max(0, first - Date.now()));
+  }
+
+  /**
+   * Sends the deletions whose window is over. First the folder is walked once
+   * for files chokidar did not report: one with a held deletion's content
+   * makes that pair a move.
+   */
+  private releaseDeletes(): void {
+    if (this.closed) return;
+    this.sweepUnknown();
+    if (this.dirty.size > 0) {
+      if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+      this.flush();
     }
+    const now = Date.now();
+    for (const d of [...this.pendingDeletes.values()]) {
+      if (d.until > now) continue;
+      this.pendingDeletes.delete(d.path);
+      this.emit({ type: 'file_deleted', payload: { path: d.path } });
+    }
+    this.scheduleDeletes();
   }
 
   /** Whether changes are still waiting to be processed or delivered. */
@@ -276,7 +328,10 @@ export class FolderWatcher {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    for (const d of this.pendingDeletes.values()) clearTimeout(d.timer);
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.deleteTimer = null;
+    this.rescanTimer = null;
     this.pendingDeletes.clear();
     await this.watcher?.close();
     this.watcher = null;

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
+import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
 
 export interface SyncJobOptions {
@@ -24,6 +25,8 @@ export interface SyncJobOptions {
   onStatus?: (status: string, detail?: string) => void;
   onProgress?: (completed: number, total: number) => void;
   onLog?: (level: string, message: string) => void;
+  /** Each change sent or received and each problem (see SyncActivity). */
+  onActivity?: (activity: SyncActivity) => void;
   /** Watch the folder for changes (default true). */
   watch?: boolean;
   /** `wasm` (default) or `node` (the plugin's TypeScript in V8, for comparisons). */
@@ -45,20 +48,36 @@ export class SyncJob {
     readonly host: WorkspaceHost,
   ) {}
 
+  private tracker: ActivityTracker | null = null;
+
+
   static async start(options: SyncJobOptions): Promise<SyncJob> {
     fs.mkdirSync(options.dir, { recursive: true });
     let job: SyncJob | null = null;
-    const host = await openWorkspaceHost({
+    let host: WorkspaceHost | null = null;
+    const tracker = new ActivityTracker(path.resolve(options.dir), (a) => options.onActivity?.(a), () => host?.bridge?.status() ?? null);
+    host = await openWorkspaceHost({
       dir: options.dir,
       wasm: options.wasm,
-      ws: true,
+      ws: { onStatus: (s) => tracker?.socketStatus(s) },
       watch: options.watch ?? true,
       keepEvents: false,
       onEvent: (event) => job?.onEvent(event),
-      onLog: (level, message) => options.onLog?.(level, message),
+      onLog: (level, message) => {
+        if (level === 'warn' || level === 'error') tracker?.log(message);
+        options.onLog?.(level, message);
+      },
+      onFolderEvent: (event, deliver) => tracker.folderEvent(event, deliver),
+      onFileWritten: (rel, data) => tracker?.fileWritten(rel, data),
+      onFileDeleted: (rel) => {
+        tracker?.fileDeleted(rel);
+        removeEmptyFolders(path.resolve(options.dir), rel);
+      },
       plugin: { engine: options.engine ?? 'wasm' },
     });
     job = new SyncJob(options, host);
+    job.tracker = tracker;
+    tracker?.reportSkippedAtStart();
     await job.begin();
     return job;
   }
@@ -69,6 +88,7 @@ export class SyncJob {
     if (e.type === 'SyncStatusChanged' && typeof e.status === 'string') {
       this.status = e.status;
       if (e.status === 'error') this.lastError = typeof e.error === 'string' ? e.error : 'error';
+      this.tracker?.status(e.status);
       this.options.onStatus?.(e.status, typeof e.error === 'string' ? e.error : undefined);
       if (e.status === 'synced') {
         const waiters = this.syncedWaiters;
@@ -76,6 +96,7 @@ export class SyncJob {
         waiters.forEach((w) => w());
       }
     } else if (e.type === 'SyncProgress' && typeof e.completed === 'number' && typeof e.total === 'number') {
+      this.tracker?.progress(e.completed, e.total);
       this.options.onProgress?.(e.completed, e.total);
     }
   }
@@ -98,9 +119,19 @@ export class SyncJob {
     const files = await plugin.command('ListCrdtFiles', {});
     if (files.success && Array.isArray(files.data)) {
       for (const [key] of files.data as [string, unknown][]) {
-        if (!fs.existsSync(path.join(dir, key))) await plugin.event('file_deleted', { path: key });
+        if (fs.existsSync(path.join(dir, key))) continue;
+        const deleted = { type: 'file_deleted' as const, payload: { path: key } };
+        const deliver = async () => plugin.event(deleted.type, deleted.payload);
+        // Through the tracker, so that the deletion is said like one made while running.
+        if (this.tracker) await this.tracker.folderEvent(deleted, deliver);
+        else await deliver();
       }
     }
+  }
+
+  /** Why a file is not synced, when the job said so (front matter that does not parse, not Markdown). */
+  notSyncedReason(rel: string): string | undefined {
+    return this.tracker?.notSyncedReason(rel);
   }
 
   /** Resolves at the next `synced` status (or at once when already synced). */
@@ -108,6 +139,7 @@ export class SyncJob {
     if (this.status === 'synced') return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not synced after ${timeoutMs} ms (status: ${this.status})`)), timeoutMs);
+      timer.unref(); // a caller that gave up waiting must not keep the process alive
       this.syncedWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -144,6 +176,24 @@ export class SyncJob {
   /** Saves the plugin state, closes the socket and the watcher. */
   async stop(): Promise<void> {
     await this.host.close();
+    this.tracker?.close();
+  }
+}
+
+/**
+ * Removes the folders a deletion left empty, up to (not including) the
+ * workspace folder: a folder removed on one device goes on the others too.
+ * Only empty folders go (rmdir refuses the rest).
+ */
+function removeEmptyFolders(root: string, rel: string): void {
+  let dir = path.dirname(path.join(root, ...rel.split('/')));
+  while (dir !== root && dir.startsWith(root + path.sep)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+    dir = path.dirname(dir);
   }
 }
 

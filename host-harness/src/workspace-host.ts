@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FolderWatcher, type FolderWatcherOptions } from './folder-watcher';
+import { FolderWatcher, type FolderEvent, type FolderWatcherOptions } from './folder-watcher';
 import { createHostFunctions, type HostFunctionOptions, type HostFunctionTable } from './host-functions';
 import type { HostCallRecord, HostLogLevel } from './host-types';
 import { PluginHost, type PluginHostOptions } from './plugin-host';
@@ -48,6 +48,12 @@ export interface WorkspaceHostOptions
   ws?: boolean | WsBridgeOptions;
   /** Report real file changes to the plugin as on_event events. */
   watch?: boolean | Omit<FolderWatcherOptions, 'dir' | 'onEvent'>;
+  /** Takes each folder event instead of the plugin: `deliver` hands an event (this one, or another) to the plugin. */
+  onFolderEvent?: (event: FolderEvent, deliver: (event: FolderEvent) => Promise<void>) => Promise<void>;
+  /** Called after the plugin wrote a workspace file. */
+  onFileWritten?: (path: string, data: Uint8Array) => void;
+  /** Called after the plugin deleted a workspace file. */
+  onFileDeleted?: (path: string) => void;
   /** Passed to the PluginHost. */
   plugin?: Omit<PluginHostOptions, 'wasm' | 'functions'>;
 }
@@ -87,6 +93,9 @@ export async function openWorkspaceHost(options: WorkspaceHostOptions): Promise<
     ws: _ws,
     watch,
     plugin: pluginOptions,
+    onFolderEvent,
+    onFileWritten,
+    onFileDeleted,
     ...hostOptions
   } = options;
   const functions = createHostFunctions({
@@ -103,8 +112,14 @@ export async function openWorkspaceHost(options: WorkspaceHostOptions): Promise<
       onLog?.(level, message);
     },
     ws: bridge ? bridge.handle : undefined,
-    onFileWritten: (p, data) => watcher?.noteOwnWrite(p, data),
-    onFileDeleted: (p) => watcher?.noteOwnDelete(p),
+    onFileWritten: (p, data) => {
+      watcher?.noteOwnWrite(p, data);
+      onFileWritten?.(p, data);
+    },
+    onFileDeleted: (p) => {
+      watcher?.noteOwnDelete(p);
+      onFileDeleted?.(p);
+    },
   });
   const plugin = await PluginHost.load({ ...pluginOptions, wasm: wasm ?? DEFAULT_WASM, functions });
   bridge?.attach(plugin);
@@ -112,7 +127,12 @@ export async function openWorkspaceHost(options: WorkspaceHostOptions): Promise<
     watcher = new FolderWatcher({
       ...(watch === true ? {} : watch),
       dir,
-      onEvent: (e) => plugin.event(e.type, e.payload),
+      onEvent: (e) => {
+        const deliver = async (event: FolderEvent) => {
+          await plugin.event(event.type, event.payload);
+        };
+        return onFolderEvent ? onFolderEvent(e, deliver) : deliver(e);
+      },
     });
     await watcher.start();
   }

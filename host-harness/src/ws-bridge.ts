@@ -50,7 +50,10 @@ export interface WsBridgeStatus {
   /** Payload bytes sent and received (binary and text frames). */
   bytesSent: number;
   bytesReceived: number;
+  /** Why the last connection failed or closed: the socket error, or the close code and reason the server sent. */
   lastError: string | null;
+  /** Error code of the last socket error (`ECONNREFUSED`, `ENOTFOUND`, ...), when it had one. */
+  lastErrorCode: string | null;
 }
 
 export interface WsBridgeOptions {
@@ -131,6 +134,7 @@ export class WsBridge {
     bytesSent: 0,
     bytesReceived: 0,
     lastError: null,
+    lastErrorCode: null,
   };
 
   constructor(private readonly options: WsBridgeOptions = {}) {}
@@ -264,6 +268,7 @@ export class WsBridge {
       this.s.attempt = 0;
       this.s.opens += 1;
       this.s.lastError = null;
+      this.s.lastErrorCode = null;
       const pending = this.queue;
       this.queue = [];
       for (const msg of pending) this.transmit(socket, msg);
@@ -285,10 +290,18 @@ export class WsBridge {
       if (isBinary) this.callback('handle_binary_message', new Uint8Array(bytes));
       else this.callback('handle_text_message', bytes.toString('utf8'));
     });
+    let failed = false;
     socket.on('error', (err: Error) => {
+      failed = true;
       this.s.lastError = err.message;
+      this.s.lastErrorCode = (err as NodeJS.ErrnoException).code ?? null;
     });
-    socket.on('close', () => {
+    socket.on('close', (code: number, reason: Buffer) => {
+      if (!failed && !conn.stopped) {
+        const text = reason.toString('utf8');
+        this.s.lastError = `closed by the server (code ${code}${text ? `: ${text}` : ''})`;
+        this.s.lastErrorCode = null;
+      }
       if (conn.ping) clearInterval(conn.ping);
       conn.ping = null;
       conn.socket = null;

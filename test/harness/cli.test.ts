@@ -150,6 +150,7 @@ describe('event', () => {
 describe('files, body, history', () => {
   it('report the plugin command error when the plugin lacks the command', async () => {
     const dir = folder('lacking');
+    fs.mkdirSync(path.join(dir, '.diaryx'));
     for (const [args, name] of [
       [['files'], 'ListCrdtFiles'],
       [['files', '--deleted'], 'ListCrdtFiles'],
@@ -162,5 +163,53 @@ describe('files, body, history', () => {
       expect(r.err).toBe(`error: ${name} failed: Unknown command: ${name}\n`);
     }
     expect((await run('history', '--limit', 'x', '--dir', dir, '--wasm', wasm)).err).toBe('error: --limit must be a non-negative integer\n');
+  });
+
+  it('refuse a folder that was never synced, without creating .diaryx in it', async () => {
+    const dir = folder('never-synced');
+    for (const args of [['files'], ['body', 'a.md'], ['history']]) {
+      const r = await run(...args, '--dir', dir, '--wasm', wasm);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toBe(`error: ${dir} was never synced (it has no .diaryx folder), so there is nothing to show; run \`diaryx-sync sync --dir ${dir}\` first\n`);
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('the program', () => {
+  it('prints its version and examples first in --help', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const v = await run('--version');
+    expect(v.code).toBe(0);
+    expect(v.out).toBe(`${pkg.version}\n`);
+    const help = await run('--help');
+    expect(help.code).toBe(0);
+    expect(help.out.startsWith('Examples:\n')).toBe(true);
+    const sync = await run('sync', '--help');
+    expect(sync.out.startsWith('Examples:\n')).toBe(true);
+    expect(sync.out).toMatch(/--token-file <file>/);
+    expect(sync.out).toMatch(/visible to other users in `ps`/);
+  });
+
+  it('uses one default data folder for serve, token create and the embedded server', async () => {
+    const { DEFAULT_LOCAL_DATA_DIR } = await import('../../host-harness/src/local-server');
+    const oneLine = (text: string) => text.replace(/\s+/g, ' ');
+    expect(oneLine((await run('token', 'create', '--help')).out)).toContain(`default ${DEFAULT_LOCAL_DATA_DIR},`);
+    expect(oneLine((await run('serve', '--help')).out)).toContain(`default ${DEFAULT_LOCAL_DATA_DIR},`);
+  });
+
+  it('says so before creating a --data-dir that does not exist, and refuses a file', async () => {
+    const fresh = path.join(root, 'new-data');
+    const r = await run('token', 'create', '--user', 'x', '--data-dir', fresh);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`creating the server data folder ${fresh} (new and empty)\n`);
+    expect(fs.statSync(fresh).isDirectory()).toBe(true);
+    const file = path.join(root, 'data-file');
+    fs.writeFileSync(file, 'x');
+    for (const args of [['serve', '--port', '0'], ['token', 'create', '--user', 'x']]) {
+      const bad = await run(...args, '--data-dir', file);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.err).toBe(`error: --data-dir ${file} is a file, not a folder\n`);
+    }
   });
 });

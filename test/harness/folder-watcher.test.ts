@@ -91,6 +91,21 @@ describe('FolderWatcher', () => {
     expect(events).toEqual([{ type: 'file_moved', payload: { old_path: 'old.md', new_path: 'new/place.md' } }]);
   });
 
+  it('still reports a move when the creation was never reported (a file moved into a folder not watched yet)', async () => {
+    write('A/monday.md', 'monday text');
+    await startWatcher();
+    // chokidar stops reporting (as when the add in a brand-new folder is
+    // missed); only the unlink of the old path reaches the watcher.
+    const inner = watcher as unknown as { watcher: { close(): Promise<void> }; raw(event: string, abs: string): void };
+    await inner.watcher.close();
+    fs.mkdirSync(path.join(dir, 'A', '2026', '12'), { recursive: true });
+    fs.renameSync(path.join(dir, 'A', 'monday.md'), path.join(dir, 'A', '2026', '12', 'monday.md'));
+    inner.raw('unlink', path.join(dir, 'A', 'monday.md'));
+    await waitEvents(1);
+    await waitFor(() => !watcher.busy(), 'the watcher to settle');
+    expect(events).toEqual([{ type: 'file_moved', payload: { old_path: 'A/monday.md', new_path: 'A/2026/12/monday.md' } }]);
+  });
+
   it('reports a delete and a create of different content separately', async () => {
     write('gone.md', 'one');
     await startWatcher();

@@ -58,6 +58,18 @@ export function workspaceFolder(dir: string | undefined): string {
   return abs;
 }
 
+/**
+ * For commands that only show what the plugin holds: a folder that was never
+ * synced has nothing to show, and must not get a `.diaryx` folder from
+ * being looked at.
+ */
+export function requireSyncState(dir: string | undefined): void {
+  const abs = workspaceFolder(dir);
+  if (!fs.existsSync(path.join(abs, '.diaryx'))) {
+    throw new ActionableError(`${abs} was never synced (it has no .diaryx folder), so there is nothing to show; run \`diaryx-sync sync --dir ${dir}\` first`);
+  }
+}
+
 export interface SessionOptions {
   /** Call shutdown at the end (default true). */
   shutdown?: boolean;

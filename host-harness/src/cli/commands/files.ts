@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ActionableError } from '../errors';
-import { printLine, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
+import { printLine, requireSyncState, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 interface FilesOptions extends PluginOptions {
   deleted?: boolean;
@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .option('--deleted', 'include deleted entries')
     .option('--json', 'print the raw [path, metadata] pairs')
     .action(async (opts: FilesOptions) => {
+      requireSyncState(opts.dir);
       const res = await withPluginSession(opts, (ws) => ws.plugin.command('ListCrdtFiles', { include_deleted: opts.deleted ?? false }));
       if (!res.success) throw new ActionableError(`ListCrdtFiles failed: ${res.error ?? 'no error message'}`);
       if (opts.json) {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ActionableError } from '../errors';
-import { printLine, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
+import { printLine, requireSyncState, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 interface HistoryOptions extends PluginOptions {
   file?: string;
@@ -28,6 +28,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'at most this many entries')
     .option('--json', 'print the raw entries')
     .action(async (opts: HistoryOptions) => {
+      requireSyncState(opts.dir);
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new ActionableError('--limit must be a non-negative integer');
       const [name, params] = opts.file
