@@ -1,0 +1,131 @@
+/**
+ * Files written as their author wrote them.
+ *
+ * The workspace doc holds what a file's front matter means (FileMetadata), not
+ * how it was written, so a file rebuilt from metadata alone differs from the
+ * author's: an `updated` line the author never wrote, `---\nupdated: …\n---`
+ * on a file without front matter, link titles replaced by path-derived ones
+ * (`[Trial Journal](/README.md)` -> `[README](/README.md)`), other quoting,
+ * order and comments.
+ *
+ * So the device that reads a local file also stores the file's front matter
+ * block as written (everything before the body, `''` for none) in the entry's
+ * `extra` under `_source_frontmatter`. Keys starting with `_` are never written
+ * to files nor read from them, by this plugin and by the Rust original, so the
+ * block travels with the metadata and nowhere else. A device writing the file
+ * uses that block, or else the block the file on disk has now, when it still
+ * says exactly what the metadata says (an `updated` time that moved only
+ * rewrites the `updated` line); otherwise, say after an edit by a device that
+ * does not know the key or a merge of two concurrent edits, it writes the
+ * original's canonical front matter.
+ */
+import { parseFileMarkdown, renderFileMarkdown, splitFrontmatter, yamlString } from './frontmatter';
+import { formatJsonNumber, metadataContentEqual, type FileMetadata, type JsonValue } from './metadata';
+import { formatRfc3339Millis } from './rfc3339';
+
+/** `extra` key holding the author's front matter block as written. */
+export const SOURCE_FRONTMATTER_KEY = '_source_frontmatter';
+
+/** The front matter block of a file text (everything before the body; '' when it has none). */
+export function frontmatterHead(text: string): string {
+  return text.slice(0, text.length - splitFrontmatter(text).body.length);
+}
+
+/** `meta` with the front matter block of `text` recorded. */
+export function withSourceFrontmatter(meta: FileMetadata, text: string): FileMetadata {
+  return { ...meta, extra: { ...meta.extra, [SOURCE_FRONTMATTER_KEY]: frontmatterHead(text) } };
+}
+
+/** The recorded front matter block, or null when the entry has none. */
+export function sourceFrontmatterOf(meta: FileMetadata): string | null {
+  const v = meta.extra[SOURCE_FRONTMATTER_KEY];
+  return typeof v === 'string' ? v : null;
+}
+
+/** `meta` as hosts see it (GetCrdtFile, ListCrdtFiles): the recorded block is this plugin's own. */
+export function withoutSourceFrontmatter(meta: FileMetadata): FileMetadata {
+  if (!(SOURCE_FRONTMATTER_KEY in meta.extra)) return meta;
+  const extra = { ...meta.extra };
+  delete extra[SOURCE_FRONTMATTER_KEY];
+  return { ...meta, extra };
+}
+
+/** The metadata without `_` keys in extra (what a file can state). */
+function publicView(meta: FileMetadata): FileMetadata {
+  const extra: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(meta.extra)) if (!k.startsWith('_')) extra[k] = v;
+  return { ...meta, extra };
+}
+
+/** Whether two entries state the same front matter (modified_at and `_` keys aside). */
+export function sameStatedMetadata(a: FileMetadata, b: FileMetadata): boolean {
+  return metadataContentEqual(publicView(a), publicView(b));
+}
+
+/** What `head` followed by `body` states, or null when that text would not split into exactly these two. */
+function readHead(key: string, head: string, body: string): { metadata: FileMetadata; timed: boolean } | null {
+  // Only the first few characters of the body decide where a closing `---` is found.
+  const start = body.slice(0, 8);
+  if (head === '') {
+    if (splitFrontmatter(body).yaml !== null) return null;
+  } else {
+    const split = splitFrontmatter(head + start);
+    if (split.yaml === null || split.body !== start) return null;
+  }
+  let timed = true;
+  try {
+    const { metadata } = parseFileMarkdown(key, head === '' ? '' : head + start, () => {
+      timed = false;
+      return 0;
+    });
+    return { metadata, timed };
+  } catch {
+    return null;
+  }
+}
+
+/** `head` with its one top-level `updated:` line set to `at`, or null when it has not exactly one. */
+function retime(head: string, at: number): string | null {
+  const lines = head.split('\n');
+  const found = lines.flatMap((line, i) => (/^updated[ \t]*:[ \t]*\S/.test(line) ? [i] : []));
+  if (found.length !== 1) return null;
+  const i = found[0];
+  const formatted = formatRfc3339Millis(at);
+  const cr = lines[i].endsWith('\r') ? '\r' : '';
+  lines[i] = `updated: ${formatted === null ? formatJsonNumber(at) : yamlString(formatted)}${cr}`;
+  return lines.join('\n');
+}
+
+/** `head` (or `head` with its `updated` line moved) when it states exactly `meta`; null otherwise. */
+function fit(key: string, head: string, meta: FileMetadata, body: string, untimedOk: boolean): string | null {
+  const expected = publicView(meta);
+  const read = readHead(key, head, body);
+  if (read === null || !metadataContentEqual(publicView(read.metadata), expected)) return null;
+  if (!read.timed) return untimedOk ? head : null;
+  const at = Math.trunc(meta.modified_at);
+  if (read.metadata.modified_at === at) return head;
+  const moved = retime(head, at);
+  if (moved === null) return null;
+  const again = readHead(key, moved, body);
+  return again !== null && again.timed && again.metadata.modified_at === at && metadataContentEqual(publicView(again.metadata), expected)
+    ? moved
+    : null;
+}
+
+/**
+ * The file text for `meta` and `body`: the recorded front matter block, else
+ * the one of `diskText` (the file as it is now), when it states `meta`; the
+ * canonical rendering otherwise. A block without `updated` is used only when
+ * the author's block has none either.
+ */
+export function renderFaithful(key: string, meta: FileMetadata, body: string, diskText: string | null): string {
+  const source = sourceFrontmatterOf(meta);
+  const sourceUntimed = source !== null && readHead(key, source, body)?.timed === false;
+  const candidates = source === null ? [] : [source];
+  if (diskText !== null) candidates.push(frontmatterHead(diskText));
+  for (const head of candidates) {
+    const fitted = fit(key, head, meta, body, sourceUntimed);
+    if (fitted !== null) return fitted + body;
+  }
+  return renderFileMarkdown(meta, body);
+}
