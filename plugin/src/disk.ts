@@ -12,6 +12,7 @@ import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, r
 import { metadataContentEqual, metadataEqual, type FileMetadata } from './core/metadata';
 import { isTempFile, normalizeSyncPath } from './core/paths';
 import { renderFaithful, sameStatedMetadata, withSourceFrontmatter } from './core/source-frontmatter';
+import { FileTooLargeError, MAX_SYNCED_FILE_BYTES, oversize } from './file-limits';
 import { HostError } from './host/bridge';
 import type { PluginState } from './state';
 
@@ -80,6 +81,13 @@ export class WorkspaceDisk {
    * modified_at is the current time).
    */
   parseLocal(key: string, text: string): { metadata: FileMetadata; body: string; timed: boolean } {
+    const size = oversize(text);
+    if (size !== null) {
+      const error = new FileTooLargeError(key, size, MAX_SYNCED_FILE_BYTES);
+      this.state.reportSkipped(error);
+      throw error;
+    }
+    this.state.skippedFiles.delete(key);
     let timed = true;
     const parsed = parseFileMarkdown(key, text, () => {
       timed = false;
