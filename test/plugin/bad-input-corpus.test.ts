@@ -228,6 +228,11 @@ describe('every host function the plugin reads', () => {
     await ws.plugin.command('SetBodyContent', { doc_name: 'notes/a.md', content: 'alpha\n' });
     await ws.plugin.command('InitializeWorkspaceCrdt', { workspace_path: ws.dir });
     const before = await ws.plugin.command('CreateSnapshot', { name: 'corpus' });
+    // An edit the snapshot restore below writes back (files are only written when their text changes).
+    const a = path.join(ws.dir, 'notes', 'a.md');
+    const original = fs.readFileSync(a, 'utf8');
+    fs.writeFileSync(a, original.replace('alpha', 'alpha, edited'));
+    await ws.plugin.event('file_saved', { path: 'notes/a.md' });
     fs.writeFileSync(path.join(ws.dir, 'scratch.md'), markdown('title: Scratch', 'scratch\n'));
     await ws.plugin.event('file_created', { path: 'scratch.md' });
     const id = (before.data as { id?: unknown } | null)?.id;
