@@ -13,6 +13,7 @@ import { WORKSPACE_DOC_NAME } from '../state';
 import type { CommandHandler } from './crdt';
 import { deviceRegistry } from '../devices';
 import { markConcurrent } from '../concurrent-edits-log';
+import { withoutSourceFrontmatter } from '../core/source-frontmatter';
 import { automaticSnapshot } from './snapshots';
 import { rehydrateBody, removeFile, writeBackFile } from './write-back';
 import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
@@ -81,7 +82,12 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
     const entries = rt.state.history.listForFile(key, limit(p)).map((e) => ({ ...e, doc_name: bodyIds.has(e.update_id) ? key : WORKSPACE_DOC_NAME }));
     return markConcurrent(rt.state, deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name));
   },
-  GetVersionDiff: (rt, p) => rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')),
+  GetVersionDiff: (rt, p) =>
+    rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')).map((d) => ({
+      ...d,
+      old_metadata: d.old_metadata && withoutSourceFrontmatter(d.old_metadata),
+      new_metadata: d.new_metadata && withoutSourceFrontmatter(d.new_metadata),
+    })),
   GetStateAt: (rt, p) => {
     const state = rt.state.history.stateAt(docName(p), requireInteger(p, 'update_id'));
     return state === null ? null : { data: encodeBase64(state) };
@@ -120,7 +126,8 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
   GetFileVersion: (rt, p) => {
     const key = normalizeSyncKey(requireString(p, 'file_path'));
     const id = requireInteger(p, 'update_id');
-    return { content: bodyTextAt(rt, key, id), metadata: metadataAt(rt, key, id) };
+    const meta = metadataAt(rt, key, id);
+    return { content: bodyTextAt(rt, key, id), metadata: meta && withoutSourceFrontmatter(meta) };
   },
   RestoreFileVersion: (rt, p) => restoreFile(rt, normalizeSyncKey(requireString(p, 'file_path')), requireInteger(p, 'update_id')),
   RestoreDeletedFile: (rt, p) => {
