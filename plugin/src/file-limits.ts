@@ -22,7 +22,9 @@ export class FileTooLargeError extends Error {
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super(`${path} is ${formatBytes(bytes)}, over the ${formatBytes(limit)} limit for one file: not synced (the rest keeps syncing)`);
+    // Just over the limit, rounded sizes would read the same: the exact count then.
+    const size = formatBytes(bytes) === formatBytes(limit) ? `${bytes} bytes` : formatBytes(bytes);
+    super(`${path} is ${size}, over the ${formatBytes(limit)} limit for one file: not synced (the rest keeps syncing)`);
   }
 }
 
