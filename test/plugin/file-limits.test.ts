@@ -5,7 +5,7 @@
  * delete of it is a normal delete; the same file back under the limit syncs.
  */
 import { describe, expect, it } from 'vitest';
-import { bodyOf, createFile, listFiles, markdown, openInitialised, useCleanup } from './helpers';
+import { bodyOf, createFile, listFiles, markdown, ok, openInitialised, useCleanup } from './helpers';
 
 useCleanup();
 
@@ -44,5 +44,23 @@ describe('file size limit', () => {
     // Back under the limit: it syncs like any file.
     await createFile(ws, 'huge.md', markdown('title: Huge', 'now small\n'), 'file_saved');
     expect(await bodyOf(ws, 'huge.md')).toBe('now small\n');
+  });
+});
+
+describe('history budget', () => {
+  it('one large change costs only its own file older versions, and GetHistoryRetention says what went', async () => {
+    const ws = await openInitialised();
+    for (let i = 0; i < 35; i++) await createFile(ws, `n${i}.md`, markdown(`title: N${i}`, `text ${i}\n`));
+    const count = async () => (await ok<unknown[]>(ws, 'GetWorkspaceHistory', { limit: 1000 })).length;
+    const before = await count();
+    expect(before).toBeGreaterThanOrEqual(70);
+    await createFile(ws, 'big.md', markdown('title: Big', 'z'.repeat(5 * 1024 * 1024)));
+    // Every earlier version is still there (plus big.md's metadata entry); big.md's text version went into its base.
+    expect(await count()).toBeGreaterThanOrEqual(before + 1);
+    const retention = await ok<{ history_bytes: number; dropped_versions: number; dropped_from: string[] }>(ws, 'GetHistoryRetention');
+    expect(retention.dropped_from).toEqual(['big.md']);
+    expect(retention.dropped_versions).toBe(1);
+    expect(retention.history_bytes).toBeLessThan(1024 * 1024);
+    expect(await bodyOf(ws, 'big.md')).toHaveLength(5 * 1024 * 1024);
   });
 });
