@@ -97,9 +97,15 @@ function retime(head: string, at: number): string | null {
 }
 
 /** `head` (or `head` with its `updated` line moved) when it states exactly `meta`; null otherwise. */
-function fit(key: string, head: string, meta: FileMetadata, body: string, untimedOk: boolean): string | null {
+function fit(
+  key: string,
+  head: string,
+  meta: FileMetadata,
+  body: string,
+  untimedOk: boolean,
+  read: { metadata: FileMetadata; timed: boolean } | null = readHead(key, head, body),
+): string | null {
   const expected = publicView(meta);
-  const read = readHead(key, head, body);
   if (read === null || !metadataContentEqual(publicView(read.metadata), expected)) return null;
   if (!read.timed) return untimedOk ? head : null;
   const at = Math.trunc(meta.modified_at);
@@ -120,11 +126,15 @@ function fit(key: string, head: string, meta: FileMetadata, body: string, untime
  */
 export function renderFaithful(key: string, meta: FileMetadata, body: string, diskText: string | null): string {
   const source = sourceFrontmatterOf(meta);
-  const sourceUntimed = source !== null && readHead(key, source, body)?.timed === false;
-  const candidates = source === null ? [] : [source];
-  if (diskText !== null) candidates.push(frontmatterHead(diskText));
-  for (const head of candidates) {
-    const fitted = fit(key, head, meta, body, sourceUntimed);
+  const sourceRead = source === null ? null : readHead(key, source, body);
+  const sourceUntimed = sourceRead?.timed === false;
+  if (source !== null) {
+    const fitted = fit(key, source, meta, body, sourceUntimed, sourceRead);
+    if (fitted !== null) return fitted + body;
+  }
+  const diskHead = diskText === null ? null : frontmatterHead(diskText);
+  if (diskHead !== null && diskHead !== source) {
+    const fitted = fit(key, diskHead, meta, body, sourceUntimed);
     if (fitted !== null) return fitted + body;
   }
   return renderFileMarkdown(meta, body);
