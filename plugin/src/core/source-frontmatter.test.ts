@@ -18,6 +18,13 @@ describe('renderFaithful', () => {
     expect(renderFileMarkdown(metadata, body)).toContain('[README](/README.md)');
   });
 
+  it('a block in the original format is recorded as null, and written in that format', () => {
+    const text = renderFileMarkdown(parseFileMarkdown('a.md', '---\ntitle: T\nupdated: 5000\n---\n', now).metadata, 'body\n');
+    const { metadata, body } = read('a.md', text);
+    expect(metadata.extra[SOURCE_FRONTMATTER_KEY]).toBeNull();
+    expect(renderFaithful('a.md', metadata, body, '---\ntitle:   T\nupdated: 5000\n---\nold')).toBe(text);
+  });
+
   it('a file without front matter stays without', () => {
     const { metadata, body } = read('plain.md', 'just text\n');
     expect(renderFaithful('plain.md', metadata, body, null)).toBe('just text\n');

@@ -17,7 +17,8 @@
  * says exactly what the metadata says (an `updated` time that moved only
  * rewrites the `updated` line); otherwise, say after an edit by a device that
  * does not know the key or a merge of two concurrent edits, it writes the
- * original's canonical front matter.
+ * original's canonical front matter. A block that is already in the canonical
+ * format is recorded as null rather than copied.
  */
 import { parseFileMarkdown, renderFileMarkdown, splitFrontmatter, yamlString } from './frontmatter';
 import { formatJsonNumber, metadataContentEqual, type FileMetadata, type JsonValue } from './metadata';
@@ -31,15 +32,21 @@ export function frontmatterHead(text: string): string {
   return text.slice(0, text.length - splitFrontmatter(text).body.length);
 }
 
-/** `meta` with the front matter block of `text` recorded. */
+/**
+ * `meta` (as read from `text`) with the front matter block of `text`
+ * recorded; null instead of a copy when the block is exactly what the
+ * original's format writes for `meta` (files written by Diaryx itself).
+ */
 export function withSourceFrontmatter(meta: FileMetadata, text: string): FileMetadata {
-  return { ...meta, extra: { ...meta.extra, [SOURCE_FRONTMATTER_KEY]: frontmatterHead(text) } };
+  const head = frontmatterHead(text);
+  const value = head !== '' && head === renderFileMarkdown(meta, '') ? null : head;
+  return { ...meta, extra: { ...meta.extra, [SOURCE_FRONTMATTER_KEY]: value } };
 }
 
-/** The recorded front matter block, or null when the entry has none. */
-export function sourceFrontmatterOf(meta: FileMetadata): string | null {
+/** The recorded front matter block; null: the author's block is the canonical one; undefined: none recorded. */
+export function sourceFrontmatterOf(meta: FileMetadata): string | null | undefined {
   const v = meta.extra[SOURCE_FRONTMATTER_KEY];
-  return typeof v === 'string' ? v : null;
+  return typeof v === 'string' || v === null ? v : undefined;
 }
 
 /** `meta` as hosts see it (GetCrdtFile, ListCrdtFiles): the recorded block is this plugin's own. */
@@ -126,9 +133,11 @@ function fit(
  */
 export function renderFaithful(key: string, meta: FileMetadata, body: string, diskText: string | null): string {
   const source = sourceFrontmatterOf(meta);
-  const sourceRead = source === null ? null : readHead(key, source, body);
+  // The author wrote the original's format: so does every device.
+  if (source === null) return renderFileMarkdown(meta, body);
+  const sourceRead = source === undefined ? null : readHead(key, source, body);
   const sourceUntimed = sourceRead?.timed === false;
-  if (source !== null) {
+  if (source !== undefined) {
     const fitted = fit(key, source, meta, body, sourceUntimed, sourceRead);
     if (fitted !== null) return fitted + body;
   }
