@@ -78,7 +78,8 @@ export class DeviceRegistry {
     this.state.markWorkspaceDirty();
   }
 
-  private lookup(clientId: number): DeviceInfo | null {
+  /** The device that registered a client id, or null. */
+  describe(clientId: number): DeviceInfo | null {
     // An id of its own first: the block of another device's body docs may hold it by chance.
     const own = this.map.get(String(clientId));
     const deviceId = own !== undefined ? own : this.map.get(blockKey(clientId));
@@ -120,7 +121,7 @@ export class DeviceRegistry {
       }
       const ranked = [...counts].sort((a, b) => b[1] - a[1]);
       for (const [client] of ranked) {
-        const info = this.lookup(client);
+        const info = this.describe(client);
         if (info) return { ...e, device_id: info.device_id, device_name: info.device_name };
       }
       return e;

@@ -11,6 +11,8 @@
 import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from './core/frontmatter';
 import { metadataContentEqual, metadataEqual, type FileMetadata } from './core/metadata';
 import { isTempFile, normalizeSyncPath } from './core/paths';
+import { renderFaithful, sameStatedMetadata, withSourceFrontmatter } from './core/source-frontmatter';
+import { FileTooLargeError, MAX_SYNCED_FILE_BYTES, oversize } from './file-limits';
 import { HostError } from './host/bridge';
 import type { PluginState } from './state';
 
@@ -86,13 +88,22 @@ export class WorkspaceDisk {
    * modified_at is the current time).
    */
   parseLocal(key: string, text: string): { metadata: FileMetadata; body: string; timed: boolean } {
+    const size = oversize(text);
+    if (size !== null) {
+      const error = new FileTooLargeError(key, size, MAX_SYNCED_FILE_BYTES);
+      this.state.reportSkipped(error);
+      throw error;
+    }
+    this.state.skippedFiles.delete(key);
     let timed = true;
     const parsed = parseFileMarkdown(key, text, () => {
       timed = false;
       return this.state.now();
     });
-    this.knownMetadata.set(key, parsed.metadata);
-    return { ...parsed, timed };
+    // The block as written goes along, so other devices write the same bytes (core/source-frontmatter).
+    const metadata = withSourceFrontmatter(parsed.metadata, text);
+    this.knownMetadata.set(key, metadata);
+    return { metadata, body: parsed.body, timed };
   }
 
   /**
@@ -111,7 +122,7 @@ export class WorkspaceDisk {
     const known = this.knownMetadata.get(key);
     if (known === undefined) return false;
     try {
-      return metadataContentEqual(parseFileMarkdown(key, text, this.state.now).metadata, known);
+      return sameStatedMetadata(parseFileMarkdown(key, text, this.state.now).metadata, known);
     } catch {
       return false;
     }
@@ -134,7 +145,7 @@ export class WorkspaceDisk {
     // that never had any leaves the file's own text in place.
     const crdtBody = this.state.bodies.has(key) ? this.state.bodies.getBody(key) : '';
     const body = this.state.bodies.stateVector(key).length > 1 ? crdtBody : bodyForWrite(crdtBody, disk?.body ?? null);
-    const text = renderFileMarkdown(merged, body);
+    const text = renderFaithful(key, merged, body, current);
     this.knownMetadata.set(key, merged);
     this.state.bodies.trackContent(key, body);
     if (text === current) return false;

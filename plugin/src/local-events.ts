@@ -17,6 +17,7 @@ import { PathError } from './core/paths';
 import type { FileMetadata } from './core/metadata';
 import { ORIGIN_LOCAL } from './core/origin';
 import { localMetadataUnchanged } from './disk';
+import { FileTooLargeError } from './file-limits';
 import type { SyncRuntime } from './runtime';
 import type { SessionAction } from '../../common/src/wire/envelope';
 
@@ -146,6 +147,7 @@ export class LocalEvents {
     const key = this.key(path, 'file_deleted');
     if (key === null) return;
     const state = this.rt.state;
+    state.skippedFiles.delete(key);
     const parent = state.workspace.getFile(key)?.part_of ?? null;
     state.forgetBody(key);
     const current = state.workspace.getFile(key);
@@ -169,6 +171,8 @@ export class LocalEvents {
       parsed = this.rt.disk.parseLocal(newKey, text);
     } catch (e) {
       this.rt.host.log('warn', `[on_event:${label}] ${(e as Error).message}`);
+      // A file moved to where it is too large to sync is gone from its old place all the same.
+      if (e instanceof FileTooLargeError) this.fileDeleted(oldPath);
       return [];
     }
     // The doc keeps its history under the new key; the server's doc of that

@@ -6,7 +6,10 @@
 import * as Y from 'yjs';
 import { parseDocId } from '../../common/src/wire/frame';
 import { hasPendingStructs } from '../../common/src/wire/sync';
+import { BODY_TEXT_NAME } from './core/body-docs';
+import { findConcurrentInserts } from './core/concurrent-edits';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
+import { reportConcurrentEdit } from './concurrent-edits-log';
 import { normalizeSyncKey } from './core/paths';
 import type { WorkspaceDisk } from './disk';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
@@ -252,7 +255,14 @@ export class PluginSessionDocs implements SessionDocs {
     const seed = this.deferredSeeds.has(key) ? this.disk.readBody(key) : null;
     // What this device had for a file written at a deleted path, before the server's text came in.
     const mine = this.replaceSeeds.has(key) ? (bodies.knownClocks(key) ?? undefined) : undefined;
-    for (const update of updates) bodies.applyUpdate(key, update, ORIGIN_REMOTE);
+    for (const update of updates) {
+      // Typed at the same place as text here, without knowing it: merged by the CRDT, and told.
+      const doc = bodies.get(key);
+      const concurrent = doc ? findConcurrentInserts(doc, BODY_TEXT_NAME, update) : null;
+      const beforeId = concurrent ? this.state.history.latestId() : 0;
+      bodies.applyUpdate(key, update, ORIGIN_REMOTE);
+      if (concurrent) reportConcurrentEdit(this.state, key, concurrent, beforeId, this.state.history.latestId());
+    }
     this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);
     this.baselines.set(key, bodies.stateVector(key));

@@ -15,6 +15,7 @@ import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
 import { encodeSyncUpdate } from '../../common/src/wire/sync';
 import { BodyDocManager } from './core/body-docs';
 import { HistoryLog } from './core/history';
+import type { FileTooLargeError } from './file-limits';
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, type UpdateOrigin } from './core/origin';
 import { WorkspaceCrdt } from './core/workspace-crdt';
 import type { HostBridge } from './host/bridge';
@@ -206,6 +207,8 @@ export class PluginState {
     });
     const history = HistoryLog.decode((key) => this.readStored(key), () => this.now());
     // The stored log is read on first use: problems found then are reported like other storage errors.
+    history.onDropped = (doc, entries, reason) =>
+      this.host.log('info', `[history] dropped the ${entries} oldest version${entries === 1 ? '' : 's'} of ${doc} for ${reason}; later versions are kept`);
     history.onLoadErrors = (errors) => {
       for (const problem of errors) this.reportError(`history: ${problem}`);
     };
@@ -419,6 +422,20 @@ export class PluginState {
   warn(message: string): void {
     this.loadWarnings.push(message);
     this.host.log('warn', `[sync] ${message}`);
+  }
+
+  /** Files left out of sync for their size: key -> size reported (see file-limits.ts). */
+  readonly skippedFiles = new Map<string, number>();
+
+  /**
+   * Tells the host (once per file and size) that a local file is not synced:
+   * `{"type":"FileSkipped","path","size","limit","reason":"too_large","message"}`.
+   */
+  reportSkipped(error: FileTooLargeError): void {
+    if (this.skippedFiles.get(error.path) === error.bytes) return;
+    this.skippedFiles.set(error.path, error.bytes);
+    this.host.log('warn', `[sync] ${error.message}`);
+    this.host.emitEvent({ limit: error.limit, message: error.message, path: error.path, reason: 'too_large', size: error.bytes, type: 'FileSkipped' });
   }
 
   /** Reports a failure to the host as the Rust plugin's error event shape. */

@@ -228,6 +228,11 @@ describe('every host function the plugin reads', () => {
     await ws.plugin.command('SetBodyContent', { doc_name: 'notes/a.md', content: 'alpha\n' });
     await ws.plugin.command('InitializeWorkspaceCrdt', { workspace_path: ws.dir });
     const before = await ws.plugin.command('CreateSnapshot', { name: 'corpus' });
+    // A file the snapshot restore below writes back (files are only written when their text changes):
+    // its front matter reworded on disk, not reported, so the plugin's state stays as it was.
+    const a = path.join(ws.dir, 'notes', 'a.md');
+    const original = fs.readFileSync(a, 'utf8');
+    fs.writeFileSync(a, original.replace('---\n', '---\n# reworded\n'));
     fs.writeFileSync(path.join(ws.dir, 'scratch.md'), markdown('title: Scratch', 'scratch\n'));
     await ws.plugin.event('file_created', { path: 'scratch.md' });
     const id = (before.data as { id?: unknown } | null)?.id;
@@ -235,6 +240,7 @@ describe('every host function the plugin reads', () => {
     await ws.plugin.command('RestoreDeletedFile', { file_path: 'scratch.md' });
     if (typeof id === 'string') await ws.plugin.command('RestoreSnapshot', { id });
     fs.rmSync(path.join(ws.dir, 'scratch.md'), { force: true });
+    fs.writeFileSync(a, original);
     await ws.plugin.command('ListRemoteWorkspaces', {});
     await ws.plugin.command('SaveCrdtState', {});
     await ws.plugin.callRaw('on_connected', JSON.stringify({ workspace_id: 'ws1', write_to_disk: false }));

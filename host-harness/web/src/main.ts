@@ -22,6 +22,8 @@ import { WsTransport } from './ws-transport';
 const params = new URLSearchParams(location.search);
 const profile = params.get('profile') || 'default';
 const ACCOUNT_KEY = `diaryx-web:${profile}:account`;
+/** The theme chosen with the Theme button (kept across reloads, for every profile). */
+const THEME_KEY = 'diaryx-web:theme';
 const CSS_VARS = ['--background', '--foreground', '--muted', '--muted-foreground', '--border', '--primary', '--primary-foreground', '--destructive', '--accent', '--card', '--font-sans', '--font-mono', '--radius'];
 
 function loadAccount(): HostAccount {
@@ -54,7 +56,8 @@ function debounce(fn: () => void, ms: number): () => void {
 
 async function start(): Promise<void> {
   const root = document.getElementById('app')!;
-  const requested = params.get('theme');
+  // The URL's theme, else the one last chosen on this page, else the system's.
+  const requested = params.get('theme') ?? localStorage.getItem(THEME_KEY);
   document.documentElement.dataset.theme =
     requested === 'dark' || requested === 'light' ? requested : matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 
@@ -182,10 +185,12 @@ async function start(): Promise<void> {
     });
     settingsDialog.showModal();
   };
-  const toggleTheme = () => {
-    document.documentElement.dataset.theme = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+  const setTheme = (theme: 'light' | 'dark') => {
+    document.documentElement.dataset.theme = theme;
+    localStorage.setItem(THEME_KEY, theme);
     tabs.forEach((t) => t.themeChanged());
   };
+  const toggleTheme = () => setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark');
 
   const statusBar = h('footer', { class: 'status-bar' }, h('span', { id: 'ws-state', class: 'hint' }, 'Connection: idle'), h('span', { class: 'spacer' }));
   for (const u of ui.filter((x) => x.slot === 'StatusBarItem' && typeof x.plugin_command === 'string')) {
@@ -215,10 +220,7 @@ async function start(): Promise<void> {
     logs,
     ws,
     toggleTheme,
-    setTheme: (theme: 'light' | 'dark') => {
-      document.documentElement.dataset.theme = theme;
-      tabs.forEach((t) => t.themeChanged());
-    },
+    setTheme,
     idle: () => runner!.idle(),
   };
   (window as unknown as { diaryxHost: typeof api }).diaryxHost = api;

@@ -36,6 +36,9 @@ export class WorkspaceView {
   readonly pathLabel = h('span', { class: 'path', id: 'editor-path' }, 'No file open');
   readonly note = h('span', { class: 'note', 'aria-live': 'polite' });
   private readonly newName = h('input', { type: 'text', id: 'new-file', placeholder: 'notes/today.md', autocomplete: 'off', 'aria-label': 'New file path' }) as HTMLInputElement;
+  // Nothing to save or delete until a file is open (see updateButtons).
+  private readonly saveButton = h('button', { type: 'button', class: 'primary', id: 'save', disabled: true, onclick: () => void this.save() }, 'Save') as HTMLButtonElement;
+  private readonly deleteButton = h('button', { type: 'button', class: 'outline danger', id: 'delete', disabled: true, onclick: () => void this.remove() }, 'Delete') as HTMLButtonElement;
 
   constructor(private readonly deps: WorkspaceViewDeps) {
     this.editor.addEventListener('input', () => {
@@ -77,8 +80,8 @@ export class WorkspaceView {
         { class: 'toolbar' },
         this.pathLabel,
         this.note,
-        h('button', { type: 'button', class: 'primary', id: 'save', onclick: () => void this.save() }, 'Save'),
-        h('button', { type: 'button', class: 'outline danger', id: 'delete', onclick: () => void this.remove() }, 'Delete'),
+        this.saveButton,
+        this.deleteButton,
       ),
       this.editor,
     );
@@ -123,7 +126,14 @@ export class WorkspaceView {
     this.deps.onEntry(path);
   }
 
+  /** Save needs an open file (a file deleted elsewhere can be saved back); Delete a file that exists. */
+  private updateButtons(): void {
+    this.saveButton.disabled = this.current === null;
+    this.deleteButton.disabled = this.current === null || this.deps.folder.read(this.current) === null;
+  }
+
   private reloadOpenFile(deleted: boolean): void {
+    this.updateButtons();
     if (this.current === null) return;
     if (this.dirty) {
       this.note.textContent = 'Changed on another device; save to keep your version';
@@ -143,6 +153,7 @@ export class WorkspaceView {
     this.deps.folder.writeText(this.current, this.editor.value, false);
     this.dirty = false;
     this.note.textContent = 'Saved';
+    this.updateButtons();
     await this.deps.runner.event(existed ? 'file_saved' : 'file_created', { path: this.current });
     this.deps.onEntry(this.current);
   }
@@ -171,6 +182,7 @@ export class WorkspaceView {
     this.editor.disabled = true;
     this.pathLabel.textContent = 'No file open';
     this.note.textContent = `Deleted ${path}`;
+    this.updateButtons();
     this.renderList();
     await this.deps.runner.event('file_deleted', { path });
     this.deps.onEntry(null);

@@ -9,6 +9,7 @@ import { workspaceDocId } from '../../../common/src/wire/frame';
 import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, concatBytes, SyncMessageError } from '../../../common/src/wire/sync';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from '../core/origin';
 import { metadataFromJson, type BinaryRef, type FileMetadata } from '../core/metadata';
+import { withoutSourceFrontmatter } from '../core/source-frontmatter';
 import { normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
 import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
@@ -117,7 +118,10 @@ function workspaceCommands(): Record<string, CommandHandler> {
       if (errors.length) throw new CommandError(errors.join('; '));
       return null;
     },
-    GetCrdtFile: (rt, p) => rt.state.workspace.getFile(normalizeSyncKey(requireString(p, 'path'))),
+    GetCrdtFile: (rt, p) => {
+      const meta = rt.state.workspace.getFile(normalizeSyncKey(requireString(p, 'path')));
+      return meta === null ? null : withoutSourceFrontmatter(meta);
+    },
     SetCrdtFile: (rt, p) => {
       const path = requireString(p, 'path');
       const key = normalizeSyncKey(path);
@@ -132,7 +136,8 @@ function workspaceCommands(): Record<string, CommandHandler> {
       rt.state.workspace.setFile(key, merged);
       return null;
     },
-    ListCrdtFiles: (rt, p) => rt.state.workspace.listFiles({ includeDeleted: optionalBool(p, 'include_deleted') ?? false }),
+    ListCrdtFiles: (rt, p) =>
+      rt.state.workspace.listFiles({ includeDeleted: optionalBool(p, 'include_deleted') ?? false }).map(([k, m]) => [k, withoutSourceFrontmatter(m)]),
     CreateWorkspaceSyncStep1: (rt) => dataResult(encodeSyncStep1(rt.state.workspace.stateVector())),
     CreateWorkspaceUpdate: (rt, p) => {
       // Only what a peer at `since_state_vector` lacks, else the whole state.

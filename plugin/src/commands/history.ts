@@ -12,6 +12,8 @@ import type { SyncRuntime } from '../runtime';
 import { WORKSPACE_DOC_NAME } from '../state';
 import type { CommandHandler } from './crdt';
 import { deviceRegistry } from '../devices';
+import { markConcurrent } from '../concurrent-edits-log';
+import { withoutSourceFrontmatter } from '../core/source-frontmatter';
 import { automaticSnapshot } from './snapshots';
 import { rehydrateBody, removeFile, writeBackFile } from './write-back';
 import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
@@ -71,16 +73,21 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
       .docNames()
       .flatMap((name) => rt.state.history.list(name, max + 20).map((e) => ({ ...e, doc_name: name })))
       .filter((e) => e.doc_name !== WORKSPACE_DOC_NAME || e.files_changed.length > 0);
-    return deviceRegistry(rt.state).attribute(all.sort((a, b) => b.update_id - a.update_id).slice(0, max), (e) => e.doc_name);
+    return markConcurrent(rt.state, deviceRegistry(rt.state).attribute(all.sort((a, b) => b.update_id - a.update_id).slice(0, max), (e) => e.doc_name));
   },
   GetFileHistory: (rt, p) => {
     // listForFile's entries, each with the doc it belongs to (the workspace doc: metadata; the file's own doc: its text).
     const key = normalizeSyncKey(requireString(p, 'file_path'));
     const bodyIds = new Set(rt.state.history.list(key).map((e) => e.update_id));
     const entries = rt.state.history.listForFile(key, limit(p)).map((e) => ({ ...e, doc_name: bodyIds.has(e.update_id) ? key : WORKSPACE_DOC_NAME }));
-    return deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name);
+    return markConcurrent(rt.state, deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name));
   },
-  GetVersionDiff: (rt, p) => rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')),
+  GetVersionDiff: (rt, p) =>
+    rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')).map((d) => ({
+      ...d,
+      old_metadata: d.old_metadata && withoutSourceFrontmatter(d.old_metadata),
+      new_metadata: d.new_metadata && withoutSourceFrontmatter(d.new_metadata),
+    })),
   GetStateAt: (rt, p) => {
     const state = rt.state.history.stateAt(docName(p), requireInteger(p, 'update_id'));
     return state === null ? null : { data: encodeBase64(state) };
@@ -119,7 +126,8 @@ export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
   GetFileVersion: (rt, p) => {
     const key = normalizeSyncKey(requireString(p, 'file_path'));
     const id = requireInteger(p, 'update_id');
-    return { content: bodyTextAt(rt, key, id), metadata: metadataAt(rt, key, id) };
+    const meta = metadataAt(rt, key, id);
+    return { content: bodyTextAt(rt, key, id), metadata: meta && withoutSourceFrontmatter(meta) };
   },
   RestoreFileVersion: (rt, p) => restoreFile(rt, normalizeSyncKey(requireString(p, 'file_path')), requireInteger(p, 'update_id')),
   RestoreDeletedFile: (rt, p) => {

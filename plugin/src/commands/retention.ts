@@ -38,7 +38,14 @@ export function applyStoredRetention(rt: SyncRuntime): void {
 
 function current(rt: SyncRuntime) {
   const h = rt.state.history;
-  return { keep_all_days: h.keepAllDays, max_bytes: h.maxBytes, history_bytes: h.byteSize() };
+  return {
+    keep_all_days: h.keepAllDays,
+    max_bytes: h.maxBytes,
+    history_bytes: h.byteSize(),
+    // Versions the byte budget folded away since the plugin started, and whose.
+    dropped_versions: h.dropped.entries,
+    dropped_from: [...h.dropped.docs].sort(),
+  };
 }
 
 export const RETENTION_COMMANDS: Record<string, CommandHandler> = {

@@ -8,7 +8,7 @@
  * first rebuilt from its history, so the edit lands on top of the text the
  * server already holds instead of inserting the whole text a second time.
  */
-import { renderFileMarkdown } from '../core/frontmatter';
+import { renderFaithful } from '../core/source-frontmatter';
 import { metadataContentEqual, type FileMetadata } from '../core/metadata';
 import { ORIGIN_SYNC } from '../core/origin';
 import type { SyncRuntime } from '../runtime';
@@ -65,7 +65,7 @@ export function writeBackFile(rt: SyncRuntime, key: string, meta: FileMetadata |
   }
   state.bodies.trackContent(key, text);
   if (finalMeta && !finalMeta.deleted) {
-    const rendered = renderFileMarkdown(finalMeta, text);
+    const rendered = renderFaithful(key, finalMeta, text, diskText);
     if (rendered !== diskText) {
       try {
         state.host.writeFile(disk.hostPath(key), rendered);

@@ -209,6 +209,32 @@ describe('retention', () => {
     expect(textOf(log.stateAt('n.md', oldest - 1))).toBe(textOf(ref.stateAt('n.md', oldest - 1)));
   });
 
+  it('one large change costs only its own file older versions, and says so', () => {
+    const c = clock();
+    const log = new HistoryLog(c.now, { maxBytes: 64 * 1024 });
+    const dropped: [string, number][] = [];
+    log.onDropped = (doc, n) => dropped.push([doc, n]);
+    const { ws, bodies } = wired(log);
+    for (let i = 0; i < 35; i++) {
+      c.set(T0 + i);
+      ws.setFile(`n${i}.md`, meta({ title: `N${i}` }));
+      bodies.setBody(`n${i}.md`, `text ${i}`);
+    }
+    bodies.setBody('big.md', 'small first');
+    const before = log.docNames().reduce((n, d) => n + log.list(d).length, 0);
+    expect(before).toBe(71);
+    c.set(T0 + 100);
+    bodies.setBody('big.md', 'x'.repeat(100 * 1024));
+    // Every other doc keeps all its versions; only big.md's go into its base.
+    for (let i = 0; i < 35; i++) expect(log.list(`n${i}.md`)).toHaveLength(1);
+    expect(log.list('workspace')).toHaveLength(35);
+    expect(log.list('big.md')).toHaveLength(0);
+    expect(textOf(log.stateAt('big.md', log.latestId()))).toBe('x'.repeat(100 * 1024));
+    expect(dropped).toEqual([['big.md', 2]]);
+    expect(log.dropped.entries).toBe(2);
+    expect([...log.dropped.docs]).toEqual(['big.md']);
+  });
+
   it('property: states at kept ids never change under retention', () => {
     fc.assert(
       fc.property(

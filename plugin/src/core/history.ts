@@ -15,10 +15,15 @@
  * - older entries are thinned to one per UTC day per doc: the last entry of
  *   the day absorbs the day's earlier updates (Y.mergeUpdates) and their
  *   changed files, so the state at every kept id is unchanged;
+ * - one update larger than a quarter of `maxBytes` (a huge file pasted in) is
+ *   folded into its own doc's base at once, with that doc's earlier entries:
+ *   it costs that file's older versions, never the other files' history;
  * - when the entries of all docs exceed `maxBytes`, the oldest entries are
  *   folded into their doc's base snapshot (a re-encoded, garbage-collected
  *   state) until they fit in 90 % of the budget. `stateAt` is exact for every
  *   kept id and for the base id; earlier ids return null.
+ * Folding drops whole versions (entries); what was dropped is told through
+ * `onDropped` and counted in `dropped`.
  */
 import * as Y from 'yjs';
 import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from './metadata';
@@ -142,6 +147,10 @@ export class HistoryLog {
   private readonly pendingBases = new Map<string, Uint8Array>();
   /** Called with the problems met when the stored log is read (see loadErrors). */
   onLoadErrors: ((errors: string[]) => void) | null = null;
+  /** Versions folded away by the byte budget since this log was created. */
+  readonly dropped = { entries: 0, docs: new Set<string>() };
+  /** Told what a budget fold dropped: `(docName, entries, reason)`. */
+  onDropped: ((docName: string, entries: number, reason: string) => void) | null = null;
   /** setRetention was called before the stored log was read: compact it when it is. */
   private compactOnLoad = false;
 
@@ -432,6 +441,13 @@ export class HistoryLog {
 
   private enforceBudget(): void {
     if (this.totalBytes <= this.maxBytes) return;
+    // A single update that would push out most of the budget goes into its own doc's base.
+    const large = Math.floor(this.maxBytes / 4);
+    for (const d of this.docs.values()) {
+      let last = -1;
+      for (let i = 0; i < d.entries.length; i++) if (d.entries[i].update.length > large) last = i;
+      if (last >= 0) this.fold(d, last + 1, `an update over ${large} bytes (a quarter of the ${this.maxBytes}-byte history budget)`);
+    }
     const target = Math.floor(this.maxBytes * 0.9);
     while (this.totalBytes > target) {
       let oldest: DocLog | null = null;
@@ -443,7 +459,7 @@ export class HistoryLog {
       let count = 0;
       let bytes = 0;
       while (count < oldest.entries.length && bytes < excess) bytes += oldest.entries[count++].update.length;
-      this.fold(oldest, Math.max(1, count));
+      this.fold(oldest, Math.max(1, count), `the history budget of ${this.maxBytes} bytes`);
     }
   }
 
@@ -467,7 +483,7 @@ export class HistoryLog {
     }
   }
 
-  private fold(d: DocLog, count: number): void {
+  private fold(d: DocLog, count: number, reason: string): void {
     const folded = d.entries.slice(0, count);
     const doc = new Y.Doc();
     try {
@@ -481,6 +497,9 @@ export class HistoryLog {
     d.entries.splice(0, count);
     d.thinned = Math.max(0, d.thinned - count);
     for (const e of folded) this.totalBytes -= e.update.length;
+    this.dropped.entries += count;
+    this.dropped.docs.add(d.name);
+    this.onDropped?.(d.name, count, reason);
   }
 
   private docLog(name: string): DocLog {

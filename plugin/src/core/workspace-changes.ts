@@ -9,6 +9,7 @@
 import * as Y from 'yjs';
 import { cloneMetadata, metadataContentEqual, parseMetadata, type FileMetadata, type JsonValue } from './metadata';
 import { compareKeys, isTempFile, normalizeSyncKey } from './paths';
+import { SOURCE_FRONTMATTER_KEY } from './source-frontmatter';
 
 export const CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS = 5000;
 const RENAME_TIMESTAMP_THRESHOLD_MS = 5000;
@@ -83,7 +84,7 @@ function hasKey(o: Record<string, JsonValue>, k: string): boolean {
 function hasNovelNonstructural(candidate: FileMetadata, other: FileMetadata): boolean {
   if (meaningfulString(candidate.description) && !meaningfulString(other.description)) return true;
   if (candidate.audience !== null && candidate.audience.length > 0 && other.audience === null) return true;
-  return Object.keys(candidate.extra).some((k) => meaningfulJson(candidate.extra[k]) && !hasKey(other.extra, k));
+  return Object.keys(candidate.extra).some((k) => k !== SOURCE_FRONTMATTER_KEY && meaningfulJson(candidate.extra[k]) && !hasKey(other.extra, k));
 }
 
 export function shouldMergeConcurrent(local: FileMetadata, remote: FileMetadata): boolean {
@@ -98,6 +99,8 @@ export function mergeNonstructural(winner: FileMetadata, other: FileMetadata): F
   if (!meaningfulString(merged.description) && meaningfulString(other.description)) merged.description = other.description;
   if (merged.audience === null && other.audience !== null && other.audience.length > 0) merged.audience = [...other.audience];
   for (const k of Object.keys(other.extra)) {
+    // The other side's front matter block as written describes its metadata, not the merged one.
+    if (k === SOURCE_FRONTMATTER_KEY) continue;
     if (meaningfulJson(other.extra[k]) && !hasKey(merged.extra, k)) merged.extra[k] = other.extra[k];
   }
   merged.modified_at = Math.max(merged.modified_at, other.modified_at);

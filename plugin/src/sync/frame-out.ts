@@ -7,6 +7,13 @@
 import type { SessionAction } from '../../../common/src/wire/envelope';
 import { DocIdTooLongError, encodeFrame } from '../../../common/src/wire/frame';
 
+/**
+ * Largest frame sent: the sync server's default `--max-message-bytes` (16 MiB).
+ * The server closes a connection that sends more, so such a frame is dropped
+ * with an `error` event instead (file-limits.ts keeps file bodies well below).
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
 /** Characters of an over-long doc id quoted in its error event. */
 const LONG_ID_PREFIX_CHARS = 64;
 
@@ -25,7 +32,14 @@ export class FrameOut {
   /** Appends `SendBinary(frame)`, or the over-long id error instead. */
   send(actions: SessionAction[], docId: string, payload: Uint8Array): void {
     try {
-      actions.push({ type: 'SendBinary', data: encodeFrame(docId, payload) });
+      const data = encodeFrame(docId, payload);
+      if (data.length > MAX_FRAME_BYTES) {
+        const mib = (data.length / (1024 * 1024)).toFixed(1);
+        this.warn(`[SyncSession] Dropping frame of ${docId}: ${data.length} bytes, over the ${MAX_FRAME_BYTES}-byte message limit`);
+        actions.push({ type: 'EmitEvent', event: { type: 'error', message: `Not sent: an update of ${docId} is ${mib} MiB, over the server's 16 MiB message limit` } });
+        return;
+      }
+      actions.push({ type: 'SendBinary', data });
     } catch (e) {
       if (!(e instanceof DocIdTooLongError)) throw e;
       this.reportLongId(actions, docId);
