@@ -28,6 +28,8 @@ export type SyncActivity =
   | { kind: 'remote-bulk'; created: number; saved: number }
   /** This device's differing text was kept beside the file. */
   | { kind: 'conflict'; path: string; copy: string }
+  /** Two devices typed at the same place of a file (the plugin's ConcurrentEdit event): both texts were merged. */
+  | { kind: 'concurrent'; path: string; message: string }
   /** A file that is not synced, with the reason (said once per file and reason). */
   | { kind: 'not-synced'; path: string; reason: string }
   /** A file that was not synced syncs again. */
@@ -182,6 +184,16 @@ export class ActivityTracker {
     if (this.localDepth > 0) return;
     this.remoteDeletes.push(rel);
     this.scheduleRemote();
+  }
+
+  /** A file the plugin left out (its FileSkipped event: over the size limit). */
+  fileSkipped(rel: string, message: string): void {
+    this.notSyncedBecause(rel, message);
+  }
+
+  /** Two devices edited the same place of a file at once (the plugin's ConcurrentEdit event). */
+  concurrentEdit(rel: string, message: string): void {
+    this.emit({ kind: 'concurrent', path: rel, message });
   }
 
   /** A plugin log line: front matter parse errors and conflict copies are reported. */

@@ -41,6 +41,8 @@ export interface SyncDifference {
 export class SyncJob {
   status = 'starting';
   lastError: string | null = null;
+  /** Files the plugin left out (FileSkipped): `verify()` does not count them as differences. */
+  readonly skipped = new Set<string>();
   private syncedWaiters: (() => void)[] = [];
 
   private constructor(
@@ -98,6 +100,12 @@ export class SyncJob {
     } else if (e.type === 'SyncProgress' && typeof e.completed === 'number' && typeof e.total === 'number') {
       this.tracker?.progress(e.completed, e.total);
       this.options.onProgress?.(e.completed, e.total);
+    } else if (e.type === 'FileSkipped' && typeof e.path === 'string') {
+      const reason = typeof e.message === 'string' ? e.message : `left out (${String(e.reason)})`;
+      this.skipped.add(e.path);
+      this.tracker?.fileSkipped(e.path, reason);
+    } else if (e.type === 'ConcurrentEdit' && typeof e.path === 'string') {
+      this.tracker?.concurrentEdit(e.path, typeof e.message === 'string' ? e.message : `${e.path}: edited on two devices at the same time`);
     }
   }
 
@@ -169,7 +177,9 @@ export class SyncJob {
       if (remoteBody !== localBody) differences.push({ path: name, problem: 'body differs from the server' });
       local.delete(name);
     }
-    for (const name of local) differences.push({ path: name, problem: 'in the folder, missing on the server' });
+    for (const name of local) {
+      differences.push({ path: name, problem: this.skipped.has(name) ? 'not synced: over the size limit for one file' : 'in the folder, missing on the server' });
+    }
     return differences;
   }
 

@@ -81,7 +81,7 @@ it('the same line edited on two devices at once: both texts stay, the file and d
   expect(readFile(a, 'shared.md')).toMatch(/^---\ntitle: Shared\n---\nFirst line\nShared line edited by [AB]edited by [AB]\.\nLast line\n$/);
 
   // Each device says which file met a concurrent edit, and from which devices.
-  const notice = /shared\.md: edited on (.+) and (.+) at the same time; both texts were kept/;
+  const notice = /! concurrent edit shared\.md: edited on (.+) and (.+) at the same time; both texts were kept/;
   await waitFor(() => notice.test(pa.out()) && notice.test(pb.out()), 'both devices to report the concurrent edit', 30_000);
   await Promise.all(procs.splice(0).map(stop));
 

@@ -55,7 +55,7 @@ it('a 20 MB file is skipped with the limit named, the rest syncs, and deleting a
   writeFile(a, 'huge.md', huge);
 
   const pa = syncProcess(a, 'ws-oversize');
-  await waitFor(() => /huge\.md is 20\.\d MiB, over the 8 MiB limit for one file: not synced/.test(pa.out()), 'A to name the skipped file and the limit', 60_000);
+  await waitFor(() => /! not synced: huge\.md: huge\.md is 20\.\d MiB, over the 8 MiB limit for one file: not synced/.test(pa.out()), 'A to name the skipped file and the limit', 60_000);
   const pb = syncProcess(b, 'ws-oversize');
   await waitFor(() => readFile(b, 'grows.md') === note('Grows', 'small for now\n') && readFile(b, 'README.md') !== null, 'B to get the other files', 60_000);
   expect(fs.existsSync(path.join(b, 'huge.md'))).toBe(false);

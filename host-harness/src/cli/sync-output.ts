@@ -52,6 +52,8 @@ export function activityLine(a: SyncActivity): { text: string; problem: boolean 
     }
     case 'conflict':
       return { text: `! conflict ${a.path}: the server had different text; this device's text is kept in ${a.copy}`, problem: true };
+    case 'concurrent':
+      return { text: `! concurrent edit ${a.message}`, problem: true };
     case 'not-synced':
       return { text: `! not synced: ${a.path}: ${a.reason}`, problem: true };
     case 'fixed':
