@@ -15,7 +15,8 @@
 import { zipSync, type Zippable } from 'fflate';
 import * as Y from 'yjs';
 import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
-import { parseFileMarkdown, renderFileMarkdown } from '../../plugin/src/core/frontmatter';
+import { parseFileMarkdown } from '../../plugin/src/core/frontmatter';
+import { renderFaithful, withSourceFrontmatter } from '../../plugin/src/core/source-frontmatter';
 import { metadataEqual, type FileMetadata } from '../../plugin/src/core/metadata';
 import { compareKeys } from '../../plugin/src/core/paths';
 import type { SyncCore } from './sync-core';
@@ -64,7 +65,8 @@ export async function exportSnapshot(core: SyncCore, workspaceId: string): Promi
     const path = safeSnapshotPath(key);
     if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
     const body = await core.read(bodyDocId(workspaceId, key), readBodyText);
-    zippable[path] = [encoder.encode(renderFileMarkdown(metadata, body)), { level: DEFLATE_LEVEL }];
+    // Each file as its author wrote it (the recorded front matter block), like every device writes it.
+    zippable[path] = [encoder.encode(renderFaithful(key, metadata, body, null)), { level: DEFLATE_LEVEL }];
   }
   const sorted: Zippable = {};
   for (const path of Object.keys(zippable).sort(compareKeys)) sorted[path] = zippable[path];
@@ -133,7 +135,9 @@ export async function readSnapshotMarkdown(src: ZipSource | Uint8Array, limits: 
         throw notUtf8();
       }
       try {
-        byKey.set(key, { key, ...parseFileMarkdown(key, text, now) });
+        const parsed = parseFileMarkdown(key, text, now);
+        // The block as written goes along, as a device reading the file records it.
+        byKey.set(key, { key, metadata: withSourceFrontmatter(parsed.metadata, text), body: parsed.body });
       } catch (e) {
         throw new SnapshotError((e as Error).message);
       }
