@@ -168,6 +168,8 @@ export interface SimServerOptions {
   dataDir: string;
   /** Compact a document's log after this many updates (small values exercise compaction). */
   compactAfterUpdates?: number;
+  /** The simulation's clock (import times of files without `updated`), so a seed replays exactly. */
+  now: () => number;
 }
 
 export const SERVER_URL = 'http://sim-server.invalid';
@@ -348,7 +350,7 @@ export class SimServer {
           maxEntries: DEFAULT_OPTIONS.maxSnapshotEntries,
           maxUnzippedBytes: DEFAULT_OPTIONS.maxSnapshotUnzippedBytes,
           maxFileBytes: DEFAULT_OPTIONS.maxSnapshotFileBytes,
-          now: () => Date.now(),
+          now: this.options.now,
         }).then(
           () => undefined,
           (e: unknown) => {

@@ -123,7 +123,7 @@ export class Simulation {
     this.mint = new TokenMint(config.seed);
     const defaults = new Prng(config.seed ^ 0xdef);
     setDefaultRandomSource((bytes) => defaults.fill(bytes));
-    this.server = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20 });
+    this.server = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20, now: () => this.now });
     for (let i = 0; i < config.devices; i++) {
       this.devices.push(
         new Device({

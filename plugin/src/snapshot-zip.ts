@@ -75,6 +75,13 @@ function snapshotCandidates(host: HostBridge, prefix: string, includeAttachments
   return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Zip entries hold DOS times (1980 to 2107); a clock outside that range is clamped rather than refused. */
+export function zipEntryTime(ms: number): number {
+  const min = Date.UTC(1980, 0, 2);
+  const max = Date.UTC(2099, 11, 30);
+  return Number.isFinite(ms) ? Math.min(max, Math.max(min, ms)) : min;
+}
+
 /**
  * Reads the workspace files through the host and deflates them into a zip,
  * one file after the other, sorted by path (entries are streamed, so each
@@ -83,6 +90,7 @@ function snapshotCandidates(host: HostBridge, prefix: string, includeAttachments
 export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachments: boolean, progress?: FileProgress): WorkspaceZip {
   const prefix = root === '' || root === '.' ? '' : root.replace(/\/+$/, '');
   const paths = snapshotCandidates(host, prefix, includeAttachments);
+  const mtime = zipEntryTime(host.timestamp());
   const chunks: Uint8Array[] = [];
   let failure: Error | null = null;
   const zip = new Zip((err, chunk) => {
@@ -103,6 +111,8 @@ export function zipWorkspaceFiles(host: HostBridge, root: string, includeAttachm
     }
     if (data !== null) {
       const entry = new ZipDeflate(path, { level: 6 });
+      // The host's clock, not the guest's: the same workspace zips to the same bytes under a replayed clock.
+      entry.mtime = mtime;
       zip.add(entry);
       entry.push(data, true);
       fileCount++;

@@ -20,7 +20,7 @@ import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../core/fro
 import { metadataFromJson, serializeMetadata, type FileMetadata } from '../core/metadata';
 import { compareKeys, normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
-import { isSkippedSnapshotPath, normalizeSnapshotEntryPath } from '../snapshot-zip';
+import { isSkippedSnapshotPath, normalizeSnapshotEntryPath, zipEntryTime } from '../snapshot-zip';
 import { SnapshotStore, SnapshotStoreError, type SnapshotInfo } from '../snapshot-store';
 import type { CommandHandler } from './crdt';
 import { CommandError, optionalString, requireString, type Params } from './params';
@@ -88,12 +88,14 @@ function renderWorkspace(rt: SyncRuntime, withUntracked = false): SnapshotFileEn
 function buildZip(files: SnapshotFileEntry[], meta: Omit<SnapshotMeta, 'files'>): Uint8Array {
   const zippable: Zippable = {};
   const metadata: Record<string, unknown> = {};
+  // Entry times are the snapshot's (host clock), not the guest's own clock.
+  const mtime = zipEntryTime(meta.created_at);
   for (const f of files) {
-    zippable[f.path] = [utf8.encode(f.text), { level: ZIP_LEVEL }];
+    zippable[f.path] = [utf8.encode(f.text), { level: ZIP_LEVEL, mtime }];
     metadata[f.path] = JSON.parse(serializeMetadata(f.metadata)) as unknown;
   }
   const full: SnapshotMeta = { ...meta, files: metadata };
-  zippable[SNAPSHOT_META_ENTRY] = [utf8.encode(JSON.stringify(full)), { level: ZIP_LEVEL }];
+  zippable[SNAPSHOT_META_ENTRY] = [utf8.encode(JSON.stringify(full)), { level: ZIP_LEVEL, mtime }];
   return zipSync(zippable);
 }
 
