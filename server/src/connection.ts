@@ -61,6 +61,8 @@ export interface ConnectionLimits {
   yieldEveryMessages: number;
   maxDocsPerConnection: number;
   maxBufferedBytesPerConnection: number;
+  /** A socket without a valid token that sends nothing is closed after this long. */
+  unauthenticatedTimeoutMs: number;
 }
 
 /** What a connection needs from the server. */
@@ -125,6 +127,7 @@ export class Connection implements DocumentClient, BufferingClient {
         yieldEveryMessages: DEFAULT_OPTIONS.yieldEveryMessages,
         maxDocsPerConnection: DEFAULT_OPTIONS.maxDocsPerConnection,
         maxBufferedBytesPerConnection: DEFAULT_OPTIONS.maxBufferedBytesPerConnection,
+        unauthenticatedTimeoutMs: DEFAULT_OPTIONS.unauthenticatedTimeoutMs,
       },
       userDocs: context.userDocs ?? new UserDocCounts(DEFAULT_OPTIONS.maxDocsPerUser),
     };
@@ -161,8 +164,14 @@ export class Connection implements DocumentClient, BufferingClient {
     });
     ws.on('close', (code) => {
       ctx.logger.debug('connection closed', { conn: this.id, code });
+      if (silentTimer !== null) clearTimeout(silentTimer);
       this.shutdown();
     });
+    // A socket without a valid token is closed at its first frame; one that sends nothing
+    // would otherwise hold its slot (and a file descriptor) for as long as it likes.
+    const silentTimer =
+      ctx.user === null ? setTimeout(() => this.closeUnauthenticated('staying silent'), ctx.limits.unauthenticatedTimeoutMs) : null;
+    silentTimer?.unref();
   }
 
   sendBinary(frame: Uint8Array): void {

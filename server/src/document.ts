@@ -11,6 +11,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import type { DocumentClient } from './hooks';
 import { InvalidUpdateError } from './errors';
 import type { StoredDocument } from './storage/adapter';
+import { scanUpdate, type UpdateScan } from './update-steps';
 
 /** A ServerDocument and its bookkeeping. */
 export class ServerDocument {
@@ -53,25 +54,37 @@ export class ServerDocument {
   }
 
   /**
-   * Applies an update from outside and returns the updates it produced in this
-   * document (empty when nothing changed, e.g. a duplicate or an update whose
-   * dependencies are missing). Throws InvalidUpdateError for bytes that do not
-   * decode as a Yjs update; the document is then unchanged.
+   * Reads an update from outside (update-steps.ts) before it is applied.
+   * Throws InvalidUpdateError for bytes that do not read as a Yjs update.
    */
-  applyUpdate(update: Uint8Array, origin: unknown, messageType: string): Uint8Array[] {
+  scanUpdate(update: Uint8Array, messageType: string): UpdateScan {
     try {
-      // Full decode first: malformed bytes are refused before anything is integrated.
-      Y.decodeUpdate(update);
+      // Read whole first: malformed bytes are refused before anything is integrated.
+      return scanUpdate(update, Y.decodeStateVector(Y.encodeStateVector(this.ydoc)));
     } catch (e) {
       throw new InvalidUpdateError(this.docId, messageType, e);
     }
+  }
+
+  /**
+   * Applies one step of a plan and returns the updates it produced in this
+   * document (empty when nothing changed, e.g. a duplicate or an update whose
+   * dependencies are missing). Throws InvalidUpdateError when Yjs fails.
+   */
+  applyStep(step: Uint8Array, origin: unknown, messageType: string): Uint8Array[] {
     return this.capture(() => {
       try {
-        Y.applyUpdate(this.ydoc, update, origin);
+        Y.applyUpdate(this.ydoc, step, origin);
       } catch (e) {
         throw new InvalidUpdateError(this.docId, messageType, e);
       }
     });
+  }
+
+  /** Reads and applies a whole update at once (scanUpdate + applyStep without turns in between). */
+  applyUpdate(update: Uint8Array, origin: unknown, messageType: string): Uint8Array[] {
+    this.scanUpdate(update, messageType);
+    return this.applyStep(update, origin, messageType);
   }
 
   /** Runs `fn` in one transaction with `origin` and returns the updates it produced. */

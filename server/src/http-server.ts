@@ -204,6 +204,7 @@ export class SyncServer {
           yieldEveryMessages: o.yieldEveryMessages,
           maxDocsPerConnection: o.maxDocsPerConnection,
           maxBufferedBytesPerConnection: o.maxBufferedBytesPerConnection,
+          unauthenticatedTimeoutMs: o.unauthenticatedTimeoutMs,
         },
         userDocs: this.userDocs,
         outputBudget: this.outputBudget,

@@ -64,6 +64,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     compactAfterBytes: opts.compactAfterBytes,
     maxDocBytes: opts.maxDocBytes,
     maxPendingBytesPerDoc: opts.maxPendingBytesPerDoc,
+    maxUnknownDeleteRanges: opts.maxUnknownDeleteRanges,
   });
   const server = new SyncServer({ core, auth, logger, options: opts });
 

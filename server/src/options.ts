@@ -59,6 +59,10 @@ export interface ServerOptions {
   maxDocsPerUser: number;
   /** Bytes of updates a document holds waiting for missing ones; an update beyond it is refused. */
   maxPendingBytesPerDoc: number;
+  /** Deleted ranges of items a document does not hold that one update may name; more and it is refused. */
+  maxUnknownDeleteRanges: number;
+  /** How long a socket without a valid token may stay open without sending anything. */
+  unauthenticatedTimeoutMs: number;
   /** Frames (binary and text) handled per second per socket; faster senders are slowed down. */
   maxFramesPerSecond: number;
   /** A socket gives the event loop a turn after this many messages. */
@@ -109,6 +113,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxDocsPerConnection: 16_384,
   maxDocsPerUser: 32_768,
   maxPendingBytesPerDoc: 2 * 1024 * 1024,
+  maxUnknownDeleteRanges: 10_000,
+  unauthenticatedTimeoutMs: 10_000,
   maxFramesPerSecond: 5_000,
   yieldEveryMessages: 32,
   maxBufferedBytesPerConnection: 64 * 1024 * 1024,
@@ -147,6 +153,8 @@ export type LimitOption =
   | 'maxDocsPerConnection'
   | 'maxDocsPerUser'
   | 'maxPendingBytesPerDoc'
+  | 'maxUnknownDeleteRanges'
+  | 'unauthenticatedTimeoutMs'
   | 'maxFramesPerSecond'
   | 'yieldEveryMessages'
   | 'maxBufferedBytesPerConnection'
@@ -173,6 +181,7 @@ export const LIMIT_OPTIONS: readonly LimitOptionSpec[] = [
   ['maxDocsPerConnection', 'documents open on one socket'],
   ['maxDocsPerUser', 'documents open by one user over all sockets'],
   ['maxPendingBytesPerDoc', 'bytes of updates waiting for missing ones, per document'],
+  ['maxUnknownDeleteRanges', 'deleted ranges of items a document does not hold, per update'],
   ['maxWorkspacesPerUser', 'workspaces one user may own (created on first use or by POST)'],
   ['snapshotUploadMaxBytes', 'size of an uploaded snapshot zip (413 above)'],
   ['maxSnapshotEntries', 'markdown entries in one snapshot zip'],
@@ -180,6 +189,7 @@ export const LIMIT_OPTIONS: readonly LimitOptionSpec[] = [
   ['maxSnapshotFileBytes', 'uncompressed size of one markdown file in a snapshot zip'],
   ['maxConcurrentUploads', 'snapshot uploads handled at once, server-wide (503 above)'],
   ['tokenCheckIntervalMs', 'how often open sockets re-check their token (revoked -> closed)'],
+  ['unauthenticatedTimeoutMs', 'how long a socket without a valid token may stay open silent'],
 ].map(([key, description]) => {
   const snake = key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
   const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -1,4 +1,5 @@
 /** SyncCore without sockets: fake clients, MemoryStorage with probes. */
+import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeFrame, encodeFrame } from '../../common/src/wire/frame';
@@ -14,13 +15,16 @@ class FakeClient implements DocumentClient {
   static next = 1;
   readonly id = `f${FakeClient.next++}`;
   readonly frames: Uint8Array[] = [];
+  readonly texts: string[] = [];
   closed: number | null = null;
   constructor(private readonly log?: string[]) {}
   sendBinary(frame: Uint8Array): void {
     this.frames.push(frame);
     this.log?.push(`send:${this.id}`);
   }
-  sendText(): void {}
+  sendText(text: string): void {
+    this.texts.push(text);
+  }
   close(code: number): void {
     this.closed = code;
   }
@@ -176,5 +180,75 @@ describe('SyncCore', () => {
     // The client answers with all it has beyond the server's state: still the gap.
     await c.receive(DOC, a, encodeFrame(DOC, payload(1, second)), payload(1, second));
     expect(a.kinds()).toEqual(['step1', 'step1']);
+  });
+
+  describe('large delete sets', () => {
+    /** A v1 update with no structs deleting `n` single items of `client` at clocks 0, 2, 4, ... */
+    function deletes(client: number, n: number): Uint8Array {
+      const enc = encoding.createEncoder();
+      encoding.writeVarUint(enc, 0);
+      encoding.writeVarUint(enc, 1);
+      encoding.writeVarUint(enc, client);
+      encoding.writeVarUint(enc, n);
+      for (let i = 0; i < n; i++) {
+        encoding.writeVarUint(enc, 2 * i);
+        encoding.writeVarUint(enc, 1);
+      }
+      return encoding.toUint8Array(enc);
+    }
+
+    it('applies a large delete set in steps with turns for the event loop, to the same document', async () => {
+      const c = core(new MemoryStorage(), { deleteRangesPerStep: 1_000 });
+      const a = new FakeClient();
+      const b = new FakeClient();
+      await c.join(DOC, a);
+      await c.join(DOC, b);
+      // 10,000 separate items of client 7 (each inserted at the start), then every other one deleted.
+      const src = new Y.Doc();
+      src.clientID = 7;
+      for (let i = 0; i < 10_000; i++) src.getText('body').insert(0, 'x');
+      const base = Y.encodeStateAsUpdate(src);
+      await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(base)), encodeSyncUpdate(base));
+      const del = deletes(7, 5_000);
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 0);
+      await new Promise((r) => setImmediate(r));
+      const before = turns;
+      await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(del)), encodeSyncUpdate(del));
+      clearInterval(ticker);
+      // Other work ran while the five steps were applied.
+      expect(turns).toBeGreaterThan(before);
+      const expected = new Y.Doc();
+      Y.applyUpdate(expected, base);
+      Y.applyUpdate(expected, del);
+      const state = await c.read(DOC, (d) => d.getText('body').toString());
+      expect(state).toBe(expected.getText('body').toString());
+      expect(state.length).toBe(5_000);
+      // Relayed once, as received.
+      expect(b.frames.filter((f) => decodeSyncMessages(decodeFrame(f).payload).some((m) => m.kind === 'update')).length).toBe(2);
+      expect(a.texts).toEqual([]);
+    });
+
+    it('refuses an update deleting many items the document does not hold, with an error, changing nothing', async () => {
+      const storage = new MemoryStorage();
+      const c = core(storage, { maxUnknownDeleteRanges: 100 });
+      const a = new FakeClient();
+      const b = new FakeClient();
+      await c.join(DOC, a);
+      await c.join(DOC, b);
+      const before = await c.read(DOC, (d) => Y.encodeStateAsUpdate(d));
+      const del = deletes(123, 101);
+      await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(del)), encodeSyncUpdate(del));
+      expect(a.texts.map((t) => JSON.parse(t) as { type: string; message: string })).toEqual([
+        { type: 'error', doc_id: DOC, message: `The update deletes 101 ranges of items ${DOC} does not hold (limit 100); it was refused` },
+      ]);
+      expect(b.frames.length).toBe(1); // its SyncStep1 only: nothing relayed
+      expect(await c.read(DOC, (d) => Y.encodeStateAsUpdate(d))).toEqual(before);
+      expect((await storage.load(DOC)).updates).toEqual([]);
+      // 100 such ranges are still taken (a client may send deletes before the items).
+      const ok = deletes(124, 100);
+      await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(ok)), encodeSyncUpdate(ok));
+      expect(a.texts.length).toBe(1);
+    });
   });
 });

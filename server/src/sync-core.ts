@@ -32,6 +32,8 @@ import { runHooks, type AuthenticatePayload, type ChangeOrigin, type DocumentCli
 import { KeyedMutex } from './keyed-mutex';
 import type { Logger } from './log';
 import type { StorageAdapter } from './storage/adapter';
+import { DEFAULT_OPTIONS } from './options';
+import { updateSteps } from './update-steps';
 
 /** Largest awareness update relayed; presence is small, anything bigger is refused. */
 export const MAX_AWARENESS_BYTES = 256 * 1024;
@@ -48,7 +50,17 @@ export interface SyncCoreOptions {
   maxDocBytes?: number;
   /** Bytes of not yet integrable updates a document may hold; beyond, they are dropped (never stored anyway). */
   maxPendingBytesPerDoc?: number;
+  /** Deleted ranges applied in one step; an update with more is applied in steps with turns in between (default 20,000). */
+  deleteRangesPerStep?: number;
+  /** Deleted ranges of unknown items one update may name; more and it is refused (default: DEFAULT_OPTIONS). */
+  maxUnknownDeleteRanges?: number;
 }
+
+/** Deleted ranges applied in one step by default (update-steps.ts). */
+export const DELETE_RANGES_PER_STEP = 20_000;
+
+/** Resolves after the event loop had a turn. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Size of the part of `update` that `doc` does not hold yet (a client may send
@@ -235,21 +247,39 @@ export class SyncCore {
    * or could not be stored (then nothing may be relayed).
    */
   private async applyAndStore(doc: ServerDocument, update: Uint8Array, origin: ChangeOrigin, messageType: string): Promise<boolean | null> {
-    let produced: Uint8Array[];
+    const conn = typeof origin === 'string' ? origin : origin.id;
+    const produced: Uint8Array[] = [];
     try {
-      produced = doc.applyUpdate(update, origin, messageType);
+      const scan = doc.scanUpdate(update, messageType);
+      const maxUnknown = this.options.maxUnknownDeleteRanges ?? DEFAULT_OPTIONS.maxUnknownDeleteRanges;
+      if (scan.unknownRanges > maxUnknown) {
+        // Yjs would keep them pending and retry every one of them on each later update.
+        this.options.logger.warn('refused update: deletes of unknown items', { conn, doc: doc.docId, ranges: scan.unknownRanges, limit: maxUnknown, type: messageType });
+        if (typeof origin !== 'string') {
+          origin.sendText(JSON.stringify({ type: 'error', doc_id: doc.docId, message: `The update deletes ${scan.unknownRanges} ranges of items ${doc.docId} does not hold (limit ${maxUnknown}); it was refused` }));
+        }
+        return null;
+      }
+      const steps = updateSteps(update, scan, this.options.deleteRangesPerStep ?? DELETE_RANGES_PER_STEP);
+      for (let i = 0; i < steps.length; i++) {
+        // A large delete set goes in steps: other sockets and documents get their turn in between.
+        if (i > 0) await yieldToEventLoop();
+        if (doc.destroyed) break;
+        produced.push(...doc.applyStep(steps[i], origin, messageType));
+      }
     } catch (e) {
       this.options.logger.error('rejected update', {
-        conn: typeof origin === 'string' ? origin : origin.id,
+        conn,
         doc: doc.docId,
         error: describeError(e instanceof InvalidUpdateError ? e.underlying : e),
         type: messageType,
       });
       // Whatever Yjs integrated before failing is valid document content: keep memory and storage equal.
-      if (e instanceof InvalidUpdateError && e.partialUpdates.length > 0) await this.store(doc, e.partialUpdates, origin);
+      const partial = [...produced, ...(e instanceof InvalidUpdateError ? e.partialUpdates : [])];
+      if (partial.length > 0 && !doc.destroyed) await this.store(doc, partial, origin);
       return null;
     }
-    if (produced.length === 0) return false;
+    if (produced.length === 0 || doc.destroyed) return produced.length === 0 ? false : null;
     return (await this.store(doc, produced, origin)) ? true : null;
   }
 

@@ -112,6 +112,20 @@ describe('WebSocket auth', () => {
     expect(t.server.core.isLoaded('body:newspace/x.md')).toBe(false);
   });
 
+  it('closes a socket without a valid token that sends nothing, and keeps a silent valid one', async () => {
+    await server({ unauthenticatedTimeoutMs: 300 });
+    const silent = await client(null);
+    const wrong = await client('dxs_not-a-real-token');
+    const alice = await client(ts!.server.createToken('alice'));
+    await waitFor(() => silent.closeCode !== null && wrong.closeCode !== null, 'silent token-less sockets closed');
+    expect([silent.closeCode, wrong.closeCode]).toEqual([1008, 1008]);
+    // Well past the timeout, the socket with a valid token is open and served.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(alice.closeCode).toBeNull();
+    alice.sendStep1('body:ws1/a.md');
+    await alice.roundTrip('body:ws1/a.md');
+  });
+
   it('never writes a token into the log', async () => {
     const t = await server();
     const token = t.server.createToken('alice');
