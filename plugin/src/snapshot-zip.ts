@@ -6,6 +6,7 @@
  * absolute paths are rejected on import.
  */
 import { unzipSync, Zip, ZipDeflate } from 'fflate';
+import { zipEntryTime } from '../../common/src/zip-entry-time';
 import type { HostBridge } from './host/bridge';
 
 export class SnapshotZipError extends Error {
@@ -73,13 +74,6 @@ function snapshotCandidates(host: HostBridge, prefix: string, includeAttachments
     out.add(path);
   }
   return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** Zip entries hold DOS times (1980 to 2107); a clock outside that range is clamped rather than refused. */
-export function zipEntryTime(ms: number): number {
-  const min = Date.UTC(1980, 0, 2);
-  const max = Date.UTC(2099, 11, 30);
-  return Number.isFinite(ms) ? Math.min(max, Math.max(min, ms)) : min;
 }
 
 /**

@@ -207,8 +207,7 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     if (!ctx.auth.ownsWorkspace(user, workspaceId)) throw new HttpError(404, 'Workspace not found');
     if (method === 'GET') {
       // include_attachments is accepted and has no effect: this server stores no attachments.
-      const zip = await exportSnapshot(ctx.core, workspaceId);
-      return send(res, 200, zip, 'application/zip', { 'Content-Disposition': `attachment; filename="${workspaceId.replace(/[^\w.-]/g, '_')}.zip"` });
+      return streamSnapshot(ctx, res, workspaceId);
     }
     if (method === 'POST') {
       const modeParam = url.searchParams.get('mode') ?? 'merge';
@@ -221,6 +220,43 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     throw new HttpError(405, 'Method not allowed');
   }
   throw new HttpError(404, 'Not found');
+}
+
+/**
+ * Streams a workspace's snapshot zip as it is built (chunked, with the
+ * client's backpressure). A failure before the first byte is answered like
+ * any error; after it, the response is cut off so the client sees a broken
+ * download, never a zip that looks complete.
+ */
+async function streamSnapshot(ctx: HttpApiContext, res: ServerResponse, workspaceId: string): Promise<void> {
+  let started = false;
+  const write = async (chunk: Uint8Array): Promise<void> => {
+    if (res.destroyed) throw new Error('the client went away');
+    if (!started) {
+      started = true;
+      res.writeHead(200, { 'Content-Type': 'application/zip', 'Content-Disposition': `attachment; filename="${workspaceId.replace(/[^\w.-]/g, '_')}.zip"` });
+    }
+    if (res.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  };
+  try {
+    await exportSnapshot(ctx.core, workspaceId, write);
+  } catch (e) {
+    if (!started) throw e;
+    ctx.logger.warn('snapshot download cut off', { workspace: workspaceId, error: describeError(e) });
+    res.destroy();
+    return;
+  }
+  if (!started) res.writeHead(200, { 'Content-Type': 'application/zip' });
+  res.end();
 }
 
 /** Runs `fn` in an upload slot; answers 503 (and resolves null) when all are taken. */

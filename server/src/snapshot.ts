@@ -12,9 +12,10 @@
  * stores no attachments: non-markdown entries are ignored on import and never
  * exported.
  */
-import { zipSync, type Zippable } from 'fflate';
+import { Zip, ZipDeflate } from 'fflate';
 import * as Y from 'yjs';
 import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
+import { zipEntryTime } from '../../common/src/zip-entry-time';
 import { parseFileMarkdown } from '../../plugin/src/core/frontmatter';
 import { renderFaithful, withSourceFrontmatter } from '../../plugin/src/core/source-frontmatter';
 import { metadataEqual, type FileMetadata } from '../../plugin/src/core/metadata';
@@ -56,21 +57,53 @@ export function safeSnapshotPath(name: string): string | null {
 
 const isMarkdown = (path: string) => path.toLowerCase().endsWith('.md');
 
-/** Builds the snapshot zip of a workspace from its documents. */
-export async function exportSnapshot(core: SyncCore, workspaceId: string): Promise<Uint8Array> {
+/** A turn for the event loop (between exported pieces, between imported entries: each is inflated in the zlib thread pool). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Deflated per push while exporting: one file's text does not hold the event loop in one piece. */
+const EXPORT_PIECE_BYTES = 256 * 1024;
+
+/**
+ * Writes the snapshot zip of a workspace from its documents, file after
+ * file, to `write` (which resolves when the chunk may be followed by more:
+ * the receiver's backpressure). Only one file's text is held at a time, and
+ * the event loop gets a turn between pieces. Throws before the first chunk
+ * when the workspace cannot be read; a later failure leaves the zip
+ * unfinished (the caller drops the response).
+ */
+export async function exportSnapshot(core: SyncCore, workspaceId: string, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
   const files = await core.read(workspaceDocId(workspaceId), activeWorkspaceFiles);
-  const zippable: Zippable = {};
+  const entries = files
+    .filter(({ key }) => safeSnapshotPath(key) === key && !isSkippedSnapshotPath(key))
+    .sort((a, b) => compareKeys(a.key, b.key));
+  const pending: Uint8Array[] = [];
+  let failure: Error | null = null;
+  const zip = new Zip((err, chunk) => {
+    if (err) failure = err;
+    else pending.push(chunk);
+  });
+  const drain = async () => {
+    if (failure !== null) throw failure;
+    while (pending.length > 0) await write(pending.shift()!);
+  };
   const encoder = new TextEncoder();
-  for (const { key, metadata } of files) {
-    const path = safeSnapshotPath(key);
-    if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
+  for (const { key, metadata } of entries) {
     const body = await core.read(bodyDocId(workspaceId, key), readBodyText);
     // Each file as its author wrote it (the recorded front matter block), like every device writes it.
-    zippable[path] = [encoder.encode(renderFaithful(key, metadata, body, null)), { level: DEFLATE_LEVEL }];
+    const bytes = encoder.encode(renderFaithful(key, metadata, body, null));
+    const entry = new ZipDeflate(key, { level: DEFLATE_LEVEL });
+    entry.mtime = zipEntryTime(metadata.modified_at);
+    zip.add(entry);
+    for (let at = 0; at < bytes.length || at === 0; at += EXPORT_PIECE_BYTES) {
+      const end = Math.min(bytes.length, at + EXPORT_PIECE_BYTES);
+      entry.push(bytes.subarray(at, end), end === bytes.length);
+      await drain();
+      await yieldToEventLoop();
+      if (bytes.length === 0) break;
+    }
   }
-  const sorted: Zippable = {};
-  for (const path of Object.keys(zippable).sort(compareKeys)) sorted[path] = zippable[path];
-  return zipSync(sorted);
+  zip.end();
+  await drain();
 }
 
 /** One parsed markdown entry of an upload. */
@@ -90,8 +123,6 @@ export interface SnapshotLimits {
   maxFileBytes: number;
 }
 
-/** A turn for the event loop between entries (each is inflated in the zlib thread pool). */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Reads and parses the markdown entries of a zip; throws SnapshotError with

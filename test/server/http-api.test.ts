@@ -178,6 +178,55 @@ describe('snapshot zips', () => {
     expect(strFromU8(entries['README.md'])).toBe('---\ntitle: My Journal\nupdated: "2026-03-14T12:00:00.000+00:00"\n---\n');
   });
 
+  it('streams a large download as it is built; a client that leaves mid-way leaves the server serving', async () => {
+    // 40 files of 1 MiB each (incompressible-ish text): the zip is sent in chunks, not as one body.
+    const a = await client();
+    const ws = `workspace:${workspaceId}`;
+    a.sendStep1(ws);
+    await waitFor(() => a.framesFor(ws).some((f) => f.subtype === 1), 'joined');
+    const texts = new Map<string, string>();
+    for (let i = 0; i < 40; i++) {
+      const key = `big/${String(i).padStart(2, '0')}.md`;
+      const body = `body:${workspaceId}/${key}`;
+      let text = '';
+      let x = i + 1;
+      while (text.length < 1 << 20) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        text += x.toString(36);
+      }
+      texts.set(key, text);
+      a.doc(ws).getMap('files').set(key, fileMeta(key.split('/')[1], {}));
+      a.sendStep1(body);
+      await waitFor(() => a.framesFor(body).some((f) => f.subtype === 1), 'body joined');
+      a.doc(body).getText('body').insert(0, text);
+      await a.roundTrip(body);
+    }
+    await a.roundTrip(ws);
+
+    const res = await api(`/api/workspaces/${workspaceId}/snapshot`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    const entries = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    expect(Object.keys(entries).length).toBe(40);
+    for (const [key, text] of texts) expect(strFromU8(entries[key]).endsWith(`---\n${text}`), key).toBe(true);
+
+    // A client that reads a little and goes away.
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${ts.server.url}/api/workspaces/${workspaceId}/snapshot`, { headers: { Authorization: `Bearer ${token}` } }, (r) => {
+        r.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+      setTimeout(() => reject(new Error('no data')), 20_000).unref();
+    });
+    expect(await (await api('/health', { token: null })).text()).toBe('OK');
+    const again = await api(`/api/workspaces/${workspaceId}/snapshot`);
+    expect(Object.keys(unzipSync(new Uint8Array(await again.arrayBuffer()))).length).toBe(40);
+  }, 60_000);
+
   it('imports a zip as changes that are stored and relayed to connected clients (merge, then replace)', async () => {
     const ws = `workspace:${workspaceId}`;
     const body = `body:${workspaceId}/notes/a.md`;

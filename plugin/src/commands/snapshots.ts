@@ -16,11 +16,12 @@
  * RestoreVersion; at most 10 are kept.
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { zipEntryTime } from '../../../common/src/zip-entry-time';
 import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../core/frontmatter';
 import { metadataFromJson, serializeMetadata, type FileMetadata } from '../core/metadata';
 import { compareKeys, normalizeSyncKey } from '../core/paths';
 import type { SyncRuntime } from '../runtime';
-import { isSkippedSnapshotPath, normalizeSnapshotEntryPath, zipEntryTime } from '../snapshot-zip';
+import { isSkippedSnapshotPath, normalizeSnapshotEntryPath } from '../snapshot-zip';
 import { SnapshotStore, SnapshotStoreError, type SnapshotInfo } from '../snapshot-store';
 import type { CommandHandler } from './crdt';
 import { CommandError, optionalString, requireString, type Params } from './params';

@@ -1,6 +1,6 @@
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { zipEntryTime } from './snapshot-zip';
+import { zipEntryTime } from './zip-entry-time';
 
 describe('zipEntryTime', () => {
   it('keeps a time zip entries can hold and clamps the others', () => {
