@@ -3,13 +3,17 @@
  * busy loops do not slow down the measuring clients:
  *   node --import tsx bench/suites/load-attacker.ts <ws url> <http url> <token> <workspace id>
  * 4 sockets without a token send junk frames as fast as they can (each
- * reconnects when the server closes it) and one user uploads a zip bomb
- * again as soon as the previous upload was answered. On SIGTERM it prints
- * `{"sockets","frames","uploads","statuses"}` and exits.
+ * reconnects when the server closes it), one user uploads a zip bomb
+ * again as soon as the previous upload was answered, and the same user sends
+ * updates deleting a million items of a body doc, one after another. On
+ * SIGTERM it prints `{"sockets","frames","uploads","statuses","deletes"}`
+ * and exits.
  */
 import { zipSync } from 'fflate';
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { encodeFrame } from '../../common/src/wire/frame';
+import { encodeSyncStep1, encodeSyncUpdate } from '../../common/src/wire/sync';
 
 const [wsUrl, httpUrl, token, workspaceId] = process.argv.slice(2);
 const FLOODERS = 4;
@@ -60,11 +64,44 @@ const bomber = (async () => {
   }
 })();
 
+/** A Yjs update deleting one item at every other clock of one client, 10^6 times (4 MB). */
+function massDelete(): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, 0);
+  encoding.writeVarUint(enc, 1);
+  encoding.writeVarUint(enc, 0x5eed);
+  encoding.writeVarUint(enc, 1_000_000);
+  for (let i = 0; i < 1_000_000; i++) {
+    encoding.writeVarUint(enc, 2 * i);
+    encoding.writeVarUint(enc, 1);
+  }
+  return encoding.toUint8Array(enc);
+}
+let deletes = 0;
+const deleter = (async () => {
+  const doc = `body:${workspaceId}/mass-delete.md`;
+  const frame = encodeFrame(doc, encodeSyncUpdate(massDelete()));
+  while (!stopped) {
+    await new Promise<void>((resolve) => {
+      const ws = new WebSocket(`${wsUrl}?token=${token}`);
+      ws.on('open', () => ws.send(encodeFrame(doc, encodeSyncStep1(new Uint8Array([0])))));
+      // Each answer (the SyncStep1 reply, the refusal) lets the next update go.
+      ws.on('message', () => {
+        if (stopped) return ws.close();
+        deletes++;
+        ws.send(frame);
+      });
+      ws.on('error', () => undefined);
+      ws.on('close', () => setTimeout(resolve, 10));
+    });
+  }
+})();
+
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
   stopped = true;
-  void bomber.finally(() => {
-    process.stdout.write(`${JSON.stringify({ sockets, frames, uploads, statuses: [...statuses] })}\n`);
+  void Promise.all([bomber, deleter]).finally(() => {
+    process.stdout.write(`${JSON.stringify({ sockets, frames, uploads, statuses: [...statuses], deletes })}\n`);
     process.exit(0);
   });
 });

@@ -2,7 +2,8 @@
  * The server under attack: 50 clients editing one body doc (2 updates/s
  * each, every relayed frame's latency measured) while 4 sockets without a
  * token flood junk frames (reconnecting whenever they are closed) and one
- * user uploads a zip bomb over and over; next to the same run without the
+ * user uploads a zip bomb over and over and sends updates deleting 10^6
+ * items one after another; next to the same run without the
  * attackers (load-attacker.ts, a process of its own). Reports the normal
  * clients' relay p50/p99 and the server's peak RSS (VmHWM of a fresh server
  * process per run).
@@ -52,8 +53,8 @@ async function startAttackers(wsUrl: string, httpUrl: string, tok: string, works
     async stop() {
       proc.kill('SIGTERM');
       await exited;
-      const s = JSON.parse(out.trim().split('\n').pop()!) as { sockets: number; frames: number; uploads: number; statuses: number[] };
-      return `${s.sockets} token-less sockets opened, ${s.frames} junk frames queued; ${s.uploads} zip bomb uploads (HTTP ${s.statuses.join('/')})`;
+      const s = JSON.parse(out.trim().split('\n').pop()!) as { sockets: number; frames: number; uploads: number; statuses: number[]; deletes: number };
+      return `${s.sockets} token-less sockets opened, ${s.frames} junk frames queued; ${s.uploads} zip bomb uploads (HTTP ${s.statuses.join('/')}); ${s.deletes} updates deleting 10^6 items answered`;
     },
   };
 }
