@@ -10,10 +10,10 @@
  * and exits.
  */
 import { zipSync } from 'fflate';
-import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { encodeFrame } from '../../common/src/wire/frame';
 import { encodeSyncStep1, encodeSyncUpdate } from '../../common/src/wire/sync';
+import { deleteSetUpdate } from '../../server/src/testing/delete-set-update';
 
 const [wsUrl, httpUrl, token, workspaceId] = process.argv.slice(2);
 const FLOODERS = 4;
@@ -64,23 +64,10 @@ const bomber = (async () => {
   }
 })();
 
-/** A Yjs update deleting one item at every other clock of one client, 10^6 times (4 MB). */
-function massDelete(): Uint8Array {
-  const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, 0);
-  encoding.writeVarUint(enc, 1);
-  encoding.writeVarUint(enc, 0x5eed);
-  encoding.writeVarUint(enc, 1_000_000);
-  for (let i = 0; i < 1_000_000; i++) {
-    encoding.writeVarUint(enc, 2 * i);
-    encoding.writeVarUint(enc, 1);
-  }
-  return encoding.toUint8Array(enc);
-}
 let deletes = 0;
 const deleter = (async () => {
   const doc = `body:${workspaceId}/mass-delete.md`;
-  const frame = encodeFrame(doc, encodeSyncUpdate(massDelete()));
+  const frame = encodeFrame(doc, encodeSyncUpdate(deleteSetUpdate(0x5eed, 1_000_000)));
   while (!stopped) {
     await new Promise<void>((resolve) => {
       const ws = new WebSocket(`${wsUrl}?token=${token}`);

@@ -1,5 +1,4 @@
 /** SyncCore without sockets: fake clients, MemoryStorage with probes. */
-import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeFrame, encodeFrame } from '../../common/src/wire/frame';
@@ -8,6 +7,7 @@ import type { DocumentClient } from './hooks';
 import { silentLogger } from './log';
 import { MemoryStorage } from './storage/memory';
 import { CoreClosedError, SyncCore } from './sync-core';
+import { deleteSetUpdate } from './testing/delete-set-update';
 
 const DOC = 'body:ws/a.md';
 
@@ -183,20 +183,6 @@ describe('SyncCore', () => {
   });
 
   describe('large delete sets', () => {
-    /** A v1 update with no structs deleting `n` single items of `client` at clocks 0, 2, 4, ... */
-    function deletes(client: number, n: number): Uint8Array {
-      const enc = encoding.createEncoder();
-      encoding.writeVarUint(enc, 0);
-      encoding.writeVarUint(enc, 1);
-      encoding.writeVarUint(enc, client);
-      encoding.writeVarUint(enc, n);
-      for (let i = 0; i < n; i++) {
-        encoding.writeVarUint(enc, 2 * i);
-        encoding.writeVarUint(enc, 1);
-      }
-      return encoding.toUint8Array(enc);
-    }
-
     it('applies a large delete set in steps with turns for the event loop, to the same document', async () => {
       const c = core(new MemoryStorage(), { deleteRangesPerStep: 1_000 });
       const a = new FakeClient();
@@ -209,7 +195,7 @@ describe('SyncCore', () => {
       for (let i = 0; i < 10_000; i++) src.getText('body').insert(0, 'x');
       const base = Y.encodeStateAsUpdate(src);
       await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(base)), encodeSyncUpdate(base));
-      const del = deletes(7, 5_000);
+      const del = deleteSetUpdate(7, 5_000);
       let turns = 0;
       const ticker = setInterval(() => turns++, 0);
       await new Promise((r) => setImmediate(r));
@@ -237,7 +223,7 @@ describe('SyncCore', () => {
       await c.join(DOC, a);
       await c.join(DOC, b);
       const before = await c.read(DOC, (d) => Y.encodeStateAsUpdate(d));
-      const del = deletes(123, 101);
+      const del = deleteSetUpdate(123, 101);
       await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(del)), encodeSyncUpdate(del));
       expect(a.texts.map((t) => JSON.parse(t) as { type: string; message: string })).toEqual([
         { type: 'error', doc_id: DOC, message: `The update deletes 101 ranges of items ${DOC} does not hold (limit 100); it was refused` },
@@ -246,7 +232,7 @@ describe('SyncCore', () => {
       expect(await c.read(DOC, (d) => Y.encodeStateAsUpdate(d))).toEqual(before);
       expect((await storage.load(DOC)).updates).toEqual([]);
       // 100 such ranges are still taken (a client may send deletes before the items).
-      const ok = deletes(124, 100);
+      const ok = deleteSetUpdate(124, 100);
       await c.receive(DOC, a, encodeFrame(DOC, encodeSyncUpdate(ok)), encodeSyncUpdate(ok));
       expect(a.texts.length).toBe(1);
     });

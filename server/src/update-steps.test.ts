@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { deleteSetUpdate } from './testing/delete-set-update';
 import { scanUpdate, updateSteps } from './update-steps';
 
 /** A doc built from random edits of every content kind the plugin and its peers use. */
@@ -53,20 +53,6 @@ function edit(doc: Y.Doc, ops: { kind: number; pos: number; text: string }[]): v
 
 const opArb = fc.record({ kind: fc.integer({ min: 0, max: 7 }), pos: fc.nat(1000), text: fc.string({ maxLength: 6 }) });
 
-/** A v1 update with no structs and `n` deleted ranges of one item each for `client`. */
-function deletes(client: number, n: number, step = 2): Uint8Array {
-  const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, 0);
-  encoding.writeVarUint(enc, 1);
-  encoding.writeVarUint(enc, client);
-  encoding.writeVarUint(enc, n);
-  for (let i = 0; i < n; i++) {
-    encoding.writeVarUint(enc, step * i);
-    encoding.writeVarUint(enc, 1);
-  }
-  return encoding.toUint8Array(enc);
-}
-
 describe('scanUpdate', () => {
   it('reads every update Yjs writes: the delete set starts where Yjs reads it, ranges counted', () => {
     fc.assert(
@@ -93,9 +79,9 @@ describe('scanUpdate', () => {
   });
 
   it('counts deleted ranges of items neither the document nor the update holds', () => {
-    expect(scanUpdate(deletes(9, 100), new Map()).unknownRanges).toBe(100);
+    expect(scanUpdate(deleteSetUpdate(9, 100), new Map()).unknownRanges).toBe(100);
     // Items 0..99 known: ranges at clocks 0, 2, ..., 98 are known, 100..198 are not.
-    expect(scanUpdate(deletes(9, 100), new Map([[9, 100]])).unknownRanges).toBe(50);
+    expect(scanUpdate(deleteSetUpdate(9, 100), new Map([[9, 100]])).unknownRanges).toBe(50);
   });
 });
 
@@ -143,7 +129,7 @@ describe('updateSteps', () => {
   });
 
   it('cuts one client\'s long run of ranges and many clients with one range each', () => {
-    const one = deletes(5, 10);
+    const one = deleteSetUpdate(5, 10);
     const steps = updateSteps(one, scanUpdate(one, new Map([[5, 20]])), 3);
     expect(steps.length).toBe(1 + 4);
     const back = new Y.Doc();
