@@ -1,11 +1,13 @@
 /**
  * The `diaryx-sync` command as a person runs it: a child process of
  * `bin/diaryx-sync.mjs`, its stdout and stderr collected, for runs that end
- * by themselves (`runCli`) and for `sync` left running (`startCli`).
+ * by themselves (`runCli`) and for `sync` left running (`startCli`); and
+ * `useCliServer`, a real server process for a test file's `sync` runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, waitFor } from './helpers';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { ROOT, cleanupTemp, createToken, startServerProcess, tempDir, waitFor, type ServerProcess } from './helpers';
 
 export interface CliResult {
   code: number | null;
@@ -70,4 +72,54 @@ function startProcess(file: string, args: string[], opts: { env?: NodeJS.Process
 /** Runs `diaryx-sync ...args` to its end. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return startCli(args, opts).exited;
+}
+
+/** A server process for one test file, with a user's token, and `diaryx-sync sync` runs against it. */
+export interface CliServer {
+  readonly url: string;
+  readonly token: string;
+  /** `sync --dir dir --server … --token … --workspace-id id ...extra`, left running (stopped after each test). */
+  sync(dir: string, workspaceId: string, extra?: string[]): CliProcess;
+  /** The same with `--once`, to its end. */
+  syncOnce(dir: string, workspaceId: string, extra?: string[]): Promise<CliResult>;
+}
+
+/**
+ * Starts a real server process before the file's tests (one user, `alice`)
+ * and stops it after them; `sync` processes still running after a test are
+ * stopped (SIGTERM) before the next one.
+ */
+export function useCliServer(): CliServer {
+  let server: ServerProcess | undefined;
+  let token = '';
+  const running: CliProcess[] = [];
+  beforeAll(async () => {
+    const dataDir = tempDir('server');
+    token = await createToken(dataDir, 'alice');
+    server = await startServerProcess(dataDir);
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop()));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    cleanupTemp();
+  });
+  const args = (dir: string, workspaceId: string, extra: string[]) => ['sync', '--dir', dir, '--server', server!.url, '--token', token, '--workspace-id', workspaceId, ...extra];
+  return {
+    get url() {
+      return server!.url;
+    },
+    get token() {
+      return token;
+    },
+    sync(dir, workspaceId, extra = []) {
+      const p = startCli(args(dir, workspaceId, extra));
+      running.push(p);
+      return p;
+    },
+    syncOnce(dir, workspaceId, extra = []) {
+      return runCli(args(dir, workspaceId, [...extra, '--once']));
+    },
+  };
 }

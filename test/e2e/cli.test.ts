@@ -3,46 +3,12 @@
  * `bin/diaryx-sync.mjs`): it exits 0 once the folder and the server hold the
  * same state, and a second device's `--once` run gets the files.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  ROOT,
-  cleanupTemp,
-  createToken,
-  entryText,
-  folderSnapshot,
-  startServerProcess,
-  tempDir,
-  writeFile,
-  type ServerProcess,
-} from './helpers';
+import { expect, it } from 'vitest';
+import { useCliServer } from './cli-helpers';
+import { entryText, folderSnapshot, tempDir, writeFile } from './helpers';
 
-let server: ServerProcess;
-let token: string;
-
-beforeAll(async () => {
-  const dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-function syncOnce(dir: string, workspaceId: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', token, '--workspace-id', workspaceId, '--once'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => proc.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const server = useCliServer();
+const syncOnce = (dir: string, workspaceId: string) => server.syncOnce(dir, workspaceId);
 
 it('sync --once exits 0 when in sync, and a second device gets the files', async () => {
   const first = tempDir('first');

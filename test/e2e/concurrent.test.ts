@@ -5,57 +5,27 @@
  * whose edits met, and the history marks the received change with the
  * version before it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { ROOT, cleanupTemp, createToken, readFile, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
+import { expect, it } from 'vitest';
+import { runCli, useCliServer } from './cli-helpers';
+import { readFile, tempDir, waitFor, writeFile } from './helpers';
 
-let server: ServerProcess;
-let token: string;
-const procs: ChildProcess[] = [];
+const server = useCliServer();
+const WORKSPACE = 'ws-concurrent';
 
-beforeAll(async () => {
-  const dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map(stop));
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-function stop(p: ChildProcess): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGTERM');
-  });
+/** A running `sync` (verbose: the plugin log goes to stderr too); `out()` is everything it printed. */
+function syncProcess(dir: string): { out: () => string; stop: () => Promise<unknown> } {
+  const p = server.sync(dir, WORKSPACE, ['--verbose']);
+  return { out: () => p.stdout + p.stderr, stop: () => p.stop() };
 }
 
-function syncArgs(dir: string): string[] {
-  return [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', token, '--workspace-id', 'ws-concurrent'];
+async function syncOnce(dir: string): Promise<number | null> {
+  return (await server.syncOnce(dir, WORKSPACE)).code;
 }
 
-function syncProcess(dir: string): { proc: ChildProcess; out: () => string } {
-  const proc = spawn(process.execPath, [...syncArgs(dir), '--verbose'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  return { proc, out: () => out };
-}
-
-function syncOnce(dir: string): Promise<number | null> {
-  const proc = spawn(process.execPath, [...syncArgs(dir), '--once'], { cwd: ROOT, stdio: 'ignore' });
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-}
-
-function cli(args: string[]): string {
-  return execFileSync(process.execPath, [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+async function cli(args: string[]): Promise<string> {
+  const run = await runCli(args);
+  if (run.code !== 0) throw new Error(`diaryx-sync ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
 }
 
 const shared = (line: string) => `---\ntitle: Shared\n---\nFirst line\nShared line ${line}.\nLast line\n`;
@@ -83,17 +53,17 @@ it('the same line edited on two devices at once: both texts stay, the file and d
   // Each device says which file met a concurrent edit, and from which devices.
   const notice = /! concurrent edit shared\.md: edited on (.+) and (.+) at the same time; both texts were kept/;
   await waitFor(() => notice.test(pa.out()) && notice.test(pb.out()), 'both devices to report the concurrent edit', 30_000);
-  await Promise.all(procs.splice(0).map(stop));
+  await Promise.all([pa.stop(), pb.stop()]);
 
   // A's history marks the received change, with its own version before it.
-  const history = JSON.parse(cli(['command', 'GetFileHistory', '{"file_path":"shared.md"}', '--dir', a])) as {
+  const history = JSON.parse(await cli(['command', 'GetFileHistory', '{"file_path":"shared.md"}', '--dir', a])) as {
     data: { update_id: number; doc_name: string; concurrent?: { devices: string[]; before_update_id: number } }[];
   };
   const marked = history.data.find((e) => e.concurrent !== undefined);
   expect(marked?.doc_name).toBe('shared.md');
   expect(marked!.concurrent!.devices).toHaveLength(2);
   const before = JSON.parse(
-    cli(['command', 'GetFileVersion', JSON.stringify({ file_path: 'shared.md', update_id: marked!.concurrent!.before_update_id }), '--dir', a]),
+    await cli(['command', 'GetFileVersion', JSON.stringify({ file_path: 'shared.md', update_id: marked!.concurrent!.before_update_id }), '--dir', a]),
   ) as { data: { content: string } };
   expect(before.data.content).toBe('First line\nShared line edited by A.\nLast line\n');
 }, 180_000);

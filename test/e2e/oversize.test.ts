@@ -5,43 +5,18 @@
  * grew over the limit keeps its last synced version elsewhere, and deleting
  * it syncs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { ROOT, cleanupTemp, createToken, readFile, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
+import { expect, it } from 'vitest';
+import { useCliServer } from './cli-helpers';
+import { readFile, tempDir, waitFor, writeFile } from './helpers';
 
-let server: ServerProcess;
-let token: string;
-const procs: ChildProcess[] = [];
+const server = useCliServer();
 
-beforeAll(async () => {
-  const dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(
-    procs.splice(0).map((p) => new Promise<void>((resolve) => (p.exitCode !== null ? resolve() : (p.once('exit', () => resolve()), p.kill('SIGTERM'))))),
-  );
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-/** A running `sync` process (verbose: the plugin log goes to stderr too); `out()` is everything it printed. */
+/** A running `sync` (verbose: the plugin log goes to stderr too); `out()` is everything it printed. */
 function syncProcess(dir: string, workspaceId: string): { out: () => string } {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', token, '--workspace-id', workspaceId, '--verbose'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  procs.push(proc);
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  return { out: () => out };
+  const p = server.sync(dir, workspaceId, ['--verbose']);
+  return { out: () => p.stdout + p.stderr };
 }
 
 const note = (title: string, body: string) => `---\ntitle: ${title}\n---\n${body}`;
