@@ -12,23 +12,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import WebSocket from 'ws';
-import * as Y from 'yjs';
-import { bodyDocId, encodeFrame } from '../../common/src/wire/frame';
-import { encodeSyncStep1, encodeSyncUpdate } from '../../common/src/wire/sync';
-import { spawnCli, startChildServer } from '../../test/server/helpers/child';
-import { row, type Row, type Suite } from '../lib';
+import { bodyDocId } from '../../common/src/wire/frame';
+import { startChildServer } from '../../test/server/helpers/child';
+import { row, type Suite } from '../lib';
+import { connectEditors, createToken, percentile } from '../relay-editors';
 
 const SUITE = 'load';
 const CLIENTS = 50;
 /** Updates per client per second: a person typing, not the sync suite's stress rate. */
 const PER_SECOND = 2;
-
-async function token(dataDir: string, user: string): Promise<string> {
-  const cli = spawnCli(['token', 'create', '--user', user, '--data-dir', dataDir]);
-  await cli.exited;
-  return cli.stdout.join('').trim().split('\n').pop()!.trim();
-}
 
 /** Peak resident set size of a process so far, in MiB. */
 function peakRssMiB(pid: number): number {
@@ -73,32 +65,14 @@ async function run(seconds: number, attackers: boolean): Promise<RunResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-bench-load-'));
   const server = await startChildServer(dataDir, ['--max-connections-per-user', String(CLIENTS + 4)]);
   try {
-    const tok = await token(dataDir, 'editor');
-    const docId = bodyDocId('load-bench', 'note.md');
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < CLIENTS; i++) {
-      const ws = new WebSocket(`${server.wsUrl}?token=${tok}`);
-      ws.binaryType = 'nodebuffer';
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (!isBinary) return;
-        const t = sentAt.get(data.toString('base64'));
-        if (t !== undefined) latencies.push(performance.now() - t);
-      });
-      ws.send(encodeFrame(docId, encodeSyncStep1(new Uint8Array([0]))));
-      sockets.push(ws);
-    }
+    const tok = await createToken(dataDir, 'editor');
+    const editors = await connectEditors([server.wsUrl], tok, bodyDocId('load-bench', 'note.md'), CLIENTS);
     await new Promise((r) => setTimeout(r, 500));
 
     let attack = 'none';
     let stopAttack = async () => {};
     if (attackers) {
-      const bombTok = await token(dataDir, 'bomber');
+      const bombTok = await createToken(dataDir, 'bomber');
       const res = await fetch(`${server.url}/api/workspaces`, { method: 'POST', headers: { Authorization: `Bearer ${bombTok}` }, body: '{"name":"bomb"}' });
       const { id } = (await res.json()) as { id: string };
       const attackers = await startAttackers(server.wsUrl, server.url, bombTok, id);
@@ -109,41 +83,14 @@ async function run(seconds: number, attackers: boolean): Promise<RunResult> {
       await new Promise((r) => setTimeout(r, 1000));
     }
 
-    const docs = sockets.map(() => new Y.Doc());
-    let sent = 0;
-    let next = 0;
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const now = performance.now() - t0;
-        if (now > seconds * 1000) {
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        const due = Math.floor((now / 1000) * PER_SECOND * CLIENTS);
-        for (; next < due; next++) {
-          const i = next % CLIENTS;
-          let update: Uint8Array | null = null;
-          const capture = (u: Uint8Array) => (update = u);
-          docs[i].on('update', capture);
-          docs[i].getText('body').insert(0, `${i}:${next}\n`);
-          docs[i].off('update', capture);
-          const frame = encodeFrame(docId, encodeSyncUpdate(update!));
-          sentAt.set(Buffer.from(frame).toString('base64'), performance.now());
-          sockets[i].send(frame);
-          sent++;
-        }
-      }, 2);
-    });
+    const sent = await editors.edit(PER_SECOND, seconds);
     await new Promise((r) => setTimeout(r, 2000));
     await stopAttack();
     const peakRss = peakRssMiB(server.proc.pid!);
-    for (const ws of sockets) ws.close();
+    editors.close();
     if (server.proc.exitCode !== null) throw new Error(`the server exited during the run: ${server.stderr.join('').slice(-2000)}`);
-    latencies.sort((a, b) => a - b);
-    const q = (p: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]);
-    return { p50: q(0.5), p99: q(0.99), peakRss, sent, delivered: latencies.length, attack };
+    const { latencies } = editors;
+    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), peakRss, sent, delivered: latencies.length, attack };
   } finally {
     server.proc.kill('SIGTERM');
     await server.exited;

@@ -8,26 +8,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
-import * as Y from 'yjs';
 import { decodeBase64 } from '../../common/src/base64';
-import { bodyDocId, encodeFrame } from '../../common/src/wire/frame';
-import { encodeSyncStep1, encodeSyncUpdate } from '../../common/src/wire/sync';
+import { bodyDocId } from '../../common/src/wire/frame';
 import { SyncJob } from '../../host-harness/src/sync-job';
 import { row, type Row, type Suite } from '../lib';
+import { connectEditors, createToken, percentile } from '../relay-editors';
 import { writeWorkspace } from '../workspace-fixture';
-import { spawnCli, startChildServer, type ChildServer } from '../../test/server/helpers/child';
+import { startChildServer, type ChildServer } from '../../test/server/helpers/child';
 
 const SUITE = 'sync';
 
 function tmp(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-async function token(dataDir: string, user: string): Promise<string> {
-  const cli = spawnCli(['token', 'create', '--user', user, '--data-dir', dataDir]);
-  await cli.exited;
-  return cli.stdout.join('').trim().split('\n').pop()!.trim();
 }
 
 function rssMiB(pid: number): number | null {
@@ -78,7 +70,7 @@ async function initialSync(ctx: Parameters<Suite>[0], n: number): Promise<Row[]>
   const server = await startChildServer(dataDir);
   const source = tmp('diaryx-bench-source-');
   try {
-    const tok = await token(dataDir, 'bench');
+    const tok = await createToken(dataDir, 'bench');
     const workspaceId = `bench-${n}`;
     writeWorkspace(source, n);
     ctx.log(`uploading ${n} files from a first device`);
@@ -118,68 +110,18 @@ async function relay(ctx: Parameters<Suite>[0]): Promise<Row[]> {
   const dataDir = tmp('diaryx-bench-relay-');
   const server = await startChildServer(dataDir, ['--max-connections-per-user', String(clients + 4)]);
   try {
-    const tok = await token(dataDir, 'relay');
-    const docId = bodyDocId('relay-bench', 'note.md');
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    let delivered = 0;
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < clients; i++) {
-      const ws = new WebSocket(`${server.wsUrl}?workspace_id=relay-bench&token=${tok}`);
-      ws.binaryType = 'nodebuffer';
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (!isBinary) return;
-        const key = data.toString('base64');
-        const t = sentAt.get(key);
-        if (t !== undefined) {
-          latencies.push(performance.now() - t);
-          delivered++;
-        }
-      });
-      ws.send(encodeFrame(docId, encodeSyncStep1(new Uint8Array([0]))));
-      sockets.push(ws);
-    }
+    const tok = await createToken(dataDir, 'relay');
+    const editors = await connectEditors([server.wsUrl], tok, bodyDocId('relay-bench', 'note.md'), clients);
     await new Promise((r) => setTimeout(r, 500));
-    const docs = sockets.map(() => new Y.Doc());
     const memBefore = rssMiB(server.proc.pid!);
-    let sent = 0;
     const t0 = performance.now();
-    // Sends are spread evenly: client i sends every 1/perSecond s, offset by i/clients of that period.
-    let next = 0;
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const now = performance.now() - t0;
-        if (now > seconds * 1000) {
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        const due = Math.floor((now / 1000) * perSecond * clients);
-        for (; next < due; next++) {
-          const i = next % clients;
-          const doc = docs[i];
-          let update: Uint8Array | null = null;
-          const capture = (u: Uint8Array) => (update = u);
-          doc.on('update', capture);
-          doc.getText('body').insert(0, `${i}:${next}\n`);
-          doc.off('update', capture);
-          const frame = encodeFrame(docId, encodeSyncUpdate(update!));
-          sentAt.set(Buffer.from(frame).toString('base64'), performance.now());
-          sockets[i].send(frame);
-          sent++;
-        }
-      }, 2);
-    });
+    const sent = await editors.edit(perSecond, seconds);
     await new Promise((r) => setTimeout(r, 1000));
     const elapsed = (performance.now() - t0) / 1000;
     const memAfter = rssMiB(server.proc.pid!);
-    for (const ws of sockets) ws.close();
-    latencies.sort((a, b) => a - b);
-    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+    editors.close();
+    const delivered = editors.latencies.length;
+    const p = (q: number) => percentile(editors.latencies, q);
     return [
       row(SUITE, `relay: ${clients} clients x ${perSecond} updates/s, relayed frames per second`, 'frames/s', delivered / elapsed, null, {
         notes: `${sent} updates sent, ${delivered} deliveries (expected ${sent * (clients - 1)})`,

@@ -1,0 +1,92 @@
+/**
+ * Clients editing one body doc through a real server, for the relay
+ * benchmarks: each connects with a token and joins the doc, edits are sent at
+ * an even rate spread over the clients, and the latency of every relayed frame
+ * (same bytes back on another socket) is recorded.
+ */
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { encodeFrame } from '../common/src/wire/frame';
+import { encodeSyncStep1, encodeSyncUpdate } from '../common/src/wire/sync';
+import { spawnCli } from '../test/server/helpers/child';
+
+/** A token for `user` from the server's CLI (`token create`), on that server's data folder. */
+export async function createToken(dataDir: string, user: string): Promise<string> {
+  const cli = spawnCli(['token', 'create', '--user', user, '--data-dir', dataDir]);
+  await cli.exited;
+  return cli.stdout.join('').trim().split('\n').pop()!.trim();
+}
+
+export interface Editors {
+  /** Milliseconds from send to arrival, one per relayed frame received. */
+  readonly latencies: number[];
+  /** Sends `perSecond` updates per client per second for `seconds`; resolves to the updates sent. */
+  edit(perSecond: number, seconds: number): Promise<number>;
+  close(): void;
+}
+
+/** `count` clients joined to `docId` on `wsUrls` (client i on wsUrls[i % n]). */
+export async function connectEditors(wsUrls: string[], token: string, docId: string, count: number): Promise<Editors> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    const ws = new WebSocket(`${wsUrls[i % wsUrls.length]}?token=${token}`);
+    ws.binaryType = 'nodebuffer';
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) return;
+      const t = sentAt.get(data.toString('base64'));
+      if (t !== undefined) latencies.push(performance.now() - t);
+    });
+    ws.send(encodeFrame(docId, encodeSyncStep1(new Uint8Array([0]))));
+    sockets.push(ws);
+  }
+  const docs = sockets.map(() => new Y.Doc());
+  return {
+    latencies,
+    async edit(perSecond, seconds) {
+      let sent = 0;
+      let next = 0;
+      const t0 = performance.now();
+      // Sends are spread evenly: client i sends every 1/perSecond s, offset by i/count of that period.
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          const now = performance.now() - t0;
+          if (now > seconds * 1000) {
+            clearInterval(timer);
+            resolve();
+            return;
+          }
+          const due = Math.floor((now / 1000) * perSecond * count);
+          for (; next < due; next++) {
+            const i = next % count;
+            let update: Uint8Array | null = null;
+            const capture = (u: Uint8Array) => (update = u);
+            docs[i].on('update', capture);
+            docs[i].getText('body').insert(0, `${i}:${next}\n`);
+            docs[i].off('update', capture);
+            const frame = encodeFrame(docId, encodeSyncUpdate(update!));
+            sentAt.set(Buffer.from(frame).toString('base64'), performance.now());
+            sockets[i].send(frame);
+            sent++;
+          }
+        }, 2);
+      });
+      return sent;
+    },
+    close() {
+      for (const ws of sockets) ws.close();
+    },
+  };
+}
+
+/** The `p` quantile (0..1) of `values`, or null when there are none. */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
