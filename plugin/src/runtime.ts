@@ -10,6 +10,7 @@
  * session, until nothing is left.
  */
 import { encodeBase64 } from '../../common/src/base64';
+import { decodeFrame, parseDocId } from '../../common/src/wire/frame';
 import { hostEventFor, type SyncEvent } from '../../common/src/wire/events';
 import type { SessionAction } from '../../common/src/wire/envelope';
 import { WorkspaceDisk } from './disk';
@@ -45,6 +46,13 @@ export class SyncRuntime {
     transfer: null,
   };
   private lastSave = 0;
+  /**
+   * Frames carrying changes that storage refused to keep (SyncStep2 and
+   * Update of a doc with unstored changes), sent once they are stored; see
+   * holdsUnstored. Dropped when the connection changes: the next handshake
+   * covers what they carried.
+   */
+  private held: Uint8Array[] = [];
 
   constructor(
     readonly host: HostBridge,
@@ -158,6 +166,7 @@ export class SyncRuntime {
   emit(event: SyncEvent): void {
     switch (event.type) {
       case 'statusChanged':
+        if (event.status.state === 'connected' || event.status.state === 'disconnected') this.held = [];
         this.status.synced = event.status.state === 'synced';
         // Synced means every body is in: a bootstrap count left over would keep the status at `Syncing n/N`.
         if (event.status.state !== 'syncing') this.status.progress = null;
@@ -200,18 +209,57 @@ export class SyncRuntime {
     return actions;
   }
 
-  /** Executes actions, then the local updates they cause, until nothing is left. */
+  /** Executes actions, then the local updates they cause, until nothing is left; then what storage held back. */
   execute(actions: SessionAction[]): void {
+    this.executeActions(actions);
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const data of held) this.sendBinary(data);
+  }
+
+  /**
+   * Whether a frame carries changes of a doc that storage has not kept yet
+   * (after one more try to store them). Such a frame waits: a device that
+   * crashed after sending what storage had refused would come back without
+   * it and read its file as a new edit, and the text would be there twice on
+   * every device. Frames without content (SyncStep1, awareness) always go.
+   */
+  private holdsUnstored(frame: Uint8Array): boolean {
+    if (!this.state.docsDirty) return false;
+    let docId: string;
+    let payload: Uint8Array;
+    try {
+      ({ docId, payload } = decodeFrame(frame));
+    } catch {
+      return false;
+    }
+    // y-sync: message type 0 (sync), then 1 (SyncStep2) or 2 (Update).
+    if (payload[0] !== 0 || (payload[1] !== 1 && payload[1] !== 2)) return false;
+    const doc = parseDocId(docId);
+    if (doc === null || !this.state.isDocUnstored(doc)) return false;
+    this.state.save(false, false);
+    return this.state.isDocUnstored(doc);
+  }
+
+  private sendBinary(data: Uint8Array): void {
+    if (this.holdsUnstored(data)) {
+      this.held.push(data);
+      return;
+    }
+    const res = this.host.wsRequest({ type: 'send_binary', data: encodeBase64(data) });
+    if (!res.ok) this.host.log('warn', `[sync_transport:send_binary] ${res.error ?? 'failed'}`);
+  }
+
+  private executeActions(actions: SessionAction[]): void {
     const queue = [...actions];
     for (;;) {
       while (queue.length > 0) {
         const action = queue.shift()!;
         switch (action.type) {
-          case 'SendBinary': {
-            const res = this.host.wsRequest({ type: 'send_binary', data: encodeBase64(action.data) });
-            if (!res.ok) this.host.log('warn', `[sync_transport:send_binary] ${res.error ?? 'failed'}`);
+          case 'SendBinary':
+            this.sendBinary(action.data);
             break;
-          }
           case 'SendText': {
             const res = this.host.wsRequest({ type: 'send_text', text: action.text });
             if (!res.ok) this.host.log('warn', `[sync_transport:send_text] ${res.error ?? 'failed'}`);

@@ -11,7 +11,7 @@
  * while the in-memory state stays as it is.
  */
 import * as Y from 'yjs';
-import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
+import { bodyDocId, workspaceDocId, type ParsedDocId } from '../../common/src/wire/frame';
 import { encodeSyncUpdate } from '../../common/src/wire/sync';
 import { BodyDocManager } from './core/body-docs';
 import { HistoryLog } from './core/history';
@@ -315,6 +315,11 @@ export class PluginState {
   /** Local updates are waiting to be sent. */
   get hasLocalUpdates(): boolean {
     return this.outgoing.length > 0;
+  }
+
+  /** Whether the doc of a doc id holds changes not stored yet. */
+  isDocUnstored(doc: ParsedDocId): boolean {
+    return doc.kind === 'workspace' ? this.workspaceDirty : this.dirtyBodies.has(doc.key);
   }
 
   /** The workspace doc or a body doc changed since it was last stored. */

@@ -502,6 +502,32 @@ const CASES: { name: string; schedule: Schedule; checkDuplicates?: boolean }[] =
       ],
     },
   },
+  {
+    name: 'an edit made while storage refuses writes is not sent in a SyncStep2 before it is stored: the device that crashed then does not read its own file as a second edit (seed 3, 200 steps, checked with --check-duplicates)',
+    checkDuplicates: true,
+    schedule: {
+      config: { seed: 3, devices: 3, nodeDevices: [0], net: { maxDelayMs: 200, pDrop: 0, pDuplicate: 0, pReorder: 0 }, maxRounds: 40 },
+      steps: [
+        { t: 'advance', ms: 6000 },
+        { t: 'drop-link', dev: 0, handshake: true },
+        { t: 'deliver', n: 5, seed: 954739278 },
+        { t: 'user', action: 'create', dev: 2, seed: 3911456269 },
+        { t: 'advance', ms: 2000 },
+        { t: 'deliver', n: 6, seed: 3900590179 },
+        { t: 'user', action: 'rename', dev: 2, seed: 2544065995 },
+        { t: 'user', action: 'rename', dev: 2, seed: 4222822969 },
+        { t: 'storage-fail', dev: 2, ms: 30000 },
+        { t: 'user', action: 'edit', dev: 2, seed: 3742197357 },
+        { t: 'advance', ms: 6000 },
+        { t: 'deliver', n: 5, seed: 1175187452 },
+        { t: 'deliver', n: 9, seed: 1631761661 },
+        { t: 'advance', ms: 500 },
+        { t: 'deliver', n: 9, seed: 1552032110 },
+        { t: 'deliver', n: 10, seed: 103597169 },
+        { t: 'crash-plugin', dev: 2, downMs: 500 },
+      ],
+    },
+  },
 ];
 
 describe('bugs found by the convergence simulation', () => {
