@@ -135,15 +135,19 @@ describe('two nodes on one database', () => {
     a.sendStep1(doc);
     b.sendStep1(doc);
     await waitFor(() => a.framesFor(doc).some((f) => f.subtype === 1) && b.framesFor(doc).some((f) => f.subtype === 1), 'both joined');
+    // Live, one way: only the wake-up can tell node 2 about node 1's edit.
+    a.doc(doc).getText('t').insert(0, 'live ');
+    await waitFor(() => text(b, doc) === 'live ', 'edit on node 1 seen through node 2');
     const killed = await sql(dbUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()");
     expect(killed.rowCount).toBe(2);
-    // Edits made while the wake-ups cannot arrive.
-    for (let i = 0; i < 50; i++) {
-      a.doc(doc).getText('t').insert(0, `a${i} `);
-      b.doc(doc).getText('t').insert(0, `b${i} `);
-    }
-    await waitFor(() => sameState(a.doc(doc), b.doc(doc)) && text(a, doc).length > 0, 'convergence after LISTEN loss', 30_000);
+    // Edits on one side only, made while wake-ups cannot arrive: node 2 learns of them by reading the table after it listens again.
+    for (let i = 0; i < 50; i++) a.doc(doc).getText('t').insert(0, `a${i} `);
+    await waitFor(() => sameState(a.doc(doc), b.doc(doc)), 'node 2 client to catch up after LISTEN loss (reconnect, then read; the 30 s sweep comes too late)', 15_000);
+    for (let i = 0; i < 50; i++) b.doc(doc).getText('t').insert(0, `b${i} `);
+    await waitFor(() => sameState(a.doc(doc), b.doc(doc)), 'node 1 client to catch up', 30_000);
     expect(text(a, doc)).toBe(text(b, doc));
+    expect(text(a, doc)).toContain('a49 ');
+    expect(text(a, doc)).toContain('b49 ');
     await waitFor(async () => (await fetch(`${n2.url}/ready`)).status === 200, 'node 2 ready again', 30_000);
   });
 
@@ -159,13 +163,13 @@ describe('two nodes on one database', () => {
         a.doc(doc).getText('t').insert(0, `a${round}.${i} `);
         b.doc(doc).getText('t').insert(0, `b${round}.${i} `);
       }
-      a.sendText(JSON.stringify({ type: 'doc_action', doc, action: 'save' }));
-      b.sendText(JSON.stringify({ type: 'doc_action', doc, action: 'save' }));
+      a.sendText(JSON.stringify({ action: 'save', doc }));
+      b.sendText(JSON.stringify({ action: 'save', doc }));
     }
     await waitFor(() => sameState(a.doc(doc), b.doc(doc)), 'convergence', 30_000);
     await a.roundTrip(doc);
     await b.roundTrip(doc);
-    a.sendText(JSON.stringify({ type: 'doc_action', doc, action: 'save' }));
+    a.sendText(JSON.stringify({ action: 'save', doc }));
     await a.roundTrip(doc);
     const stored = new Y.Doc();
     Y.applyUpdate(stored, await storedState(dbUrl, doc));
