@@ -20,6 +20,9 @@ export interface PostgresInstance {
   createDatabase(name: string): Promise<string>;
   /** Stops the server (fast shutdown) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** Stops the server, keeping its data (`resume` starts it again). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Stops the server and deletes its data. */
   stop(): Promise<void>;
 }
@@ -135,6 +138,8 @@ export async function startPostgres(): Promise<PostgresInstance> {
       await halt();
       await launch();
     },
+    pause: halt,
+    resume: launch,
     async stop() {
       if (stopped) return;
       stopped = true;
