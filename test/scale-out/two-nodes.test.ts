@@ -78,6 +78,19 @@ describe('two nodes on one database', () => {
     expect(bob.framesFor('body:shared-ws/a.md').some((f) => f.subtype === 1)).toBe(false);
   });
 
+  it('closes sockets on every node when their token is revoked through the database', async () => {
+    const carol = await withPgAuthStore(dbUrl, (auth) => auth.createToken('carol'));
+    const onN1 = await TestClient.connect(n1.wsUrl, carol);
+    const onN2 = await TestClient.connect(n2.wsUrl, carol);
+    clients.push(onN1, onN2);
+    onN2.sendStep1('body:carol/a.md');
+    await waitFor(() => onN2.framesFor('body:carol/a.md').some((f) => f.subtype === 1), 'join');
+    const [info] = await withPgAuthStore(dbUrl, (auth) => auth.listTokens('carol'));
+    await withPgAuthStore(dbUrl, (auth) => auth.revokeToken(info.id));
+    await waitFor(() => onN1.closeCode !== null && onN2.closeCode !== null, 'both sockets closed', 15_000);
+    expect([onN1.closeCode, onN2.closeCode]).toEqual([4001, 4001]);
+  });
+
   it('relays 1,000 random edits from each side across nodes; the clients and the database end byte-equal', async () => {
     const seed = Number(process.env.DIARYX_SEED ?? Date.now() % 1_000_000);
     console.log(`[two-nodes relay] seed ${seed}`);
