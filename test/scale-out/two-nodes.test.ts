@@ -10,6 +10,7 @@ import { withPgAuthStore } from '../../server/src/index';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
 import { startPostgres, type PostgresInstance } from './postgres-instance';
+import pg from 'pg';
 import { logShape, prng, randomEdit, sql, startNode, stopNode, storedState, type Node } from './nodes';
 
 let pgi: PostgresInstance;
@@ -119,6 +120,33 @@ describe('two nodes on one database', () => {
     }, 'stored state to equal the clients', 30_000);
     expect(Buffer.from(Y.encodeStateAsUpdate(b.doc(doc))).equals(Buffer.from(stored))).toBe(true);
     expect(text(a, doc).length).toBeGreaterThan(0);
+  });
+
+  it('relays an update to nobody, on either node, before its append committed', async () => {
+    const doc = 'body:commit/a.md';
+    const writer = await client(n1);
+    const sameNode = await client(n1);
+    const otherNode = await client(n2);
+    for (const c of [writer, sameNode, otherNode]) {
+      c.sendStep1(doc);
+      await waitFor(() => c.framesFor(doc).some((f) => f.subtype === 1), 'join');
+    }
+    writer.doc(doc).getText('t').insert(0, 'first ');
+    await waitFor(() => text(sameNode, doc) === 'first ' && text(otherNode, doc) === 'first ', 'first edit everywhere');
+    // Hold the document's row lock: the next append waits for it and cannot commit.
+    const locker = new pg.Client({ connectionString: dbUrl });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('SELECT head FROM docs WHERE doc_id = $1 FOR UPDATE', [doc]);
+    writer.doc(doc).getText('t').insert(0, 'held ');
+    await waitFor(async () => (await sql(dbUrl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE docs SET head%'")).rowCount === 1, 'the append to wait for the lock');
+    const framesBefore = sameNode.framesFor(doc).length + otherNode.framesFor(doc).length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sameNode.framesFor(doc).length + otherNode.framesFor(doc).length).toBe(framesBefore);
+    expect(text(sameNode, doc)).toBe('first ');
+    await locker.query('COMMIT');
+    await locker.end();
+    await waitFor(() => text(sameNode, doc) === 'held first ' && text(otherNode, doc) === 'held first ', 'the edit after commit, on both nodes');
   });
 
   it('numbers concurrent appends from both nodes 1..n without gaps', async () => {
