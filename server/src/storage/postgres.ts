@@ -48,19 +48,18 @@ WITH h AS (
 )
 SELECT head, pg_notify('${NOTIFY_CHANNEL}', $3 || ' ' || head) FROM h`;
 const ENSURE_DOC = 'INSERT INTO docs (doc_id, workspace_id) VALUES ($1, $2) ON CONFLICT (doc_id) DO NOTHING';
-const SELECT_DOC = 'SELECT snapshot, snap_seq, head FROM docs WHERE doc_id = $1';
-const SELECT_ROWS = 'SELECT seq, data FROM updates WHERE doc_id = $1 AND seq > $2 ORDER BY seq';
+/** The docs row (kind 0: head, and the base when reading from 0 or when it covers rows after the cursor), then the rows after the cursor and the base (kind 1). */
+const READ_SINCE = `
+SELECT 0 AS kind, head AS n, CASE WHEN $2::bigint = 0 OR snap_seq > $2::bigint THEN snapshot END AS data FROM docs WHERE doc_id = $1
+UNION ALL
+SELECT 1, u.seq, u.data FROM updates u JOIN docs d ON d.doc_id = u.doc_id
+WHERE u.doc_id = $1 AND u.seq > greatest($2::bigint, d.snap_seq)
+ORDER BY kind, n`;
 const COMPACT = `
 WITH del AS (DELETE FROM updates WHERE doc_id = $1 AND seq <= $2 RETURNING octet_length(data) AS n)
 UPDATE docs SET snapshot = $3, snap_seq = $2, compacted_at = now(),
   log_count = log_count - (SELECT count(*) FROM del), log_bytes = log_bytes - (SELECT coalesce(sum(n), 0) FROM del)
 WHERE doc_id = $1 AND snap_seq <= $2 AND head >= $2 RETURNING 1`;
-
-interface DocRow {
-  snapshot: Buffer | null;
-  snap_seq: string;
-  head: string;
-}
 
 /** StorageAdapter on a Postgres database (a pool of connections; the feed has its own). */
 export class PostgresStorage implements SharedLogStorage {
@@ -99,18 +98,15 @@ export class PostgresStorage implements SharedLogStorage {
   }
 
   async readSince(docId: string, afterSeq: number): Promise<LogRead> {
-    return this.tx(docId, 'REPEATABLE READ READ ONLY', async (c) => {
-      const doc = (await c.query<DocRow>(SELECT_DOC, [docId])).rows[0];
-      if (!doc) return { snapshot: null, updates: [], head: 0 };
-      const snapSeq = Number(doc.snap_seq);
-      const from = Math.max(afterSeq, snapSeq);
-      const rows = (await c.query<{ seq: string; data: Buffer }>(SELECT_ROWS, [docId, from])).rows;
-      return {
-        snapshot: (afterSeq === 0 || snapSeq > afterSeq) && doc.snapshot ? new Uint8Array(doc.snapshot) : null,
-        updates: rows.map((r) => ({ seq: Number(r.seq), data: new Uint8Array(r.data) })),
-        head: Number(doc.head),
-      };
-    });
+    // One statement sees one snapshot of the database: the docs row and the log rows agree.
+    const rows = await this.query<{ kind: number; n: string; data: Buffer | null }>(docId, READ_SINCE, [docId, afterSeq]);
+    const doc = rows[0];
+    if (!doc || doc.kind !== 0) return { snapshot: null, updates: [], head: 0 };
+    return {
+      snapshot: doc.data ? new Uint8Array(doc.data) : null,
+      updates: rows.slice(1).map((r) => ({ seq: Number(r.n), data: new Uint8Array(r.data!) })),
+      head: Number(doc.n),
+    };
   }
 
   async heads(docIds: string[]): Promise<Map<string, number>> {
