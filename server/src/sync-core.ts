@@ -129,6 +129,8 @@ export class SyncCore {
       return 0;
     }
     const parts = read.snapshot ? [read.snapshot, ...read.updates.map((u) => u.data)] : read.updates.map((u) => u.data);
+    // Updates a client sent here that waited for these rows integrate now; they were never stored.
+    const hadPending = hasPendingStructs(doc.ydoc);
     let produced: Uint8Array[] = [];
     if (parts.length > 0) {
       try {
@@ -138,9 +140,9 @@ export class SyncCore {
         return 0;
       }
     }
-    for (const u of produced) doc.broadcast(encodeFrame(doc.docId, encodeSyncUpdate(u)));
     if (read.snapshot) {
       // Another node folded the log: ours is counted from its base.
+      doc.baseBytes = read.snapshot.byteLength;
       doc.logCount = read.updates.length;
       doc.logBytes = read.updates.reduce((n, u) => n + u.data.byteLength, 0);
     } else {
@@ -148,6 +150,9 @@ export class SyncCore {
       doc.logBytes += read.updates.reduce((n, u) => n + u.data.byteLength, 0);
     }
     doc.lastSeq = Math.max(doc.lastSeq, read.head);
+    // What was waiting comes out merged with the rows: store it before relaying (a duplicate of stored rows is harmless).
+    if (hadPending && produced.length > 0 && !(await this.store(doc, produced, 'relay'))) return 0;
+    for (const u of produced) doc.broadcast(encodeFrame(doc.docId, encodeSyncUpdate(u)));
     return read.updates.length + (read.snapshot ? 1 : 0);
   }
 

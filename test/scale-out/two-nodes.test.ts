@@ -149,6 +149,36 @@ describe('two nodes on one database', () => {
     await waitFor(() => text(sameNode, doc) === 'held first ' && text(otherNode, doc) === 'held first ', 'the edit after commit, on both nodes');
   });
 
+  it('stores an update that waited on one node for a row another node committed, before relaying it', async () => {
+    const doc = 'body:pending/a.md';
+    const src = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    src.on('update', (u: Uint8Array) => updates.push(u));
+    src.getText('t').insert(0, 'a');
+    src.getText('t').insert(1, 'b');
+    const [first, second] = updates;
+    // A client of node 1 sends the second update only; it cannot integrate there yet. It answers no SyncStep1.
+    const waiting = await client(n1);
+    waiting.autoApply = false;
+    const reader = await client(n1);
+    for (const c of [waiting, reader]) {
+      c.sendStep1(doc);
+      await waitFor(() => c.framesFor(doc).some((f) => f.subtype === 1), 'join');
+    }
+    waiting.sendUpdate(doc, second);
+    await waiting.roundTrip(doc);
+    // The first one arrives through node 2 and is committed there.
+    const other = await client(n2);
+    other.sendStep1(doc);
+    await waitFor(() => other.framesFor(doc).some((f) => f.subtype === 1), 'join on node 2');
+    Y.applyUpdate(other.doc(doc), first); // sent as an Update
+    await waitFor(() => text(reader, doc) === 'ab', 'node 1 to integrate both and relay them');
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, await storedState(dbUrl, doc));
+    expect(stored.getText('t').toString()).toBe('ab');
+    await waitFor(() => text(other, doc) === 'ab', 'node 2 client to get the update that waited on node 1');
+  });
+
   it('numbers concurrent appends from both nodes 1..n without gaps', async () => {
     const doc = 'body:seq/a.md';
     const a = await client(n1);
