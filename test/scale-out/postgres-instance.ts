@@ -2,7 +2,8 @@
  * A throw-away Postgres server for tests: `initdb` into a temporary directory,
  * `postgres` on a free loopback port, trust auth, torn down by `stop()`.
  * Postgres refuses to run as root, so as root the server runs as the `postgres`
- * user (Debian's package creates it). Binaries come from DIARYX_PG_BIN, else the
+ * user (Debian's package creates it); dynamic shared memory lives in the data
+ * directory, not in a container's small /dev/shm. Binaries come from DIARYX_PG_BIN, else the
  * newest /usr/lib/postgresql/<n>/bin, else PATH.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -106,9 +107,14 @@ export async function startPostgres(): Promise<PostgresInstance> {
     output = '';
     proc = spawn(
       exe('postgres'),
-      ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', root, '-c', 'fsync=off', '-c', 'max_connections=300', '-c', 'shared_buffers=32MB'],
+      ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', root, '-c', 'fsync=off', '-c', 'max_connections=300', '-c', 'shared_buffers=32MB', '-c', 'dynamic_shared_memory_type=mmap'],
       { stdio: ['ignore', 'pipe', 'pipe'], ...ids },
     );
+    // A test process that ends without stop() (a crash, a timeout) must not leave the server running.
+    const current = proc;
+    const onExit = () => current.kill('SIGQUIT');
+    process.once('exit', onExit);
+    proc.once('exit', () => process.off('exit', onExit));
     proc.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     proc.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     await waitReady(url(), proc, () => output);
