@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   trace: () => import('./suites/trace'),
   history: () => import('./suites/history'),
   load: () => import('./suites/load'),
+  'scale-out': () => import('./suites/scale-out'),
 };
 
 const { values } = parseArgs({

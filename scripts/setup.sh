@@ -12,6 +12,10 @@ command -v wasm-ld-16 >/dev/null 2>&1 || need+=(lld-16)
 [ -f /usr/lib/llvm-16/lib/clang/16/lib/wasi/libclang_rt.builtins-wasm32.a ] || need+=(libclang-rt-16-dev-wasm32)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+# Postgres server binaries for the scale-out tests (each test starts its own throw-away server).
+if [ "${DIARYX_SKIP_POSTGRES:-0}" != 1 ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+fi
 if [ "${DIARYX_SKIP_BROWSER:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -64,15 +64,15 @@ const SELECT_TOKEN_BY_ID = 'SELECT hash, user, created_at FROM tokens WHERE subs
 const DELETE_TOKEN = 'DELETE FROM tokens WHERE hash = ?';
 
 /** Length of a token id: a prefix of the token's SHA-256 hex digest. */
-const TOKEN_ID_LENGTH = 16;
+export const TOKEN_ID_LENGTH = 16;
 
 /** Prefix of every token this server issues. */
 export const TOKEN_PREFIX = 'dxs_';
-const TOKEN_BYTES = 32;
+export const TOKEN_BYTES = 32;
 const MAX_USER_NAME = 128;
 const MAX_WORKSPACE_ID_BYTES = 200;
-const MAX_WORKSPACE_NAME = 200;
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+export const MAX_WORKSPACE_NAME = 200;
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /** A workspace as the HTTP API lists it. */
 export interface WorkspaceInfo {
@@ -99,6 +99,22 @@ export interface AuthOptions {
   maxWorkspacesPerUser?: number;
 }
 
+/** A value or a promise of it: SQLite answers at once, Postgres later. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Users, tokens and workspace ownership as the server uses them (AuthStore on SQLite, PgAuthStore on Postgres). */
+export interface AccessStore {
+  createToken(user: string): Awaitable<string>;
+  revokeTokens(user: string): Awaitable<number>;
+  listTokens(user: string): Awaitable<TokenInfo[]>;
+  revokeToken(id: string): Awaitable<TokenInfo>;
+  authenticate(token: string | null | undefined): Awaitable<string>;
+  authorizeWorkspace(user: string, id: string): Awaitable<void>;
+  ownsWorkspace(user: string, id: string): Awaitable<boolean>;
+  listWorkspaces(user: string): Awaitable<WorkspaceInfo[]>;
+  createWorkspace(user: string, name: string): Awaitable<WorkspaceInfo>;
+}
+
 /** The form two workspace ids share when a person would take them for the same one. */
 export function foldWorkspaceId(id: string): string {
   return id.normalize('NFC').trim().toLowerCase();
@@ -122,7 +138,7 @@ export function isValidWorkspaceId(id: string): boolean {
 }
 
 /** Users, tokens and workspace ownership over an open database. */
-export class AuthStore {
+export class AuthStore implements AccessStore {
   private readonly stmt;
   private readonly createTokenTx: (user: string, hash: string) => void;
   private readonly claimTx: (id: string, user: string) => string;
@@ -265,11 +281,11 @@ export class AuthStore {
 }
 
 /** The hook that lets a connection open a doc only with a valid token of the workspace's owner. */
-export function authExtension(auth: AuthStore): Extension {
+export function authExtension(auth: AccessStore): Extension {
   return {
-    onAuthenticate({ token, workspaceId }) {
-      const user = auth.authenticate(token);
-      auth.authorizeWorkspace(user, workspaceId);
+    async onAuthenticate({ token, workspaceId }) {
+      const user = await auth.authenticate(token);
+      await auth.authorizeWorkspace(user, workspaceId);
     },
   };
 }

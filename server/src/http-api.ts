@@ -24,7 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AuthStore } from './auth';
+import type { AccessStore } from './auth';
+import type { DatabaseStatus } from './http-server';
 import { applyCors } from './cors';
 import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, WorkspaceRefusedError, describeError } from './errors';
 import type { Logger } from './log';
@@ -57,7 +58,9 @@ export class UploadSlots {
 /** What the API needs. */
 export interface HttpApiContext {
   core: SyncCore;
-  auth: AuthStore;
+  auth: AccessStore;
+  /** Postgres: the database link's health (`GET /ready`). */
+  database?: DatabaseStatus;
   logger: Logger;
   options: ServerOptions;
   uploads: UploadSlots;
@@ -161,11 +164,19 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
   }
   if (path === '/' && method === 'GET') return send(res, 200, 'Diaryx Sync Server', 'text/plain; charset=utf-8');
   if (path === '/health' && method === 'GET') return send(res, 200, 'OK', 'text/plain; charset=utf-8');
+  if (path === '/ready' && method === 'GET') {
+    // Ready: the database answers and (Postgres) wake-ups from other nodes arrive.
+    if (!ctx.database) return send(res, 200, 'OK', 'text/plain; charset=utf-8');
+    const st = await ctx.database.status();
+    if (st.database !== 'ok') return sendJson(res, 503, { error: 'database unavailable' });
+    if (st.listen !== 'up') return sendJson(res, 503, { error: 'listen down' });
+    return send(res, 200, 'OK', 'text/plain; charset=utf-8');
+  }
   if (path === '/api/status' && method === 'GET') {
     // Strangers learn only that the server is up; token holders also get the version and load.
     let user: string | null = null;
     try {
-      user = authenticate(ctx, req, url);
+      user = await authenticate(ctx, req, url);
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
     }
@@ -175,11 +186,12 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
       version: SERVER_VERSION,
       active_connections: ctx.activeConnections(),
       active_rooms: ctx.core.activeRooms,
+      ...(ctx.database ? { node_id: ctx.database.nodeId, ...(await ctx.database.status()) } : {}),
     });
   }
   if (path === '/api/workspaces') {
-    const user = authenticate(ctx, req, url);
-    if (method === 'GET') return sendJson(res, 200, ctx.auth.listWorkspaces(user));
+    const user = await authenticate(ctx, req, url);
+    if (method === 'GET') return sendJson(res, 200, await ctx.auth.listWorkspaces(user));
     if (method === 'POST') {
       const body = await readBody(req, MAX_JSON_BODY_BYTES);
       let name: unknown;
@@ -189,7 +201,7 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
         throw new HttpError(400, 'Expected a JSON body {"name": string}');
       }
       if (typeof name !== 'string') throw new HttpError(400, 'Expected a JSON body {"name": string}');
-      const created = ctx.auth.createWorkspace(user, name);
+      const created = await ctx.auth.createWorkspace(user, name);
       ctx.logger.info('workspace created', { user, workspace: created.id });
       return sendJson(res, 200, created);
     }
@@ -197,14 +209,14 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
   }
   const snapshot = /^\/api\/workspaces\/([^/]+)\/snapshot$/.exec(path);
   if (snapshot) {
-    const user = authenticate(ctx, req, url);
+    const user = await authenticate(ctx, req, url);
     let workspaceId: string;
     try {
       workspaceId = decodeURIComponent(snapshot[1]);
     } catch {
       throw new HttpError(404, 'Workspace not found');
     }
-    if (!ctx.auth.ownsWorkspace(user, workspaceId)) throw new HttpError(404, 'Workspace not found');
+    if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
     if (method === 'GET') {
       // include_attachments is accepted and has no effect: this server stores no attachments.
       return streamSnapshot(ctx, res, workspaceId);
@@ -297,9 +309,9 @@ async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, worksp
   }
 }
 
-function authenticate(ctx: HttpApiContext, req: IncomingMessage, url: URL): string {
+async function authenticate(ctx: HttpApiContext, req: IncomingMessage, url: URL): Promise<string> {
   try {
-    return ctx.auth.authenticate(requestToken(req, url));
+    return await ctx.auth.authenticate(requestToken(req, url));
   } catch (e) {
     if (e instanceof AccessDeniedError) throw new HttpError(401, 'Unauthorized');
     throw e;

@@ -11,7 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import type { AuthStore } from './auth';
+import type { AccessStore } from './auth';
 import { Connection } from './connection';
 import { AccessDeniedError, CloseCode, describeError } from './errors';
 import { handleHttpRequest, requestToken, UploadSlots } from './http-api';
@@ -33,9 +33,17 @@ const WS_ROUTE = /^(?:\/api)?(?:\/sync2|\/namespaces\/[^/]+\/sync|\/ns\/[^/]+\/s
 /** What the network edge needs. */
 export interface SyncServerContext {
   core: SyncCore;
-  auth: AuthStore;
+  auth: AccessStore;
   logger: Logger;
   options: ServerOptions;
+  /** Present on Postgres: the node's id and whether the database and LISTEN are up. */
+  database?: DatabaseStatus;
+}
+
+/** Health of a node's database link (Postgres). */
+export interface DatabaseStatus {
+  nodeId: string;
+  status(): Promise<{ database: 'ok' | 'down'; listen: 'up' | 'down' }>;
 }
 
 /** Ends an upgrade request with a plain HTTP answer. */
@@ -71,6 +79,7 @@ export class SyncServer {
           auth: ctx.auth,
           logger: ctx.logger,
           options: o,
+          database: ctx.database,
           uploads: this.uploads,
           activeConnections: () => this.connections.size,
         },
@@ -85,12 +94,10 @@ export class SyncServer {
     this.http.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       // Until ws owns it, nobody else listens for errors of this socket (a reset would be uncaught).
       socket.on('error', () => socket.destroy());
-      try {
-        this.upgrade(req, socket, head);
-      } catch (e) {
+      this.upgrade(req, socket, head).catch((e: unknown) => {
         this.noisyLog.log('warn', 'upgrade failed', { error: describeError(e) });
         socket.destroy();
-      }
+      });
     });
     this.http.on('clientError', (_e, socket) => socket.destroy());
   }
@@ -124,7 +131,9 @@ export class SyncServer {
       for (const c of this.connections) c.heartbeat();
     });
     every(OUTPUT_BUDGET_CHECK_MS, () => this.outputBudget.enforce());
-    every(this.ctx.options.tokenCheckIntervalMs, () => this.closeRevoked());
+    every(this.ctx.options.tokenCheckIntervalMs, () => {
+      this.closeRevoked().catch((e: unknown) => this.noisyLog.log('warn', 'token check failed', { error: describeError(e) }));
+    });
     return (this.http.address() as AddressInfo).port;
   }
 
@@ -133,7 +142,7 @@ export class SyncServer {
    * `token revoke`, possibly by another process, or its user taken off the
    * allow list). One lookup per distinct token.
    */
-  closeRevoked(): number {
+  async closeRevoked(): Promise<number> {
     const verdict = new Map<string, boolean>();
     let closed = 0;
     for (const c of this.connections) {
@@ -141,7 +150,7 @@ export class SyncServer {
       let valid = verdict.get(c.token);
       if (valid === undefined) {
         try {
-          valid = this.ctx.auth.authenticate(c.token) === c.user;
+          valid = (await this.ctx.auth.authenticate(c.token)) === c.user;
         } catch (e) {
           if (!(e instanceof AccessDeniedError)) throw e;
           valid = false;
@@ -157,7 +166,7 @@ export class SyncServer {
     return closed;
   }
 
-  private upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  private async upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const url = parseRequestTarget(req.url);
     if (url === null) {
       refuseUpgrade(socket, '400 Bad Request');
@@ -170,7 +179,7 @@ export class SyncServer {
     const token = requestToken(req, url);
     let user: string | null = null;
     try {
-      user = this.ctx.auth.authenticate(token);
+      user = await this.ctx.auth.authenticate(token);
     } catch (e) {
       // A socket without a valid token is accepted and closed at its first frame (connection.ts).
       if (!(e instanceof AccessDeniedError)) throw e;

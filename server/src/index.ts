@@ -4,7 +4,9 @@
  * handle with the URL and `close()`. `createToken(dataDir, user)` issues an
  * access token without a running server.
  */
-import { AuthStore, authExtension, type TokenInfo } from './auth';
+import crypto from 'node:crypto';
+import { AuthStore, authExtension, type AccessStore, type TokenInfo } from './auth';
+import { PgAuthStore } from './auth-postgres';
 import { IN_MEMORY, openDatabase } from './db';
 import { ValidationError } from './errors';
 import type { Extension } from './hooks';
@@ -12,11 +14,15 @@ import { SyncServer, installCrashGuard, installSignalHandlers } from './http-ser
 import { createLogger } from './log';
 import { resolveOptions, type ServerOptions } from './options';
 import { SqliteStorage } from './storage/sqlite';
+import { PostgresStorage } from './storage/postgres';
+import type { StorageAdapter } from './storage/adapter';
+import { NodeRelay } from './node-relay';
 import { SyncCore } from './sync-core';
 
 export { DEFAULT_OPTIONS, ENV, resolveOptions, type ServerOptions } from './options';
 export type { StorageAdapter, StoredDocument } from './storage/adapter';
 export { SqliteStorage } from './storage/sqlite';
+export { PostgresStorage } from './storage/postgres';
 export { MemoryStorage } from './storage/memory';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log';
 export type { Extension, DocumentClient } from './hooks';
@@ -30,8 +36,12 @@ export interface RunningServer {
   port: number;
   /** The sync core (documents in memory), for inspection. */
   core: SyncCore;
-  /** Issues a token for `user` on this server's database (works with `dataDir: ':memory:'`). */
+  /** Issues a token for `user` on this server's database (works with `dataDir: ':memory:'`); SQLite only (see issueToken). */
   createToken(user: string): string;
+  /** Issues a token for `user` on this server's database, SQLite or Postgres. */
+  issueToken(user: string): Promise<string>;
+  /** This process's id among the nodes of one database (logs, /api/status). */
+  nodeId: string;
   /** Revokes a token by its id (`token list`) and closes its sockets now; returns the revoked token's user. */
   revokeToken(id: string): TokenInfo;
   /** Resolves when the server has closed (by `close()` or a signal). */
@@ -48,13 +58,25 @@ function urlHost(host: string): string {
 export async function startServer(options: Partial<ServerOptions> = {}, extensions: Extension[] = []): Promise<RunningServer> {
   const opts = resolveOptions(options);
   const logger = opts.logger ?? createLogger(opts.logLevel);
-  const db = openDatabase(opts.dataDir);
-  const auth = new AuthStore(db, {
+  const nodeId = crypto.randomBytes(4).toString('hex');
+  const authOptions = {
     allowUsers: opts.allowUsers,
     createWorkspaces: opts.createWorkspaces,
     maxWorkspacesPerUser: opts.maxWorkspacesPerUser,
-  });
-  const storage = opts.storage ?? new SqliteStorage({ database: db });
+  };
+  let db: ReturnType<typeof openDatabase> | null = null;
+  let auth: AccessStore;
+  let storage: StorageAdapter;
+  let pgStorage: PostgresStorage | null = null;
+  if (opts.databaseUrl !== null) {
+    pgStorage = await PostgresStorage.open({ url: opts.databaseUrl });
+    storage = pgStorage;
+    auth = new PgAuthStore(pgStorage.pool, authOptions);
+  } else {
+    db = openDatabase(opts.dataDir);
+    auth = new AuthStore(db, authOptions);
+    storage = opts.storage ?? new SqliteStorage({ database: db });
+  }
   const core = new SyncCore({
     storage,
     logger,
@@ -66,7 +88,25 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     maxPendingBytesPerDoc: opts.maxPendingBytesPerDoc,
     maxUnknownDeleteRanges: opts.maxUnknownDeleteRanges,
   });
-  const server = new SyncServer({ core, auth, logger, options: opts });
+  let relay: NodeRelay | null = null;
+  if (pgStorage) {
+    relay = new NodeRelay({ core, storage: pgStorage, logger, sweepIntervalMs: opts.sweepIntervalMs });
+    try {
+      await relay.start();
+    } catch (e) {
+      await pgStorage.close().catch(() => undefined);
+      throw e;
+    }
+  }
+  const database = pgStorage
+    ? {
+        nodeId,
+        async status(): Promise<{ database: 'ok' | 'down'; listen: 'up' | 'down' }> {
+          return { database: (await pgStorage.ping()) ? 'ok' : 'down', listen: relay?.listening ? 'up' : 'down' };
+        },
+      }
+    : undefined;
+  const server = new SyncServer({ core, auth, logger, options: opts, database });
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;
@@ -77,10 +117,11 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
       uninstallSignals();
       try {
         await server.close();
+        await relay?.close();
         await core.close();
-        if (!opts.storage) await storage.close();
+        if (!opts.storage || pgStorage) await storage.close();
       } finally {
-        db.close();
+        db?.close();
         logger.info('server closed');
         resolveClosed();
       }
@@ -104,15 +145,23 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     };
   }
   const url = `http://${urlHost(opts.host)}:${port}`;
-  logger.info('listening', { url, dataDir: opts.dataDir });
+  if (pgStorage) logger.info('listening', { url, database: redactUrl(opts.databaseUrl ?? ''), node: nodeId });
+  else logger.info('listening', { url, dataDir: opts.dataDir });
+  const sqliteAuth = auth instanceof AuthStore ? auth : null;
   return {
     url,
     port,
     core,
-    createToken: (user) => auth.createToken(user),
+    nodeId,
+    createToken: (user) => {
+      if (!sqliteAuth) throw new ValidationError('createToken is for SQLite servers; use issueToken');
+      return sqliteAuth.createToken(user);
+    },
+    issueToken: async (user) => auth.createToken(user),
     revokeToken: (id) => {
-      const revoked = auth.revokeToken(id);
-      server.closeRevoked();
+      if (!sqliteAuth) throw new ValidationError('revokeToken is for SQLite servers');
+      const revoked = sqliteAuth.revokeToken(id);
+      void server.closeRevoked().catch(() => undefined);
       return revoked;
     },
     closed,
@@ -144,5 +193,26 @@ export function withAuthStore<T>(dataDir: string, fn: (auth: AuthStore) => T): T
     return fn(adminAuth(db));
   } finally {
     db.close();
+  }
+}
+
+/** A database URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** Runs `fn` on the users/tokens/workspaces of a Postgres database (token commands with --database). */
+export async function withPgAuthStore<T>(url: string, fn: (auth: PgAuthStore) => Promise<T>): Promise<T> {
+  const storage = await PostgresStorage.open({ url, poolSize: 2 });
+  try {
+    return await fn(new PgAuthStore(storage.pool, { allowUsers: [], createWorkspaces: true, maxWorkspacesPerUser: Number.MAX_SAFE_INTEGER }));
+  } finally {
+    await storage.close();
   }
 }

@@ -8,12 +8,14 @@ import { Command } from 'commander';
 import { runProgram } from '../../host-harness/src/cli/errors';
 import { register as registerServe } from './cli/serve';
 import { register as registerToken } from './cli/token';
+import { register as registerMigrate } from './cli/migrate';
 
 /** Runs the server CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('diaryx-sync-server').description('Diaryx sync server').exitOverride().showHelpAfterError();
   registerServe(program);
   registerToken(program);
+  registerMigrate(program);
   return runProgram(program, argv);
 }
 

@@ -26,6 +26,13 @@ export interface ServerOptions {
   port: number;
   /** Directory holding the SQLite database; `:memory:` keeps everything in memory. */
   dataDir: string;
+  /**
+   * `postgres://...`: keep everything in this Postgres database instead of
+   * SQLite; any number of server processes on one database act as one server.
+   */
+  databaseUrl: string | null;
+  /** Postgres only: how often a node compares stored heads with what it holds (lost wake-ups). */
+  sweepIntervalMs: number;
   /** Users allowed to use the server; empty allows every user with a valid token. */
   allowUsers: string[];
   /** Whether the first user to open an unknown workspace id becomes its owner. */
@@ -98,6 +105,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: '127.0.0.1',
   port: 3030,
   dataDir: './diaryx-server-data',
+  databaseUrl: null,
+  sweepIntervalMs: 30_000,
   allowUsers: [],
   createWorkspaces: true,
   corsOrigins: [],
@@ -134,6 +143,7 @@ export const ENV = {
   host: 'DIARYX_SYNC_HOST',
   port: 'DIARYX_SYNC_PORT',
   dataDir: 'DIARYX_SYNC_DATA_DIR',
+  databaseUrl: 'DIARYX_SYNC_DATABASE_URL',
   allowUsers: 'DIARYX_SYNC_ALLOW_USERS',
   createWorkspaces: 'DIARYX_SYNC_CREATE_WORKSPACES',
   corsOrigins: 'DIARYX_SYNC_CORS_ORIGINS',
@@ -236,6 +246,20 @@ export function parsePort(text: string, source: string): number {
   return n;
 }
 
+/** Checks a `postgres://` or `postgresql://` URL. */
+export function parseDatabaseUrl(text: string, source: string): string {
+  const t = text.trim();
+  let ok = false;
+  try {
+    const u = new URL(t);
+    ok = (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ValidationError(`${source}: expected postgres://user:password@host:port/database`);
+  return t;
+}
+
 /** Parses `true|false|1|0|yes|no`. */
 export function parseBoolean(text: string, source: string): boolean {
   const t = text.trim().toLowerCase();
@@ -265,6 +289,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServerOptions> {
   if (port !== undefined) out.port = parsePort(port, ENV.port);
   const dataDir = get(ENV.dataDir);
   if (dataDir !== undefined) out.dataDir = dataDir;
+  const databaseUrl = get(ENV.databaseUrl);
+  if (databaseUrl !== undefined) out.databaseUrl = parseDatabaseUrl(databaseUrl, ENV.databaseUrl);
   const allow = get(ENV.allowUsers);
   if (allow !== undefined) out.allowUsers = parseUserList(allow);
   const create = get(ENV.createWorkspaces);

@@ -31,8 +31,8 @@ import { AccessDeniedError, CloseCode, DocumentLoadError, InvalidUpdateError, St
 import { runHooks, type AuthenticatePayload, type ChangeOrigin, type DocumentClient, type Extension, type HookPayloadByName } from './hooks';
 import { KeyedMutex } from './keyed-mutex';
 import type { Logger } from './log';
-import type { StorageAdapter } from './storage/adapter';
 import { DEFAULT_OPTIONS } from './options';
+import { isSharedLog, type SharedLogStorage, type StorageAdapter } from './storage/adapter';
 import { updateSteps } from './update-steps';
 
 /** Largest awareness update relayed; presence is small, anything bigger is refused. */
@@ -90,8 +90,83 @@ export class SyncCore {
   private readonly docs = new Map<string, ServerDocument>();
   private readonly mutex = new KeyedMutex();
   private closing = false;
+  /**
+   * Set when other processes write the same store (Postgres): a loaded
+   * document's `lastSeq` is then the cursor up to which it holds the stored log,
+   * and what others appended after it is read and applied (`catchUp`).
+   */
+  private readonly shared: SharedLogStorage | null;
+  /** Documents with a catch-up queued (wake-ups arriving meanwhile are folded into it). */
+  private readonly catchUpQueued = new Set<string>();
 
-  constructor(private readonly options: SyncCoreOptions) {}
+  constructor(private readonly options: SyncCoreOptions) {
+    this.shared = isSharedLog(options.storage) ? options.storage : null;
+  }
+
+  /** Ids of the documents in memory. */
+  loadedDocIds(): string[] {
+    return [...this.docs.keys()];
+  }
+
+  /** The stored sequence number a loaded document holds everything up to (undefined when not loaded). */
+  cursorOf(docId: string): number | undefined {
+    return this.docs.get(docId)?.lastSeq;
+  }
+
+  /**
+   * Shared store only: reads what other processes appended to a loaded document
+   * after its cursor, applies it and relays it to this process's clients of the
+   * document. Several calls while one waits for the lock become one. Resolves
+   * to the number of stored updates applied.
+   */
+  async catchUp(docId: string): Promise<number> {
+    if (!this.shared || this.closing || !this.docs.has(docId) || this.catchUpQueued.has(docId)) return 0;
+    this.catchUpQueued.add(docId);
+    return this.mutex.run(docId, async () => {
+      this.catchUpQueued.delete(docId);
+      const doc = this.docs.get(docId);
+      if (!doc || doc.destroyed) return 0;
+      return this.readAhead(doc);
+    });
+  }
+
+  /** Under the lock: applies the stored log after the document's cursor and relays what was new here. */
+  private async readAhead(doc: ServerDocument): Promise<number> {
+    if (!this.shared) return 0;
+    let read;
+    try {
+      read = await this.shared.readSince(doc.docId, doc.lastSeq);
+    } catch (e) {
+      this.options.logger.warn('reading updates of other nodes failed', { doc: doc.docId, error: describeError(e) });
+      return 0;
+    }
+    const parts = read.snapshot ? [read.snapshot, ...read.updates.map((u) => u.data)] : read.updates.map((u) => u.data);
+    // Updates a client sent here that waited for these rows integrate now; they were never stored.
+    const hadPending = hasPendingStructs(doc.ydoc);
+    let produced: Uint8Array[] = [];
+    if (parts.length > 0) {
+      try {
+        produced = doc.applyUpdate(parts.length === 1 ? parts[0] : Y.mergeUpdates(parts), 'relay', 'stored');
+      } catch (e) {
+        this.failDocument(doc, e);
+        return 0;
+      }
+    }
+    if (read.snapshot) {
+      // Another node folded the log: ours is counted from its base.
+      doc.baseBytes = read.snapshot.byteLength;
+      doc.logCount = read.updates.length;
+      doc.logBytes = read.updates.reduce((n, u) => n + u.data.byteLength, 0);
+    } else {
+      doc.logCount += read.updates.length;
+      doc.logBytes += read.updates.reduce((n, u) => n + u.data.byteLength, 0);
+    }
+    doc.lastSeq = Math.max(doc.lastSeq, read.head);
+    // What was waiting comes out merged with the rows: store it before relaying (a duplicate of stored rows is harmless).
+    if (hadPending && produced.length > 0 && !(await this.store(doc, produced, 'relay'))) return 0;
+    for (const u of produced) doc.broadcast(encodeFrame(doc.docId, encodeSyncUpdate(u)));
+    return read.updates.length + (read.snapshot ? 1 : 0);
+  }
 
   /** Documents in memory. */
   get documentCount(): number {
@@ -286,14 +361,22 @@ export class SyncCore {
   /** Appends updates to storage; on failure drops the document and disconnects its clients. */
   private async store(doc: ServerDocument, updates: Uint8Array[], origin: ChangeOrigin): Promise<boolean> {
     const update = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates);
+    let seq: number;
     try {
-      doc.lastSeq = await this.options.storage.appendUpdate(doc.docId, update);
+      seq = await this.options.storage.appendUpdate(doc.docId, update);
     } catch (e) {
       this.failDocument(doc, e);
       return false;
     }
-    doc.logCount++;
-    doc.logBytes += update.byteLength;
+    if (this.shared && seq > doc.lastSeq + 1) {
+      // Other nodes appended since our cursor: apply and relay theirs (ours comes along, a no-op).
+      await this.readAhead(doc);
+      if (doc.destroyed) return false;
+    } else {
+      doc.lastSeq = seq;
+      doc.logCount++;
+      doc.logBytes += update.byteLength;
+    }
     await this.safeHooks('onChange', { docId: doc.docId, document: doc.ydoc, update, origin });
     await this.maybeCompact(doc);
     return true;
@@ -376,11 +459,22 @@ export class SyncCore {
     if (existing) {
       if (existing.unloadTimer) clearTimeout(existing.unloadTimer);
       existing.unloadTimer = null;
+      // Another node may have written since the last wake-up: a joining client sees all that is stored.
+      if (this.shared) await this.readAhead(existing);
+      if (existing.destroyed) throw new DocumentLoadError(docId, new Error('the document failed while catching up'));
       return existing;
     }
     const doc = new ServerDocument(docId);
     try {
-      doc.applyStored(await this.options.storage.load(docId));
+      if (this.shared) {
+        const read = await this.shared.readSince(docId, 0);
+        doc.applyStored({
+          snapshot: read.snapshot,
+          updates: read.updates.map((u) => u.data),
+          lastSeq: read.head,
+          updateBytes: read.updates.reduce((n, u) => n + u.data.byteLength, 0),
+        });
+      } else doc.applyStored(await this.options.storage.load(docId));
       await runHooks(this.options.extensions, 'afterLoadDocument', { docId, document: doc.ydoc });
     } catch (e) {
       doc.destroy();
@@ -401,7 +495,11 @@ export class SyncCore {
     if (!doc.loaded || doc.destroyed || doc.logCount === 0) return;
     try {
       const state = doc.encodeState();
-      await this.options.storage.compact(doc.docId, state, doc.lastSeq);
+      if (this.shared) {
+        const outcome = await this.shared.tryCompact(doc.docId, state, doc.lastSeq);
+        // Busy: another node is folding this document now; the log is intact and counted again later.
+        if (outcome === 'busy') return;
+      } else await this.options.storage.compact(doc.docId, state, doc.lastSeq);
       doc.baseBytes = state.byteLength;
       doc.logCount = 0;
       doc.logBytes = 0;

@@ -32,6 +32,7 @@ async function loadCommands(): Promise<Register[]> {
     // server commands
     import('../../../server/src/cli/serve'),
     import('../../../server/src/cli/token'),
+    import('../../../server/src/cli/migrate'),
   ]);
   return modules.map((m) => m.register);
 }

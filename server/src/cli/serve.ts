@@ -5,13 +5,14 @@
  */
 import type { Command } from 'commander';
 import { ActionableError } from '../../../host-harness/src/cli/errors';
-import { ValidationError } from '../errors';
+import { StorageError, ValidationError } from '../errors';
 import { startServer } from '../index';
 import { LOG_LEVELS, type LogLevel } from '../log';
 import {
   DEFAULT_OPTIONS,
   LIMIT_OPTIONS,
   parseBoolean,
+  parseDatabaseUrl,
   parseOriginList,
   parsePort,
   parsePositiveInt,
@@ -24,6 +25,7 @@ type ServeFlags = {
   host?: string;
   port?: string;
   dataDir?: string;
+  database?: string;
   allowUsers?: string;
   createWorkspaces?: string;
   corsOrigins?: string;
@@ -36,6 +38,7 @@ export function serveOptions(flags: ServeFlags): Partial<ServerOptions> {
   if (flags.host !== undefined) out.host = flags.host;
   if (flags.port !== undefined) out.port = parsePort(flags.port, '--port');
   if (flags.dataDir !== undefined) out.dataDir = flags.dataDir;
+  if (flags.database !== undefined) out.databaseUrl = parseDatabaseUrl(flags.database, '--database');
   if (flags.allowUsers !== undefined) out.allowUsers = parseUserList(flags.allowUsers);
   if (flags.createWorkspaces !== undefined) out.createWorkspaces = parseBoolean(flags.createWorkspaces, '--create-workspaces');
   if (flags.corsOrigins !== undefined) out.corsOrigins = parseOriginList(flags.corsOrigins, '--cors-origins');
@@ -59,6 +62,7 @@ export function register(program: Command): void {
     .option('--host <host>', `interface to listen on (default ${DEFAULT_OPTIONS.host}, env DIARYX_SYNC_HOST)`)
     .option('--port <port>', `TCP port, 0 picks a free one (default ${DEFAULT_OPTIONS.port}, env DIARYX_SYNC_PORT)`)
     .option('--data-dir <dir>', `directory of the SQLite database (default ${DEFAULT_OPTIONS.dataDir}, env DIARYX_SYNC_DATA_DIR)`)
+    .option('--database <url>', 'keep everything in this Postgres database (postgres://user:pass@host:port/db) instead of SQLite; several serve processes may share it (env DIARYX_SYNC_DATABASE_URL)')
     .option('--allow-users <users>', 'comma-separated users allowed to connect (default: every token holder, env DIARYX_SYNC_ALLOW_USERS)')
     .option('--create-workspaces <bool>', 'let the first user of an unknown workspace id own it: true|false (default true, env DIARYX_SYNC_CREATE_WORKSPACES)')
     .option('--cors-origins <origins>', 'comma-separated browser origins allowed to call the HTTP API with credentials, or * (default: same origin only, env DIARYX_SYNC_CORS_ORIGINS)')
@@ -71,7 +75,7 @@ export function register(program: Command): void {
       try {
         server = await startServer(serveOptions(flags));
       } catch (e) {
-        if (e instanceof ValidationError) throw new ActionableError(e.message);
+        if (e instanceof ValidationError || e instanceof StorageError) throw new ActionableError(e.message);
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new ActionableError(`${(e as Error).message}: choose another --port (or --port 0)`);
         }

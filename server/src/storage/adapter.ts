@@ -33,8 +33,9 @@ export interface StorageAdapter {
   /**
    * Appends one update to the document's log. When the promise resolves the
    * update is durable (it survives a crash of the process). Resolves to the
-   * update's sequence number, which is strictly greater than every earlier one
-   * of any document in the same store.
+   * update's sequence number, strictly greater than every earlier one of the
+   * same document (SQLite numbers all documents together, Postgres each
+   * document 1, 2, 3, ... without gaps).
    */
   appendUpdate(docId: string, update: Uint8Array): Promise<number>;
 
@@ -58,6 +59,50 @@ export interface StorageAdapter {
 
   /** Releases the adapter; every later call rejects with a StorageError. Calling it twice is a no-op. */
   close(): Promise<void>;
+}
+
+/** What `readSince` returns: everything of a document after a cursor, read in one snapshot of the database. */
+export interface LogRead {
+  /** The base state when reading from 0, or when compaction folded updates after the cursor into it (else null). */
+  snapshot: Uint8Array | null;
+  /** Updates after the cursor and after the base, oldest first. */
+  updates: { seq: number; data: Uint8Array }[];
+  /** Last sequence number handed out for the document (0 = none). */
+  head: number;
+}
+
+/** Wake-ups from other nodes: `onWake(docId, seq)` after another writer committed seq; `onReconnect` after missed ones may be lost. */
+export interface ChangeFeed {
+  start(onWake: (docId: string, seq: number) => void, onReconnect: () => void): Promise<void>;
+  /** Whether wake-ups are being received now. */
+  readonly up: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A store several server processes share (Postgres): per-document gap-free
+ * sequence numbers, so a node that applied seq 1..c reads exactly what it
+ * lacks with `readSince(doc, c)`, and a feed that says when to read.
+ */
+export interface SharedLogStorage extends StorageAdapter {
+  readonly shared: true;
+  readSince(docId: string, afterSeq: number): Promise<LogRead>;
+  /** Head sequence numbers of the given documents (missing ones are 0). */
+  heads(docIds: string[]): Promise<Map<string, number>>;
+  /**
+   * `compact` under a per-document lock across processes: 'busy' when another
+   * process is compacting this document, 'nothing' when a newer base is already
+   * stored (nothing changed), else 'done'.
+   */
+  tryCompact(docId: string, snapshot: Uint8Array, throughSeq: number): Promise<'done' | 'busy' | 'nothing'>;
+  openFeed(): ChangeFeed;
+  /** Whether the database answers (health checks). */
+  ping(): Promise<boolean>;
+}
+
+/** Whether a storage adapter is shared between processes. */
+export function isSharedLog(storage: StorageAdapter): storage is SharedLogStorage {
+  return (storage as Partial<SharedLogStorage>).shared === true;
 }
 
 /** An empty stored document. */
