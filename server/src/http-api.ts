@@ -8,6 +8,7 @@
  *   POST /api/workspaces {"name"}            {id, name}; 409 when the caller has that name
  *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown
  *   POST /api/workspaces/{id}/snapshot?mode=replace|merge   body: zip -> {"files_imported": n}
+ *   /api/workspaces/{id}/attachments/..., /api/user/storage   attachments (attachments/routes.ts)
  *
  * Auth: `Authorization: Bearer <token>` (or `?token=` for clients that cannot
  * set headers); 401 without a valid token. A workspace the caller does not own
@@ -24,6 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { handleAttachmentRequest, isAttachmentRoute } from './attachments/routes';
+import type { AttachmentService } from './attachments/service';
 import type { AuthStore } from './auth';
 import { applyCors } from './cors';
 import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, WorkspaceRefusedError, describeError } from './errors';
@@ -61,6 +64,8 @@ export interface HttpApiContext {
   logger: Logger;
   options: ServerOptions;
   uploads: UploadSlots;
+  /** Attachment uploads and downloads (attachments/routes.ts). */
+  attachments: AttachmentService;
   /** Open WebSocket connections. */
   activeConnections: () => number;
 }
@@ -219,6 +224,10 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
       return sendJson(res, 200, { files_imported: count });
     }
     throw new HttpError(405, 'Method not allowed');
+  }
+  if (isAttachmentRoute(path)) {
+    const user = authenticate(ctx, req, url);
+    return handleAttachmentRequest({ service: ctx.attachments, auth: ctx.auth }, user, req, res, path);
   }
   throw new HttpError(404, 'Not found');
 }

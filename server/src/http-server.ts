@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import type { AttachmentService } from './attachments/service';
 import type { AuthStore } from './auth';
 import { Connection } from './connection';
 import { AccessDeniedError, CloseCode, describeError } from './errors';
@@ -36,6 +37,7 @@ export interface SyncServerContext {
   auth: AuthStore;
   logger: Logger;
   options: ServerOptions;
+  attachments: AttachmentService;
 }
 
 /** Ends an upgrade request with a plain HTTP answer. */
@@ -72,6 +74,7 @@ export class SyncServer {
           logger: ctx.logger,
           options: o,
           uploads: this.uploads,
+          attachments: ctx.attachments,
           activeConnections: () => this.connections.size,
         },
         req,

@@ -4,9 +4,16 @@
  * handle with the URL and `close()`. `createToken(dataDir, user)` issues an
  * access token without a running server.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlobStore } from './attachments/blob-store';
+import { collectAttachmentGarbage } from './attachments/gc';
+import { AttachmentService } from './attachments/service';
+import { SqliteAttachmentMeta } from './storage/sqlite-attachments';
 import { AuthStore, authExtension, type TokenInfo } from './auth';
 import { IN_MEMORY, openDatabase } from './db';
-import { ValidationError } from './errors';
+import { describeError, ValidationError } from './errors';
 import type { Extension } from './hooks';
 import { SyncServer, installCrashGuard, installSignalHandlers } from './http-server';
 import { createLogger } from './log';
@@ -34,6 +41,10 @@ export interface RunningServer {
   createToken(user: string): string;
   /** Revokes a token by its id (`token list`) and closes its sockets now; returns the revoked token's user. */
   revokeToken(id: string): TokenInfo;
+  /** Attachment uploads, blobs and their metadata. */
+  attachments: AttachmentService;
+  /** Runs one attachment garbage collection pass now, as at time `now` (it also runs every `attachmentGcIntervalMs`). */
+  collectAttachmentGarbage(now?: number): Promise<void>;
   /** Resolves when the server has closed (by `close()` or a signal). */
   closed: Promise<void>;
   /** Closes sockets, unloads documents (compacting them) and closes the database. Idempotent. */
@@ -65,7 +76,30 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     maxDocBytes: opts.maxDocBytes,
     maxPendingBytesPerDoc: opts.maxPendingBytesPerDoc,
   });
-  const server = new SyncServer({ core, auth, logger, options: opts });
+  // Blobs are files under the data folder (a temporary folder for `:memory:`).
+  const blobRoot = opts.dataDir === IN_MEMORY ? fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-attachments-')) : path.join(opts.dataDir, 'attachments');
+  const attachments = new AttachmentService({
+    blobs: new BlobStore(blobRoot),
+    meta: storage.attachments ?? new SqliteAttachmentMeta(db),
+    auth,
+    logger,
+    quotaBytes: opts.attachmentQuotaMb * 1024 * 1024,
+  });
+  const server = new SyncServer({ core, auth, logger, options: opts, attachments });
+  let gcRunning = false;
+  const collectGarbage = async (now = Date.now()) => {
+    if (gcRunning) return;
+    gcRunning = true;
+    try {
+      await collectAttachmentGarbage(attachments, core, opts.attachmentGraceDays * 86_400_000, now, logger);
+    } catch (e) {
+      logger.error('attachment collection failed', { error: describeError(e) });
+    } finally {
+      gcRunning = false;
+    }
+  };
+  const gcTimer = setInterval(() => void collectGarbage(), opts.attachmentGcIntervalMs);
+  gcTimer.unref();
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;
@@ -74,12 +108,14 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   const close = (): Promise<void> => {
     closing ??= (async () => {
       uninstallSignals();
+      clearInterval(gcTimer);
       try {
         await server.close();
         await core.close();
         if (!opts.storage) await storage.close();
       } finally {
         db.close();
+        if (opts.dataDir === IN_MEMORY) fs.rmSync(blobRoot, { recursive: true, force: true });
         logger.info('server closed');
         resolveClosed();
       }
@@ -114,6 +150,8 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
       server.closeRevoked();
       return revoked;
     },
+    attachments,
+    collectAttachmentGarbage: collectGarbage,
     closed,
     close,
   };
