@@ -6,6 +6,7 @@
  *   POST /api/workspaces/{id}/attachments/uploads/{upload_id}/complete  {"ok":true} | 409 {"ok":false,"missing_parts":[..]}
  *   GET  /api/workspaces/{id}/attachments/{sha256}                     the bytes (Range: bytes=a-b)
  *   GET  /api/user/storage                                             {"used_bytes":n,"limit_bytes":n}
+ *   GET  /api/workspaces/{id}/attachments                              [{path, hash, size, mime_type, uploaded_at}] (not in the original)
  *
  * The caller is authenticated by http-api.ts; a workspace the caller does not
  * own answers 404 like an unknown one. Refusals are JSON `{"error": ...}`
@@ -74,7 +75,11 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
     throw new AttachmentRequestError(404, 'Workspace not found');
   }
   if (!ctx.auth.ownsWorkspace(user, workspaceId)) throw new AttachmentRequestError(404, 'Workspace not found');
-  const rest = (m[2] ?? '').split('/');
+  if (m[2] === undefined || m[2] === '') {
+    if (method !== 'GET') throw new AttachmentRequestError(405, 'Method not allowed');
+    return sendJson(res, 200, await ctx.service.list(workspaceId));
+  }
+  const rest = m[2].split('/');
 
   if (rest.length === 1 && rest[0] === 'uploads') {
     if (method !== 'POST') throw new AttachmentRequestError(405, 'Method not allowed');

@@ -111,9 +111,8 @@ export class AttachmentService {
       const held = await this.heldByUser(user);
       const mine = held.get(a.hash);
       if (mine && (await this.blobs.blobSize(a.hash)) === mine.size) {
-        if (!(await this.meta.getAttachment(workspaceId, a.hash))) {
-          await this.meta.putAttachment(this.record(workspaceId, a.hash, mine.size, a.mimeType || mine.mimeType, a.attachmentPath));
-        }
+        // Held again under this path, as uploaded now (a path's latest upload is what `list` gives first).
+        await this.meta.putAttachment(this.record(workspaceId, a.hash, mine.size, a.mimeType || mine.mimeType, a.attachmentPath));
         return { upload_id: null, status: 'already_exists' };
       }
       // Resume the upload of the same bytes in the same shape, if there is one.
@@ -175,20 +174,25 @@ export class AttachmentService {
           error: `The uploaded bytes do not hash to ${u.hash}; nothing was stored, upload again`,
         });
       }
-      const existing = await this.meta.getAttachment(workspaceId, u.hash);
-      await this.meta.putAttachment({
-        ...this.record(workspaceId, u.hash, u.size, u.mimeType, u.attachmentPath),
-        createdAt: existing?.createdAt ?? this.now(),
-      });
+      await this.meta.putAttachment(this.record(workspaceId, u.hash, u.size, u.mimeType, u.attachmentPath));
       this.o.logger.info('attachment stored', { workspace: workspaceId, bytes: u.size });
       return { ok: true };
     });
   }
 
+  /**
+   * The blobs a workspace holds, the latest upload of each path first: how a
+   * device finds the bytes of a path whose entry carries no hash (a link in
+   * a body, a reference not filled yet).
+   */
+  async list(workspaceId: string): Promise<{ path: string; hash: string; size: number; mime_type: string; uploaded_at: number }[]> {
+    const records = (await this.meta.listAttachments(workspaceId)).sort((a, b) => b.createdAt - a.createdAt);
+    return records.map((r) => ({ path: r.path, hash: r.hash, size: r.size, mime_type: r.mimeType, uploaded_at: r.createdAt }));
+  }
+
   /** Holds an already stored blob in a workspace (snapshot import). */
   async hold(workspaceId: string, hash: string, size: number, mimeType: string, path: string): Promise<void> {
-    const existing = await this.meta.getAttachment(workspaceId, hash);
-    await this.meta.putAttachment({ ...this.record(workspaceId, hash, size, mimeType, path), createdAt: existing?.createdAt ?? this.now() });
+    await this.meta.putAttachment(this.record(workspaceId, hash, size, mimeType, path));
   }
 
   private record(workspaceId: string, hash: string, size: number, mimeType: string, path: string): AttachmentRecord {

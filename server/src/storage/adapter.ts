@@ -77,7 +77,7 @@ export interface AttachmentRecord {
   mimeType: string;
   /** The workspace-relative path it was last uploaded as (references without a hash match by path). */
   path: string;
-  /** Milliseconds since the epoch. */
+  /** When it was last uploaded (or announced as already held) under `path`, ms since the epoch. */
   createdAt: number;
   /** Since when no entry of the workspace references it (ms), null while referenced. */
   unreferencedSince: number | null;
