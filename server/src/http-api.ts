@@ -6,7 +6,7 @@
  *   GET  /api/status                         {status: "ok"}; with a valid token also version and counts
  *   GET  /api/workspaces                     [{id, name}] of the caller
  *   POST /api/workspaces {"name"}            {id, name}; 409 when the caller has that name
- *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown
+ *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown (and attachments with include_attachments=true)
  *   POST /api/workspaces/{id}/snapshot?mode=replace|merge   body: zip -> {"files_imported": n}
  *   /api/workspaces/{id}/attachments/..., /api/user/storage   attachments (attachments/routes.ts)
  *
@@ -26,7 +26,8 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { handleAttachmentRequest, isAttachmentRoute } from './attachments/routes';
-import type { AttachmentService } from './attachments/service';
+import { AttachmentRequestError, type AttachmentService } from './attachments/service';
+import { checkSnapshotAttachmentQuota, importSnapshotAttachments, streamSnapshotWithAttachments } from './attachments/snapshot-attachments';
 import type { AuthStore } from './auth';
 import { applyCors } from './cors';
 import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, WorkspaceRefusedError, describeError } from './errors';
@@ -146,6 +147,7 @@ export async function handleHttpRequest(ctx: HttpApiContext, req: IncomingMessag
     // The body of a refused request is not read: close the connection after the answer.
     if (!req.complete) res.setHeader('Connection', 'close');
     if (e instanceof HttpError) sendJson(res, e.status, { error: e.message });
+    else if (e instanceof AttachmentRequestError) sendJson(res, e.status, e.body);
     else if (e instanceof SnapshotError || e instanceof ValidationError) sendJson(res, 400, { error: e.message });
     else if (e instanceof WorkspaceExistsError) sendJson(res, 409, { error: e.message });
     else if (e instanceof WorkspaceRefusedError || e instanceof LimitError) sendJson(res, 403, { error: e.message });
@@ -211,14 +213,18 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     }
     if (!ctx.auth.ownsWorkspace(user, workspaceId)) throw new HttpError(404, 'Workspace not found');
     if (method === 'GET') {
-      // include_attachments is accepted and has no effect: this server stores no attachments.
+      const disposition = { 'Content-Disposition': `attachment; filename="${workspaceId.replace(/[^\w.-]/g, '_')}.zip"` };
+      if (url.searchParams.get('include_attachments') === 'true') {
+        return streamSnapshotWithAttachments(ctx.core, ctx.attachments, workspaceId, res, disposition);
+      }
       const zip = await exportSnapshot(ctx.core, workspaceId);
-      return send(res, 200, zip, 'application/zip', { 'Content-Disposition': `attachment; filename="${workspaceId.replace(/[^\w.-]/g, '_')}.zip"` });
+      return send(res, 200, zip, 'application/zip', disposition);
     }
     if (method === 'POST') {
       const modeParam = url.searchParams.get('mode') ?? 'merge';
       if (modeParam !== 'replace' && modeParam !== 'merge') throw new HttpError(400, 'mode must be replace or merge');
-      const count = await withUploadSlot(ctx, res, () => receiveSnapshot(ctx, req, workspaceId, modeParam));
+      const withAttachments = url.searchParams.get('include_attachments') !== 'false';
+      const count = await withUploadSlot(ctx, res, () => receiveSnapshot(ctx, req, user, workspaceId, modeParam, withAttachments));
       if (count === null) return;
       ctx.logger.info('snapshot imported', { user, workspace: workspaceId, files: count, mode: modeParam });
       return sendJson(res, 200, { files_imported: count });
@@ -248,7 +254,14 @@ async function withUploadSlot<T>(ctx: HttpApiContext, res: ServerResponse, fn: (
 }
 
 /** Streams the upload to a temporary file and imports it from there. */
-async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, workspaceId: string, mode: ImportMode): Promise<number> {
+async function receiveSnapshot(
+  ctx: HttpApiContext,
+  req: IncomingMessage,
+  user: string,
+  workspaceId: string,
+  mode: ImportMode,
+  withAttachments: boolean,
+): Promise<number> {
   const o = ctx.options;
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'diaryx-upload-'));
   try {
@@ -256,12 +269,19 @@ async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, worksp
     await saveBody(req, file, o.snapshotUploadMaxBytes);
     const zip = await fileZipSource(file);
     try {
-      return await importSnapshot(ctx.core, workspaceId, zip, mode, {
+      // Attachments (the entries that are not markdown): refused past the quota before anything is applied.
+      if (withAttachments) await checkSnapshotAttachmentQuota(ctx.attachments, user, zip, o.maxSnapshotEntries);
+      const imported = await importSnapshot(ctx.core, workspaceId, zip, mode, {
         maxEntries: o.maxSnapshotEntries,
         maxUnzippedBytes: o.maxSnapshotUnzippedBytes,
         maxFileBytes: Math.min(o.maxSnapshotFileBytes, o.maxDocBytes),
         now: () => Date.now(),
       });
+      if (withAttachments) {
+        const stored = await importSnapshotAttachments(ctx.attachments, workspaceId, zip, o.maxSnapshotEntries);
+        if (stored > 0) ctx.logger.info('snapshot attachments stored', { workspace: workspaceId, attachments: stored });
+      }
+      return imported;
     } finally {
       await zip.close();
     }

@@ -8,9 +8,8 @@
  * to connected clients like any client update. `mode=replace` also
  * soft-deletes files missing from the zip. Entries are refused as a whole when
  * one has an unsafe path (`..`, absolute) or unparsable front matter; dot
- * files, `__MACOSX`, `Thumbs.db` and `desktop.ini` are skipped. This server
- * stores no attachments: non-markdown entries are ignored on import and never
- * exported.
+ * files, `__MACOSX`, `Thumbs.db` and `desktop.ini` are skipped. Attachments
+ * (the other entries) are exported and imported by attachments/snapshot-attachments.ts.
  */
 import { zipSync, type Zippable } from 'fflate';
 import * as Y from 'yjs';
@@ -56,20 +55,25 @@ export function safeSnapshotPath(name: string): string | null {
 
 const isMarkdown = (path: string) => path.toLowerCase().endsWith('.md');
 
-/** Builds the snapshot zip of a workspace from its documents. */
-export async function exportSnapshot(core: SyncCore, workspaceId: string): Promise<Uint8Array> {
+/** The markdown entries of a workspace's snapshot, sorted: [zip path, file bytes]. */
+export async function snapshotMarkdownEntries(core: SyncCore, workspaceId: string): Promise<[string, Uint8Array][]> {
   const files = await core.read(workspaceDocId(workspaceId), activeWorkspaceFiles);
-  const zippable: Zippable = {};
+  const out: [string, Uint8Array][] = [];
   const encoder = new TextEncoder();
   for (const { key, metadata } of files) {
     const path = safeSnapshotPath(key);
     if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
     const body = await core.read(bodyDocId(workspaceId, key), readBodyText);
     // Each file as its author wrote it (the recorded front matter block), like every device writes it.
-    zippable[path] = [encoder.encode(renderFaithful(key, metadata, body, null)), { level: DEFLATE_LEVEL }];
+    out.push([path, encoder.encode(renderFaithful(key, metadata, body, null))]);
   }
+  return out.sort(([a], [b]) => compareKeys(a, b));
+}
+
+/** Builds the snapshot zip of a workspace from its documents (markdown only). */
+export async function exportSnapshot(core: SyncCore, workspaceId: string): Promise<Uint8Array> {
   const sorted: Zippable = {};
-  for (const path of Object.keys(zippable).sort(compareKeys)) sorted[path] = zippable[path];
+  for (const [path, bytes] of await snapshotMarkdownEntries(core, workspaceId)) sorted[path] = [bytes, { level: DEFLATE_LEVEL }];
   return zipSync(sorted);
 }
 

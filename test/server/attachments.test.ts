@@ -6,6 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../server/src/index';
 import { startChildServer, type ChildServer } from './helpers/child';
@@ -224,6 +225,45 @@ describe('attachment bad input', () => {
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: string }).error).toMatch(/Storage limit exceeded/);
     expect(((await (await api('/api/user/storage')).json()) as { used_bytes: number }).used_bytes).toBe(used);
+  });
+});
+
+describe('snapshot zips with attachments', () => {
+  it('exports the attachments with include_attachments=true and stores those of an imported zip', async () => {
+    const photo = randomBytes(300_000);
+    const ws2 = await createWorkspace(bob, 'Snap');
+    const md = strToU8('---\ntitle: Day\nattachments: ["_attachments/photo.jpg"]\n---\n![](/_attachments/photo.jpg)\n');
+    const imported = await api(`/api/workspaces/${ws2}/snapshot?mode=merge&include_attachments=true`, {
+      method: 'POST',
+      body: new Uint8Array(zipSync({ 'day.md': md, '_attachments/photo.jpg': [photo, { level: 0 }], '.hidden/x.bin': strToU8('x') })) as Uint8Array<ArrayBuffer>,
+      token: bob,
+    });
+    expect(imported.status, await imported.clone().text()).toBe(200);
+    expect(await imported.json()).toEqual({ files_imported: 1 });
+    const got = await api(`/api/workspaces/${ws2}/attachments/${sha(photo)}`, { token: bob });
+    expect(got.headers.get('content-type')).toBe('image/jpeg');
+    expect(sha(Buffer.from(await got.arrayBuffer()))).toBe(sha(photo));
+
+    const withAtt = unzipSync(new Uint8Array(await (await api(`/api/workspaces/${ws2}/snapshot?include_attachments=true`, { token: bob })).arrayBuffer()));
+    expect(Object.keys(withAtt).sort()).toEqual(['_attachments/photo.jpg', 'day.md']);
+    expect(sha(withAtt['_attachments/photo.jpg'])).toBe(sha(photo));
+    expect(strFromU8(withAtt['day.md'])).toContain('![](/_attachments/photo.jpg)');
+    const without = unzipSync(new Uint8Array(await (await api(`/api/workspaces/${ws2}/snapshot?include_attachments=false`, { token: bob })).arrayBuffer()));
+    expect(Object.keys(without)).toEqual(['day.md']);
+  });
+
+  it('refuses a zip whose attachments exceed the quota, before anything is applied', async () => {
+    const ws3 = await createWorkspace(bob, 'Too big');
+    const big = randomBytes(QUOTA_MB * 1024 * 1024 + 1);
+    const res = await api(`/api/workspaces/${ws3}/snapshot?mode=merge&include_attachments=true`, {
+      method: 'POST',
+      body: new Uint8Array(zipSync({ 'x.md': strToU8('hello\n'), 'big.bin': [big, { level: 0 }] })) as Uint8Array<ArrayBuffer>,
+      token: bob,
+    });
+    expect(res.status).toBe(413);
+    const after = unzipSync(new Uint8Array(await (await api(`/api/workspaces/${ws3}/snapshot`, { token: bob })).arrayBuffer()));
+    expect(Object.keys(after)).toEqual([]);
+    expect((await api(`/api/workspaces/${ws3}/attachments/${sha(big)}`, { token: bob })).status).toBe(404);
   });
 });
 

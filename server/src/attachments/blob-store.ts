@@ -144,30 +144,42 @@ export class BlobStore {
   }
 
   /**
-   * Stores a blob from a stream (snapshot import), checking its hash. Resolves
-   * the sha256 and size; the blob is in place when it resolves.
+   * A blob written chunk by chunk with synchronous writes (for callers that
+   * cannot wait between chunks: nothing accumulates in memory). `commit`
+   * renames it into place under its hash; `abort` (a no-op after commit)
+   * removes it.
    */
-  async storeStream(source: NodeJS.ReadableStream): Promise<{ hash: string; size: number }> {
+  openWriter(): { write(chunk: Uint8Array): void; commit(): Promise<{ hash: string; size: number }>; abort(): void } {
     const tmp = this.tempPath();
+    const fd = fs.openSync(tmp, 'wx', 0o600);
     const digest = createHash('sha256');
     let size = 0;
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, done) {
+    let open = true;
+    const close = () => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    };
+    return {
+      write: (chunk) => {
         digest.update(chunk);
         size += chunk.byteLength;
-        done(null, chunk);
+        let off = 0;
+        while (off < chunk.byteLength) off += fs.writeSync(fd, chunk, off);
       },
-    });
-    try {
-      await pipeline(source, hasher, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
-      const hash = digest.digest('hex');
-      const target = this.blobPath(hash);
-      await fs.promises.mkdir(path.dirname(target), { recursive: true });
-      await fs.promises.rename(tmp, target);
-      return { hash, size };
-    } finally {
-      await fs.promises.rm(tmp, { force: true });
-    }
+      commit: async () => {
+        fs.fsyncSync(fd);
+        close();
+        const hash = digest.digest('hex');
+        const target = this.blobPath(hash);
+        await fs.promises.mkdir(path.dirname(target), { recursive: true });
+        await fs.promises.rename(tmp, target);
+        return { hash, size };
+      },
+      abort: () => {
+        close();
+        fs.rmSync(tmp, { force: true });
+      },
+    };
   }
 
   /** Removes an upload's parts. */
