@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   trace: () => import('./suites/trace'),
   history: () => import('./suites/history'),
   load: () => import('./suites/load'),
+  attachments: () => import('./suites/attachments'),
 };
 
 const { values } = parseArgs({

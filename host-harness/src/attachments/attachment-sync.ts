@@ -45,6 +45,8 @@ export interface AttachmentSyncOptions {
 
 /** How long a burst of triggers is gathered into one pass. */
 const DEBOUNCE_MS = 150;
+/** Transfers running at once (the Diaryx web app runs 2). */
+const CONCURRENT_TRANSFERS = 4;
 /** Wait before a failed pass is tried again. */
 const RETRY_MS = 2_000;
 
@@ -119,6 +121,7 @@ export class AttachmentSync {
 
   close(): void {
     this.closed = true;
+    this.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -184,33 +187,35 @@ export class AttachmentSync {
   /** One pass; false when some transfer failed (tried again later). */
   private async pass(): Promise<boolean> {
     const refs = await this.references();
-    let held: Map<string, HeldAttachment> | null = null;
+    let held: Promise<Map<string, HeldAttachment>> | null = null;
     const heldHash = async (p: string): Promise<string> => {
-      if (held === null) {
-        held = new Map();
-        for (const h of await this.client.list()) if (!held.has(h.path)) held.set(h.path, h);
-      }
-      return held.get(p)?.hash ?? '';
+      held ??= this.client.list().then((list) => {
+        const byPath = new Map<string, HeldAttachment>();
+        for (const h of list) if (!byPath.has(h.path)) byPath.set(h.path, h);
+        return byPath;
+      });
+      return (await held).get(p)?.hash ?? '';
     };
     // Transfers an earlier run left unfinished go first.
     const order = [...this.queue.pending.map((t) => t.path).filter((p) => refs.has(p)), ...[...refs.keys()].sort()];
-    const seen = new Set<string>();
+    const todo = [...new Set(order)];
     let ok = true;
-    for (const p of order) {
-      if (seen.has(p) || this.closed) continue;
-      seen.add(p);
-      const ref = refs.get(p)!;
-      try {
-        await this.syncPath(p, ref, heldHash);
-        this.failures.delete(p);
-      } catch (e) {
-        ok = false;
-        const reason = (e as Error).message;
-        if (this.failures.get(p) !== reason) this.o.report({ kind: 'attachment-failed', path: p, reason });
-        this.failures.set(p, reason);
-        if (e instanceof TransferError && (e.status === 401 || e.status === 404 || e.status === 413)) continue;
+    // A few transfers at a time: small files cost round trips more than bytes.
+    const worker = async () => {
+      for (let p = todo.shift(); p !== undefined && !this.closed; p = todo.shift()) {
+        const ref = refs.get(p)!;
+        try {
+          await this.syncPath(p, ref, heldHash);
+          this.failures.delete(p);
+        } catch (e) {
+          ok = false;
+          const reason = (e as Error).message;
+          if (this.failures.get(p) !== reason) this.o.report({ kind: 'attachment-failed', path: p, reason });
+          this.failures.set(p, reason);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: CONCURRENT_TRANSFERS }, worker));
     for (const t of this.queue.pending) if (!refs.has(t.path)) this.queue.done(t.path);
     this.reportUnreferenced(refs);
     return ok;

@@ -64,12 +64,24 @@ export async function hashFile(file: string): Promise<{ hash: string; size: numb
 export class TransferClient {
   /** Bytes of request and response bodies moved so far (what the wire carried besides headers). */
   bodyBytes = 0;
+  /** Connections are kept between requests (many small files cost round trips, not bytes). */
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
   constructor(
     private readonly serverUrl: string,
     private readonly token: string,
     private readonly workspaceId: string,
   ) {}
+
+  private agent(url: URL): http.Agent {
+    return url.protocol === 'https:' ? this.agents.https : this.agents.http;
+  }
+
+  /** Closes the kept connections. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
 
   private url(p: string): URL {
     return new URL(`${this.serverUrl.replace(/\/+$/, '')}/api/workspaces/${encodeURIComponent(this.workspaceId)}/attachments${p}`);
@@ -88,7 +100,7 @@ export class TransferClient {
         headers['Content-Type'] = 'application/octet-stream';
         headers['Content-Length'] = body.end - body.start;
       }
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers }, (res) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -186,7 +198,7 @@ export class TransferClient {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
       if (have > 0) headers.Range = `bytes=${have}-`;
-      const req = (url.protocol === 'https:' ? https : http).request(url, { headers }, resolve);
+      const req = (url.protocol === 'https:' ? https : http).request(url, { headers, agent: this.agent(url) }, resolve);
       req.on('error', (e) => reject(new TransferError(`downloading ${hash}: ${e.message}`, 0)));
       req.end();
     });
