@@ -13,6 +13,8 @@ import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
 import { AttachmentSync, type AttachmentActivity } from './attachments/attachment-sync';
+import type { HttpRequest } from './host-types';
+import { syncHttpRequest } from './sync-http';
 import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
 
@@ -95,6 +97,7 @@ export class SyncJob {
         removeEmptyFolders(path.resolve(options.dir), rel);
       },
       plugin: { engine: options.engine ?? 'wasm' },
+      ...(options.attachments ?? true ? { http: (req: HttpRequest) => syncHttpRequest(withoutSnapshotAttachments(req)) } : {}),
     });
     job = new SyncJob(options, host);
     job.tracker = tracker;
@@ -246,6 +249,24 @@ export class SyncJob {
     await this.host.close();
     this.tracker?.close();
   }
+}
+
+/**
+ * The plugin's snapshot requests without attachments: this host moves them
+ * itself through the attachment API (resumable, streamed), so a new device's
+ * first download, which the plugin asks `include_attachments=true` for, stays
+ * markdown (and within the host's response limit).
+ */
+export function withoutSnapshotAttachments(req: HttpRequest): HttpRequest {
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    return req;
+  }
+  if (!/\/api\/workspaces\/[^/]+\/snapshot\/?$/.test(url.pathname) || url.searchParams.get('include_attachments') === 'false') return req;
+  url.searchParams.set('include_attachments', 'false');
+  return { ...req, url: url.toString() };
 }
 
 /** Whether a v2 frame (`[u8 len][doc id][payload]`) is for a workspace doc. */
