@@ -74,7 +74,7 @@ export class SyncJob {
         onStatus: (s) => tracker?.socketStatus(s),
         // A workspace doc update may name other attachment bytes (a filled or new reference).
         onMessage: (data, isBinary) => {
-          if (isBinary && job?.status === 'synced' && isWorkspaceFrame(data)) job.attachments?.trigger();
+          if (isBinary && job?.status === 'synced' && isWorkspaceFrame(data)) job.attachments?.trigger(REMOTE_TRIGGER_MS);
         },
       },
       watch: options.watch ?? true,
@@ -268,6 +268,9 @@ export function withoutSnapshotAttachments(req: HttpRequest): HttpRequest {
   url.searchParams.set('include_attachments', 'false');
   return { ...req, url: url.toString() };
 }
+
+/** Workspace updates from the server are gathered this long into one attachment pass. */
+const REMOTE_TRIGGER_MS = 1_000;
 
 /** Whether a v2 frame (`[u8 len][doc id][payload]`) is for a workspace doc. */
 function isWorkspaceFrame(data: Uint8Array): boolean {

@@ -69,6 +69,7 @@ export class AttachmentSync {
   private started = false;
   private idleWaiters: (() => void)[] = [];
   private unreferenced = new Set<string>();
+  private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
   /** Paths whose last transfer failed, with the reason (a pass that succeeds clears them). */
   readonly failures = new Map<string, string>();
 
@@ -83,8 +84,8 @@ export class AttachmentSync {
     this.trigger();
   }
 
-  /** Asks for a pass soon (once started). */
-  trigger(): void {
+  /** Asks for a pass after `delayMs` (a burst of triggers makes one pass), once started. */
+  trigger(delayMs = DEBOUNCE_MS): void {
     if (this.closed || !this.started) return;
     if (this.running) {
       this.again = true;
@@ -94,7 +95,7 @@ export class AttachmentSync {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.loop();
-    }, DEBOUNCE_MS);
+    }, delayMs);
   }
 
   /** Whether a pass is due or running. */
@@ -173,15 +174,31 @@ export class AttachmentSync {
         r.listedBy.push(key);
         if (a.hash !== '' && r.hash === '') r.hash = a.hash;
       }
-      let text: string;
-      try {
-        text = fs.readFileSync(path.join(this.o.dir, key), 'utf8');
-      } catch {
-        continue;
-      }
-      for (const p of bodyReferences(key, splitFrontmatter(text).body)) get(p, key);
+      for (const p of this.bodyLinks(key)) get(p, key);
     }
     return refs;
+  }
+
+  /** The body links of an entry's file, read again only when the file changed. */
+  private bodyLinks(key: string): string[] {
+    const file = path.join(this.o.dir, key);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      this.linkCache.delete(key);
+      return [];
+    }
+    const cached = this.linkCache.get(key);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.links;
+    let links: string[] = [];
+    try {
+      links = bodyReferences(key, splitFrontmatter(fs.readFileSync(file, 'utf8')).body);
+    } catch {
+      links = [];
+    }
+    this.linkCache.set(key, { mtimeMs: stat.mtimeMs, size: stat.size, links });
+    return links;
   }
 
   /** One pass; false when some transfer failed (tried again later). */
