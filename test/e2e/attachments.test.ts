@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, createToken, entryText, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
@@ -48,6 +49,35 @@ function writeBytes(dir: string, rel: string, bytes: Uint8Array): void {
   const file = path.join(dir, ...rel.split('/'));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, bytes);
+}
+
+/** A loopback TCP forwarder to `port` that counts the bytes both ways. */
+async function countingProxy(port: number): Promise<{ port: number; bytes(): number; close(): Promise<void> }> {
+  let bytes = 0;
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => (bytes += d.length));
+    upstream.on('data', (d) => (bytes += d.length));
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    bytes: () => bytes,
+    close: async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
 }
 
 const stripTime = (text: string) => text.split('\n').filter(Boolean).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
@@ -118,9 +148,15 @@ describe('attachments between two CLI devices', () => {
     const pending = JSON.parse(fs.readFileSync(path.join(a, '.diaryx', 'attachments', 'state.json'), 'utf8')) as { pending: { path: string }[] };
     expect(pending.pending.map((t) => t.path)).toEqual(['big.mov']);
 
+    const partsKept = fs.readdirSync(uploads).flatMap((id) => fs.readdirSync(path.join(uploads, id))).filter((n) => /^\d+$/.test(n)).length;
+    expect(partsKept).toBeGreaterThan(0);
     server = await startServerProcess(dataDir, { port: server.port });
-    const r = await once(a, 'ws-crash');
+    // The next run goes through a byte counter: the parts the server kept are not sent again.
+    const proxy = await countingProxy(server.port);
+    const r = await runCli(['sync', '--dir', a, '--server', `http://127.0.0.1:${proxy.port}`, '--workspace-id', 'ws-crash', '--once', '--timeout', '60'], { env: env() });
+    await proxy.close();
     expect(r.code, r.stderr).toBe(0);
+    expect(proxy.bytes()).toBeLessThan(big.length - partsKept * 8 * 1024 * 1024 + 1024 * 1024);
     expect(sha(fs.readFileSync(blob))).toBe(sha(big));
     expect(fs.readdirSync(uploads)).toEqual([]);
     const rb = await once(b, 'ws-crash');

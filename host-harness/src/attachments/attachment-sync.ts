@@ -47,8 +47,9 @@ export interface AttachmentSyncOptions {
 const DEBOUNCE_MS = 150;
 /** Transfers running at once (the Diaryx web app runs 2). */
 const CONCURRENT_TRANSFERS = 4;
-/** Wait before a failed pass is tried again. */
+/** Wait before a failed pass is tried again, doubled after each failed pass up to MAX_RETRY_MS. */
 const RETRY_MS = 2_000;
+const MAX_RETRY_MS = 60_000;
 
 interface Reference {
   /** Entries that list it in front matter (their BinaryRefs get the hash). */
@@ -69,6 +70,9 @@ export class AttachmentSync {
   private started = false;
   private idleWaiters: (() => void)[] = [];
   private unreferenced = new Set<string>();
+  private failedPasses = 0;
+  /** Ends the wait before a retry (a new trigger, runNow, close). */
+  private wake: (() => void) | null = null;
   private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
   /** Paths whose last transfer failed, with the reason (a pass that succeeds clears them). */
   readonly failures = new Map<string, string>();
@@ -111,6 +115,7 @@ export class AttachmentSync {
 
   /** Runs one pass now and waits for it (and for one that was already running). */
   async runNow(): Promise<void> {
+    this.wake?.();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -122,6 +127,7 @@ export class AttachmentSync {
 
   close(): void {
     this.closed = true;
+    this.wake?.();
     this.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -138,8 +144,18 @@ export class AttachmentSync {
           ok = false;
           this.o.report({ kind: 'attachment-failed', path: '', reason: (e as Error).message });
         }
+        this.failedPasses = ok ? 0 : this.failedPasses + 1;
         if (!ok && !this.closed && !this.again) {
-          await new Promise((r) => setTimeout(r, RETRY_MS));
+          // Backing off: a refusal such as a full quota stays until someone acts.
+          const wait = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failedPasses - 1));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, wait);
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wake = null;
           this.again = true;
         }
       } while (this.again && !this.closed);
