@@ -98,9 +98,9 @@ export interface UploadRecord {
 }
 
 /**
- * Attachment metadata store. Every implementation must pass
- * `runAttachmentMetaTests` (storage-adapter-tests.ts). Records are copied in
- * and out; `put*` replaces the record with the same key.
+ * Attachment metadata store. An adapter that has one is held to the
+ * attachment tests of `runStorageAdapterTests` (storage-adapter-tests.ts).
+ * Records are copied in and out; `put*` replaces the record with the same key.
  */
 export interface AttachmentMetaStore {
   /** Inserts or replaces the record of (workspaceId, hash). */
