@@ -16,6 +16,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   history: () => import('./suites/history'),
   load: () => import('./suites/load'),
   'scale-out': () => import('./suites/scale-out'),
+  attachments: () => import('./suites/attachments'),
 };
 
 const { values } = parseArgs({

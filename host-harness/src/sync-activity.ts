@@ -9,7 +9,8 @@
  * (front matter parse errors, conflict copies), the socket's status and the
  * progress events. The one thing it decides: only Markdown files reach the
  * plugin (as at start-up, where the plugin scans `.md` files only); other
- * files are named once as not synced, since attachments are not supported.
+ * files go to the attachment syncer when there is one (it names those no
+ * entry references), else they are named once as not synced.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +37,10 @@ export type SyncActivity =
   | { kind: 'fixed'; path: string }
   /** Changes made while offline went out after reconnecting. */
   | { kind: 'pending-sent'; count: number }
+  /** An attachment went to the server, or came from it and was written. */
+  | { kind: 'attachment'; direction: 'sent' | 'received'; path: string; bytes: number }
+  /** An attachment could not be transferred (tried again). */
+  | { kind: 'attachment-failed'; path: string; reason: string }
   /** The connection failed or closed; the next attempt is scheduled. */
   | { kind: 'unreachable'; reason: string; retryInMs: number | null; pending: number; attempt: number; lost: boolean }
   /** Connected again after a failure. */
@@ -98,6 +103,8 @@ export class ActivityTracker {
   private readonly awaitingText = new Map<string, number>();
   private failing = false;
   private reportedAttempt = -1;
+  /** Takes the files that are not Markdown (the attachment syncer); null: they are named as not synced. */
+  nonMarkdown: ((rel: string) => void) | null = null;
 
   constructor(
     private readonly dir: string,
@@ -105,6 +112,16 @@ export class ActivityTracker {
     private readonly socket: () => WsBridgeStatus | null,
   ) {
     for (const rel of walk(dir)) this.present.add(rel);
+  }
+
+  /** A file said to be not synced syncs now (quietly: what it does next is said). */
+  syncsNow(rel: string): void {
+    this.notSynced.delete(rel);
+  }
+
+  /** Says an attachment activity. */
+  attachment(a: Extract<SyncActivity, { kind: 'attachment' | 'attachment-failed' }>): void {
+    this.emit(a);
   }
 
   /** Why a file is not synced, when it was said to be. */
@@ -118,10 +135,12 @@ export class ActivityTracker {
   }
 
   private skip(rel: string): void {
-    this.notSyncedBecause(rel, 'not a Markdown (.md) file; only Markdown files sync (attachments are not supported yet)');
+    if (this.nonMarkdown) this.nonMarkdown(rel);
+    else this.notSyncedBecause(rel, 'not a Markdown (.md) file; only Markdown files sync');
   }
 
-  private notSyncedBecause(rel: string, reason: string): void {
+  /** Says (once per reason) that a file is not synced, and why. */
+  notSyncedBecause(rel: string, reason: string): void {
     if (this.notSynced.get(rel) === reason) return;
     this.notSynced.set(rel, reason);
     this.emit({ kind: 'not-synced', path: rel, reason });

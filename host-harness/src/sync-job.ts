@@ -12,6 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
+import { AttachmentSync, type AttachmentActivity } from './attachments/attachment-sync';
+import type { HttpRequest } from './host-types';
+import { syncHttpRequest } from './sync-http';
 import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
 
@@ -31,6 +34,10 @@ export interface SyncJobOptions {
   watch?: boolean;
   /** `wasm` (default) or `node` (the plugin's TypeScript in V8, for comparisons). */
   engine?: 'wasm' | 'node';
+  /** Sync the files entries reference through the server's attachment API (default true). */
+  attachments?: boolean;
+  /** Bytes of one attachment transfer moved so far. */
+  onTransferProgress?: (path: string, direction: 'up' | 'down', done: number, total: number) => void;
 }
 
 export interface SyncDifference {
@@ -51,6 +58,8 @@ export class SyncJob {
   ) {}
 
   private tracker: ActivityTracker | null = null;
+  /** The attachment syncer (null when turned off). */
+  attachments: AttachmentSync | null = null;
 
 
   static async start(options: SyncJobOptions): Promise<SyncJob> {
@@ -61,7 +70,13 @@ export class SyncJob {
     host = await openWorkspaceHost({
       dir: options.dir,
       wasm: options.wasm,
-      ws: { onStatus: (s) => tracker?.socketStatus(s) },
+      ws: {
+        onStatus: (s) => tracker?.socketStatus(s),
+        // A workspace doc update may name other attachment bytes (a filled or new reference).
+        onMessage: (data, isBinary) => {
+          if (isBinary && job?.status === 'synced' && isWorkspaceFrame(data)) job.attachments?.trigger(REMOTE_TRIGGER_MS);
+        },
+      },
       watch: options.watch ?? true,
       keepEvents: false,
       onEvent: (event) => job?.onEvent(event),
@@ -69,30 +84,70 @@ export class SyncJob {
         if (level === 'warn' || level === 'error') tracker?.log(message);
         options.onLog?.(level, message);
       },
-      onFolderEvent: (event, deliver) => tracker.folderEvent(event, deliver),
-      onFileWritten: (rel, data) => tracker?.fileWritten(rel, data),
+      onFolderEvent: async (event, deliver) => {
+        await tracker.folderEvent(event, deliver);
+        job?.attachments?.trigger();
+      },
+      onFileWritten: (rel, data) => {
+        tracker?.fileWritten(rel, data);
+        if (job?.status === 'synced') job.attachments?.trigger();
+      },
       onFileDeleted: (rel) => {
         tracker?.fileDeleted(rel);
         removeEmptyFolders(path.resolve(options.dir), rel);
       },
       plugin: { engine: options.engine ?? 'wasm' },
+      ...(options.attachments ?? true ? { http: (req: HttpRequest) => syncHttpRequest(withoutSnapshotAttachments(req)) } : {}),
     });
     job = new SyncJob(options, host);
     job.tracker = tracker;
+    if (options.attachments ?? true) {
+      const sync = new AttachmentSync({
+        dir: host.dir,
+        serverUrl: options.serverUrl,
+        token: options.token,
+        workspaceId: options.workspaceId,
+        command: (name, params) => host!.plugin.command(name, params),
+        report: (a) => job!.onAttachment(a),
+      });
+      job.attachments = sync;
+      tracker.nonMarkdown = () => sync.trigger();
+    }
     tracker?.reportSkippedAtStart();
     await job.begin();
     return job;
   }
 
+  private onAttachment(a: AttachmentActivity): void {
+    const t = this.tracker;
+    switch (a.kind) {
+      case 'attachment-sent':
+        return t?.attachment({ kind: 'attachment', direction: 'sent', path: a.path, bytes: a.bytes });
+      case 'attachment-received':
+        return t?.attachment({ kind: 'attachment', direction: 'received', path: a.path, bytes: a.bytes });
+      case 'attachment-failed':
+        return t?.attachment({ kind: 'attachment-failed', path: a.path, reason: a.reason });
+      case 'attachment-progress':
+        return this.options.onTransferProgress?.(a.path, a.direction, a.done, a.total);
+      case 'unreferenced':
+        return t?.notSyncedBecause(a.path, 'no entry references it; only Markdown entries and the files they reference sync');
+      case 'referenced':
+        return t?.syncsNow(a.path);
+    }
+  }
+
   private onEvent(event: unknown): void {
     if (!event || typeof event !== 'object') return;
     const e = event as Record<string, unknown>;
+    // Entries changed by the server may name other attachment bytes (a filled or new reference).
+    if ((e.type === 'filesChanged' || e.type === 'bodyChanged') && this.status === 'synced') this.attachments?.trigger();
     if (e.type === 'SyncStatusChanged' && typeof e.status === 'string') {
       this.status = e.status;
       if (e.status === 'error') this.lastError = typeof e.error === 'string' ? e.error : 'error';
       this.tracker?.status(e.status);
       this.options.onStatus?.(e.status, typeof e.error === 'string' ? e.error : undefined);
       if (e.status === 'synced') {
+        this.attachments?.start();
         const waiters = this.syncedWaiters;
         this.syncedWaiters = [];
         waiters.forEach((w) => w());
@@ -164,6 +219,11 @@ export class SyncJob {
     if (!res.ok) return [{ path: '', problem: `snapshot download failed: HTTP ${res.status}` }];
     const remote = unzipSync(new Uint8Array(await res.arrayBuffer()));
     const differences: SyncDifference[] = [];
+    if (this.attachments) {
+      // Attachments count too: a pass now, and what it could not transfer.
+      await this.attachments.runNow();
+      differences.push(...(await this.attachments.differences()));
+    }
     const local = new Set(listMarkdown(this.host.dir));
     for (const [name, bytes] of Object.entries(remote)) {
       if (!name.endsWith('.md')) continue;
@@ -185,9 +245,39 @@ export class SyncJob {
 
   /** Saves the plugin state, closes the socket and the watcher. */
   async stop(): Promise<void> {
+    this.attachments?.close();
     await this.host.close();
     this.tracker?.close();
   }
+}
+
+/**
+ * The plugin's snapshot requests without attachments: this host moves them
+ * itself through the attachment API (resumable, streamed), so a new device's
+ * first download, which the plugin asks `include_attachments=true` for, stays
+ * markdown (and within the host's response limit).
+ */
+export function withoutSnapshotAttachments(req: HttpRequest): HttpRequest {
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    return req;
+  }
+  if (!/\/api\/workspaces\/[^/]+\/snapshot\/?$/.test(url.pathname) || url.searchParams.get('include_attachments') === 'false') return req;
+  url.searchParams.set('include_attachments', 'false');
+  return { ...req, url: url.toString() };
+}
+
+/** Workspace updates from the server are gathered this long into one attachment pass. */
+const REMOTE_TRIGGER_MS = 1_000;
+
+/** Whether a v2 frame (`[u8 len][doc id][payload]`) is for a workspace doc. */
+function isWorkspaceFrame(data: Uint8Array): boolean {
+  const prefix = 'workspace:';
+  if (data.length < 1 + prefix.length || data[0] < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[1 + i] !== prefix.charCodeAt(i)) return false;
+  return true;
 }
 
 /**

@@ -67,6 +67,8 @@ export interface WsBridgeOptions {
   pingIntervalMs?: number;
   /** Called on every status change. */
   onStatus?: (status: WsBridgeStatus) => void;
+  /** Every message received, after the plugin handled it. */
+  onMessage?: (data: Uint8Array, isBinary: boolean) => void;
   /** Called when a plugin callback fails (the bridge carries on). */
   onCallbackError?: (exportName: string, error: unknown) => void;
 }
@@ -289,6 +291,7 @@ export class WsBridge {
       this.s.bytesReceived += bytes.length;
       if (isBinary) this.callback('handle_binary_message', new Uint8Array(bytes));
       else this.callback('handle_text_message', bytes.toString('utf8'));
+      this.options.onMessage?.(bytes, isBinary);
     });
     let failed = false;
     socket.on('error', (err: Error) => {

@@ -6,8 +6,9 @@
  *   GET  /api/status                         {status: "ok"}; with a valid token also version and counts
  *   GET  /api/workspaces                     [{id, name}] of the caller
  *   POST /api/workspaces {"name"}            {id, name}; 409 when the caller has that name
- *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown
+ *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown (and attachments with include_attachments=true)
  *   POST /api/workspaces/{id}/snapshot?mode=replace|merge   body: zip -> {"files_imported": n}
+ *   /api/workspaces/{id}/attachments/..., /api/user/storage   attachments (attachments/routes.ts)
  *
  * Auth: `Authorization: Bearer <token>` (or `?token=` for clients that cannot
  * set headers); 401 without a valid token. A workspace the caller does not own
@@ -24,6 +25,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { handleAttachmentRequest, isAttachmentRoute } from './attachments/routes';
+import { AttachmentRequestError, type AttachmentService } from './attachments/service';
+import { attachmentZipEntries, checkSnapshotAttachmentQuota, importSnapshotAttachments } from './attachments/snapshot-attachments';
 import type { AccessStore } from './auth';
 import type { DatabaseStatus } from './http-server';
 import { applyCors } from './cors';
@@ -31,7 +35,7 @@ import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, W
 import type { Logger } from './log';
 import type { ServerOptions } from './options';
 import { parseRequestTarget } from './request-target';
-import { exportSnapshot, importSnapshot, SnapshotError, type ImportMode } from './snapshot';
+import { exportSnapshot, importSnapshot, SnapshotError, type ImportMode, type MoreEntries } from './snapshot';
 import type { SyncCore } from './sync-core';
 import { SERVER_VERSION } from './version';
 import { fileZipSource } from './zip-reader';
@@ -64,6 +68,8 @@ export interface HttpApiContext {
   logger: Logger;
   options: ServerOptions;
   uploads: UploadSlots;
+  /** Attachment uploads and downloads (attachments/routes.ts). */
+  attachments: AttachmentService;
   /** Open WebSocket connections. */
   activeConnections: () => number;
 }
@@ -144,6 +150,7 @@ export async function handleHttpRequest(ctx: HttpApiContext, req: IncomingMessag
     // The body of a refused request is not read: close the connection after the answer.
     if (!req.complete) res.setHeader('Connection', 'close');
     if (e instanceof HttpError) sendJson(res, e.status, { error: e.message });
+    else if (e instanceof AttachmentRequestError) sendJson(res, e.status, e.body);
     else if (e instanceof SnapshotError || e instanceof ValidationError) sendJson(res, 400, { error: e.message });
     else if (e instanceof WorkspaceExistsError) sendJson(res, 409, { error: e.message });
     else if (e instanceof WorkspaceRefusedError || e instanceof LimitError) sendJson(res, 403, { error: e.message });
@@ -218,18 +225,23 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     }
     if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
     if (method === 'GET') {
-      // include_attachments is accepted and has no effect: this server stores no attachments.
-      return streamSnapshot(ctx, res, workspaceId);
+      const more = url.searchParams.get('include_attachments') === 'true' ? await attachmentZipEntries(ctx.core, ctx.attachments, workspaceId) : undefined;
+      return streamSnapshot(ctx, res, workspaceId, more);
     }
     if (method === 'POST') {
       const modeParam = url.searchParams.get('mode') ?? 'merge';
       if (modeParam !== 'replace' && modeParam !== 'merge') throw new HttpError(400, 'mode must be replace or merge');
-      const count = await withUploadSlot(ctx, res, () => receiveSnapshot(ctx, req, workspaceId, modeParam));
+      const withAttachments = url.searchParams.get('include_attachments') !== 'false';
+      const count = await withUploadSlot(ctx, res, () => receiveSnapshot(ctx, req, user, workspaceId, modeParam, withAttachments));
       if (count === null) return;
       ctx.logger.info('snapshot imported', { user, workspace: workspaceId, files: count, mode: modeParam });
       return sendJson(res, 200, { files_imported: count });
     }
     throw new HttpError(405, 'Method not allowed');
+  }
+  if (isAttachmentRoute(path)) {
+    const user = await authenticate(ctx, req, url);
+    return handleAttachmentRequest({ service: ctx.attachments, auth: ctx.auth }, user, req, res, path);
   }
   throw new HttpError(404, 'Not found');
 }
@@ -240,7 +252,7 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
  * any error; after it, the response is cut off so the client sees a broken
  * download, never a zip that looks complete.
  */
-async function streamSnapshot(ctx: HttpApiContext, res: ServerResponse, workspaceId: string): Promise<void> {
+async function streamSnapshot(ctx: HttpApiContext, res: ServerResponse, workspaceId: string, more?: MoreEntries): Promise<void> {
   let started = false;
   const write = async (chunk: Uint8Array): Promise<void> => {
     if (res.destroyed) throw new Error('the client went away');
@@ -260,7 +272,7 @@ async function streamSnapshot(ctx: HttpApiContext, res: ServerResponse, workspac
     });
   };
   try {
-    await exportSnapshot(ctx.core, workspaceId, write);
+    await exportSnapshot(ctx.core, workspaceId, write, more);
   } catch (e) {
     if (!started) throw e;
     ctx.logger.warn('snapshot download cut off', { workspace: workspaceId, error: describeError(e) });
@@ -287,7 +299,14 @@ async function withUploadSlot<T>(ctx: HttpApiContext, res: ServerResponse, fn: (
 }
 
 /** Streams the upload to a temporary file and imports it from there. */
-async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, workspaceId: string, mode: ImportMode): Promise<number> {
+async function receiveSnapshot(
+  ctx: HttpApiContext,
+  req: IncomingMessage,
+  user: string,
+  workspaceId: string,
+  mode: ImportMode,
+  withAttachments: boolean,
+): Promise<number> {
   const o = ctx.options;
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'diaryx-upload-'));
   try {
@@ -295,12 +314,19 @@ async function receiveSnapshot(ctx: HttpApiContext, req: IncomingMessage, worksp
     await saveBody(req, file, o.snapshotUploadMaxBytes);
     const zip = await fileZipSource(file);
     try {
-      return await importSnapshot(ctx.core, workspaceId, zip, mode, {
+      // Attachments (the entries that are not markdown): refused past the quota before anything is applied.
+      if (withAttachments) await checkSnapshotAttachmentQuota(ctx.attachments, user, zip, o.maxSnapshotEntries);
+      const imported = await importSnapshot(ctx.core, workspaceId, zip, mode, {
         maxEntries: o.maxSnapshotEntries,
         maxUnzippedBytes: o.maxSnapshotUnzippedBytes,
         maxFileBytes: Math.min(o.maxSnapshotFileBytes, o.maxDocBytes),
         now: () => Date.now(),
       });
+      if (withAttachments) {
+        const stored = await importSnapshotAttachments(ctx.attachments, workspaceId, zip, o.maxSnapshotEntries);
+        if (stored > 0) ctx.logger.info('snapshot attachments stored', { workspace: workspaceId, attachments: stored });
+      }
+      return imported;
     } finally {
       await zip.close();
     }

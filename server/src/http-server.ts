@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import type { AttachmentService } from './attachments/service';
 import type { AccessStore } from './auth';
 import { Connection } from './connection';
 import { AccessDeniedError, CloseCode, describeError } from './errors';
@@ -36,6 +37,7 @@ export interface SyncServerContext {
   auth: AccessStore;
   logger: Logger;
   options: ServerOptions;
+  attachments: AttachmentService;
   /** Present on Postgres: the node's id and whether the database and LISTEN are up. */
   database?: DatabaseStatus;
 }
@@ -81,6 +83,7 @@ export class SyncServer {
           options: o,
           database: ctx.database,
           uploads: this.uploads,
+          attachments: ctx.attachments,
           activeConnections: () => this.connections.size,
         },
         req,

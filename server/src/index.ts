@@ -5,10 +5,17 @@
  * access token without a running server.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlobStore } from './attachments/blob-store';
+import { collectAttachmentGarbage } from './attachments/gc';
+import { AttachmentService } from './attachments/service';
+import { SqliteAttachmentMeta } from './storage/sqlite-attachments';
 import { AuthStore, authExtension, type AccessStore, type TokenInfo } from './auth';
 import { PgAuthStore } from './auth-postgres';
 import { IN_MEMORY, openDatabase } from './db';
-import { ValidationError } from './errors';
+import { describeError, ValidationError } from './errors';
 import type { Extension } from './hooks';
 import { SyncServer, installCrashGuard, installSignalHandlers } from './http-server';
 import { createLogger } from './log';
@@ -44,6 +51,10 @@ export interface RunningServer {
   nodeId: string;
   /** Revokes a token by its id (`token list`) and closes its sockets now; returns the revoked token's user. */
   revokeToken(id: string): TokenInfo;
+  /** Attachment uploads, blobs and their metadata. */
+  attachments: AttachmentService;
+  /** Runs one attachment garbage collection pass now, as at time `now` (it also runs every `attachmentGcIntervalMs`). */
+  collectAttachmentGarbage(now?: number): Promise<void>;
   /** Resolves when the server has closed (by `close()` or a signal). */
   closed: Promise<void>;
   /** Closes sockets, unloads documents (compacting them) and closes the database. Idempotent. */
@@ -106,7 +117,32 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
         },
       }
     : undefined;
-  const server = new SyncServer({ core, auth, logger, options: opts, database });
+  // Blobs are files under the data folder (a temporary folder for `:memory:`).
+  const blobRoot = opts.dataDir === IN_MEMORY ? fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-attachments-')) : path.join(opts.dataDir, 'attachments');
+  // Attachment metadata: the adapter's own, else the server's SQLite database.
+  const attachmentMeta = storage.attachments ?? new SqliteAttachmentMeta((db ??= openDatabase(opts.dataDir)));
+  const attachments = new AttachmentService({
+    blobs: new BlobStore(blobRoot),
+    meta: attachmentMeta,
+    auth,
+    logger,
+    quotaBytes: opts.attachmentQuotaMb * 1024 * 1024,
+  });
+  const server = new SyncServer({ core, auth, logger, options: opts, attachments, database });
+  let gcRunning = false;
+  const collectGarbage = async (now = Date.now()) => {
+    if (gcRunning) return;
+    gcRunning = true;
+    try {
+      await collectAttachmentGarbage(attachments, core, opts.attachmentGraceDays * 86_400_000, now, logger);
+    } catch (e) {
+      logger.error('attachment collection failed', { error: describeError(e) });
+    } finally {
+      gcRunning = false;
+    }
+  };
+  const gcTimer = setInterval(() => void collectGarbage(), opts.attachmentGcIntervalMs);
+  gcTimer.unref();
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;
@@ -115,6 +151,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   const close = (): Promise<void> => {
     closing ??= (async () => {
       uninstallSignals();
+      clearInterval(gcTimer);
       try {
         await server.close();
         await relay?.close();
@@ -122,6 +159,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
         if (!opts.storage || pgStorage) await storage.close();
       } finally {
         db?.close();
+        if (opts.dataDir === IN_MEMORY) fs.rmSync(blobRoot, { recursive: true, force: true });
         logger.info('server closed');
         resolveClosed();
       }
@@ -164,6 +202,8 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
       void server.closeRevoked().catch(() => undefined);
       return revoked;
     },
+    attachments,
+    collectAttachmentGarbage: collectGarbage,
     closed,
     close,
   };

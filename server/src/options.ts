@@ -80,6 +80,12 @@ export interface ServerOptions {
   maxBufferedOutputBytes: number;
   /** How often open sockets' tokens are checked again (a revoked token's sockets are closed). */
   tokenCheckIntervalMs: number;
+  /** Attachment bytes one user's workspaces may hold, in MiB (413 past it). */
+  attachmentQuotaMb: number;
+  /** Days a blob no entry references any more is kept before it is removed. */
+  attachmentGraceDays: number;
+  /** How often unreferenced attachments are looked for. */
+  attachmentGcIntervalMs: number;
   /** How long a document without clients stays in memory. */
   unloadDelayMs: number;
   /** Compact a document's update log into its base snapshot after this many updates... */
@@ -129,6 +135,9 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxBufferedBytesPerConnection: 64 * 1024 * 1024,
   maxBufferedOutputBytes: 512 * 1024 * 1024,
   tokenCheckIntervalMs: 2_000,
+  attachmentQuotaMb: 1024,
+  attachmentGraceDays: 7,
+  attachmentGcIntervalMs: 60 * 60 * 1000,
   unloadDelayMs: 10_000,
   compactAfterUpdates: 500,
   compactAfterBytes: 4 * 1024 * 1024,
@@ -169,7 +178,9 @@ export type LimitOption =
   | 'yieldEveryMessages'
   | 'maxBufferedBytesPerConnection'
   | 'maxBufferedOutputBytes'
-  | 'tokenCheckIntervalMs';
+  | 'tokenCheckIntervalMs'
+  | 'attachmentQuotaMb'
+  | 'attachmentGraceDays';
 
 /** One numeric option: its flag, its environment variable and what it limits. */
 export interface LimitOptionSpec {
@@ -200,6 +211,8 @@ export const LIMIT_OPTIONS: readonly LimitOptionSpec[] = [
   ['maxConcurrentUploads', 'snapshot uploads handled at once, server-wide (503 above)'],
   ['tokenCheckIntervalMs', 'how often open sockets re-check their token (revoked -> closed)'],
   ['unauthenticatedTimeoutMs', 'how long a socket without a valid token may stay open silent'],
+  ['attachmentQuotaMb', 'attachment storage per user, in MiB (413 past it)'],
+  ['attachmentGraceDays', 'days a blob no entry references any more is kept before removal'],
 ].map(([key, description]) => {
   const snake = key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
   const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -311,7 +324,7 @@ export function resolveOptions(options: Partial<ServerOptions> = {}, env: NodeJS
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
     throw new ValidationError(`Invalid port ${merged.port}`);
   }
-  for (const key of [...LIMIT_OPTIONS.map((o) => o.key), 'compactAfterUpdates', 'compactAfterBytes'] as const) {
+  for (const key of [...LIMIT_OPTIONS.map((o) => o.key), 'compactAfterUpdates', 'compactAfterBytes', 'attachmentGcIntervalMs'] as const) {
     if (!Number.isFinite(merged[key]) || merged[key] <= 0) throw new ValidationError(`Option ${key} must be a positive number`);
   }
   if (!Number.isFinite(merged.unloadDelayMs) || merged.unloadDelayMs < 0) throw new ValidationError('Option unloadDelayMs must be >= 0');

@@ -8,9 +8,8 @@
  * to connected clients like any client update. `mode=replace` also
  * soft-deletes files missing from the zip. Entries are refused as a whole when
  * one has an unsafe path (`..`, absolute) or unparsable front matter; dot
- * files, `__MACOSX`, `Thumbs.db` and `desktop.ini` are skipped. This server
- * stores no attachments: non-markdown entries are ignored on import and never
- * exported.
+ * files, `__MACOSX`, `Thumbs.db` and `desktop.ini` are skipped. Attachments
+ * (the other entries) are exported and imported by attachments/snapshot-attachments.ts.
  */
 import { Zip, ZipDeflate } from 'fflate';
 import * as Y from 'yjs';
@@ -63,19 +62,25 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 /** Deflated per push while exporting: one file's text does not hold the event loop in one piece. */
 const EXPORT_PIECE_BYTES = 256 * 1024;
 
+/** The active files a workspace's snapshot holds, sorted by path (their zip paths are their keys). */
+export async function snapshotMarkdownFiles(core: SyncCore, workspaceId: string): Promise<{ key: string; metadata: FileMetadata }[]> {
+  const files = await core.read(workspaceDocId(workspaceId), activeWorkspaceFiles);
+  return files.filter(({ key }) => safeSnapshotPath(key) === key && !isSkippedSnapshotPath(key)).sort((a, b) => compareKeys(a.key, b.key));
+}
+
+/** Adds entries after the markdown ones (attachments); `drain` hands what the zip produced to the writer. */
+export type MoreEntries = (zip: Zip, drain: () => Promise<void>) => Promise<void>;
+
 /**
  * Writes the snapshot zip of a workspace from its documents, file after
  * file, to `write` (which resolves when the chunk may be followed by more:
- * the receiver's backpressure). Only one file's text is held at a time, and
- * the event loop gets a turn between pieces. Throws before the first chunk
- * when the workspace cannot be read; a later failure leaves the zip
- * unfinished (the caller drops the response).
+ * the receiver's backpressure), then what `more` adds. Only one file's text
+ * is held at a time, and the event loop gets a turn between pieces. Throws
+ * before the first chunk when the workspace cannot be read; a later failure
+ * leaves the zip unfinished (the caller drops the response).
  */
-export async function exportSnapshot(core: SyncCore, workspaceId: string, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
-  const files = await core.read(workspaceDocId(workspaceId), activeWorkspaceFiles);
-  const entries = files
-    .filter(({ key }) => safeSnapshotPath(key) === key && !isSkippedSnapshotPath(key))
-    .sort((a, b) => compareKeys(a.key, b.key));
+export async function exportSnapshot(core: SyncCore, workspaceId: string, write: (chunk: Uint8Array) => Promise<void>, more?: MoreEntries): Promise<void> {
+  const entries = await snapshotMarkdownFiles(core, workspaceId);
   const pending: Uint8Array[] = [];
   let failure: Error | null = null;
   const zip = new Zip((err, chunk) => {
@@ -102,6 +107,7 @@ export async function exportSnapshot(core: SyncCore, workspaceId: string, write:
       if (bytes.length === 0) break;
     }
   }
+  await more?.(zip, drain);
   zip.end();
   await drain();
 }

@@ -135,7 +135,7 @@ describe('conflicts', () => {
 });
 
 describe('files that are not synced', () => {
-  it('names a non-Markdown file once and keeps it off the other devices', async () => {
+  it('names a file no entry references once and keeps it off the other devices', async () => {
     const a = tempDir('png');
     const b = tempDir('png-b');
     writeFile(a, 'README.md', entryText({ title: 'Pics', body: '\nPics.\n' }));
@@ -143,12 +143,12 @@ describe('files that are not synced', () => {
     const devA = sync(a, 'ws-png');
     await devA.waitOutput(/in sync with the server/);
     writeFile(a, 'photo.png', '\x89PNG fake');
-    await devA.waitOutput(/! not synced: photo\.png: not a Markdown \(\.md\) file/);
+    await devA.waitOutput(/! not synced: photo\.png: no entry references it/);
     writeFile(a, 'photo.png', '\x89PNG fake, changed');
     writeFile(a, 'after.md', entryText({ title: 'After', body: '\nAfter.\n' }));
     await devA.waitOutput(/\+ created after\.md/);
     expect(lines(devA.stderr)).toEqual(
-      ['old.txt', 'photo.png'].map((f) => `! not synced: ${f}: not a Markdown (.md) file; only Markdown files sync (attachments are not supported yet)`),
+      ['old.txt', 'photo.png'].map((f) => `! not synced: ${f}: no entry references it; only Markdown entries and the files they reference sync`),
     );
     const devB = sync(b, 'ws-png');
     await devB.waitOutput(/in sync with the server/);

@@ -16,6 +16,17 @@ function seconds(ms: number): string {
   return `${Math.max(1, Math.round(ms / 1000))} s`;
 }
 
+/** `512 B`, `1.2 MB`. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+/** Attachments over this size get a progress bar while they move. */
+const TRANSFER_BAR_BYTES = 1_000_000;
+
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** The line for one activity, and whether it is a problem (stderr, shown even when quiet). */
@@ -66,6 +77,10 @@ export function activityLine(a: SyncActivity): { text: string; problem: boolean 
     }
     case 'reconnected':
       return { text: '✓ connected to the server again', problem: false };
+    case 'attachment':
+      return { text: `${a.direction === 'sent' ? '↑ sent' : '↓ received'} attachment ${a.path} (${formatBytes(a.bytes)})`, problem: false };
+    case 'attachment-failed':
+      return { text: `! attachment ${a.path || '(all)'} not transferred: ${a.reason}; trying again`, problem: true };
   }
   return { text: JSON.stringify(a), problem: false };
 }
@@ -121,16 +136,21 @@ class ProgressBar {
 export class SyncPrinter {
   private readonly bar: ProgressBar;
   private announcedSynced = false;
+  private readonly transferBarEnabled: boolean;
+  private transferBar: cliProgress.SingleBar | null = null;
+  private transferLabel = '';
 
   constructor(
     private readonly verbosity: Verbosity,
     tty: boolean,
   ) {
     this.bar = new ProgressBar(tty && verbosity !== 'quiet');
+    this.transferBarEnabled = tty && verbosity !== 'quiet';
   }
 
   private write(text: string, problem: boolean): void {
     this.bar.pause();
+    this.endTransfer();
     (problem ? process.stderr : process.stdout).write(`${time()} ${text}\n`);
   }
 
@@ -153,6 +173,32 @@ export class SyncPrinter {
     this.bar.update(completed, total);
   }
 
+  /** Progress of one attachment transfer (a bar for files over 1 MB, on a terminal). */
+  transfer(p: string, direction: 'up' | 'down', done: number, total: number): void {
+    if (!this.transferBarEnabled || total < TRANSFER_BAR_BYTES) return;
+    const label = `${direction === 'up' ? 'sending' : 'receiving'} ${p}`;
+    if (this.transferBar && this.transferLabel !== label) this.endTransfer();
+    if (done >= total) {
+      this.endTransfer();
+      return;
+    }
+    if (!this.transferBar) {
+      this.bar.pause();
+      this.transferLabel = label;
+      this.transferBar = new cliProgress.SingleBar(
+        { format: `${label} [{bar}] {percentage}% of ${formatBytes(total)}`, hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      );
+      this.transferBar.start(total, done);
+    } else this.transferBar.update(done);
+  }
+
+  private endTransfer(): void {
+    this.transferBar?.stop();
+    this.transferBar = null;
+    this.transferLabel = '';
+  }
+
   status(status: string, detail?: string): void {
     if (status === 'error') {
       this.problem(`! sync error: ${detail ?? 'unknown'}`);
@@ -170,5 +216,6 @@ export class SyncPrinter {
 
   stop(): void {
     this.bar.end();
+    this.endTransfer();
   }
 }

@@ -17,6 +17,7 @@ import { MemoryFolder } from './memory-folder';
 import { h, renderSettings, type HostAccount } from './settings';
 import { StatusItem } from './status-bar';
 import { WorkspaceView } from './workspace-view';
+import { AttachmentView } from './attachment-view';
 import { WsTransport } from './ws-transport';
 
 const params = new URLSearchParams(location.search);
@@ -112,10 +113,12 @@ async function start(): Promise<void> {
   await runner.callText('init', JSON.stringify({ workspace_root: '', write_to_disk: true }));
 
   // ---- layout ------------------------------------------------------------
+  const attachments = new AttachmentView({ folder, runner, token: () => account.token });
   const view = new WorkspaceView({
     folder,
     runner,
-    onEntry: () => {
+    onEntry: (path) => {
+      void attachments.show(path).catch((e: unknown) => console.warn(`[attachments] ${String(e)}`));
       const entry = view.entry();
       tabs.forEach((t) => t.event('entry-changed', entry));
       workspaceChanged();
@@ -204,7 +207,7 @@ async function start(): Promise<void> {
       h('span', { class: 'spacer' }),
       h('button', { type: 'button', class: 'outline', id: 'theme-toggle', onclick: toggleTheme }, 'Theme'),
       h('button', { type: 'button', class: 'outline', id: 'open-settings', onclick: () => void openSettings() }, 'Settings')),
-    h('div', { class: 'layout' }, renderSidebar('Left'), h('main', {}, view.main()), renderSidebar('Right')),
+    h('div', { class: 'layout' }, renderSidebar('Left'), h('main', {}, view.main(), attachments.element), renderSidebar('Right')),
     statusBar,
     settingsDialog,
   );
@@ -216,6 +219,7 @@ async function start(): Promise<void> {
     runner,
     folder,
     view,
+    attachments,
     tabs,
     logs,
     ws,

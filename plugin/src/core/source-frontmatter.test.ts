@@ -9,6 +9,19 @@ function read(key: string, text: string) {
 }
 
 describe('renderFaithful', () => {
+  it('keeps the recorded block when a host filled the hash of an attachment reference', () => {
+    const text = "---\ntitle: Photos\nattachments: ['_attachments/p.jpg']\n---\nbody\n";
+    const { metadata, body } = read('a.md', text);
+    const filled = {
+      ...metadata,
+      attachments: metadata.attachments.map((a) => ({ ...a, hash: 'ab'.repeat(32), size: 10, mime_type: 'image/jpeg', uploaded_at: 5 })),
+    };
+    expect(renderFaithful('a.md', filled, body, null)).toBe(text);
+    // A reference the block does not state is not written from it.
+    const other = { ...metadata, attachments: [{ ...metadata.attachments[0], path: '_attachments/q.jpg' }] };
+    expect(renderFaithful('a.md', other, body, null)).not.toBe(text);
+  });
+
   it('writes the recorded block as it was written', () => {
     const text = "---\n# note\ntitle: 'Quoted'\npart_of: \"[Trial Journal](/README.md)\"\n---\nbody\n";
     const { metadata, body } = read('a.md', text);

@@ -21,7 +21,7 @@
  * format is recorded as null rather than copied.
  */
 import { parseFileMarkdown, renderFileMarkdown, splitFrontmatter, yamlString } from './frontmatter';
-import { formatJsonNumber, metadataContentEqual, type FileMetadata, type JsonValue } from './metadata';
+import { formatJsonNumber, localBinaryRef, metadataContentEqual, type FileMetadata, type JsonValue } from './metadata';
 import { formatRfc3339Millis } from './rfc3339';
 
 /** `extra` key holding the author's front matter block as written. */
@@ -57,11 +57,15 @@ export function withoutSourceFrontmatter(meta: FileMetadata): FileMetadata {
   return { ...meta, extra };
 }
 
-/** The metadata without `_` keys in extra (what a file can state). */
+/**
+ * The metadata as a file can state it: no `_` keys in extra, and attachments
+ * by path only (their hash, size, type and upload time are filled by hosts
+ * that move the bytes, and never written to the file).
+ */
 function publicView(meta: FileMetadata): FileMetadata {
   const extra: Record<string, JsonValue> = {};
   for (const [k, v] of Object.entries(meta.extra)) if (!k.startsWith('_')) extra[k] = v;
-  return { ...meta, extra };
+  return { ...meta, extra, attachments: meta.attachments.map((a) => ({ ...localBinaryRef(a.path), deleted: a.deleted })) };
 }
 
 /** Whether two entries state the same front matter (modified_at and `_` keys aside). */

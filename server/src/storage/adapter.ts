@@ -59,6 +59,63 @@ export interface StorageAdapter {
 
   /** Releases the adapter; every later call rejects with a StorageError. Calling it twice is a no-op. */
   close(): Promise<void>;
+
+  /**
+   * Attachment metadata (which workspace holds which blob, uploads in
+   * progress). Optional: an adapter without it gets the server's SQLite
+   * database (the one auth uses) for this. The blob bytes are never here;
+   * they are files under the data folder (attachments/blob-store.ts).
+   */
+  readonly attachments?: AttachmentMetaStore;
+}
+
+/** A blob held by a workspace: counted in its owner's quota, readable through that workspace. */
+export interface AttachmentRecord {
+  workspaceId: string;
+  /** sha256 hex of the bytes (lowercase). */
+  hash: string;
+  size: number;
+  mimeType: string;
+  /** The workspace-relative path it was last uploaded as (references without a hash match by path). */
+  path: string;
+  /** When it was last uploaded (or announced as already held) under `path`, ms since the epoch. */
+  createdAt: number;
+  /** Since when no entry of the workspace references it (ms), null while referenced. */
+  unreferencedSince: number | null;
+}
+
+/** A resumable upload in progress (its parts are files under the data folder). */
+export interface UploadRecord {
+  uploadId: string;
+  workspaceId: string;
+  hash: string;
+  size: number;
+  mimeType: string;
+  partSize: number;
+  totalParts: number;
+  attachmentPath: string;
+  entryPath: string;
+  createdAt: number;
+}
+
+/**
+ * Attachment metadata store. An adapter that has one is held to the
+ * attachment tests of `runStorageAdapterTests` (storage-adapter-tests.ts).
+ * Records are copied in and out; `put*` replaces the record with the same key.
+ */
+export interface AttachmentMetaStore {
+  /** Inserts or replaces the record of (workspaceId, hash). */
+  putAttachment(record: AttachmentRecord): Promise<void>;
+  getAttachment(workspaceId: string, hash: string): Promise<AttachmentRecord | null>;
+  /** The records of one workspace, or of every workspace when `workspaceId` is null; sorted by workspace, then hash. */
+  listAttachments(workspaceId: string | null): Promise<AttachmentRecord[]>;
+  /** Removing an unknown record is a no-op. */
+  removeAttachment(workspaceId: string, hash: string): Promise<void>;
+  putUpload(record: UploadRecord): Promise<void>;
+  getUpload(uploadId: string): Promise<UploadRecord | null>;
+  /** Every upload in progress, oldest first. */
+  listUploads(): Promise<UploadRecord[]>;
+  removeUpload(uploadId: string): Promise<void>;
 }
 
 /** What `readSince` returns: everything of a document after a cursor, read in one snapshot of the database. */

@@ -4,6 +4,7 @@
  */
 import { StorageError } from '../errors';
 import { emptyStoredDocument, type StorageAdapter, type StoredDocument } from './adapter';
+import { MemoryAttachmentMeta } from './memory-attachments';
 
 interface MemoryDoc {
   snapshot: Uint8Array | null;
@@ -15,6 +16,7 @@ export class MemoryStorage implements StorageAdapter {
   private readonly docs = new Map<string, MemoryDoc>();
   private seq = 0;
   private closed = false;
+  readonly attachments = new MemoryAttachmentMeta(() => this.check());
 
   async load(docId: string): Promise<StoredDocument> {
     this.check();

@@ -13,6 +13,7 @@
 import { StorageError } from '../errors';
 import { openDatabase, type SqliteDatabase } from '../db';
 import type { StorageAdapter, StoredDocument } from './adapter';
+import { SqliteAttachmentMeta } from './sqlite-attachments';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS doc_snapshots (
@@ -78,6 +79,7 @@ export class SqliteStorage implements StorageAdapter {
   private readonly loadTx;
   private readonly compactTx;
   private readonly removeTx;
+  readonly attachments: SqliteAttachmentMeta;
 
   constructor(target: SqliteStorageTarget) {
     if ('database' in target) {
@@ -89,6 +91,9 @@ export class SqliteStorage implements StorageAdapter {
     }
     if (needsSnapshotMigration(this.db)) this.db.transaction(() => this.db.exec(MIGRATE_SNAPSHOTS))();
     this.db.exec(SCHEMA);
+    this.attachments = new SqliteAttachmentMeta(this.db, () => {
+      if (this.closed) throw new StorageError('SqliteStorage is closed');
+    });
     this.stmt = {
       selectSnapshot: this.db.prepare<[string], { state: Buffer }>(SELECT_SNAPSHOT),
       selectUpdates: this.db.prepare<[string], { seq: number; data: Buffer }>(SELECT_UPDATES),

@@ -4,7 +4,7 @@
  * and, for adapters that persist beyond one instance (`{persistent: true}`), `reopen`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StorageAdapter } from './adapter';
+import type { AttachmentRecord, StorageAdapter, UploadRecord } from './adapter';
 
 /** What a test setup returns. */
 export interface StorageAdapterFixture {
@@ -147,6 +147,73 @@ export function runStorageAdapterTests(name: string, setup: () => Promise<Storag
       await adapter.close();
       await expect(adapter.load('workspace:a')).rejects.toMatchObject({ name: 'StorageError' });
       await expect(adapter.appendUpdate('workspace:a', bytes(1))).rejects.toMatchObject({ name: 'StorageError' });
+    });
+
+    // Attachment metadata: adapters without `attachments` skip these (the server uses SQLite for them).
+    const blob = (workspaceId: string, hash: string, extra: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
+      workspaceId,
+      hash,
+      size: 10,
+      mimeType: 'image/png',
+      path: '_attachments/a.png',
+      createdAt: 1,
+      unreferencedSince: null,
+      ...extra,
+    });
+    const upload = (uploadId: string, createdAt: number): UploadRecord => ({
+      uploadId,
+      workspaceId: 'w',
+      hash: 'a'.repeat(64),
+      size: 20_000_000,
+      mimeType: 'image/jpeg',
+      partSize: 8_388_608,
+      totalParts: 3,
+      attachmentPath: '_attachments/p.jpg',
+      entryPath: 'day.md',
+      createdAt,
+    });
+
+    it('stores, replaces, lists and removes attachment records', async (ctx) => {
+      const meta = adapter.attachments;
+      if (!meta) return ctx.skip();
+      await meta.putAttachment(blob('w2', 'bb'));
+      await meta.putAttachment(blob('w1', 'cc'));
+      await meta.putAttachment(blob('w1', 'aa'));
+      await meta.putAttachment(blob('w1', 'cc', { unreferencedSince: 5, size: 11 }));
+      expect(await meta.getAttachment('w1', 'cc')).toEqual(blob('w1', 'cc', { unreferencedSince: 5, size: 11 }));
+      expect(await meta.getAttachment('w2', 'cc')).toBeNull();
+      expect((await meta.listAttachments(null)).map((r) => `${r.workspaceId}/${r.hash}`)).toEqual(['w1/aa', 'w1/cc', 'w2/bb']);
+      expect((await meta.listAttachments('w1')).map((r) => r.hash)).toEqual(['aa', 'cc']);
+      await meta.removeAttachment('w1', 'aa');
+      await meta.removeAttachment('w1', 'never');
+      expect((await meta.listAttachments(null)).map((r) => r.hash)).toEqual(['cc', 'bb']);
+      // Records are copies: changing one read does not change the store.
+      const read = (await meta.getAttachment('w2', 'bb'))!;
+      read.size = 99;
+      expect((await meta.getAttachment('w2', 'bb'))!.size).toBe(10);
+    });
+
+    it('stores, lists and removes uploads', async (ctx) => {
+      const meta = adapter.attachments;
+      if (!meta) return ctx.skip();
+      await meta.putUpload(upload('u2', 20));
+      await meta.putUpload(upload('u1', 10));
+      expect(await meta.getUpload('u2')).toEqual(upload('u2', 20));
+      expect(await meta.getUpload('nope')).toBeNull();
+      expect((await meta.listUploads()).map((u) => u.uploadId)).toEqual(['u1', 'u2']);
+      await meta.removeUpload('u1');
+      await meta.removeUpload('u1');
+      expect((await meta.listUploads()).map((u) => u.uploadId)).toEqual(['u2']);
+    });
+
+    if (options.persistent) it('keeps attachment metadata across a reopen', async (ctx) => {
+      if (!fixture.reopen) throw new Error('a persistent adapter fixture must provide reopen()');
+      if (!adapter.attachments) return ctx.skip();
+      await adapter.attachments.putAttachment(blob('w', 'aa'));
+      await adapter.attachments.putUpload(upload('u', 1));
+      adapter = await fixture.reopen();
+      expect(await adapter.attachments!.getAttachment('w', 'aa')).toEqual(blob('w', 'aa'));
+      expect(await adapter.attachments!.getUpload('u')).toEqual(upload('u', 1));
     });
 
     if (options.persistent) it('keeps data across a reopen', async () => {

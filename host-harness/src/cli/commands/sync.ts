@@ -187,6 +187,7 @@ async function run(flags: SyncFlags): Promise<void> {
     watch: !flags.once,
     onLog: flags.verbose ? (level, message) => process.stderr.write(`[plugin ${level}] ${message}\n`) : undefined,
     onProgress: (completed, total) => printer.progress(completed, total),
+    onTransferProgress: (p, direction, done, total) => printer.transfer(p, direction, done, total),
     onActivity: (a) => {
       if (a.kind === 'unreachable') lastUnreachable = a.reason;
       if (a.kind === 'reconnected') {

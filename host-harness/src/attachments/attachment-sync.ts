@@ -1,0 +1,367 @@
+/**
+ * Attachment sync for the CLI host: the files entries reference travel
+ * through the server's attachment API, as the Diaryx apps do it; the plugin
+ * only carries their metadata (BinaryRef) in the workspace doc.
+ *
+ * Each pass (after a sync, a change in the folder or a file the plugin
+ * wrote) lists the workspace's entries (`ListCrdtFiles`) and what they
+ * reference (references.ts), and for each referenced path:
+ * - the file here is new or changed since it was last synced -> upload, and
+ *   the BinaryRefs that name it get hash, size, mime type and uploaded_at
+ *   (`GetCrdtFile` + `SetCrdtFile`, the plugin's own metadata path; the
+ *   entry's front matter block as written is kept);
+ * - it is missing here, or unchanged here while the workspace names other
+ *   bytes -> download (the hash from the BinaryRef, or, for a body link, the
+ *   latest upload of that path the server lists).
+ * A file in the folder that no entry references is named once, and not synced.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { splitFrontmatter } from '../../../plugin/src/core/frontmatter';
+import type { BinaryRef, FileMetadata } from '../../../plugin/src/core/metadata';
+import { withSourceFrontmatter } from '../../../plugin/src/core/source-frontmatter';
+import type { CommandResponse } from '../host-types';
+import { bodyReferences, mimeTypeOf } from './references';
+import { hashFile, TransferClient, TransferError, type HeldAttachment } from './transfer-client';
+import { TransferQueue, type PendingTransfer } from './transfer-queue';
+
+/** What the syncer reports. */
+export type AttachmentActivity =
+  | { kind: 'attachment-sent'; path: string; bytes: number }
+  | { kind: 'attachment-received'; path: string; bytes: number }
+  | { kind: 'attachment-failed'; path: string; reason: string }
+  | { kind: 'attachment-progress'; path: string; direction: 'up' | 'down'; done: number; total: number }
+  | { kind: 'unreferenced'; path: string }
+  | { kind: 'referenced'; path: string };
+
+export interface AttachmentSyncOptions {
+  dir: string;
+  serverUrl: string;
+  token: string;
+  workspaceId: string;
+  command: (name: string, params: unknown) => Promise<CommandResponse>;
+  report: (a: AttachmentActivity) => void;
+}
+
+/** How long a burst of triggers is gathered into one pass. */
+const DEBOUNCE_MS = 150;
+/** Transfers running at once (the Diaryx web app runs 2). */
+const CONCURRENT_TRANSFERS = 4;
+/** Wait before a failed pass is tried again, doubled after each failed pass up to MAX_RETRY_MS. */
+const RETRY_MS = 2_000;
+const MAX_RETRY_MS = 60_000;
+
+interface Reference {
+  /** Entries that list it in front matter (their BinaryRefs get the hash). */
+  listedBy: string[];
+  /** An entry that references it at all. */
+  entry: string;
+  /** The hash the workspace names for it, '' when none. */
+  hash: string;
+}
+
+export class AttachmentSync {
+  readonly queue: TransferQueue;
+  readonly client: TransferClient;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private started = false;
+  private idleWaiters: (() => void)[] = [];
+  private unreferenced = new Set<string>();
+  private failedPasses = 0;
+  /** Ends the wait before a retry (a new trigger, runNow, close). */
+  private wake: (() => void) | null = null;
+  private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
+  /** Paths whose last transfer failed, with the reason (a pass that succeeds clears them). */
+  readonly failures = new Map<string, string>();
+
+  constructor(private readonly o: AttachmentSyncOptions) {
+    this.queue = new TransferQueue(o.dir);
+    this.client = new TransferClient(o.serverUrl, o.token, o.workspaceId);
+  }
+
+  /** Allows passes (the job calls it once the workspace first synced: before, it may not exist on the server yet). */
+  start(): void {
+    this.started = true;
+    this.trigger();
+  }
+
+  /** Asks for a pass after `delayMs` (a burst of triggers makes one pass), once started. */
+  trigger(delayMs = DEBOUNCE_MS): void {
+    if (this.closed || !this.started) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.loop();
+    }, delayMs);
+  }
+
+  /** Whether a pass is due or running. */
+  get busy(): boolean {
+    return this.timer !== null || this.running !== null;
+  }
+
+  /** Resolves once no pass is due or running. */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Runs one pass now and waits for it (and for one that was already running). */
+  async runNow(): Promise<void> {
+    this.wake?.();
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.running) await this.running;
+    this.running = this.loop();
+    await this.running;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+    this.client.close();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        let ok = true;
+        try {
+          ok = await this.pass();
+        } catch (e) {
+          ok = false;
+          this.o.report({ kind: 'attachment-failed', path: '', reason: (e as Error).message });
+        }
+        this.failedPasses = ok ? 0 : this.failedPasses + 1;
+        if (!ok && !this.closed && !this.again) {
+          // Backing off: a refusal such as a full quota stays until someone acts.
+          const wait = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failedPasses - 1));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, wait);
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wake = null;
+          this.again = true;
+        }
+      } while (this.again && !this.closed);
+    } finally {
+      this.running = null;
+      if (!this.timer) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        waiters.forEach((w) => w());
+      }
+    }
+  }
+
+  private async listEntries(): Promise<[string, FileMetadata][]> {
+    const res = await this.o.command('ListCrdtFiles', {});
+    if (!res.success || !Array.isArray(res.data)) throw new Error(`listing the entries failed: ${res.error ?? 'no answer'}`);
+    return (res.data as [string, FileMetadata][]).filter(([key, meta]) => !meta.deleted && key.toLowerCase().endsWith('.md'));
+  }
+
+  /** What the workspace's entries reference, by path. */
+  private async references(): Promise<Map<string, Reference>> {
+    const refs = new Map<string, Reference>();
+    const get = (p: string, entry: string) => {
+      let r = refs.get(p);
+      if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '' }));
+      return r;
+    };
+    for (const [key, meta] of await this.listEntries()) {
+      for (const a of meta.attachments) {
+        if (a.deleted || a.path.toLowerCase().endsWith('.md')) continue;
+        const r = get(a.path, key);
+        r.listedBy.push(key);
+        if (a.hash !== '' && r.hash === '') r.hash = a.hash;
+      }
+      for (const p of this.bodyLinks(key)) get(p, key);
+    }
+    return refs;
+  }
+
+  /** The body links of an entry's file, read again only when the file changed. */
+  private bodyLinks(key: string): string[] {
+    const file = path.join(this.o.dir, key);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      this.linkCache.delete(key);
+      return [];
+    }
+    const cached = this.linkCache.get(key);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.links;
+    let links: string[] = [];
+    try {
+      links = bodyReferences(key, splitFrontmatter(fs.readFileSync(file, 'utf8')).body);
+    } catch {
+      links = [];
+    }
+    this.linkCache.set(key, { mtimeMs: stat.mtimeMs, size: stat.size, links });
+    return links;
+  }
+
+  /** One pass; false when some transfer failed (tried again later). */
+  private async pass(): Promise<boolean> {
+    const refs = await this.references();
+    let held: Promise<Map<string, HeldAttachment>> | null = null;
+    const heldHash = async (p: string): Promise<string> => {
+      held ??= this.client.list().then((list) => {
+        const byPath = new Map<string, HeldAttachment>();
+        for (const h of list) if (!byPath.has(h.path)) byPath.set(h.path, h);
+        return byPath;
+      });
+      return (await held).get(p)?.hash ?? '';
+    };
+    // Transfers an earlier run left unfinished go first.
+    const order = [...this.queue.pending.map((t) => t.path).filter((p) => refs.has(p)), ...[...refs.keys()].sort()];
+    const todo = [...new Set(order)];
+    let ok = true;
+    // A few transfers at a time: small files cost round trips more than bytes.
+    const worker = async () => {
+      for (let p = todo.shift(); p !== undefined && !this.closed; p = todo.shift()) {
+        const ref = refs.get(p)!;
+        try {
+          await this.syncPath(p, ref, heldHash);
+          this.failures.delete(p);
+        } catch (e) {
+          ok = false;
+          const reason = (e as Error).message;
+          if (this.failures.get(p) !== reason) this.o.report({ kind: 'attachment-failed', path: p, reason });
+          this.failures.set(p, reason);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENT_TRANSFERS }, worker));
+    for (const t of this.queue.pending) if (!refs.has(t.path)) this.queue.done(t.path);
+    this.reportUnreferenced(refs);
+    return ok;
+  }
+
+  private async syncPath(p: string, ref: Reference, heldHash: (p: string) => Promise<string>): Promise<void> {
+    const file = path.join(this.o.dir, ...p.split('/'));
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(file);
+      if (!stat.isFile()) return;
+    } catch {
+      stat = null;
+    }
+    const last = this.queue.synced(p);
+    let local: { hash: string; size: number } | null = null;
+    if (stat) local = last && last.size === stat.size && last.mtimeMs === stat.mtimeMs ? { hash: last.hash, size: last.size } : await hashFile(file);
+    const remote = ref.hash || (await heldHash(p));
+    const changedHere = local !== null && (last === undefined || last.hash !== local.hash);
+    if (local !== null && (changedHere || remote === '')) {
+      if (local.hash !== remote || (await heldHash(p)) !== local.hash) await this.upload(p, file, local, ref);
+      else this.queue.setSynced(p, { ...local, mtimeMs: stat!.mtimeMs });
+      await this.fillRefs(p, ref, local.hash, local.size);
+      return;
+    }
+    if (remote === '') return;
+    if (local !== null && local.hash === remote) {
+      if (!last || last.hash !== local.hash || last.mtimeMs !== stat!.mtimeMs) this.queue.setSynced(p, { ...local, mtimeMs: stat!.mtimeMs });
+      await this.fillRefs(p, ref, local.hash, local.size);
+      return;
+    }
+    await this.download(p, file, remote, ref);
+  }
+
+  private async upload(p: string, file: string, local: { hash: string; size: number }, ref: Reference): Promise<void> {
+    const t: PendingTransfer = { kind: 'upload', path: p, hash: local.hash, size: local.size, mimeType: mimeTypeOf(p), entry: ref.entry };
+    this.queue.add(t);
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    await this.client.upload(
+      { file, attachmentPath: p, entryPath: ref.entry, hash: local.hash, size: local.size, mimeType: t.mimeType },
+      (done) => this.o.report({ kind: 'attachment-progress', path: p, direction: 'up', done, total: local.size }),
+    );
+    // The file may have changed while it was sent: then the next pass sends it again.
+    const now = await hashFile(file);
+    this.queue.setSynced(p, { hash: local.hash, size: local.size, mtimeMs: now.hash === local.hash ? mtimeMs : -1 });
+    this.queue.done(p);
+    this.o.report({ kind: 'attachment-sent', path: p, bytes: local.size });
+    if (now.hash !== local.hash) this.again = true;
+  }
+
+  private async download(p: string, file: string, hash: string, ref: Reference): Promise<void> {
+    this.queue.add({ kind: 'download', path: p, hash, size: 0, mimeType: mimeTypeOf(p), entry: ref.entry });
+    const size = await this.client.download(hash, file, this.queue.partialPath(hash), (done, total) =>
+      this.o.report({ kind: 'attachment-progress', path: p, direction: 'down', done, total }),
+    );
+    this.queue.setSynced(p, { hash, size, mtimeMs: fs.statSync(file).mtimeMs });
+    this.queue.done(p);
+    this.o.report({ kind: 'attachment-received', path: p, bytes: size });
+  }
+
+  /** Gives the BinaryRefs that name `p` their hash, size, type and upload time. */
+  private async fillRefs(p: string, ref: Reference, hash: string, size: number): Promise<void> {
+    for (const key of ref.listedBy) {
+      const res = await this.o.command('GetCrdtFile', { path: key });
+      if (!res.success || res.data === null || typeof res.data !== 'object') continue;
+      const meta = res.data as FileMetadata;
+      let changed = false;
+      const mime = mimeTypeOf(p);
+      const attachments: BinaryRef[] = meta.attachments.map((a) => {
+        if (a.path !== p || a.deleted || (a.hash === hash && a.size === size && a.mime_type === mime && a.uploaded_at !== null)) return a;
+        changed = true;
+        return { ...a, source: 'local', hash, size, mime_type: mime, uploaded_at: Date.now() };
+      });
+      if (!changed) continue;
+      let next: FileMetadata = { ...meta, attachments };
+      // Keep the entry's front matter block as written (GetCrdtFile leaves it out).
+      try {
+        next = withSourceFrontmatter(next, fs.readFileSync(path.join(this.o.dir, key), 'utf8'));
+      } catch {
+        // no local file: the metadata alone
+      }
+      const set = await this.o.command('SetCrdtFile', { path: key, metadata: next });
+      if (!set.success) throw new Error(`updating the attachment reference of ${key} failed: ${set.error ?? ''}`);
+    }
+  }
+
+  /** Names each file of the folder that no entry references, once. */
+  private reportUnreferenced(refs: Map<string, Reference>): void {
+    const now = new Set<string>();
+    const walk = (rel: string) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(path.join(this.o.dir, rel), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue;
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) walk(child);
+        else if (e.isFile() && !e.name.toLowerCase().endsWith('.md') && !refs.has(child)) now.add(child);
+      }
+    };
+    walk('');
+    for (const p of now) if (!this.unreferenced.has(p)) this.o.report({ kind: 'unreferenced', path: p });
+    for (const p of this.unreferenced) if (!now.has(p) && refs.has(p)) this.o.report({ kind: 'referenced', path: p });
+    this.unreferenced = now;
+  }
+
+  /** Paths referenced but not in the folder as the workspace names them, for `--once` (after `idle()`). */
+  async differences(): Promise<{ path: string; problem: string }[]> {
+    const out: { path: string; problem: string }[] = [];
+    for (const [p, reason] of this.failures) out.push({ path: p, problem: `attachment not transferred: ${reason}` });
+    return out;
+  }
+}

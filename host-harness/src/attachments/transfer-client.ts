@@ -1,0 +1,236 @@
+/**
+ * The host side of the attachment API (the Diaryx apps' protocol,
+ * open-points.md 8): uploads in parts (init, PUT parts, complete, re-sending
+ * what the server says is missing) and downloads by hash, resumed with
+ * `Range` from a partial file. Bytes stream from and to files; raw bytes on
+ * the wire, no base64.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+
+/** The Diaryx apps' part size. */
+export const PART_BYTES = 8 * 1024 * 1024;
+
+/** A refusal or failure of the server, with its HTTP status (0 = no answer). */
+export class TransferError extends Error {
+  override name = 'TransferError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface UploadRequest {
+  file: string;
+  attachmentPath: string;
+  entryPath: string;
+  hash: string;
+  size: number;
+  mimeType: string;
+}
+
+/** A blob the workspace holds, as `GET .../attachments` lists it. */
+export interface HeldAttachment {
+  path: string;
+  hash: string;
+  size: number;
+  mime_type: string;
+  uploaded_at: number;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** sha256 hex and size of a file, streamed. */
+export async function hashFile(file: string): Promise<{ hash: string; size: number }> {
+  const digest = createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    digest.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { hash: digest.digest('hex'), size };
+}
+
+export class TransferClient {
+  /** Bytes of request and response bodies moved so far (what the wire carried besides headers). */
+  bodyBytes = 0;
+  /** Connections are kept between requests (many small files cost round trips, not bytes). */
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+  constructor(
+    private readonly serverUrl: string,
+    private readonly token: string,
+    private readonly workspaceId: string,
+  ) {}
+
+  private agent(url: URL): http.Agent {
+    return url.protocol === 'https:' ? this.agents.https : this.agents.http;
+  }
+
+  /** Closes the kept connections. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private url(p: string): URL {
+    return new URL(`${this.serverUrl.replace(/\/+$/, '')}/api/workspaces/${encodeURIComponent(this.workspaceId)}/attachments${p}`);
+  }
+
+  /** One request; `body` is a JSON value, a file range, or nothing. Resolves with the answer's text. */
+  private request(method: string, url: URL, body?: { json: unknown } | { file: string; start: number; end: number }): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { Authorization: `Bearer ${this.token}` };
+      let payload: Buffer | null = null;
+      if (body && 'json' in body) {
+        payload = Buffer.from(JSON.stringify(body.json));
+        headers['Content-Type'] = 'application/json';
+        headers['Content-Length'] = payload.length;
+      } else if (body) {
+        headers['Content-Type'] = 'application/octet-stream';
+        headers['Content-Length'] = body.end - body.start;
+      }
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (e) => reject(new TransferError(e.message, 0)));
+      });
+      req.on('error', (e) => reject(new TransferError(`${method} ${url.pathname}: ${e.message}`, 0)));
+      if (payload) req.end(payload);
+      else if (body && 'file' in body) {
+        if (body.end === body.start) {
+          req.end();
+          return;
+        }
+        const source = fs.createReadStream(body.file, { start: body.start, end: body.end - 1 });
+        source.on('data', (c) => (this.bodyBytes += c.length));
+        source.on('error', (e) => req.destroy(e));
+        source.pipe(req);
+      } else req.end();
+    });
+  }
+
+  private static json<T>(a: Answer, what: string): T {
+    if (a.status < 200 || a.status >= 300) {
+      let message = a.body;
+      try {
+        message = (JSON.parse(a.body) as { error?: string }).error ?? a.body;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new TransferError(`${what}: HTTP ${a.status}${message ? `: ${message}` : ''}`, a.status);
+    }
+    return JSON.parse(a.body) as T;
+  }
+
+  /** The blobs the workspace holds (the latest upload of each path). */
+  async list(): Promise<HeldAttachment[]> {
+    return TransferClient.json<HeldAttachment[]>(await this.request('GET', this.url('')), 'listing attachments');
+  }
+
+  /**
+   * Uploads a file; the server keeps the parts it received, so a new call
+   * after a failure or crash sends only the rest. `onBytes` counts progress.
+   */
+  async upload(u: UploadRequest, onBytes: (sent: number) => void = () => undefined): Promise<'uploaded' | 'already_exists'> {
+    const totalParts = Math.max(1, Math.ceil(u.size / PART_BYTES));
+    const announce = {
+      entry_path: u.entryPath,
+      attachment_path: u.attachmentPath,
+      hash: u.hash,
+      size_bytes: u.size,
+      mime_type: u.mimeType,
+      part_size: PART_BYTES,
+      total_parts: totalParts,
+    };
+    const started = TransferClient.json<{ upload_id: string | null; status: string; uploaded_parts?: number[] }>(
+      await this.request('POST', this.url('/uploads'), { json: announce }),
+      `uploading ${u.attachmentPath}`,
+    );
+    if (started.status === 'already_exists' || started.upload_id === null) return 'already_exists';
+    const id = started.upload_id;
+    let missing = [...Array(totalParts).keys()].map((i) => i + 1).filter((n) => !(started.uploaded_parts ?? []).includes(n));
+    let sent = (totalParts - missing.length) * PART_BYTES;
+    for (let attempt = 0; ; attempt++) {
+      for (const n of missing) {
+        const start = (n - 1) * PART_BYTES;
+        const end = Math.min(u.size, n * PART_BYTES);
+        TransferClient.json(await this.request('PUT', this.url(`/uploads/${id}/parts/${n}`), { file: u.file, start, end }), `uploading ${u.attachmentPath} part ${n}`);
+        sent += end - start;
+        onBytes(Math.min(sent, u.size));
+      }
+      const done = await this.request('POST', this.url(`/uploads/${id}/complete`), {
+        json: { entry_path: u.entryPath, attachment_path: u.attachmentPath, hash: u.hash, size_bytes: u.size, mime_type: u.mimeType },
+      });
+      if (done.status === 409 && attempt < 3) {
+        missing = (JSON.parse(done.body) as { missing_parts: number[] }).missing_parts;
+        continue;
+      }
+      TransferClient.json(done, `completing ${u.attachmentPath}`);
+      return 'uploaded';
+    }
+  }
+
+  /**
+   * Downloads the blob `hash` into `dest` through `partial` (kept between
+   * runs: a later call asks only for the rest with Range). The file appears
+   * under `dest` only whole and checked.
+   */
+  async download(hash: string, dest: string, partial: string, onBytes: (received: number, total: number) => void = () => undefined): Promise<number> {
+    let have = 0;
+    try {
+      have = fs.statSync(partial).size;
+    } catch {
+      have = 0;
+    }
+    const url = this.url(`/${hash}`);
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+      if (have > 0) headers.Range = `bytes=${have}-`;
+      const req = (url.protocol === 'https:' ? https : http).request(url, { headers, agent: this.agent(url) }, resolve);
+      req.on('error', (e) => reject(new TransferError(`downloading ${hash}: ${e.message}`, 0)));
+      req.end();
+    });
+    if (res.statusCode === 416) {
+      // The partial file is whole already (or longer than the blob): check it below, or start again.
+      res.resume();
+    } else if (res.statusCode === 200 || res.statusCode === 206) {
+      const append = res.statusCode === 206;
+      const total = Number(/\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''))?.[1] ?? res.headers['content-length'] ?? 0);
+      let received = append ? have : 0;
+      const counter = new Transform({
+        transform: (chunk: Buffer, _enc, done) => {
+          received += chunk.byteLength;
+          this.bodyBytes += chunk.byteLength;
+          onBytes(received, total);
+          done(null, chunk);
+        },
+      });
+      fs.mkdirSync(path.dirname(partial), { recursive: true });
+      await pipeline(res, counter, fs.createWriteStream(partial, { flags: append ? 'a' : 'w' }));
+    } else {
+      const chunks: Buffer[] = [];
+      for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+      TransferClient.json({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }, `downloading ${hash}`);
+    }
+    const got = await hashFile(partial);
+    if (got.hash !== hash) {
+      fs.rmSync(partial, { force: true });
+      throw new TransferError(`downloaded bytes of ${hash} hash to ${got.hash}; will download again`, 0);
+    }
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.renameSync(partial, dest);
+    return got.size;
+  }
+}

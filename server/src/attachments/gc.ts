@@ -1,0 +1,90 @@
+/**
+ * Attachment garbage collection. A workspace's blob is referenced while an
+ * entry that is not deleted lists it in `attachments` (by hash, or, for a
+ * reference without a hash yet, by path: the workspace-relative path or the
+ * path relative to the entry's folder). An unreferenced blob is kept for the
+ * grace period (`--attachment-grace-days`) and then dropped from the
+ * workspace; a blob file no workspace holds and no upload is writing is
+ * deleted. Uploads not completed within the grace period are dropped too.
+ */
+import * as Y from 'yjs';
+import { workspaceDocId } from '../../../common/src/wire/frame';
+import type { Logger } from '../log';
+import type { SyncCore } from '../sync-core';
+import { activeWorkspaceFiles } from '../workspace-files';
+import { workspacePath } from './routes';
+import type { AttachmentService } from './service';
+
+/** What the entries of a workspace reference. */
+export interface WorkspaceReferences {
+  hashes: Set<string>;
+  paths: Set<string>;
+}
+
+/** The references of a workspace doc's live entries. */
+export function workspaceReferences(doc: Y.Doc): WorkspaceReferences {
+  const hashes = new Set<string>();
+  const paths = new Set<string>();
+  for (const f of activeWorkspaceFiles(doc)) {
+    const dir = f.key.includes('/') ? f.key.slice(0, f.key.lastIndexOf('/') + 1) : '';
+    for (const ref of f.metadata.attachments) {
+      if (ref.deleted) continue;
+      if (ref.hash !== '') hashes.add(ref.hash.toLowerCase());
+      const asIs = workspacePath(ref.path);
+      if (asIs !== null) paths.add(asIs);
+      if (!ref.path.startsWith('/')) {
+        const relative = workspacePath(dir + ref.path);
+        if (relative !== null) paths.add(relative);
+      }
+    }
+  }
+  return { hashes, paths };
+}
+
+export interface GcResult {
+  /** Workspace holdings dropped after the grace period. */
+  droppedRecords: number;
+  /** Blob files deleted. */
+  deletedBlobs: number;
+  /** Stale uploads dropped. */
+  droppedUploads: number;
+}
+
+/** One collection pass. */
+export async function collectAttachmentGarbage(service: AttachmentService, core: SyncCore, graceMs: number, now: number, logger: Logger): Promise<GcResult> {
+  const result: GcResult = { droppedRecords: 0, deletedBlobs: 0, droppedUploads: 0 };
+  const records = await service.meta.listAttachments(null);
+  const byWorkspace = new Map<string, typeof records>();
+  for (const r of records) byWorkspace.set(r.workspaceId, [...(byWorkspace.get(r.workspaceId) ?? []), r]);
+  for (const [workspaceId, held] of byWorkspace) {
+    const refs = await core.read(workspaceDocId(workspaceId), workspaceReferences);
+    for (const r of held) {
+      const referenced = refs.hashes.has(r.hash) || refs.paths.has(r.path);
+      if (referenced) {
+        if (r.unreferencedSince !== null) await service.meta.putAttachment({ ...r, unreferencedSince: null });
+      } else if (r.unreferencedSince === null) {
+        await service.meta.putAttachment({ ...r, unreferencedSince: now });
+      } else if (now - r.unreferencedSince >= graceMs) {
+        await service.meta.removeAttachment(workspaceId, r.hash);
+        result.droppedRecords++;
+      }
+    }
+  }
+  const uploads = await service.meta.listUploads();
+  for (const u of uploads) {
+    if (now - u.createdAt >= graceMs) {
+      await service.blobs.removeUpload(u.uploadId);
+      await service.meta.removeUpload(u.uploadId);
+      result.droppedUploads++;
+    }
+  }
+  const live = new Set((await service.meta.listAttachments(null)).map((r) => r.hash));
+  for (const u of await service.meta.listUploads()) live.add(u.hash);
+  for (const hash of await service.blobs.listBlobs()) {
+    if (live.has(hash)) continue;
+    await service.blobs.removeBlob(hash);
+    result.deletedBlobs++;
+  }
+  if (result.droppedRecords + result.deletedBlobs + result.droppedUploads > 0) logger.info('attachments collected', { ...result });
+  return result;
+}

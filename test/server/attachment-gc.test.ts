@@ -1,0 +1,86 @@
+/**
+ * Attachment garbage collection: a blob stays while an entry references it,
+ * and is removed a grace period after the last reference went.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { TestClient, fileMeta } from './helpers/client';
+import { startTestServer, type TestServer } from './helpers/server';
+import { waitFor } from './helpers/wait';
+
+const DAY = 86_400_000;
+let ts: TestServer;
+let token: string;
+let workspaceId: string;
+let client: TestClient;
+
+function api(p: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('Authorization', `Bearer ${token}`);
+  return fetch(`${ts.server.url}${p}`, { ...init, headers });
+}
+
+beforeEach(async () => {
+  ts = await startTestServer({ attachmentGraceDays: 7 });
+  token = ts.server.createToken('alice');
+  workspaceId = ((await (await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'J' }) })).json()) as { id: string }).id;
+  client = await TestClient.connect(ts.wsUrl, token);
+});
+
+afterEach(async () => {
+  await client.close();
+  await ts.dispose();
+});
+
+async function uploadBlob(bytes: Uint8Array, attachmentPath: string): Promise<string> {
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const body = { entry_path: 'a.md', attachment_path: attachmentPath, hash, size_bytes: bytes.length, mime_type: 'image/png', part_size: 1024 * 1024, total_parts: 1 };
+  const { upload_id } = (await (await api(`/api/workspaces/${workspaceId}/attachments/uploads`, { method: 'POST', body: JSON.stringify(body) })).json()) as { upload_id: string };
+  await api(`/api/workspaces/${workspaceId}/attachments/uploads/${upload_id}/parts/1`, { method: 'PUT', body: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> });
+  expect((await api(`/api/workspaces/${workspaceId}/attachments/uploads/${upload_id}/complete`, { method: 'POST', body: '{}' })).status).toBe(200);
+  return hash;
+}
+
+async function setEntry(attachments: { path: string; hash: string }[]): Promise<void> {
+  const ws = `workspace:${workspaceId}`;
+  const meta = JSON.parse(fileMeta('a.md', { modified_at: Date.now() })) as Record<string, unknown>;
+  meta.attachments = attachments.map((a) => ({ path: a.path, source: 'local', hash: a.hash, mime_type: 'image/png', size: 3, uploaded_at: null, deleted: false }));
+  client.doc(ws).getMap('files').set('a.md', JSON.stringify(meta));
+  await client.roundTrip(ws);
+}
+
+it('keeps a referenced blob, and removes an unreferenced one after the grace period', async () => {
+  const ws = `workspace:${workspaceId}`;
+  client.sendStep1(ws);
+  await waitFor(() => client.framesFor(ws).some((f) => f.subtype === 1), 'joined');
+  const kept = await uploadBlob(randomBytes(3000), '_attachments/k.png');
+  const byPath = await uploadBlob(randomBytes(2000), '_attachments/p.png');
+  const dropped = await uploadBlob(randomBytes(1000), '_attachments/d.png');
+  // `byPath` is referenced by path only (a reference whose hash is not known yet).
+  await setEntry([{ path: '_attachments/p.png', hash: '' }, { path: 'x.png', hash: kept }]);
+  const t0 = Date.now();
+  const blobFile = (h: string) => path.join(ts.dataDir, 'attachments', 'blobs', h.slice(0, 2), h);
+
+  await ts.server.collectAttachmentGarbage(t0);
+  await ts.server.collectAttachmentGarbage(t0 + 6 * DAY);
+  expect(fs.existsSync(blobFile(dropped))).toBe(true);
+  expect((await api(`/api/workspaces/${workspaceId}/attachments/${dropped}`)).status).toBe(200);
+  await ts.server.collectAttachmentGarbage(t0 + 7 * DAY);
+  expect(fs.existsSync(blobFile(dropped))).toBe(false);
+  expect((await api(`/api/workspaces/${workspaceId}/attachments/${dropped}`)).status).toBe(404);
+  expect(fs.existsSync(blobFile(kept))).toBe(true);
+  expect(fs.existsSync(blobFile(byPath))).toBe(true);
+
+  // A reference that comes back within the grace period keeps the blob.
+  await setEntry([]);
+  await ts.server.collectAttachmentGarbage(t0 + 8 * DAY);
+  await setEntry([{ path: 'x.png', hash: kept }]);
+  await ts.server.collectAttachmentGarbage(t0 + 16 * DAY);
+  expect(fs.existsSync(blobFile(kept))).toBe(true);
+  await ts.server.collectAttachmentGarbage(t0 + 16 * DAY);
+  expect(fs.existsSync(blobFile(byPath))).toBe(false);
+  const storage = (await (await api('/api/user/storage')).json()) as { used_bytes: number };
+  expect(storage.used_bytes).toBe(3000);
+});
