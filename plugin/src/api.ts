@@ -156,9 +156,9 @@ export function init(input: string): void {
     current.runtime.state.destroy();
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
+  current.runtime = new SyncRuntime(h, state);
   for (const warning of state.loadWarnings) state.reportError(warning);
   if (configError !== null) state.reportError(configError);
-  current.runtime = new SyncRuntime(h, state);
   applyStoredRetention(current.runtime);
   deviceRegistry(state);
   if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);

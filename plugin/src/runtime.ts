@@ -50,6 +50,10 @@ export class SyncRuntime {
     readonly host: HostBridge,
     readonly state: PluginState,
   ) {
+    // An error event raised outside the session (a refused storage write, a failed file write) shows in the status too.
+    state.onErrorReported = (message) => {
+      this.status.error = message;
+    };
     this.disk = new WorkspaceDisk(state);
     this.docs = new PluginSessionDocs(state, this.disk, () => this.session?.state === SessionState.Active);
   }

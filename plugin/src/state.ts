@@ -438,8 +438,12 @@ export class PluginState {
     this.host.emitEvent({ limit: error.limit, message: error.message, path: error.path, reason: 'too_large', size: error.bytes, type: 'FileSkipped' });
   }
 
+  /** Told of every error reported (the runtime's status bar keeps the last one). */
+  onErrorReported: ((message: string) => void) | null = null;
+
   /** Reports a failure to the host as the Rust plugin's error event shape. */
   reportError(message: string): void {
+    this.onErrorReported?.(message);
     this.host.log('error', `[sync] ${message}`);
     this.host.emitEvent({ error: message, status: 'error', type: 'SyncStatusChanged' });
   }
