@@ -212,16 +212,26 @@ function parseCommandRequest(input: string, nameField: 'command' | 'type'): { co
   return { command: o[nameField] as string, params: o.params ?? null };
 }
 
+/** Runs a command; a command that changed the docs has them stored before it returns. */
+function runAndSave(command: string, params: unknown): CommandResponse {
+  const changesBefore = current.runtime?.state.changeCount ?? null;
+  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
+  const rt = current.runtime;
+  if (rt) {
+    deviceRegistry(rt.state).flush();
+    rt.execute([]);
+    // Documents now (as after on_event); the history at most every autosave interval.
+    // Read-only commands (the status bar polls) write nothing.
+    if (rt.state.changeCount !== changesBefore && rt.state.docsDirty) rt.state.save(false, false);
+    rt.autosave();
+  }
+  return response;
+}
+
 /** The Diaryx host polls and clicks through these; state-changing commands save afterwards. */
 export function handleCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'command');
-  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
-  if (current.runtime) {
-    deviceRegistry(current.runtime.state).flush();
-    current.runtime.execute([]);
-    current.runtime.autosave();
-  }
-  return JSON.stringify(response);
+  return JSON.stringify(runAndSave(command, params));
 }
 
 /**
@@ -232,9 +242,8 @@ export function handleCommand(input: string): string {
  */
 export function executeTypedCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'type');
-  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
+  const response = runAndSave(command, params);
   if (!response.success) throw new Error(response.error ?? 'command failed');
-  current.runtime?.execute([]);
   return JSON.stringify({ type: 'PluginResult', data: response.data });
 }
 

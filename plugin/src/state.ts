@@ -89,6 +89,8 @@ export class PluginState {
   private readonly unreadable = new Set<string>();
   private historyDirty = false;
   private lastTimestamp = 0;
+  /** Counts changes to the docs; a command that moved it changed state (see api.ts afterCommand). */
+  changeCount = 0;
 
   constructor(
     readonly host: HostBridge,
@@ -256,6 +258,7 @@ export class PluginState {
 
   private record(docName: string, update: Uint8Array, origin: UpdateOrigin, files: string[]): void {
     const local = origin === ORIGIN_LOCAL;
+    this.changeCount++;
     this.history.record(docName, update, HISTORY_ORIGIN_NAMES[origin], {
       filesChanged: files,
       deviceId: local ? this.deviceId : null,
@@ -280,6 +283,7 @@ export class PluginState {
   queueBodyState(key: string): void {
     if (!this.bodies.has(key)) return;
     this.dirtyBodies.add(key);
+    this.changeCount++;
     this.queue(this.workspaceId && bodyDocId(this.workspaceId, key), this.bodies.encodeState(key), key);
   }
 
@@ -302,14 +306,17 @@ export class PluginState {
     this.bodies.remove(key);
     this.dirtyBodies.delete(key);
     this.removedBodies.add(key);
+    this.changeCount++;
   }
 
   markWorkspaceDirty(): void {
     this.workspaceDirty = true;
+    this.changeCount++;
   }
 
   markBodyDirty(key: string): void {
     this.dirtyBodies.add(key);
+    this.changeCount++;
   }
 
   /** Local updates are waiting to be sent. */

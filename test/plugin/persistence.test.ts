@@ -11,6 +11,7 @@ import { storageFileName } from '../../host-harness/src/plugin-storage';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
 import {
   bodyOf,
+  CLOCK_START,
   createFile,
   listFiles,
   markdown,
@@ -243,5 +244,42 @@ describe('storage quota refusal', () => {
     await ws.plugin.event('file_created', { path: 'small.md' });
     await ws.plugin.shutdown();
     expect(fs.readFileSync(path.join(ws.storageDir!, storageFileName('body:small.md'))).length).toBeGreaterThan(0);
+  });
+});
+
+describe('saving after commands', () => {
+  /** A host clock that never moves: the 2 s autosave never comes due after the first save. */
+  const frozen = () => CLOCK_START;
+
+  it('a state-changing command (handle_command or execute_typed_command) is stored before it returns', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir, { clock: frozen });
+    expect(await ws.plugin.init({ workspace_root: dir })).toBe('');
+    // The first change takes the one autosave a frozen clock allows.
+    await ok(ws, 'SetCrdtFile', { path: 'first.md', metadata: { title: 'First' } });
+    await ok(ws, 'SetCrdtFile', { path: 'a.md', metadata: { title: 'A' } });
+    await ok(ws, 'SetBodyContent', { doc_name: 'a.md', content: 'by handle_command\n' });
+    const typed = await ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'SetBodyContent', params: { doc_name: 'b.md', content: 'by execute_typed_command\n' } }));
+    expect(JSON.parse(typed)).toMatchObject({ type: 'PluginResult' });
+    // A crash: the instance goes away without shutdown (nothing saved at the end).
+    await ws.plugin.dispose();
+
+    const again = await openPlugin(dir, { clock: frozen });
+    expect(await again.plugin.init({ workspace_root: dir })).toBe('');
+    expect(await ok(again, 'GetCrdtFile', { path: 'a.md' })).toMatchObject({ title: 'A' });
+    expect(await bodyOf(again, 'a.md')).toBe('by handle_command\n');
+    expect(await bodyOf(again, 'b.md')).toBe('by execute_typed_command\n');
+  });
+
+  it('a command that changes nothing writes nothing', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir, { clock: frozen });
+    await ws.plugin.init({ workspace_root: dir });
+    await ok(ws, 'SetCrdtFile', { path: 'a.md', metadata: { title: 'A' } });
+    await ok(ws, 'SaveCrdtState');
+    const from = ws.calls.length;
+    await ok(ws, 'GetSyncStatus');
+    await ok(ws, 'ListCrdtFiles');
+    expect(ws.calls.slice(from).filter((c) => c.name === 'host_storage_set')).toEqual([]);
   });
 });
