@@ -19,6 +19,28 @@ const utf8 = new TextEncoder();
 const asText = (input: string | Uint8Array) => (typeof input === 'string' ? input : new TextDecoder().decode(input));
 const asBytes = (input: string | Uint8Array) => (typeof input === 'string' ? utf8.encode(input) : input);
 
+type NativeExport = (input: string | Uint8Array) => string | Uint8Array;
+
+/** The plugin's exports, by wasm export name, over plugin/src/api.ts. */
+const NATIVE_EXPORTS: Record<string, NativeExport> = {
+  manifest: () => JSON.stringify(buildManifest()),
+  init: (input) => (api.init(asText(input)), ''),
+  shutdown: () => (api.shutdown(), ''),
+  handle_command: (input) => api.handleCommand(asText(input)),
+  execute_typed_command: (input) => api.executeTypedCommand(asText(input)),
+  get_component_html: (input) => api.getComponentHtml(asText(input)),
+  on_event: (input) => (api.onEvent(asText(input)), ''),
+  get_config: () => api.getConfig(),
+  set_config: (input) => (api.setConfig(asText(input)), ''),
+  handle_binary_message: (input) => api.handleBinaryMessage(asBytes(input)),
+  handle_text_message: (input) => api.handleTextMessage(asText(input)),
+  on_connected: (input) => api.onConnected(asText(input)),
+  on_disconnected: () => api.onDisconnected(),
+  queue_local_update: (input) => api.queueLocalUpdate(asText(input)),
+  on_snapshot_imported: () => api.onSnapshotImported(),
+  sync_body_files: (input) => api.syncBodyFiles(asText(input)),
+};
+
 export class NativePlugin {
   private readonly instance = api.newInstance();
 
@@ -31,32 +53,12 @@ export class NativePlugin {
   }
 
   private run(name: string, input: string | Uint8Array): string | Uint8Array {
-    return api.withInstance(this.instance, () => this.dispatch(name, input));
-  }
-
-  private dispatch(name: string, input: string | Uint8Array): string | Uint8Array {
-    const a = api;
-    a.beginCall();
-    const text = () => asText(input);
-    switch (name) {
-      case 'manifest': return JSON.stringify(buildManifest());
-      case 'init': a.init(text()); return '';
-      case 'shutdown': a.shutdown(); return '';
-      case 'handle_command': return a.handleCommand(text());
-      case 'execute_typed_command': return a.executeTypedCommand(text());
-      case 'get_component_html': return a.getComponentHtml(text());
-      case 'on_event': a.onEvent(text()); return '';
-      case 'get_config': return a.getConfig();
-      case 'set_config': a.setConfig(text()); return '';
-      case 'handle_binary_message': return a.handleBinaryMessage(asBytes(input));
-      case 'handle_text_message': return a.handleTextMessage(text());
-      case 'on_connected': return a.onConnected(text());
-      case 'on_disconnected': return a.onDisconnected();
-      case 'queue_local_update': return a.queueLocalUpdate(text());
-      case 'on_snapshot_imported': return a.onSnapshotImported();
-      case 'sync_body_files': return a.syncBodyFiles(text());
-      default: throw new Error(`function ${name} does not exist`);
-    }
+    const fn = NATIVE_EXPORTS[name];
+    if (!fn) throw new Error(`function ${name} does not exist`);
+    return api.withInstance(this.instance, () => {
+      api.beginCall();
+      return fn(input);
+    });
   }
 
   /** Same contract as the Extism plugin's `call`: output, or a thrown error with the message. */
@@ -67,12 +69,7 @@ export class NativePlugin {
   }
 
   async functionExists(name: string): Promise<boolean> {
-    try {
-      this.run(name === 'manifest' ? name : '__probe__', '');
-      return true;
-    } catch {
-      return name === 'manifest';
-    }
+    return Object.hasOwn(NATIVE_EXPORTS, name);
   }
 
   async reset(): Promise<boolean> {
