@@ -17,6 +17,7 @@ import { SyncJob } from '../../host-harness/src/sync-job';
 import { row, type Row, type Suite } from '../lib';
 import { writeWorkspace } from '../workspace-fixture';
 import { spawnCli, startChildServer, type ChildServer } from '../../test/server/helpers/child';
+import { BODY_TEXT_NAME } from '../../common/src/workspace/schema';
 
 const SUITE = 'sync';
 
@@ -165,7 +166,7 @@ async function relay(ctx: Parameters<Suite>[0]): Promise<Row[]> {
           let update: Uint8Array | null = null;
           const capture = (u: Uint8Array) => (update = u);
           doc.on('update', capture);
-          doc.getText('body').insert(0, `${i}:${next}\n`);
+          doc.getText(BODY_TEXT_NAME).insert(0, `${i}:${next}\n`);
           doc.off('update', capture);
           const frame = encodeFrame(docId, encodeSyncUpdate(update!));
           sentAt.set(Buffer.from(frame).toString('base64'), performance.now());

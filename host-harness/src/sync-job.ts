@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
-import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
+import { splitFrontmatter } from '../../common/src/workspace/frontmatter';
 import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
 

@@ -16,12 +16,11 @@
  * with the most structs in the entry's update.
  */
 import * as Y from 'yjs';
+import { DEVICES_MAP_NAME } from '../../common/src/workspace/schema';
 import { clientIdBlock } from './core/client-ids';
 import { ORIGIN_LOCAL } from './core/origin';
 import type { HistoryEntry } from './core/history';
 import type { PluginState } from './state';
-
-export const DEVICES_MAP_NAME = 'devices';
 
 const registries = new WeakMap<PluginState, DeviceRegistry>();
 

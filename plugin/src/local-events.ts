@@ -13,8 +13,8 @@
  * - file_opened {path}: ask the session to sync that body now.
  * Events for files that do not exist are logged and change nothing.
  */
-import { PathError } from './core/paths';
-import type { FileMetadata } from './core/metadata';
+import { PathError } from '../../common/src/workspace/paths';
+import type { FileMetadata } from '../../common/src/workspace/metadata';
 import { ORIGIN_LOCAL } from './core/origin';
 import { localMetadataUnchanged } from './disk';
 import { FileTooLargeError } from './file-limits';

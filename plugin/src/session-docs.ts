@@ -6,11 +6,11 @@
 import * as Y from 'yjs';
 import { parseDocId } from '../../common/src/wire/frame';
 import { hasPendingStructs } from '../../common/src/wire/sync';
-import { BODY_TEXT_NAME } from './core/body-docs';
+import { BODY_TEXT_NAME } from '../../common/src/workspace/schema';
 import { findConcurrentInserts } from './core/concurrent-edits';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
 import { reportConcurrentEdit } from './concurrent-edits-log';
-import { normalizeSyncKey } from './core/paths';
+import { normalizeSyncKey } from '../../common/src/workspace/paths';
 import type { WorkspaceDisk } from './disk';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';

@@ -8,9 +8,9 @@ import { encodeBase64 } from '../../../common/src/base64';
 import { workspaceDocId } from '../../../common/src/wire/frame';
 import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, concatBytes, SyncMessageError } from '../../../common/src/wire/sync';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from '../core/origin';
-import { metadataFromJson, type BinaryRef, type FileMetadata } from '../core/metadata';
-import { withoutSourceFrontmatter } from '../core/source-frontmatter';
-import { normalizeSyncKey } from '../core/paths';
+import { metadataFromJson, type BinaryRef, type FileMetadata } from '../../../common/src/workspace/metadata';
+import { withoutSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
+import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
 import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
 

@@ -16,9 +16,9 @@
  * RestoreVersion; at most 10 are kept.
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../core/frontmatter';
-import { metadataFromJson, serializeMetadata, type FileMetadata } from '../core/metadata';
-import { compareKeys, normalizeSyncKey } from '../core/paths';
+import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../../../common/src/workspace/frontmatter';
+import { metadataFromJson, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
+import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
 import { isSkippedSnapshotPath, normalizeSnapshotEntryPath } from '../snapshot-zip';
 import { SnapshotStore, SnapshotStoreError, type SnapshotInfo } from '../snapshot-store';

@@ -3,7 +3,7 @@
  * (InitializeWorkspaceCrdt), rendering every file (MaterializeWorkspace),
  * syncing focused bodies now, and the status shown in the status bar.
  */
-import { renderFrontmatterYaml } from '../core/frontmatter';
+import { renderFrontmatterYaml } from '../../../common/src/workspace/frontmatter';
 import { localMetadataUnchanged } from '../disk';
 import { loadConfig } from '../config';
 import type { SyncRuntime } from '../runtime';

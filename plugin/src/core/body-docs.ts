@@ -24,10 +24,8 @@ import * as Y from 'yjs';
 import { ClientIdAllocator } from './client-ids';
 import { Listeners } from './listeners';
 import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
-import { compareKeys, normalizeSyncKey } from './paths';
-
-export const BODY_TEXT_NAME = 'body';
-export const FRONTMATTER_MAP_NAME = 'frontmatter';
+import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/paths';
+import { BODY_TEXT_NAME, FRONTMATTER_MAP_NAME } from '../../../common/src/workspace/schema';
 
 export class BodyDocError extends Error {
   override name = 'BodyDocError';
