@@ -14,7 +14,7 @@ import { DEFAULT_LOCAL_DATA_DIR, DEFAULT_LOCAL_PORT, ensureLocalServer, type Loc
 import { checkAccess, httpBase, serverUrlProblem, type AccessCheck } from '../../server-access';
 import { SyncJob } from '../../sync-job';
 import { closeSharedHttpClient } from '../../sync-http';
-import { ActionableError, EXIT, describeFsError } from '../errors';
+import { ActionableError, EXIT, describeFsError } from '../../../../common/src/cli/errors';
 import { ensurePluginModule, withWasmOption } from '../plugin-session';
 import { SyncPrinter, type Verbosity } from '../sync-output';
 
