@@ -18,7 +18,8 @@ import { ALL_HOST_FUNCTIONS, type HostCallRecord, type HostLogLevel, type HttpRe
 import { SecretStore } from './secret-store';
 import { PluginStorage, StorageQuotaError } from './plugin-storage';
 import { syncHttpRequest } from './sync-http';
-import { PathRefusedError, WorkspaceFs, sha256Hex } from './workspace-fs';
+import { PathRefusedError } from '../../common/src/host/paths';
+import { WorkspaceFs, sha256Hex } from './workspace-fs';
 
 export { ALL_HOST_FUNCTIONS };
 

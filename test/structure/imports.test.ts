@@ -2,8 +2,9 @@
  * Which package may import which: the plugin and the shared code never depend
  * on a host, the server, the simulations or the tests; the server and the
  * Node host never form a cycle (the host embeds the server, never the other
- * way round); the host-side shared code (CLI, host helpers) stays out of the
- * plugin. Every relative import and `import()`/`export ... from` of every
+ * way round); the command-line code in common/src/cli stays out of the
+ * plugin, and the rest of common/src (run by the plugin and the browser host)
+ * uses no Node built-in module. Every relative import and `import()`/`export ... from` of every
  * TypeScript file is resolved and checked against the rules below.
  */
 import fs from 'node:fs';
@@ -13,8 +14,7 @@ import { ROOT } from '../helpers/paths';
 
 /** Top-level areas, by path prefix (longest first). */
 const AREAS: [string, string][] = [
-  ['common/src/cli/', 'common-host'],
-  ['common/src/host/', 'common-host'],
+  ['common/src/cli/', 'common-cli'],
   ['common/src/', 'common'],
   ['plugin/src/', 'plugin'],
   ['server/src/', 'server'],
@@ -26,9 +26,9 @@ const AREAS: [string, string][] = [
 
 /** area -> areas it must not import. */
 const FORBIDDEN: Record<string, string[]> = {
-  common: ['common-host', 'plugin', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
-  'common-host': ['plugin', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
-  plugin: ['common-host', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
+  common: ['common-cli', 'plugin', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
+  'common-cli': ['plugin', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
+  plugin: ['common-cli', 'server', 'host-harness', 'fuzz', 'bench', 'test'],
   server: ['host-harness', 'fuzz', 'bench', 'test'],
   'host-harness': ['fuzz', 'bench', 'test'],
 };
@@ -40,12 +40,12 @@ function areaOf(rel: string): string | null {
 
 const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 
-/** Relative import specifiers of a source text. */
-export function importsOf(text: string): string[] {
+/** Import specifiers of a source text (relative ones only, unless `all`). */
+function importsOf(text: string, all = false): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2] ?? m[3];
-    if (spec !== undefined && spec.startsWith('.')) out.push(spec);
+    if (spec !== undefined && (all || spec.startsWith('.'))) out.push(spec);
   }
   return out;
 }
@@ -97,5 +97,17 @@ describe('package dependencies', () => {
 
   it('no package imports one it must not (plugin and common: no host, server, fuzz or test; server: no host)', () => {
     expect(violations()).toEqual([]);
+  });
+
+  it('common/src outside cli/ uses no Node built-in (the plugin and the browser host run it)', () => {
+    const out: string[] = [];
+    for (const file of sourceFiles(path.join(ROOT, 'common', 'src'))) {
+      const rel = path.relative(ROOT, file).split(path.sep).join('/');
+      if (areaOf(rel) !== 'common' || rel.endsWith('.test.ts')) continue;
+      for (const spec of importsOf(fs.readFileSync(file, 'utf8'), true)) {
+        if (spec.startsWith('node:') || ['fs', 'path', 'os', 'crypto', 'child_process'].includes(spec)) out.push(`${rel} -> ${spec}`);
+      }
+    }
+    expect(out).toEqual([]);
   });
 });

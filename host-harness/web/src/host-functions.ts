@@ -6,7 +6,8 @@
  * (1 MiB) are refused, as Diaryx hosts do.
  */
 import { decodeBase64, encodeBase64 } from '../../../common/src/base64';
-import { MemoryFolder, PathRefusedError } from './memory-folder';
+import { PathRefusedError } from '../../../common/src/host/paths';
+import { MemoryFolder } from './memory-folder';
 import { syncXhr, type HttpRequest } from './sync-xhr';
 import type { WsRequest, WsResponse } from './ws-transport';
 
