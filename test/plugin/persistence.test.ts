@@ -4,9 +4,11 @@
  * the same folder and plugin storage. Also what the plugin does with stored
  * state it cannot decode and with a host that refuses to store (quota).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { storageKeyEntry } from '../../plugin/src/persistence';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
 import {
@@ -19,6 +21,7 @@ import {
   openPlugin,
   pluginStorageDir,
   steppingClock,
+  storageSets,
   tempWorkspace,
   useCleanup,
   writeFile,
@@ -281,5 +284,27 @@ describe('saving after commands', () => {
     await ok(ws, 'GetSyncStatus');
     await ok(ws, 'ListCrdtFiles');
     expect(ws.calls.slice(from).filter((c) => c.name === 'host_storage_set')).toEqual([]);
+  });
+});
+
+describe('the storage key table', () => {
+  it('every key the plugin writes is in STORAGE_KEYS (config, docs, parts, history, retention, snapshots, device id)', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir);
+    expect(await ws.plugin.init({ workspace_root: dir })).toBe('');
+    await ws.plugin.setConfig({ server_url: 'https://sync.example.test', auth_token: 'tok' });
+    await createFile(ws, 'a.md', markdown('title: A', 'alpha\n'));
+    // A body doc over 512 KiB is stored in parts.
+    await createFile(ws, 'big.md', markdown('title: Big', `${crypto.randomBytes(450_000).toString('base64')}\n`));
+    await ok(ws, 'SetHistoryRetention', { keep_all_days: 30, max_bytes: 1024 * 1024 });
+    await ok(ws, 'CreateSnapshot', { name: 'one' });
+    await ws.plugin.shutdown();
+
+    const written = [...new Set(storageSets(ws).map((s) => s.key))].sort();
+    expect(written.filter((key) => storageKeyEntry(key) === null)).toEqual([]);
+    const entries = new Set(written.map((key) => storageKeyEntry(key)!.key));
+    for (const key of ['sync.extism.config', 'workspace_crdt', 'body:<key>', 'body_doc_manifest', 'history:manifest', 'history:g<gen>.<n>', 'history_retention', 'snapshot_index', 'snapshot:<id>:<n>', 'device_id', '<key>:part:<gen>.<n>']) {
+      expect(entries, key).toContain(key);
+    }
   });
 });
