@@ -7,7 +7,7 @@
  * strings the wasm build sends.
  */
 import * as api from '../../plugin/src/api';
-import { buildManifest } from '../../plugin/src/manifest';
+import { isExportName, runExport } from '../../plugin/src/exports';
 import type { RawHostCall } from '../../plugin/src/host/bridge';
 
 export interface NativeOutput {
@@ -18,28 +18,6 @@ export interface NativeOutput {
 const utf8 = new TextEncoder();
 const asText = (input: string | Uint8Array) => (typeof input === 'string' ? input : new TextDecoder().decode(input));
 const asBytes = (input: string | Uint8Array) => (typeof input === 'string' ? utf8.encode(input) : input);
-
-type NativeExport = (input: string | Uint8Array) => string | Uint8Array;
-
-/** The plugin's exports, by wasm export name, over plugin/src/api.ts. */
-const NATIVE_EXPORTS: Record<string, NativeExport> = {
-  manifest: () => JSON.stringify(buildManifest()),
-  init: (input) => (api.init(asText(input)), ''),
-  shutdown: () => (api.shutdown(), ''),
-  handle_command: (input) => api.handleCommand(asText(input)),
-  execute_typed_command: (input) => api.executeTypedCommand(asText(input)),
-  get_component_html: (input) => api.getComponentHtml(asText(input)),
-  on_event: (input) => (api.onEvent(asText(input)), ''),
-  get_config: () => api.getConfig(),
-  set_config: (input) => (api.setConfig(asText(input)), ''),
-  handle_binary_message: (input) => api.handleBinaryMessage(asBytes(input)),
-  handle_text_message: (input) => api.handleTextMessage(asText(input)),
-  on_connected: (input) => api.onConnected(asText(input)),
-  on_disconnected: () => api.onDisconnected(),
-  queue_local_update: (input) => api.queueLocalUpdate(asText(input)),
-  on_snapshot_imported: () => api.onSnapshotImported(),
-  sync_body_files: (input) => api.syncBodyFiles(asText(input)),
-};
 
 export class NativePlugin {
   private readonly instance = api.newInstance();
@@ -53,11 +31,10 @@ export class NativePlugin {
   }
 
   private run(name: string, input: string | Uint8Array): string | Uint8Array {
-    const fn = NATIVE_EXPORTS[name];
-    if (!fn) throw new Error(`function ${name} does not exist`);
+    if (!isExportName(name)) throw new Error(`function ${name} does not exist`);
     return api.withInstance(this.instance, () => {
       api.beginCall();
-      return fn(input);
+      return runExport(name, () => asText(input), () => asBytes(input));
     });
   }
 
@@ -69,7 +46,7 @@ export class NativePlugin {
   }
 
   async functionExists(name: string): Promise<boolean> {
-    return Object.hasOwn(NATIVE_EXPORTS, name);
+    return isExportName(name);
   }
 
   async reset(): Promise<boolean> {
