@@ -22,7 +22,7 @@ import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/pat
 import type { SyncRuntime } from '../runtime';
 import { isSkippedSnapshotPath, normalizeSnapshotEntryPath } from '../snapshot-zip';
 import { SnapshotStore, SnapshotStoreError, type SnapshotInfo } from '../snapshot-store';
-import type { CommandHandler } from './crdt';
+import type { CommandTable } from './table';
 import { CommandError, optionalString, requireString, type Params } from './params';
 import { removeFile, writeBackFile } from './write-back';
 
@@ -197,7 +197,7 @@ function defaultName(rt: SyncRuntime): string {
   return `Snapshot ${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-export const SNAPSHOT_COMMANDS: Record<string, CommandHandler> = {
+export const SNAPSHOT_COMMANDS: CommandTable = {
   ListSnapshots: (rt) =>
     store(rt)
       .list()
