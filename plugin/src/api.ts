@@ -13,7 +13,7 @@ import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
 import { componentOrThrow, runCommand } from './commands';
 import { applyStoredRetention } from './commands/retention';
-import { deviceRegistry } from './devices';
+import { deviceRegistry, startDeviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
@@ -160,7 +160,7 @@ export function init(input: string): void {
   for (const warning of state.loadWarnings) state.reportError(warning);
   if (configError !== null) state.reportError(configError);
   applyStoredRetention(current.runtime);
-  deviceRegistry(state);
+  startDeviceRegistry(state);
   if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
   else if (config.workspace_id !== null && config.workspace_id.trim() !== '') current.runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
   current.runtime.reconcileTransport(params.write_to_disk ?? undefined);

@@ -24,7 +24,16 @@ import type { PluginState } from './state';
 
 const registries = new WeakMap<PluginState, DeviceRegistry>();
 
-/** The registry of a plugin state (created on first use, at init). */
+/**
+ * Starts the device registry of a new plugin state (at init, before any
+ * change): from then on the client ids of local changes are noted, and
+ * written by the next flush.
+ */
+export function startDeviceRegistry(state: PluginState): void {
+  deviceRegistry(state);
+}
+
+/** The registry of a plugin state (created on first use: startDeviceRegistry at init). */
 export function deviceRegistry(state: PluginState): DeviceRegistry {
   let r = registries.get(state);
   if (!r) {

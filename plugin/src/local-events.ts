@@ -177,9 +177,9 @@ export class LocalEvents {
     }
     // The doc keeps its history under the new key; the server's doc of that
     // key has none of it, so its whole state goes out.
-    state.rememberBodyKnowledge(oldKey);
+    state.keepDroppedBodyClocks(oldKey);
     // The doc of a deleted file at the new path is about to be replaced by the moved one.
-    if (state.workspace.getFile(newKey)?.deleted === true) state.rememberBodyKnowledge(newKey);
+    if (state.workspace.getFile(newKey)?.deleted === true) state.keepDroppedBodyClocks(newKey);
     if (state.bodies.has(oldKey) && state.bodies.rename(oldKey, newKey)) state.queueBodyState(newKey);
     state.history.renameDoc(oldKey, newKey);
     const previousParent = state.workspace.getFile(oldKey)?.part_of ?? null;

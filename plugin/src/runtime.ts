@@ -24,7 +24,7 @@ import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
 import type { TransferStatus } from './transfer-progress';
 
-/** Seconds between automatic saves during live sync (binary exports). */
+/** Milliseconds of host time between automatic saves during live sync (binary exports). */
 const AUTOSAVE_INTERVAL_MS = 2000;
 
 export class SyncRuntime {
@@ -127,7 +127,7 @@ export class SyncRuntime {
       if (!this.state.bodies.has(key)) continue;
       this.state.forgetBody(key);
       // What the dropped doc knew is not the server's text: nothing of it may be taken out there.
-      this.state.forgottenBodies.delete(key);
+      this.state.droppedBodyClocks.delete(key);
       dropped.push(key);
     }
     const errors = this.state.save(false, false);

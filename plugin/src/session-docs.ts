@@ -195,7 +195,9 @@ export class PluginSessionDocs implements SessionDocs {
   }
 
   /**
-   * A local file's body goes into its body doc; an empty doc of a linked
+   * The entry point for a body read from a local file (file events, the
+   * folder scan, write-backs); commands that edit a doc directly use
+   * BodyDocManager.setBody. A local file's body goes into its body doc; an empty doc of a linked
    * workspace is seeded only once the server has answered for it (see
    * deferredSeeds), unless the session is active right now.
    *
@@ -211,10 +213,10 @@ export class PluginSessionDocs implements SessionDocs {
       let seed = this.replaceSeeds.get(key);
       if (seed === undefined) {
         const bodies = this.state.bodies;
-        const forgotten = this.state.forgottenBodies.get(key);
-        this.state.forgottenBodies.delete(key);
-        const here = forgotten === undefined ? bodies.knownClocks(key) : null;
-        seed = { known: forgotten ?? here ?? new Map(), oldDocHere: here !== null };
+        const dropped = this.state.droppedBodyClocks.get(key);
+        this.state.droppedBodyClocks.delete(key);
+        const here = dropped === undefined ? bodies.knownClocks(key) : null;
+        seed = { known: dropped ?? here ?? new Map(), oldDocHere: here !== null };
         this.replaceSeeds.set(key, seed);
       }
       this.deferredSeeds.add(key);

@@ -74,11 +74,12 @@ export class PluginState {
   private readonly dirtyBodies = new Set<string>();
   private readonly removedBodies = new Set<string>();
   /**
-   * State vectors of body docs dropped with their files in this run: what
-   * this device knew of a deleted file's text, should a file be written at
-   * that path again (see SessionDocs.setLocalBody).
+   * State vectors (client id -> clock) of body docs dropped or moved away
+   * in this run (filled by keepDroppedBodyClocks): what this device knew of
+   * the text at a key, should a file be written at that path again (see
+   * SessionDocs.setLocalBody).
    */
-  readonly forgottenBodies = new Map<string, Map<number, number>>();
+  readonly droppedBodyClocks = new Map<string, Map<number, number>>();
   /** The body-doc manifest as stored (see saveManifest). */
   private manifest = new Set<string>();
   /** Keys whose stored doc or workspace entry changed since the manifest was last checked. */
@@ -295,14 +296,14 @@ export class PluginState {
   }
 
   /** Keeps what the body doc of `key` holds (its state vector), before it is dropped or moved to another key. */
-  rememberBodyKnowledge(key: string): void {
+  keepDroppedBodyClocks(key: string): void {
     const known = this.bodies.knownClocks(key);
-    if (known !== null) this.forgottenBodies.set(key, known);
+    if (known !== null) this.droppedBodyClocks.set(key, known);
   }
 
   /** A body doc was dropped (file deleted): its stored state goes too. */
   forgetBody(key: string): void {
-    this.rememberBodyKnowledge(key);
+    this.keepDroppedBodyClocks(key);
     this.bodies.remove(key);
     this.dirtyBodies.delete(key);
     this.removedBodies.add(key);

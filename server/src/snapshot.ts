@@ -1,5 +1,5 @@
 /**
- * Workspace snapshot zips (state.md 5.4, server.md 8): the materialised
+ * Workspace snapshot zips (server/README.md, "HTTP API"): the materialised
  * markdown of a workspace, one entry per active file (front matter from the
  * workspace doc + body from its body doc), sorted, Deflate.
  *

@@ -1,5 +1,5 @@
 /**
- * Reading and writing the workspace doc's file table (state.md 5.1): the
+ * Reading and writing the workspace doc's file table (common/src/workspace/schema.ts): the
  * top-level Y.Map `files` maps a normalised workspace-relative key to a JSON
  * string of FileMetadata. Entries are never removed; `deleted: true` is a
  * tombstone. Body docs hold the markdown body in the Y.Text `body`.

@@ -1,5 +1,5 @@
 /**
- * Per-file body documents (state.md 5.2): one Y.Doc per workspace key with a
+ * Per-file body documents (names in common/src/workspace/schema.ts): one Y.Doc per workspace key with a
  * Y.Text `body` (the markdown without front matter) and an unused Y.Map
  * `frontmatter`, like the Diaryx sync crate's `BodyDoc`/`BodyDocManager`.
  *
@@ -217,7 +217,13 @@ export class BodyDocManager {
     return entry.text;
   }
 
-  /** Replaces the body (creating the doc) with a minimal edit. Returns false when the text was already equal. */
+  /**
+   * Replaces the body (creating the doc) with a minimal edit. Returns false
+   * when the text was already equal. This is the raw doc edit, with no sync
+   * policy: a file's text read from the folder goes through
+   * PluginSessionDocs.setLocalBody instead, which decides whether the doc may
+   * take it now (a linked workspace's empty doc waits for the server).
+   */
   setBody(key: string, text: string): boolean {
     const doc = this.getOrCreate(key);
     const ytext = doc.getText(BODY_TEXT_NAME);

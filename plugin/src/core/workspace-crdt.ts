@@ -1,6 +1,6 @@
 /**
  * The workspace Y.Doc: one Y.Map `files`, key = workspace path, value = the
- * FileMetadata JSON text (state.md 5.1), with the behaviour of the Diaryx sync
+ * FileMetadata JSON text (common/src/workspace/schema.ts, metadata.ts), with the behaviour of the Diaryx sync
  * crate's `WorkspaceCrdt` for path-keyed workspaces:
  *
  * - reads normalise and dedupe alias keys (`x`, `./x`, `/x`), skip temp files
