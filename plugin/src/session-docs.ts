@@ -14,6 +14,7 @@ import { normalizeSyncKey } from '../../common/src/workspace/paths';
 import type { WorkspaceDisk } from './disk';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
+import { afterDeletedTextRemoved, deferredSeedOutcome, planLocalBody, reusedPathEdit } from './reconcile';
 
 /**
  * Host calls one body SyncStep1 may cost: reading the stored doc, checking
@@ -209,7 +210,13 @@ export class PluginSessionDocs implements SessionDocs {
    */
   setLocalBody(key: string, body: string): boolean {
     const meta = this.state.workspace.getFile(key);
-    if (this.state.workspaceId !== null && meta !== null && meta.deleted) {
+    const plan = planLocalBody({
+      linked: this.state.workspaceId !== null,
+      entryDeleted: meta !== null && meta.deleted,
+      online: this.online,
+      docEmpty: () => this.bodyIsEmpty(key),
+    });
+    if (plan === 'replace-deleted') {
       let seed = this.replaceSeeds.get(key);
       if (seed === undefined) {
         const bodies = this.state.bodies;
@@ -222,12 +229,12 @@ export class PluginSessionDocs implements SessionDocs {
       this.deferredSeeds.add(key);
       // Text the server has not seen: a remote delete meanwhile must keep the file.
       this.offlineEdits.add(key);
-      // No character of the deleted file's text may carry the new text.
-      if (seed.oldDocHere) this.state.bodies.replaceBody(key, body);
-      else if (!this.bodyIsEmpty(key)) this.state.bodies.setBody(key, body);
+      const edit = reusedPathEdit({ oldDocHere: seed.oldDocHere, docEmpty: () => this.bodyIsEmpty(key) });
+      if (edit === 'replace-whole') this.state.bodies.replaceBody(key, body);
+      else if (edit === 'minimal-edit') this.state.bodies.setBody(key, body);
       return true;
     }
-    if (this.state.workspaceId !== null && !this.online() && this.bodyIsEmpty(key)) {
+    if (plan === 'wait-for-server') {
       this.deferredSeeds.add(key);
       this.offlineEdits.add(key);
       return true;
@@ -307,10 +314,9 @@ export class PluginSessionDocs implements SessionDocs {
       this.replaceDeletedText(key, diskBody, replaced.known, mine);
       return;
     }
-    if (diskBody === null || diskBody === '') return;
-    const serverBody = this.state.bodies.getBody(key);
-    if (serverBody === '') this.state.bodies.setBody(key, diskBody);
-    else if (serverBody !== diskBody) this.disk.writeConflictCopy(key, diskBody);
+    const outcome = deferredSeedOutcome(diskBody, () => this.state.bodies.getBody(key));
+    if (outcome === 'seed') this.state.bodies.setBody(key, diskBody!);
+    else if (outcome === 'conflict-copy') this.disk.writeConflictCopy(key, diskBody!);
   }
 
   /**
@@ -325,12 +331,9 @@ export class PluginSessionDocs implements SessionDocs {
     if (diskBody === null) return;
     const bodies = this.state.bodies;
     const foreign = bodies.deleteKnownText(key, known, mine);
-    if (foreign.trim() === '') {
-      if (diskBody !== bodies.getBody(key)) bodies.setBody(key, diskBody);
-      return;
-    }
-    const merged = bodies.getBody(key);
-    if (diskBody !== '' && !merged.includes(diskBody)) this.disk.writeConflictCopy(key, diskBody);
+    const outcome = afterDeletedTextRemoved(diskBody, foreign, bodies.getBody(key));
+    if (outcome === 'set') bodies.setBody(key, diskBody);
+    else if (outcome === 'conflict-copy') this.disk.writeConflictCopy(key, diskBody);
   }
 
   clearBodySynced(key: string): void {
