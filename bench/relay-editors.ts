@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { encodeFrame } from '../common/src/wire/frame';
 import { encodeSyncStep1, encodeSyncUpdate } from '../common/src/wire/sync';
+import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 import { spawnCli } from '../test/server/helpers/child';
 
 /** A token for `user` from the server's CLI (`token create`), on that server's data folder. */
@@ -67,7 +68,7 @@ export async function connectEditors(wsUrls: string[], token: string, docId: str
             let update: Uint8Array | null = null;
             const capture = (u: Uint8Array) => (update = u);
             docs[i].on('update', capture);
-            docs[i].getText('body').insert(0, `${i}:${next}\n`);
+            docs[i].getText(BODY_TEXT_NAME).insert(0, `${i}:${next}\n`);
             docs[i].off('update', capture);
             const frame = encodeFrame(docId, encodeSyncUpdate(update!));
             sentAt.set(Buffer.from(frame).toString('base64'), performance.now());

@@ -23,6 +23,7 @@ import type { Ledger } from './actions';
 import { containsToken, splitFile, TOKEN_RE } from './content';
 import { WORKSPACE_ID, folderSnapshot, type Device } from './device';
 import type { SimServer } from './sim-server';
+import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 
 export interface Failure {
   kind: string;
@@ -140,7 +141,7 @@ export async function checkConvergence(
   const finalText = new Map<string, string>();
   for (const key of active) {
     const serverBody = server.doc(bodyDocId(WORKSPACE_ID, key));
-    const serverText = serverBody.getText('body').toString();
+    const serverText = serverBody.getText(BODY_TEXT_NAME).toString();
     const serverSv = svText(Y.decodeStateVector(Y.encodeStateVector(serverBody)));
     serverBody.destroy();
     finalText.set(key, serverText);

@@ -9,8 +9,8 @@
  * Text positions are counted in code points, so an edit never splits a
  * surrogate pair (a user's editor would not either).
  */
-import { parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from '../plugin/src/core/frontmatter';
-import { emptyMetadata, type FileMetadata } from '../plugin/src/core/metadata';
+import { parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from '../common/src/workspace/frontmatter';
+import { emptyMetadata, type FileMetadata } from '../common/src/workspace/metadata';
 import type { Prng } from './prng';
 
 const FOLDERS = ['', '', 'notes', 'journal/2026', 'Ünïcode', 'deep/a/b'];

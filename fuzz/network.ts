@@ -20,6 +20,7 @@ import type { Prng } from './prng';
 import type { ServerSide, SimServer } from './sim-server';
 import { SERVER_URL } from './sim-server';
 import { decodeBase64 } from '../common/src/base64';
+import { reconnectDelay } from '../common/src/host/backoff';
 
 export interface NetConfig {
   /** Largest delivery delay in simulated ms. */
@@ -84,11 +85,6 @@ export interface NetStats {
   handshakeDrops: number;
   serverCloses: number;
   failedOpens: number;
-}
-
-/** Reconnect delay before attempt `attempt` (WsBridge's backoff). */
-export function reconnectDelay(attempt: number): number {
-  return Math.min(1000 * 1.5 ** Math.max(0, attempt - 1), 30_000);
 }
 
 export class Network {

@@ -25,8 +25,8 @@ import { decodeBase64, encodeBase64 } from '../common/src/base64';
 import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
 import { hasPendingStructs } from '../common/src/wire/sync';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
-import { renderFileMarkdown } from '../plugin/src/core/frontmatter';
-import { compareKeys } from '../plugin/src/core/paths';
+import { renderFileMarkdown } from '../common/src/workspace/frontmatter';
+import { compareKeys } from '../common/src/workspace/paths';
 import { AuthStore, authExtension } from '../server/src/auth';
 import { Connection } from '../server/src/connection';
 import { openDatabase, type SqliteDatabase } from '../server/src/db';
@@ -39,6 +39,7 @@ import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapt
 import { SqliteStorage } from '../server/src/storage/sqlite';
 import { SyncCore } from '../server/src/sync-core';
 import { activeWorkspaceFiles, readBodyText } from '../server/src/workspace-files';
+import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 
 /** What the network does with the server side of one connection. */
 export interface ServerLinkHandlers {
@@ -298,7 +299,7 @@ export class SimServer {
   /** The body text of a loaded body doc, or null when it is not in memory. */
   loadedBodyText(docId: string): string | null {
     const loaded = this.loadedDocs.get(docId);
-    return loaded ? loaded.ydoc.getText('body').toString() : null;
+    return loaded ? loaded.ydoc.getText(BODY_TEXT_NAME).toString() : null;
   }
 
   /** The state vector of a loaded doc, or null when it is not in memory. */

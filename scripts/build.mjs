@@ -14,7 +14,10 @@
 //   --keep-debug        keep line numbers in the bytecode (the bundle is minified, so
 //                       they rarely help; stripped by default: ~300 KB smaller)
 //   --report FILE       write sizes and timings as JSON
+//   --force             build even when no input changed (by default a build whose
+//                       inputs are unchanged reuses the cached output: build/cache.mjs)
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +26,7 @@ import { CFLAGS, engineObjects, nativeCompiler } from './build/quickjs.mjs';
 import { bundle, declaredHostFunctions, programText, writeGenC } from './build/generate.mjs';
 import { checkInterface } from './build/interface.mjs';
 import { buildKernel } from './build/kernel.mjs';
+import { buildKey, OutputCache } from './build/cache.mjs';
 
 /** Shadow stack reserved by the linker; the JS limit in extism_runtime.c is below it. */
 const STACK_SIZE = 512 * 1024;
@@ -38,6 +42,7 @@ const { values: opts } = parseArgs({
     report: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     'keep-debug': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
   },
 });
 
@@ -69,13 +74,35 @@ const declared = declaredHostFunctions(path.resolve(opts.abi));
 const hostNames = declared.filter((name) => new RegExp(`\\b${name}\\b`).test(code));
 fs.writeFileSync(path.join(work, 'bundle.js'), code);
 
+const writeReport = (fields) => {
+  if (opts.report) fs.writeFileSync(opts.report, JSON.stringify({ out: opts.out, exportNames, hostNames, timings, ...fields }, null, 2));
+};
+const program = programText(code);
+const cache = new OutputCache(work);
+const key = buildKey({
+  program: createHash('sha256').update(program).digest('hex'),
+  exportNames,
+  hostNames,
+  engine: engine.objects.map((o) => path.relative(CACHE, o)),
+  compiler: path.relative(CACHE, nativeCompiler()),
+  options: { wizer: !opts['no-wizer'], opt: !opts['no-opt'], keepDebug: opts['keep-debug'], STACK_SIZE, WASM_FEATURES },
+});
+const cached = opts.force ? null : cache.lookup(key);
+if (cached) {
+  fs.copyFileSync(cached.wasm, opts.out);
+  await step('interface check', () => checkInterface(opts.out, { exportNames, hostNames, preinitialised: !opts['no-wizer'] }));
+  log(`[build] ${path.relative(ROOT, path.resolve(opts.out))}: inputs unchanged, cached output reused (${cached.record.size} bytes; --force rebuilds)`);
+  writeReport({ size: cached.record.size, sizeBeforeOpt: cached.record.sizeBeforeOpt, wizer: !opts['no-wizer'], cached: true });
+  process.exit(0);
+}
+
 const genC = path.join(work, 'gen.c');
 const genO = path.join(work, 'gen.o');
 const raw = path.join(work, 'raw.wasm');
 const bytecode = await step('bytecode', () => {
   const js = path.join(work, 'program.js');
   const bin = path.join(work, 'program.bin');
-  fs.writeFileSync(js, programText(code));
+  fs.writeFileSync(js, program);
   run(nativeCompiler(), [js, bin, ...(opts['keep-debug'] ? [] : ['--strip-debug'])]);
   return fs.readFileSync(bin);
 });
@@ -115,9 +142,5 @@ fs.copyFileSync(current, opts.out);
 const size = fs.statSync(opts.out).size;
 await step('interface check', () => checkInterface(opts.out, { exportNames, hostNames, preinitialised: !opts['no-wizer'] }));
 log(`[build] ${path.relative(ROOT, path.resolve(opts.out))}: ${size} bytes (before wasm-opt ${sizeBeforeOpt}); exports ${exportNames.length}, host functions ${hostNames.length}`);
-if (opts.report) {
-  fs.writeFileSync(
-    opts.report,
-    JSON.stringify({ out: opts.out, size, sizeBeforeOpt, wizer: !opts['no-wizer'], exportNames, hostNames, timings }, null, 2),
-  );
-}
+cache.store(key, opts.out, { size, sizeBeforeOpt });
+writeReport({ size, sizeBeforeOpt, wizer: !opts['no-wizer'], cached: false });

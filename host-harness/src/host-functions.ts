@@ -14,13 +14,13 @@
  * answers them (see HostFamily), so the plugin can be tested against each.
  */
 import { decodeBase64, encodeBase64 } from '../../common/src/base64';
-import { ALL_HOST_FUNCTIONS, type HostCallRecord, type HostLogLevel, type HttpRequest, type HttpResponse, type WsRequest, type WsResponse } from './host-types';
+import { ALL_HOST_FUNCTIONS } from '../../common/src/host/host-functions';
+import { type HostCallRecord, type HostLogLevel, type HttpRequest, type HttpResponse, type WsRequest, type WsResponse } from './host-types';
 import { SecretStore } from './secret-store';
 import { PluginStorage, StorageQuotaError } from './plugin-storage';
 import { syncHttpRequest } from './sync-http';
-import { PathRefusedError, WorkspaceFs, sha256Hex } from './workspace-fs';
-
-export { ALL_HOST_FUNCTIONS };
+import { PathRefusedError } from '../../common/src/host/paths';
+import { WorkspaceFs, sha256Hex } from './workspace-fs';
 
 export type HostFunction = (input: string) => string;
 

@@ -7,7 +7,7 @@
  * strings the wasm build sends.
  */
 import * as api from '../../plugin/src/api';
-import { buildManifest } from '../../plugin/src/manifest';
+import { isExportName, runExport } from '../../plugin/src/exports';
 import type { RawHostCall } from '../../plugin/src/host/bridge';
 
 export interface NativeOutput {
@@ -31,32 +31,11 @@ export class NativePlugin {
   }
 
   private run(name: string, input: string | Uint8Array): string | Uint8Array {
-    return api.withInstance(this.instance, () => this.dispatch(name, input));
-  }
-
-  private dispatch(name: string, input: string | Uint8Array): string | Uint8Array {
-    const a = api;
-    a.beginCall();
-    const text = () => asText(input);
-    switch (name) {
-      case 'manifest': return JSON.stringify(buildManifest());
-      case 'init': a.init(text()); return '';
-      case 'shutdown': a.shutdown(); return '';
-      case 'handle_command': return a.handleCommand(text());
-      case 'execute_typed_command': return a.executeTypedCommand(text());
-      case 'get_component_html': return a.getComponentHtml(text());
-      case 'on_event': a.onEvent(text()); return '';
-      case 'get_config': return a.getConfig();
-      case 'set_config': a.setConfig(text()); return '';
-      case 'handle_binary_message': return a.handleBinaryMessage(asBytes(input));
-      case 'handle_text_message': return a.handleTextMessage(text());
-      case 'on_connected': return a.onConnected(text());
-      case 'on_disconnected': return a.onDisconnected();
-      case 'queue_local_update': return a.queueLocalUpdate(text());
-      case 'on_snapshot_imported': return a.onSnapshotImported();
-      case 'sync_body_files': return a.syncBodyFiles(text());
-      default: throw new Error(`function ${name} does not exist`);
-    }
+    if (!isExportName(name)) throw new Error(`function ${name} does not exist`);
+    return api.withInstance(this.instance, () => {
+      api.beginCall();
+      return runExport(name, () => asText(input), () => asBytes(input));
+    });
   }
 
   /** Same contract as the Extism plugin's `call`: output, or a thrown error with the message. */
@@ -67,12 +46,7 @@ export class NativePlugin {
   }
 
   async functionExists(name: string): Promise<boolean> {
-    try {
-      this.run(name === 'manifest' ? name : '__probe__', '');
-      return true;
-    } catch {
-      return name === 'manifest';
-    }
+    return isExportName(name);
   }
 
   async reset(): Promise<boolean> {

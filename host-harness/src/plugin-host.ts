@@ -24,17 +24,10 @@ import { createEngine } from './engines/create';
 import { EngineCallError, engineFromEnv, type EngineInstance, type EngineName, type HostFailureMode } from './engines/engine';
 import type { HostFunctionTable } from './host-functions';
 import type { CommandResponse } from './host-types';
+import { ENVELOPE_EXPORT_NAMES } from '../../plugin/src/exports';
 
-/** Exports that return an action envelope. */
-export const ENVELOPE_EXPORTS: ReadonlySet<string> = new Set([
-  'handle_binary_message',
-  'handle_text_message',
-  'on_connected',
-  'on_disconnected',
-  'queue_local_update',
-  'on_snapshot_imported',
-  'sync_body_files',
-]);
+/** Exports that return an action envelope (the plugin's export table). */
+export const ENVELOPE_EXPORTS: ReadonlySet<string> = new Set(ENVELOPE_EXPORT_NAMES);
 
 /** A plugin export failed (an Extism error or a trap). */
 export class PluginCallError extends Error {

@@ -10,7 +10,7 @@
  *   becomes its owner) or another user's; after the first connection the
  *   list is asked again to tell the two apart.
  */
-import { normalizeServerBase } from './ws-bridge';
+import { httpBase } from '../../common/src/host/server-url';
 
 export type AccessCheck =
   | { kind: 'owned' }
@@ -19,13 +19,6 @@ export type AccessCheck =
   | { kind: 'refused'; status: number }
   | { kind: 'unreachable'; reason: string }
   | { kind: 'not-a-server'; detail: string };
-
-/** The HTTP base of a server URL (ws -> http, `/sync2` stripped). */
-export function httpBase(serverUrl: string): string {
-  return normalizeServerBase(serverUrl)
-    .replace(/^ws:\/\//i, 'http://')
-    .replace(/^wss:\/\//i, 'https://');
-}
 
 function networkReason(e: unknown): string {
   const cause = (e as { cause?: NodeJS.ErrnoException & { hostname?: string } }).cause;

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
+import { splitFrontmatter } from '../../common/src/workspace/frontmatter';
 import type { FolderEvent } from './folder-watcher';
 import type { WsBridgeStatus } from './ws-bridge';
 

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
-import { splitFrontmatter } from '../../plugin/src/core/frontmatter';
+import { splitFrontmatter } from '../../common/src/workspace/frontmatter';
 import { AttachmentSync, type AttachmentActivity } from './attachments/attachment-sync';
 import type { HttpRequest } from './host-types';
 import { syncHttpRequest } from './sync-http';

@@ -3,40 +3,17 @@
  * normalisation, confinement to the folder (no `..`, no symlink escapes),
  * atomic writes and recursive listings.
  *
- * Path rules: `\` is treated as `/`; leading `./` and `/` are stripped; empty
- * and `.` components are dropped; any `..` component is refused. A path whose
- * real location (after following symlinks) lies outside the folder is refused
- * the same way.
+ * Path rules: common/src/host/paths.ts; in addition, a path whose real
+ * location (after following symlinks) lies outside the folder is refused the
+ * same way.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-
-/** A path the workspace refuses: traversal, an absolute escape or a symlink out of the folder. */
-export class PathRefusedError extends Error {
-  override name = 'PathRefusedError';
-  constructor(readonly requested: string) {
-    super(`Path traversal not allowed: ${requested}`);
-  }
-}
+import { normalizeWorkspacePath, PathRefusedError } from '../../common/src/host/paths';
 
 /** Name prefix of the temp files the atomic writer creates (dot files, never synced). */
 export const TEMP_PREFIX = '.diaryx-tmp-';
-
-/**
- * Normalises a host-function path to workspace-relative form (`a/b.md`; `''`
- * is the folder itself). Throws PathRefusedError for any `..` component.
- */
-export function normalizeWorkspacePath(input: string): string {
-  const parts: string[] = [];
-  for (const part of input.replace(/\\/g, '/').split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') throw new PathRefusedError(input);
-    if (part.includes('\0')) throw new PathRefusedError(input);
-    parts.push(part);
-  }
-  return parts.join('/');
-}
 
 function isInside(root: string, target: string): boolean {
   if (target === root) return true;

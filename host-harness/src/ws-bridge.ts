@@ -24,6 +24,8 @@
  */
 import WebSocket from 'ws';
 import { Base64Error, decodeBase64 } from '../../common/src/base64';
+import { reconnectDelay } from '../../common/src/host/backoff';
+import { syncSocketUrl } from '../../common/src/host/server-url';
 import type { WsRequest, WsResponse } from './host-types';
 
 /** What the bridge needs from a plugin: queued export calls. */
@@ -74,34 +76,6 @@ export interface WsBridgeOptions {
 }
 
 const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
-
-/** Reconnect delay before attempt `attempt` (1-based). */
-export function reconnectDelay(attempt: number, baseMs = 1000, factor = 1.5, maxMs = 30_000): number {
-  return Math.min(baseMs * factor ** Math.max(0, attempt - 1), maxMs);
-}
-
-/** Strips trailing `/`, `/sync2` and `/sync` repeatedly and maps http(s) to ws(s). */
-export function normalizeServerBase(serverUrl: string): string {
-  let base = serverUrl.trim();
-  for (;;) {
-    const before = base;
-    base = base.replace(/\/+$/, '');
-    if (base.endsWith('/sync2')) base = base.slice(0, -'/sync2'.length);
-    else if (base.endsWith('/sync')) base = base.slice(0, -'/sync'.length);
-    if (base === before) break;
-  }
-  if (/^http:\/\//i.test(base)) base = `ws://${base.slice(7)}`;
-  else if (/^https:\/\//i.test(base)) base = `wss://${base.slice(8)}`;
-  return base;
-}
-
-/** The sync WebSocket URL for a workspace. */
-export function buildSyncUrl(serverUrl: string, workspaceId: string, token?: string | null, session?: string | null): string {
-  let url = `${normalizeServerBase(serverUrl)}/sync2?workspace_id=${encodeURIComponent(workspaceId)}`;
-  if (token) url += `&token=${encodeURIComponent(token)}`;
-  if (session) url += `&session=${encodeURIComponent(session)}`;
-  return url;
-}
 
 interface Connection {
   key: string;
@@ -196,7 +170,7 @@ export class WsBridge {
     if (this.conn && this.conn.key === key) return { ok: true };
     let url: string;
     try {
-      url = buildSyncUrl(req.server_url, req.workspace_id, token, session);
+      url = syncSocketUrl(req.server_url, req.workspace_id, token, session);
       const protocol = new URL(url).protocol;
       if (protocol !== 'ws:' && protocol !== 'wss:') return fail(`unsupported server_url scheme: ${protocol}`);
     } catch {
@@ -311,7 +285,7 @@ export class WsBridge {
       if (conn.stopped) return;
       this.callback('on_disconnected', '');
       this.s.attempt += 1;
-      const delay = reconnectDelay(this.s.attempt, this.options.baseDelayMs, this.options.backoffFactor, this.options.maxDelayMs);
+      const delay = reconnectDelay(this.s.attempt, { baseMs: this.options.baseDelayMs, factor: this.options.backoffFactor, maxMs: this.options.maxDelayMs });
       this.s.nextDelayMs = delay;
       conn.timer = setTimeout(() => this.open(conn), delay);
       this.setState('backoff');

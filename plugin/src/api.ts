@@ -13,7 +13,7 @@ import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
 import { componentOrThrow, runCommand } from './commands';
 import { applyStoredRetention } from './commands/retention';
-import { deviceRegistry } from './devices';
+import { deviceRegistry, startDeviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
@@ -156,11 +156,11 @@ export function init(input: string): void {
     current.runtime.state.destroy();
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
+  current.runtime = new SyncRuntime(h, state);
   for (const warning of state.loadWarnings) state.reportError(warning);
   if (configError !== null) state.reportError(configError);
-  current.runtime = new SyncRuntime(h, state);
   applyStoredRetention(current.runtime);
-  deviceRegistry(state);
+  startDeviceRegistry(state);
   if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
   else if (config.workspace_id !== null && config.workspace_id.trim() !== '') current.runtime.ensureSession(config.workspace_id, params.write_to_disk ?? true);
   current.runtime.reconcileTransport(params.write_to_disk ?? undefined);
@@ -212,16 +212,26 @@ function parseCommandRequest(input: string, nameField: 'command' | 'type'): { co
   return { command: o[nameField] as string, params: o.params ?? null };
 }
 
+/** Runs a command; a command that changed the docs has them stored before it returns. */
+function runAndSave(command: string, params: unknown): CommandResponse {
+  const changesBefore = current.runtime?.state.changeCount ?? null;
+  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
+  const rt = current.runtime;
+  if (rt) {
+    deviceRegistry(rt.state).flush();
+    rt.execute([]);
+    // Documents now (as after on_event); the history at most every autosave interval.
+    // Read-only commands (the status bar polls) write nothing.
+    if (rt.state.changeCount !== changesBefore && rt.state.docsDirty) rt.state.save(false, false);
+    rt.autosave();
+  }
+  return response;
+}
+
 /** The Diaryx host polls and clicks through these; state-changing commands save afterwards. */
 export function handleCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'command');
-  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
-  if (current.runtime) {
-    deviceRegistry(current.runtime.state).flush();
-    current.runtime.execute([]);
-    current.runtime.autosave();
-  }
-  return JSON.stringify(response);
+  return JSON.stringify(runAndSave(command, params));
 }
 
 /**
@@ -232,9 +242,8 @@ export function handleCommand(input: string): string {
  */
 export function executeTypedCommand(input: string): string {
   const { command, params } = parseCommandRequest(input, 'type');
-  const response = respond(() => runCommand(bridge(), current.runtime, command, params));
+  const response = runAndSave(command, params);
   if (!response.success) throw new Error(response.error ?? 'command failed');
-  current.runtime?.execute([]);
   return JSON.stringify({ type: 'PluginResult', data: response.data });
 }
 

@@ -4,6 +4,7 @@
  * Patch semantics, server URL normalisation and the resolution order
  * (params, then config, then the host's runtime context) follow the Rust plugin.
  */
+import { normalizeServerBase } from '../../common/src/host/server-url';
 import type { HostBridge } from './host/bridge';
 
 export const CONFIG_KEY = 'sync.extism.config';
@@ -55,16 +56,6 @@ export function applyConfigPatch(config: SyncConfig, patch: unknown): SyncConfig
     else if (typeof v === 'string') next[k] = v.trim() === '' ? null : v.trim();
   }
   return next;
-}
-
-/** Trims, drops trailing slashes, then strips trailing `/sync2` and `/sync` repeatedly. */
-export function normalizeServerBase(url: string): string {
-  let base = url.trim().replace(/\/+$/, '');
-  for (;;) {
-    if (base.endsWith('/sync2')) base = base.slice(0, -6).replace(/\/+$/, '');
-    else if (base.endsWith('/sync')) base = base.slice(0, -5).replace(/\/+$/, '');
-    else return base;
-  }
 }
 
 function stringParam(params: unknown, key: string): string | null {

@@ -16,16 +16,24 @@
  * with the most structs in the entry's update.
  */
 import * as Y from 'yjs';
+import { DEVICES_MAP_NAME } from '../../common/src/workspace/schema';
 import { clientIdBlock } from './core/client-ids';
 import { ORIGIN_LOCAL } from './core/origin';
 import type { HistoryEntry } from './core/history';
 import type { PluginState } from './state';
 
-export const DEVICES_MAP_NAME = 'devices';
-
 const registries = new WeakMap<PluginState, DeviceRegistry>();
 
-/** The registry of a plugin state (created on first use, at init). */
+/**
+ * Starts the device registry of a new plugin state (at init, before any
+ * change): from then on the client ids of local changes are noted, and
+ * written by the next flush.
+ */
+export function startDeviceRegistry(state: PluginState): void {
+  deviceRegistry(state);
+}
+
+/** The registry of a plugin state (created on first use: startDeviceRegistry at init). */
 export function deviceRegistry(state: PluginState): DeviceRegistry {
   let r = registries.get(state);
   if (!r) {

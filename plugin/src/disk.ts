@@ -8,10 +8,10 @@
  * (or its body doc) holds changes the other devices have not seen, the delete
  * is turned into a restore of the file with those changes (see applyDelete).
  */
-import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from './core/frontmatter';
-import { metadataContentEqual, metadataEqual, type FileMetadata } from './core/metadata';
-import { isTempFile, normalizeSyncPath } from './core/paths';
-import { renderFaithful, sameStatedMetadata, withSourceFrontmatter } from './core/source-frontmatter';
+import { bodyForWrite, mergeWithDisk, parseDiskFrontmatter, parseFileMarkdown, renderFileMarkdown, splitFrontmatter } from '../../common/src/workspace/frontmatter';
+import { metadataContentEqual, metadataEqual, type FileMetadata } from '../../common/src/workspace/metadata';
+import { isTempFile, normalizeSyncPath } from '../../common/src/workspace/paths';
+import { renderFaithful, sameStatedMetadata, withSourceFrontmatter } from '../../common/src/workspace/source-frontmatter';
 import { FileTooLargeError, MAX_SYNCED_FILE_BYTES, oversize } from './file-limits';
 import { HostError } from './host/bridge';
 import type { PluginState } from './state';
@@ -100,7 +100,7 @@ export class WorkspaceDisk {
       timed = false;
       return this.state.now();
     });
-    // The block as written goes along, so other devices write the same bytes (core/source-frontmatter).
+    // The block as written goes along, so other devices write the same bytes (common/src/workspace/source-frontmatter.ts).
     const metadata = withSourceFrontmatter(parsed.metadata, text);
     this.knownMetadata.set(key, metadata);
     return { metadata, body: parsed.body, timed };

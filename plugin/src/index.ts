@@ -1,14 +1,13 @@
 /// <reference types="@extism/js-pdk" />
 /// <reference path="./abi.d.ts" />
 /**
- * The plugin's exports: this module's named exports are exactly the wasm
- * exports (the build generates one `() -> i32` export per name). Each is a
- * thin adapter: read the Extism input, call the plugin API, write the output.
- * JSON exports return "" on success unless they return data; binary exports
- * return the action envelope.
+ * The plugin's wasm exports: this module's named exports are exactly the wasm
+ * exports (the build generates one `() -> i32` export per name), one per entry
+ * of the export table (exports.ts). Each reads the Extism input, runs its
+ * entry and writes the output: a string (JSON or "") or the action envelope.
  */
-import { buildManifest } from './manifest';
 import * as api from './api';
+import { runExport, type ExportName } from './exports';
 import { extismHostCall } from './host/extism-call';
 
 api.useHost(extismHostCall);
@@ -18,102 +17,29 @@ function outputBytes(bytes: Uint8Array): number {
   return 0;
 }
 
-/**
- * The manifest never changes: serialised while the module is pre-initialised,
- * so a host's first call (usually this one) runs as little code as possible
- * (every wasm function a call reaches is compiled on that first use).
- */
-const MANIFEST_JSON = JSON.stringify(buildManifest());
-
-export function manifest(): number {
-  api.beginCall();
-  Host.outputString(MANIFEST_JSON);
-  return 0;
+function wasmExport(name: ExportName): () => number {
+  return () => {
+    api.beginCall();
+    const out = runExport(name, () => Host.inputString(), () => new Uint8Array(Host.inputBytes()));
+    if (typeof out !== 'string') return outputBytes(out);
+    Host.outputString(out);
+    return 0;
+  };
 }
 
-export function init(): number {
-  api.beginCall();
-  api.init(Host.inputString());
-  Host.outputString('');
-  return 0;
-}
-
-export function shutdown(): number {
-  api.beginCall();
-  api.shutdown();
-  Host.outputString('');
-  return 0;
-}
-
-export function handle_command(): number {
-  api.beginCall();
-  Host.outputString(api.handleCommand(Host.inputString()));
-  return 0;
-}
-
-export function execute_typed_command(): number {
-  api.beginCall();
-  Host.outputString(api.executeTypedCommand(Host.inputString()));
-  return 0;
-}
-
-export function get_component_html(): number {
-  api.beginCall();
-  Host.outputString(api.getComponentHtml(Host.inputString()));
-  return 0;
-}
-
-export function on_event(): number {
-  api.beginCall();
-  api.onEvent(Host.inputString());
-  Host.outputString('');
-  return 0;
-}
-
-export function get_config(): number {
-  api.beginCall();
-  Host.outputString(api.getConfig());
-  return 0;
-}
-
-export function set_config(): number {
-  api.beginCall();
-  api.setConfig(Host.inputString());
-  Host.outputString('');
-  return 0;
-}
-
-export function handle_binary_message(): number {
-  api.beginCall();
-  return outputBytes(api.handleBinaryMessage(new Uint8Array(Host.inputBytes())));
-}
-
-export function handle_text_message(): number {
-  api.beginCall();
-  return outputBytes(api.handleTextMessage(Host.inputString()));
-}
-
-export function on_connected(): number {
-  api.beginCall();
-  return outputBytes(api.onConnected(Host.inputString()));
-}
-
-export function on_disconnected(): number {
-  api.beginCall();
-  return outputBytes(api.onDisconnected());
-}
-
-export function queue_local_update(): number {
-  api.beginCall();
-  return outputBytes(api.queueLocalUpdate(Host.inputString()));
-}
-
-export function on_snapshot_imported(): number {
-  api.beginCall();
-  return outputBytes(api.onSnapshotImported());
-}
-
-export function sync_body_files(): number {
-  api.beginCall();
-  return outputBytes(api.syncBodyFiles(Host.inputString()));
-}
+export const manifest = wasmExport('manifest');
+export const init = wasmExport('init');
+export const shutdown = wasmExport('shutdown');
+export const handle_command = wasmExport('handle_command');
+export const execute_typed_command = wasmExport('execute_typed_command');
+export const get_component_html = wasmExport('get_component_html');
+export const on_event = wasmExport('on_event');
+export const get_config = wasmExport('get_config');
+export const set_config = wasmExport('set_config');
+export const handle_binary_message = wasmExport('handle_binary_message');
+export const handle_text_message = wasmExport('handle_text_message');
+export const on_connected = wasmExport('on_connected');
+export const on_disconnected = wasmExport('on_disconnected');
+export const queue_local_update = wasmExport('queue_local_update');
+export const on_snapshot_imported = wasmExport('on_snapshot_imported');
+export const sync_body_files = wasmExport('sync_body_files');

@@ -13,8 +13,8 @@
  * - file_opened {path}: ask the session to sync that body now.
  * Events for files that do not exist are logged and change nothing.
  */
-import { PathError } from './core/paths';
-import type { FileMetadata } from './core/metadata';
+import { PathError } from '../../common/src/workspace/paths';
+import type { FileMetadata } from '../../common/src/workspace/metadata';
 import { ORIGIN_LOCAL } from './core/origin';
 import { localMetadataUnchanged } from './disk';
 import { FileTooLargeError } from './file-limits';
@@ -177,9 +177,9 @@ export class LocalEvents {
     }
     // The doc keeps its history under the new key; the server's doc of that
     // key has none of it, so its whole state goes out.
-    state.rememberBodyKnowledge(oldKey);
+    state.keepDroppedBodyClocks(oldKey);
     // The doc of a deleted file at the new path is about to be replaced by the moved one.
-    if (state.workspace.getFile(newKey)?.deleted === true) state.rememberBodyKnowledge(newKey);
+    if (state.workspace.getFile(newKey)?.deleted === true) state.keepDroppedBodyClocks(newKey);
     if (state.bodies.has(oldKey) && state.bodies.rename(oldKey, newKey)) state.queueBodyState(newKey);
     state.history.renameDoc(oldKey, newKey);
     const previousParent = state.workspace.getFile(oldKey)?.part_of ?? null;

@@ -4,32 +4,10 @@
  * with alphabetically ordered keys, as serde_json::Value serialises them).
  * manifest.yaml at the repository root describes the same plugin for people.
  */
+import { ADVERTISED_COMMANDS } from './commands/table';
 
 export const PLUGIN_ID = 'diaryx.sync';
 export const PLUGIN_VERSION = '0.1.6';
-
-/** Commands advertised in the manifest, in the original order. */
-export const ADVERTISED_COMMANDS: readonly string[] = [
-  'GetSyncState', 'GetFullState', 'ApplyRemoteUpdate', 'GetMissingUpdates', 'SaveCrdtState',
-  'GetCrdtFile', 'SetCrdtFile', 'ListCrdtFiles', 'GetBodyContent', 'SetBodyContent', 'ResetBodyDoc',
-  'GetBodySyncState', 'GetBodyFullState', 'ApplyBodyUpdate', 'GetBodyMissingUpdates', 'SaveBodyDoc',
-  'SaveAllBodyDocs', 'ListLoadedBodyDocs', 'UnloadBodyDoc', 'CreateSyncStep1', 'HandleSyncMessage',
-  'CreateUpdateMessage', 'ConfigureSyncHandler', 'GetStoragePath', 'GetCanonicalPath',
-  'ApplyRemoteWorkspaceUpdateWithEffects', 'ApplyRemoteBodyUpdateWithEffects', 'HandleWorkspaceSyncMessage',
-  'HandleCrdtState', 'CreateWorkspaceSyncStep1', 'CreateWorkspaceUpdate', 'InitBodySync', 'CloseBodySync',
-  'HandleBodySyncMessage', 'CreateBodySyncStep1', 'CreateBodyUpdate', 'IsSyncComplete', 'IsWorkspaceSynced',
-  'IsBodySynced', 'MarkSyncComplete', 'GetActiveSyncs', 'TrackContent', 'IsEcho', 'ClearTrackedContent',
-  'ResetSyncState', 'TriggerWorkspaceSync', 'GetHistory', 'GetFileHistory', 'RestoreVersion',
-  'GetVersionDiff', 'GetStateAt', 'InitializeWorkspaceCrdt', 'SyncFocusedFileNow',
-  'GetSyncStatus', 'GetProviderStatus', 'ListRemoteWorkspaces', 'LinkWorkspace',
-  'UploadWorkspaceSnapshot', 'UnlinkWorkspace', 'DownloadWorkspace', 'get_component_html', 'get_config',
-  'set_config', 'NsCreateNamespace', 'NsListNamespaces', 'NsPutObject', 'NsGetObject', 'NsDeleteObject',
-  'NsListObjects', 'NsCreateSession', 'NsGetSession', 'NsDeleteSession',
-  // Additions of this plugin (not in the Rust plugin's list).
-  'GetWorkspaceHistory', 'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots', 'CreateSnapshot',
-  'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot', 'GetHistoryRetention',
-  'SetHistoryRetention',
-];
 
 const PERMISSION_ALL = { include: ['all'], exclude: [] as string[] };
 

@@ -1,18 +1,8 @@
 /**
- * Plugin storage layout (host_storage_get/set, values are bytes):
- *
- * | key | value |
- * |---|---|
- * | `sync.extism.config` | config JSON (config.ts) |
- * | `workspace_crdt` | `Y.encodeStateAsUpdate(workspace doc)` (v1) |
- * | `body:<key>` | `Y.encodeStateAsUpdate(body doc)` for every persisted body |
- * | `body_doc_manifest` | JSON array of the persisted body keys, sorted |
- * | `history:manifest`, `history:g<gen>.<n>` | the update history of all docs (core/history-codec.ts), in shared chunks |
- * | `history_retention` | JSON `{keep_all_days, max_bytes}` (commands/retention.ts) |
- * | `snapshot_index`, `snapshot:<id>:<n>` | local workspace snapshots, zips in chunks (snapshot-store.ts) |
- * | `device_id` | this device's id (hex), named in history entries |
- * | `<key>.corrupt` | bytes of a stored value that could not be decoded, kept aside |
- * | `<key>:part:<gen>.<n>` | parts of a doc state over 512 KiB, named by a header under `<key>` (large-values.ts) |
+ * Plugin storage layout: every key the plugin stores under
+ * (host_storage_get/set; values are bytes) is in STORAGE_KEYS below, the one
+ * table of them (README "Plugin storage" links here; a test checks that every
+ * key written matches an entry).
  *
  * The first four are the Rust plugin's keys and encodings (a doc state over
  * 512 KiB, beyond what hosts store under one key, is kept in parts). A value that does
@@ -20,6 +10,46 @@
  * first, and the plugin starts that document fresh with a warning.
  */
 import type { HostBridge } from './host/bridge';
+
+export interface StorageKey {
+  /** The key, `<...>` standing for a variable part. */
+  key: string;
+  /** What is stored under it. */
+  value: string;
+  /** The module that reads and writes it. */
+  module: string;
+}
+
+/** Every plugin storage key. */
+export const STORAGE_KEYS: readonly StorageKey[] = [
+  { key: 'sync.extism.config', value: 'config JSON `{server_url, auth_token, workspace_id}`', module: 'config.ts' },
+  { key: 'workspace_crdt', value: '`Y.encodeStateAsUpdate(workspace doc)` (v1)', module: 'state.ts' },
+  { key: 'body:<key>', value: '`Y.encodeStateAsUpdate(body doc)` for every persisted body', module: 'state.ts' },
+  { key: 'body_doc_manifest', value: 'JSON array of the persisted body keys, sorted', module: 'persistence.ts' },
+  { key: 'history:manifest', value: 'the index of the update history chunks', module: 'core/history-codec.ts' },
+  { key: 'history:g<gen>.<n>', value: 'the update history of all docs, in shared chunks of at most 512 KiB', module: 'core/history-codec.ts' },
+  { key: 'history:<key>:g<gen>.<n>', value: 'history chunks in the earlier per-doc layout: read, then removed', module: 'core/history-codec.ts' },
+  { key: 'history_retention', value: 'JSON `{keep_all_days, max_bytes}`', module: 'commands/retention.ts' },
+  { key: 'snapshot_index', value: 'UTF-8 JSON array of the local snapshots, oldest first', module: 'snapshot-store.ts' },
+  { key: 'snapshot:<id>:<n>', value: 'a local workspace snapshot, a zip in chunks', module: 'snapshot-store.ts' },
+  { key: 'device_id', value: "this device's random id (hex), named in history entries", module: 'state.ts' },
+  { key: '<key>.corrupt', value: 'bytes of a stored value that did not decode, set aside instead of overwritten', module: 'persistence.ts' },
+  { key: '<key>.corrupt.<n>', value: 'an earlier set-aside value, when another one came', module: 'persistence.ts' },
+  { key: '<key>:part:<gen>.<n>', value: 'parts of a doc state over 512 KiB, named by a small header under `<key>`', module: 'large-values.ts' },
+];
+
+/** The entry of STORAGE_KEYS a concrete key falls under, or null (`body:a.md:part:0.1` is a part, not a body). */
+export function storageKeyEntry(key: string): StorageKey | null {
+  const wrappersFirst = [...STORAGE_KEYS].sort((a, b) => Number(b.key.startsWith('<key>')) - Number(a.key.startsWith('<key>')));
+  for (const entry of wrappersFirst) {
+    const pattern = entry.key
+      .split(/(<[a-z]+>)/)
+      .map((part) => (part === '<key>' || part === '<id>' ? '.+' : part === '<gen>' || part === '<n>' ? '\\d+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    if (new RegExp(`^${pattern}$`).test(key)) return entry;
+  }
+  return null;
+}
 
 export const WORKSPACE_KEY = 'workspace_crdt';
 export const BODY_MANIFEST_KEY = 'body_doc_manifest';

@@ -25,7 +25,7 @@ import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
 import type { TransferStatus } from './transfer-progress';
 
-/** Seconds between automatic saves during live sync (binary exports). */
+/** Milliseconds of host time between automatic saves during live sync (binary exports). */
 const AUTOSAVE_INTERVAL_MS = 2000;
 
 export class SyncRuntime {
@@ -58,6 +58,10 @@ export class SyncRuntime {
     readonly host: HostBridge,
     readonly state: PluginState,
   ) {
+    // An error event raised outside the session (a refused storage write, a failed file write) shows in the status too.
+    state.onErrorReported = (message) => {
+      this.status.error = message;
+    };
     this.disk = new WorkspaceDisk(state);
     this.docs = new PluginSessionDocs(state, this.disk, () => this.session?.state === SessionState.Active);
   }
@@ -131,7 +135,7 @@ export class SyncRuntime {
       if (!this.state.bodies.has(key)) continue;
       this.state.forgetBody(key);
       // What the dropped doc knew is not the server's text: nothing of it may be taken out there.
-      this.state.forgottenBodies.delete(key);
+      this.state.droppedBodyClocks.delete(key);
       dropped.push(key);
     }
     const errors = this.state.save(false, false);

@@ -6,14 +6,15 @@
 import * as Y from 'yjs';
 import { parseDocId } from '../../common/src/wire/frame';
 import { hasPendingStructs } from '../../common/src/wire/sync';
-import { BODY_TEXT_NAME } from './core/body-docs';
+import { BODY_TEXT_NAME } from '../../common/src/workspace/schema';
 import { findConcurrentInserts } from './core/concurrent-edits';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
 import { reportConcurrentEdit } from './concurrent-edits-log';
-import { normalizeSyncKey } from './core/paths';
+import { normalizeSyncKey } from '../../common/src/workspace/paths';
 import type { WorkspaceDisk } from './disk';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
+import { afterDeletedTextRemoved, deferredSeedOutcome, planLocalBody, reusedPathEdit } from './reconcile';
 
 /**
  * Host calls one body SyncStep1 may cost: reading the stored doc, checking
@@ -195,7 +196,9 @@ export class PluginSessionDocs implements SessionDocs {
   }
 
   /**
-   * A local file's body goes into its body doc; an empty doc of a linked
+   * The entry point for a body read from a local file (file events, the
+   * folder scan, write-backs); commands that edit a doc directly use
+   * BodyDocManager.setBody. A local file's body goes into its body doc; an empty doc of a linked
    * workspace is seeded only once the server has answered for it (see
    * deferredSeeds), unless the session is active right now.
    *
@@ -207,25 +210,31 @@ export class PluginSessionDocs implements SessionDocs {
    */
   setLocalBody(key: string, body: string): boolean {
     const meta = this.state.workspace.getFile(key);
-    if (this.state.workspaceId !== null && meta !== null && meta.deleted) {
+    const plan = planLocalBody({
+      linked: this.state.workspaceId !== null,
+      entryDeleted: meta !== null && meta.deleted,
+      online: this.online,
+      docEmpty: () => this.bodyIsEmpty(key),
+    });
+    if (plan === 'replace-deleted') {
       let seed = this.replaceSeeds.get(key);
       if (seed === undefined) {
         const bodies = this.state.bodies;
-        const forgotten = this.state.forgottenBodies.get(key);
-        this.state.forgottenBodies.delete(key);
-        const here = forgotten === undefined ? bodies.knownClocks(key) : null;
-        seed = { known: forgotten ?? here ?? new Map(), oldDocHere: here !== null };
+        const dropped = this.state.droppedBodyClocks.get(key);
+        this.state.droppedBodyClocks.delete(key);
+        const here = dropped === undefined ? bodies.knownClocks(key) : null;
+        seed = { known: dropped ?? here ?? new Map(), oldDocHere: here !== null };
         this.replaceSeeds.set(key, seed);
       }
       this.deferredSeeds.add(key);
       // Text the server has not seen: a remote delete meanwhile must keep the file.
       this.offlineEdits.add(key);
-      // No character of the deleted file's text may carry the new text.
-      if (seed.oldDocHere) this.state.bodies.replaceBody(key, body);
-      else if (!this.bodyIsEmpty(key)) this.state.bodies.setBody(key, body);
+      const edit = reusedPathEdit({ oldDocHere: seed.oldDocHere, docEmpty: () => this.bodyIsEmpty(key) });
+      if (edit === 'replace-whole') this.state.bodies.replaceBody(key, body);
+      else if (edit === 'minimal-edit') this.state.bodies.setBody(key, body);
       return true;
     }
-    if (this.state.workspaceId !== null && !this.online() && this.bodyIsEmpty(key)) {
+    if (plan === 'wait-for-server') {
       this.deferredSeeds.add(key);
       this.offlineEdits.add(key);
       return true;
@@ -305,10 +314,9 @@ export class PluginSessionDocs implements SessionDocs {
       this.replaceDeletedText(key, diskBody, replaced.known, mine);
       return;
     }
-    if (diskBody === null || diskBody === '') return;
-    const serverBody = this.state.bodies.getBody(key);
-    if (serverBody === '') this.state.bodies.setBody(key, diskBody);
-    else if (serverBody !== diskBody) this.disk.writeConflictCopy(key, diskBody);
+    const outcome = deferredSeedOutcome(diskBody, () => this.state.bodies.getBody(key));
+    if (outcome === 'seed') this.state.bodies.setBody(key, diskBody!);
+    else if (outcome === 'conflict-copy') this.disk.writeConflictCopy(key, diskBody!);
   }
 
   /**
@@ -323,12 +331,9 @@ export class PluginSessionDocs implements SessionDocs {
     if (diskBody === null) return;
     const bodies = this.state.bodies;
     const foreign = bodies.deleteKnownText(key, known, mine);
-    if (foreign.trim() === '') {
-      if (diskBody !== bodies.getBody(key)) bodies.setBody(key, diskBody);
-      return;
-    }
-    const merged = bodies.getBody(key);
-    if (diskBody !== '' && !merged.includes(diskBody)) this.disk.writeConflictCopy(key, diskBody);
+    const outcome = afterDeletedTextRemoved(diskBody, foreign, bodies.getBody(key));
+    if (outcome === 'set') bodies.setBody(key, diskBody);
+    else if (outcome === 'conflict-copy') this.disk.writeConflictCopy(key, diskBody);
   }
 
   clearBodySynced(key: string): void {

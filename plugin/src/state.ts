@@ -74,11 +74,12 @@ export class PluginState {
   private readonly dirtyBodies = new Set<string>();
   private readonly removedBodies = new Set<string>();
   /**
-   * State vectors of body docs dropped with their files in this run: what
-   * this device knew of a deleted file's text, should a file be written at
-   * that path again (see SessionDocs.setLocalBody).
+   * State vectors (client id -> clock) of body docs dropped or moved away
+   * in this run (filled by keepDroppedBodyClocks): what this device knew of
+   * the text at a key, should a file be written at that path again (see
+   * SessionDocs.setLocalBody).
    */
-  readonly forgottenBodies = new Map<string, Map<number, number>>();
+  readonly droppedBodyClocks = new Map<string, Map<number, number>>();
   /** The body-doc manifest as stored (see saveManifest). */
   private manifest = new Set<string>();
   /** Keys whose stored doc or workspace entry changed since the manifest was last checked. */
@@ -89,6 +90,8 @@ export class PluginState {
   private readonly unreadable = new Set<string>();
   private historyDirty = false;
   private lastTimestamp = 0;
+  /** Counts changes to the docs; a command that moved it changed state (see api.ts afterCommand). */
+  changeCount = 0;
 
   constructor(
     readonly host: HostBridge,
@@ -256,6 +259,7 @@ export class PluginState {
 
   private record(docName: string, update: Uint8Array, origin: UpdateOrigin, files: string[]): void {
     const local = origin === ORIGIN_LOCAL;
+    this.changeCount++;
     this.history.record(docName, update, HISTORY_ORIGIN_NAMES[origin], {
       filesChanged: files,
       deviceId: local ? this.deviceId : null,
@@ -280,6 +284,7 @@ export class PluginState {
   queueBodyState(key: string): void {
     if (!this.bodies.has(key)) return;
     this.dirtyBodies.add(key);
+    this.changeCount++;
     this.queue(this.workspaceId && bodyDocId(this.workspaceId, key), this.bodies.encodeState(key), key);
   }
 
@@ -291,25 +296,28 @@ export class PluginState {
   }
 
   /** Keeps what the body doc of `key` holds (its state vector), before it is dropped or moved to another key. */
-  rememberBodyKnowledge(key: string): void {
+  keepDroppedBodyClocks(key: string): void {
     const known = this.bodies.knownClocks(key);
-    if (known !== null) this.forgottenBodies.set(key, known);
+    if (known !== null) this.droppedBodyClocks.set(key, known);
   }
 
   /** A body doc was dropped (file deleted): its stored state goes too. */
   forgetBody(key: string): void {
-    this.rememberBodyKnowledge(key);
+    this.keepDroppedBodyClocks(key);
     this.bodies.remove(key);
     this.dirtyBodies.delete(key);
     this.removedBodies.add(key);
+    this.changeCount++;
   }
 
   markWorkspaceDirty(): void {
     this.workspaceDirty = true;
+    this.changeCount++;
   }
 
   markBodyDirty(key: string): void {
     this.dirtyBodies.add(key);
+    this.changeCount++;
   }
 
   /** Local updates are waiting to be sent. */
@@ -443,8 +451,12 @@ export class PluginState {
     this.host.emitEvent({ limit: error.limit, message: error.message, path: error.path, reason: 'too_large', size: error.bytes, type: 'FileSkipped' });
   }
 
+  /** Told of every error reported (the runtime's status bar keeps the last one). */
+  onErrorReported: ((message: string) => void) | null = null;
+
   /** Reports a failure to the host as the Rust plugin's error event shape. */
   reportError(message: string): void {
+    this.onErrorReported?.(message);
     this.host.log('error', `[sync] ${message}`);
     this.host.emitEvent({ error: message, status: 'error', type: 'SyncStatusChanged' });
   }

@@ -1,5 +1,5 @@
 /**
- * The Files-Ready handshake of workspace docs (open-points.md section 4) and
+ * The Files-Ready handshake of workspace docs (server/README.md, common/src/wire/PROTOCOL.md) and
  * the routing of doc ids to workspaces.
  *
  * On the first binary frame for `workspace:<ws>` whose doc has active files,

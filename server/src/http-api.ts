@@ -1,5 +1,5 @@
 /**
- * The HTTP API (server.md 4.1 and 8). Errors are JSON `{"error": <message>}`.
+ * The HTTP API (server/README.md, "HTTP API"). Errors are JSON `{"error": <message>}`.
  *
  *   GET  /                                   "Diaryx Sync Server"
  *   GET  /health                             "OK"

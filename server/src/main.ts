@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { runProgram } from '../../host-harness/src/cli/errors';
+import { runProgram } from '../../common/src/cli/errors';
 import { register as registerServe } from './cli/serve';
 import { register as registerToken } from './cli/token';
 import { register as registerMigrate } from './cli/migrate';

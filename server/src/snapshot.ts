@@ -1,5 +1,5 @@
 /**
- * Workspace snapshot zips (state.md 5.4, server.md 8): the materialised
+ * Workspace snapshot zips (server/README.md, "HTTP API"): the materialised
  * markdown of a workspace, one entry per active file (front matter from the
  * workspace doc + body from its body doc), sorted, Deflate.
  *
@@ -15,10 +15,10 @@ import { Zip, ZipDeflate } from 'fflate';
 import * as Y from 'yjs';
 import { bodyDocId, workspaceDocId } from '../../common/src/wire/frame';
 import { zipEntryTime } from '../../common/src/zip-entry-time';
-import { parseFileMarkdown } from '../../plugin/src/core/frontmatter';
-import { renderFaithful, withSourceFrontmatter } from '../../plugin/src/core/source-frontmatter';
-import { metadataEqual, type FileMetadata } from '../../plugin/src/core/metadata';
-import { compareKeys } from '../../plugin/src/core/paths';
+import { parseFileMarkdown } from '../../common/src/workspace/frontmatter';
+import { renderFaithful, withSourceFrontmatter } from '../../common/src/workspace/source-frontmatter';
+import { metadataEqual, type FileMetadata } from '../../common/src/workspace/metadata';
+import { compareKeys } from '../../common/src/workspace/paths';
 import type { SyncCore } from './sync-core';
 import { activeWorkspaceFiles, readBodyText, readWorkspaceFiles, writeBodyText, writeFileMetadata } from './workspace-files';
 import { bytesZipSource, readZipDirectory, readZipEntry, ZipFormatError, type ZipSource } from './zip-reader';

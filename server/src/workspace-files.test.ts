@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { activeWorkspaceFiles, readBodyText, readWorkspaceFiles, writeBodyText, writeFileMetadata } from './workspace-files';
-import { emptyMetadata } from '../../plugin/src/core/metadata';
+import { emptyMetadata } from '../../common/src/workspace/metadata';
 
 const meta = (filename: string, extra: Record<string, unknown> = {}) => JSON.stringify({ ...emptyMetadata(filename), ...extra });
 

@@ -1,17 +1,13 @@
 /**
- * Reading and writing the workspace doc's file table (state.md 5.1): the
+ * Reading and writing the workspace doc's file table (common/src/workspace/schema.ts): the
  * top-level Y.Map `files` maps a normalised workspace-relative key to a JSON
  * string of FileMetadata. Entries are never removed; `deleted: true` is a
  * tombstone. Body docs hold the markdown body in the Y.Text `body`.
  */
 import * as Y from 'yjs';
-import { parseMetadata, serializeMetadata, type FileMetadata } from '../../plugin/src/core/metadata';
-import { aliasKeys, compareKeys, isTempFile, normalizeSyncKey } from '../../plugin/src/core/paths';
-
-/** Name of the workspace doc's file table. */
-export const FILES_MAP = 'files';
-/** Name of a body doc's text. */
-export const BODY_TEXT = 'body';
+import { parseMetadata, serializeMetadata, type FileMetadata } from '../../common/src/workspace/metadata';
+import { aliasKeys, compareKeys, isTempFile, normalizeSyncKey } from '../../common/src/workspace/paths';
+import { BODY_TEXT_NAME, FILES_MAP_NAME } from '../../common/src/workspace/schema';
 
 /** One entry of the file table. */
 export interface WorkspaceFile {
@@ -27,7 +23,7 @@ export interface WorkspaceFile {
  */
 export function readWorkspaceFiles(doc: Y.Doc): WorkspaceFile[] {
   const byKey = new Map<string, FileMetadata>();
-  doc.getMap<unknown>(FILES_MAP).forEach((value, rawKey) => {
+  doc.getMap<unknown>(FILES_MAP_NAME).forEach((value, rawKey) => {
     const key = normalizeSyncKey(rawKey);
     if (key === '' || isTempFile(key) || typeof value !== 'string') return;
     const meta = parseMetadata(value);
@@ -47,19 +43,19 @@ export function activeWorkspaceFiles(doc: Y.Doc): WorkspaceFile[] {
 
 /** Writes one entry (JSON in serde field order) and removes its alias keys. Call inside a transaction. */
 export function writeFileMetadata(doc: Y.Doc, key: string, metadata: FileMetadata): void {
-  const files = doc.getMap<unknown>(FILES_MAP);
+  const files = doc.getMap<unknown>(FILES_MAP_NAME);
   files.set(key, serializeMetadata(metadata));
   for (const alias of aliasKeys(key)) if (files.has(alias)) files.delete(alias);
 }
 
 /** The body text of a body doc. */
 export function readBodyText(doc: Y.Doc): string {
-  return doc.getText(BODY_TEXT).toString();
+  return doc.getText(BODY_TEXT_NAME).toString();
 }
 
 /** Replaces a body doc's text with one delete and one insert around the common prefix and suffix; no-op when equal. */
 export function writeBodyText(doc: Y.Doc, next: string): void {
-  const text = doc.getText(BODY_TEXT);
+  const text = doc.getText(BODY_TEXT_NAME);
   const current = text.toString();
   if (current === next) return;
   let start = 0;

@@ -7,15 +7,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM build script without type declarations
 import { interfaceProblems, loadInterfaceTable, readInterface } from '../../scripts/build/interface.mjs';
+import { EXPORT_NAMES } from '../../plugin/src/exports';
 import { PLUGIN_WASM, PROBE_NOWIZER_WASM, PROBE_WASM, ROOT } from '../helpers/paths';
 
 type Iface = { imports: { module: string; name: string; kind: string; type: string }[]; exports: { name: string; type: string }[] };
 
-const PLUGIN_EXPORTS = [
-  'manifest', 'init', 'shutdown', 'handle_command', 'on_event', 'get_config', 'set_config',
-  'execute_typed_command', 'get_component_html', 'handle_binary_message', 'handle_text_message',
-  'on_connected', 'on_disconnected', 'queue_local_update', 'on_snapshot_imported', 'sync_body_files',
-].sort();
+/** The plugin's export table (test/plugin/exports.test.ts holds it to the Rust plugin's list). */
+const PLUGIN_EXPORTS = [...EXPORT_NAMES].sort();
 
 function read(file: string): Iface {
   return readInterface(fs.readFileSync(file)) as Iface;

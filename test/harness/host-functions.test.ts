@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_HOST_FUNCTIONS, createHostFunctions, formatLocalRfc3339, HostTrapError, type HostFunctionTable } from '../../host-harness/src/host-functions';
+import { ALL_HOST_FUNCTIONS } from '../../common/src/host/host-functions';
+import { createHostFunctions, formatLocalRfc3339, HostTrapError, type HostFunctionTable } from '../../host-harness/src/host-functions';
 import type { HostCallRecord } from '../../host-harness/src/host-types';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHostFunctions } from '../../host-harness/src/host-functions';
 import { PluginHost } from '../../host-harness/src/plugin-host';
-import { WsBridge, buildSyncUrl, normalizeServerBase, reconnectDelay, type PluginCaller, type WsBridgeStatus } from '../../host-harness/src/ws-bridge';
+import { WsBridge, type PluginCaller, type WsBridgeStatus } from '../../host-harness/src/ws-bridge';
 import { buildHarnessProbe } from './helpers/fixture';
 import { waitFor } from './helpers/wait';
 
@@ -85,21 +85,6 @@ const connectReq = (server: Server, extra: Record<string, unknown> = {}) => ({
   workspace_id: 'ws-1',
   auth_token: 'tok',
   ...extra,
-});
-
-describe('URLs and delays', () => {
-  it('normalises the server URL and builds the sync URL', () => {
-    expect(normalizeServerBase('https://sync.diaryx.org/sync2/sync/')).toBe('wss://sync.diaryx.org');
-    expect(normalizeServerBase('http://localhost:3030/sync')).toBe('ws://localhost:3030');
-    expect(normalizeServerBase('ws://h/base/')).toBe('ws://h/base');
-    expect(buildSyncUrl('https://s.example/sync2', 'w 1', 't&k', null)).toBe('wss://s.example/sync2?workspace_id=w%201&token=t%26k');
-    expect(buildSyncUrl('http://s', 'w', '', 'ABC-123')).toBe('ws://s/sync2?workspace_id=w&session=ABC-123');
-    expect(buildSyncUrl('http://s', 'w', 'tok', 'CODE')).toBe('ws://s/sync2?workspace_id=w&token=tok&session=CODE');
-  });
-
-  it('backs off by 1.5x from 1 s up to 30 s', () => {
-    expect([1, 2, 3, 4, 9, 10, 50].map((a) => reconnectDelay(a))).toEqual([1000, 1500, 2250, 3375, 25628.90625, 30000, 30000]);
-  });
 });
 
 describe('WsBridge', () => {

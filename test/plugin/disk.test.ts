@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHostFunctions } from '../../host-harness/src/host-functions';
 import { WorkspaceDisk } from '../../plugin/src/disk';
-import { HostBridge, type HostFunctionName } from '../../plugin/src/host/bridge';
+import type { PluginHostFunctionName } from '../../common/src/host/host-functions';
+import { HostBridge } from '../../plugin/src/host/bridge';
 import { PluginState } from '../../plugin/src/state';
 import { CLOCK_START } from './helpers';
 
@@ -22,7 +23,7 @@ function openDisk(): { dir: string; disk: WorkspaceDisk; state: PluginState } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-conflict-'));
   dirs.push(dir);
   const functions = createHostFunctions({ workspaceDir: dir, storageDir: path.join(dir, '.storage'), clock: () => CLOCK_START });
-  const host = new HostBridge((name: HostFunctionName, input: string) => {
+  const host = new HostBridge((name: PluginHostFunctionName, input: string) => {
     const fn = functions[name];
     if (fn === undefined) throw new Error(`host function ${name} missing in the test host`);
     return fn(input);

@@ -4,6 +4,7 @@
  * Extism error with a readable message is expected; after every bad call the
  * next good call works and the state is intact.
  */
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeBase64 } from '../../common/src/base64';
@@ -12,10 +13,13 @@ import { encodeFrame } from '../../common/src/wire/frame';
 import { encodeSyncStep1, encodeSyncUpdate } from '../../common/src/wire/sync';
 import { PluginCallError } from '../../host-harness/src/plugin-host';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
+import { ENVELOPE_EXPORT_NAMES, EXPORT_NAMES } from '../../plugin/src/exports';
+import { PLUGIN_WASM } from '../helpers/paths';
 import { createFile, listFiles, markdown, ok, openInitialised, openPlugin, tempWorkspace, useCleanup } from './helpers';
 
 useCleanup();
 
+/** The Rust plugin's exports: the export table must hold exactly these. */
 const ALL_EXPORTS = [
   'manifest',
   'init',
@@ -35,7 +39,7 @@ const ALL_EXPORTS = [
   'sync_body_files',
 ];
 
-const ENVELOPE = new Set(['handle_binary_message', 'handle_text_message', 'on_connected', 'on_disconnected', 'queue_local_update', 'on_snapshot_imported', 'sync_body_files']);
+const ENVELOPE: ReadonlySet<string> = new Set(ENVELOPE_EXPORT_NAMES);
 
 /** Text of a wasm trap or an engine failure, as opposed to an error the plugin reports. */
 const TRAP = /RuntimeError|unreachable|out of bounds|call stack|stack overflow|wasm trap|memory access|is not a function|undefined is not/i;
@@ -75,6 +79,23 @@ function workspaceUpdate(key: string, title: string): Uint8Array {
   doc.destroy();
   return update;
 }
+
+describe('the export list', () => {
+  it('the export table, the built module and the V8 engine (engine node) have exactly these exports', async () => {
+    expect([...EXPORT_NAMES].sort()).toEqual([...ALL_EXPORTS].sort());
+    expect([...ENVELOPE_EXPORT_NAMES].sort()).toEqual(['handle_binary_message', 'handle_text_message', 'on_connected', 'on_disconnected', 'on_snapshot_imported', 'queue_local_update', 'sync_body_files']);
+    const module = new WebAssembly.Module(fs.readFileSync(PLUGIN_WASM));
+    const wasmExports = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+    expect(wasmExports.sort()).toEqual([...ALL_EXPORTS].sort());
+    const dir = tempWorkspace();
+    for (const engine of ['wasm', 'node'] as const) {
+      const ws = await openPlugin(dir, { plugin: { engine } });
+      for (const name of ALL_EXPORTS) expect(await ws.plugin.hasExport(name), `${engine}: ${name}`).toBe(true);
+      for (const name of ['nope', '__probe__', 'toString', 'constructor']) expect(await ws.plugin.hasExport(name), `${engine}: ${name}`).toBe(false);
+      await ws.close();
+    }
+  });
+});
 
 describe('exports with reasonable input', () => {
   it('every JSON export answers as specified', async () => {

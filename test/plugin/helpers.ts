@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import type { CommandResponse } from '../../host-harness/src/host-types';
-import { emptyMetadata } from '../../plugin/src/core/metadata';
+import { emptyMetadata } from '../../common/src/workspace/metadata';
 import { openWorkspaceHost, pluginStorageDir, type WorkspaceHost, type WorkspaceHostOptions } from '../../host-harness/src/workspace-host';
 import { PLUGIN_WASM } from '../helpers/paths';
 

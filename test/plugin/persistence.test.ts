@@ -4,13 +4,16 @@
  * the same folder and plugin storage. Also what the plugin does with stored
  * state it cannot decode and with a host that refuses to store (quota).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { storageKeyEntry } from '../../plugin/src/persistence';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
 import {
   bodyOf,
+  CLOCK_START,
   createFile,
   listFiles,
   markdown,
@@ -18,6 +21,7 @@ import {
   openPlugin,
   pluginStorageDir,
   steppingClock,
+  storageSets,
   tempWorkspace,
   useCleanup,
   writeFile,
@@ -243,5 +247,64 @@ describe('storage quota refusal', () => {
     await ws.plugin.event('file_created', { path: 'small.md' });
     await ws.plugin.shutdown();
     expect(fs.readFileSync(path.join(ws.storageDir!, storageFileName('body:small.md'))).length).toBeGreaterThan(0);
+  });
+});
+
+describe('saving after commands', () => {
+  /** A host clock that never moves: the 2 s autosave never comes due after the first save. */
+  const frozen = () => CLOCK_START;
+
+  it('a state-changing command (handle_command or execute_typed_command) is stored before it returns', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir, { clock: frozen });
+    expect(await ws.plugin.init({ workspace_root: dir })).toBe('');
+    // The first change takes the one autosave a frozen clock allows.
+    await ok(ws, 'SetCrdtFile', { path: 'first.md', metadata: { title: 'First' } });
+    await ok(ws, 'SetCrdtFile', { path: 'a.md', metadata: { title: 'A' } });
+    await ok(ws, 'SetBodyContent', { doc_name: 'a.md', content: 'by handle_command\n' });
+    const typed = await ws.plugin.callText('execute_typed_command', JSON.stringify({ type: 'SetBodyContent', params: { doc_name: 'b.md', content: 'by execute_typed_command\n' } }));
+    expect(JSON.parse(typed)).toMatchObject({ type: 'PluginResult' });
+    // A crash: the instance goes away without shutdown (nothing saved at the end).
+    await ws.plugin.dispose();
+
+    const again = await openPlugin(dir, { clock: frozen });
+    expect(await again.plugin.init({ workspace_root: dir })).toBe('');
+    expect(await ok(again, 'GetCrdtFile', { path: 'a.md' })).toMatchObject({ title: 'A' });
+    expect(await bodyOf(again, 'a.md')).toBe('by handle_command\n');
+    expect(await bodyOf(again, 'b.md')).toBe('by execute_typed_command\n');
+  });
+
+  it('a command that changes nothing writes nothing', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir, { clock: frozen });
+    await ws.plugin.init({ workspace_root: dir });
+    await ok(ws, 'SetCrdtFile', { path: 'a.md', metadata: { title: 'A' } });
+    await ok(ws, 'SaveCrdtState');
+    const from = ws.calls.length;
+    await ok(ws, 'GetSyncStatus');
+    await ok(ws, 'ListCrdtFiles');
+    expect(ws.calls.slice(from).filter((c) => c.name === 'host_storage_set')).toEqual([]);
+  });
+});
+
+describe('the storage key table', () => {
+  it('every key the plugin writes is in STORAGE_KEYS (config, docs, parts, history, retention, snapshots, device id)', async () => {
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir);
+    expect(await ws.plugin.init({ workspace_root: dir })).toBe('');
+    await ws.plugin.setConfig({ server_url: 'https://sync.example.test', auth_token: 'tok' });
+    await createFile(ws, 'a.md', markdown('title: A', 'alpha\n'));
+    // A body doc over 512 KiB is stored in parts.
+    await createFile(ws, 'big.md', markdown('title: Big', `${crypto.randomBytes(450_000).toString('base64')}\n`));
+    await ok(ws, 'SetHistoryRetention', { keep_all_days: 30, max_bytes: 1024 * 1024 });
+    await ok(ws, 'CreateSnapshot', { name: 'one' });
+    await ws.plugin.shutdown();
+
+    const written = [...new Set(storageSets(ws).map((s) => s.key))].sort();
+    expect(written.filter((key) => storageKeyEntry(key) === null)).toEqual([]);
+    const entries = new Set(written.map((key) => storageKeyEntry(key)!.key));
+    for (const key of ['sync.extism.config', 'workspace_crdt', 'body:<key>', 'body_doc_manifest', 'history:manifest', 'history:g<gen>.<n>', 'history_retention', 'snapshot_index', 'snapshot:<id>:<n>', 'device_id', '<key>:part:<gen>.<n>']) {
+      expect(entries, key).toContain(key);
+    }
   });
 });

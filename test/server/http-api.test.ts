@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseMetadata } from '../../plugin/src/core/metadata';
+import { parseMetadata } from '../../common/src/workspace/metadata';
 import { TestClient, fileMeta } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
 import { waitFor } from './helpers/wait';

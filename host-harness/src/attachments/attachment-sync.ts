@@ -17,11 +17,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { splitFrontmatter } from '../../../plugin/src/core/frontmatter';
-import type { BinaryRef, FileMetadata } from '../../../plugin/src/core/metadata';
-import { withSourceFrontmatter } from '../../../plugin/src/core/source-frontmatter';
+import { splitFrontmatter } from '../../../common/src/workspace/frontmatter';
+import type { BinaryRef, FileMetadata } from '../../../common/src/workspace/metadata';
+import { withSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
 import type { CommandResponse } from '../host-types';
-import { bodyReferences, mimeTypeOf } from './references';
+import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
+import { bodyReferences } from './references';
 import { hashFile, TransferClient, TransferError, type HeldAttachment } from './transfer-client';
 import { TransferQueue, type PendingTransfer } from './transfer-queue';
 

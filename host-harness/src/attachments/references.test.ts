@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bodyReferences, mimeTypeOf, resolveLink } from './references';
+import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
+import { bodyReferences, resolveLink } from './references';
 
 describe('attachment references in a body', () => {
   it('finds local images and links, resolved from the entry folder or the root', () => {

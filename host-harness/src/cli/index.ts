@@ -8,7 +8,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ActionableError, runProgram } from './errors';
+import { ActionableError, runProgram } from '../../../common/src/cli/errors';
 
 // Not imported from local-server.ts: modules that load node:wasi must come
 // after quiet-warnings (a static import would load it before).

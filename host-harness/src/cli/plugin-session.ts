@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { PluginCallError } from '../plugin-host';
 import { closeSharedHttpClient } from '../sync-http';
 import { DEFAULT_WASM, ROOT, openWorkspaceHost, type WorkspaceHost } from '../workspace-host';
-import { ActionableError } from './errors';
+import { ActionableError } from '../../../common/src/cli/errors';
 
 export interface PluginOptions {
   wasm: string;

@@ -6,9 +6,10 @@
  * of that path the server lists), checked against that hash, and kept in the
  * folder.
  */
-import { splitFrontmatter } from '../../../plugin/src/core/frontmatter';
-import type { BinaryRef, FileMetadata } from '../../../plugin/src/core/metadata';
-import { bodyReferences, mimeTypeOf } from '../../src/attachments/references';
+import { splitFrontmatter } from '../../../common/src/workspace/frontmatter';
+import type { BinaryRef, FileMetadata } from '../../../common/src/workspace/metadata';
+import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
+import { bodyReferences } from '../../src/attachments/references';
 import type { PluginRunner } from './call-queue';
 import type { MemoryFolder } from './memory-folder';
 import { h } from './settings';

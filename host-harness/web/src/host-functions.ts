@@ -6,7 +6,9 @@
  * (1 MiB) are refused, as Diaryx hosts do.
  */
 import { decodeBase64, encodeBase64 } from '../../../common/src/base64';
-import { MemoryFolder, PathRefusedError } from './memory-folder';
+import type { HostFunctionName, PluginHostFunctionName } from '../../../common/src/host/host-functions';
+import { PathRefusedError } from '../../../common/src/host/paths';
+import { MemoryFolder } from './memory-folder';
 import { syncXhr, type HttpRequest } from './sync-xhr';
 import type { WsRequest, WsResponse } from './ws-transport';
 
@@ -32,7 +34,12 @@ function str(o: Record<string, unknown>, key: string): string {
 
 const errorJson = (e: unknown) => JSON.stringify({ error: e instanceof Error ? e.message : String(e) });
 
-export function createPageHostFunctions(o: PageHostOptions): Record<string, (input: string) => string> {
+type HostFunction = (input: string) => string;
+
+/** Every function the plugin calls, and only names of the host ABI. */
+export type PageHostFunctions = Record<PluginHostFunctionName, HostFunction> & Partial<Record<HostFunctionName, HostFunction>>;
+
+export function createPageHostFunctions(o: PageHostOptions): PageHostFunctions {
   const { folder } = o;
   const quota = o.storageQuotaBytes ?? 1024 * 1024;
   const unsupported = (name: string) => () => JSON.stringify({ error: `${name} is not supported by this host` });

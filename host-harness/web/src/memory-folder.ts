@@ -4,26 +4,9 @@
  * background. Every change is written through within a few milliseconds; a
  * page reload reads everything back before the plugin starts.
  *
- * Path rules follow the Node harness: `\` is `/`, leading `./` and `/` are
- * stripped, empty and `.` components dropped, any `..` refused.
+ * Path rules: the same as every host's (common/src/host/paths.ts).
  */
-
-export class PathRefusedError extends Error {
-  override name = 'PathRefusedError';
-  constructor(readonly requested: string) {
-    super(`Path traversal not allowed: ${requested}`);
-  }
-}
-
-export function normalizePath(input: string): string {
-  const parts: string[] = [];
-  for (const part of input.replace(/\\/g, '/').split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..' || part.includes('\0')) throw new PathRefusedError(input);
-    parts.push(part);
-  }
-  return parts.join('/');
-}
+import { normalizeWorkspacePath } from '../../../common/src/host/paths';
 
 type Store = 'files' | 'storage';
 export type FolderChange = { kind: 'write' | 'delete'; path: string; byPlugin: boolean };
@@ -137,7 +120,7 @@ export class MemoryFolder {
   }
 
   read(path: string): Uint8Array | null {
-    return this.files.data.get(normalizePath(path)) ?? null;
+    return this.files.data.get(normalizeWorkspacePath(path)) ?? null;
   }
 
   readText(path: string): string | null {
@@ -146,13 +129,13 @@ export class MemoryFolder {
   }
 
   exists(path: string): boolean {
-    const p = normalizePath(path);
+    const p = normalizeWorkspacePath(path);
     if (this.files.data.has(p)) return true;
     return [...this.files.data.keys()].some((k) => k.startsWith(p + '/'));
   }
 
   write(path: string, data: Uint8Array, byPlugin: boolean): string {
-    const p = normalizePath(path);
+    const p = normalizeWorkspacePath(path);
     if (p === '') throw new Error('cannot write the workspace folder itself');
     this.files.set(p, data);
     this.emit({ kind: 'write', path: p, byPlugin });
@@ -164,13 +147,13 @@ export class MemoryFolder {
   }
 
   delete(path: string, byPlugin: boolean): void {
-    const p = normalizePath(path);
+    const p = normalizeWorkspacePath(path);
     if (this.files.delete(p)) this.emit({ kind: 'delete', path: p, byPlugin });
   }
 
   /** Files under `prefix` (recursively), sorted, workspace-relative. */
   list(prefix = ''): string[] {
-    const p = normalizePath(prefix);
+    const p = normalizeWorkspacePath(prefix);
     return [...this.files.data.keys()].filter((k) => p === '' || k === p || k.startsWith(p + '/')).sort();
   }
 

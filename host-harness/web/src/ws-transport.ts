@@ -9,10 +9,12 @@
  *   open; sends without any connection are refused.
  * - on_connected / handle_binary_message / handle_text_message /
  *   on_disconnected are called through the plugin's one call queue, in order.
- * - Reconnects after a close with backoff (1 s * 1.5^n, at most 30 s); a
+ * - Reconnects after a close with backoff (common/src/host/backoff.ts); a
  *   connection the guest ended itself closes without on_disconnected.
  */
 import { decodeBase64 } from '../../../common/src/base64';
+import { reconnectDelay } from '../../../common/src/host/backoff';
+import { syncSocketUrl } from '../../../common/src/host/server-url';
 
 export interface WsRequest {
   type: string;
@@ -47,22 +49,6 @@ interface Connection {
   stopped: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   attempt: number;
-}
-
-export function syncUrl(serverUrl: string, workspaceId: string, token: string, session: string): string {
-  let base = serverUrl.trim();
-  for (;;) {
-    const before = base;
-    base = base.replace(/\/+$/, '');
-    if (base.endsWith('/sync2')) base = base.slice(0, -6);
-    else if (base.endsWith('/sync')) base = base.slice(0, -5);
-    if (base === before) break;
-  }
-  base = base.replace(/^http:\/\//i, 'ws://').replace(/^https:\/\//i, 'wss://');
-  let url = `${base}/sync2?workspace_id=${encodeURIComponent(workspaceId)}`;
-  if (token) url += `&token=${encodeURIComponent(token)}`;
-  if (session) url += `&session=${encodeURIComponent(session)}`;
-  return url;
 }
 
 const fail = (error: string): WsResponse => ({ ok: false, error: `host_ws_request: ${error}` });
@@ -109,7 +95,7 @@ export class WsTransport {
     const writeToDisk = req.write_to_disk !== false;
     const key = [req.server_url, req.workspace_id, token, session, writeToDisk ? '1' : '0'].join('|');
     if (this.conn && this.conn.key === key) return { ok: true };
-    const url = syncUrl(req.server_url, req.workspace_id, token, session);
+    const url = syncSocketUrl(req.server_url, req.workspace_id, token, session);
     if (!/^wss?:\/\//.test(url)) return fail(`unsupported server_url: ${req.server_url}`);
     this.stop();
     this.conn = { key, url, workspaceId: req.workspace_id, writeToDisk, socket: null, stopped: false, timer: null, attempt: 0 };
@@ -157,7 +143,7 @@ export class WsTransport {
       if (conn.stopped) return;
       this.cb.call('on_disconnected', '');
       conn.attempt += 1;
-      const delay = Math.min(1000 * 1.5 ** (conn.attempt - 1), 30_000);
+      const delay = reconnectDelay(conn.attempt);
       conn.timer = setTimeout(() => this.open(conn), delay);
       this.setState('backoff', `closed (${ev.code}); retrying in ${Math.round(delay / 1000)} s`);
     };

@@ -8,13 +8,12 @@ import { encodeBase64 } from '../../../common/src/base64';
 import { workspaceDocId } from '../../../common/src/wire/frame';
 import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, concatBytes, SyncMessageError } from '../../../common/src/wire/sync';
 import { ORIGIN_REMOTE, ORIGIN_SYNC } from '../core/origin';
-import { metadataFromJson, type BinaryRef, type FileMetadata } from '../core/metadata';
-import { withoutSourceFrontmatter } from '../core/source-frontmatter';
-import { normalizeSyncKey } from '../core/paths';
+import { metadataFromJson, type BinaryRef, type FileMetadata } from '../../../common/src/workspace/metadata';
+import { withoutSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
+import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
+import type { CommandTable } from './table';
 import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
-
-export type CommandHandler = (rt: SyncRuntime, params: Params) => unknown;
 
 const WORKSPACE_DOC = 'workspace';
 
@@ -103,7 +102,7 @@ function bodyName(params: Params): string {
   return key;
 }
 
-function workspaceCommands(): Record<string, CommandHandler> {
+function workspaceCommands(): CommandTable {
   return {
     GetSyncState: (rt) => dataResult(rt.state.workspace.stateVector()),
     GetFullState: (rt) => dataResult(rt.state.workspace.encodeState()),
@@ -190,7 +189,7 @@ function workspaceCommands(): Record<string, CommandHandler> {
   };
 }
 
-function bodyCommands(): Record<string, CommandHandler> {
+function bodyCommands(): CommandTable {
   const bodies = (rt: SyncRuntime) => rt.state.bodies;
   return {
     GetBodyContent: (rt, p) => ({ content: bodies(rt).getBody(bodyName(p)) }),
@@ -291,7 +290,7 @@ function bodyCommands(): Record<string, CommandHandler> {
   };
 }
 
-function syncHelperCommands(): Record<string, CommandHandler> {
+function syncHelperCommands(): CommandTable {
   return {
     CreateSyncStep1: (rt, p) => {
       const name = requireString(p, 'doc_name');
@@ -342,7 +341,7 @@ function syncHelperCommands(): Record<string, CommandHandler> {
   };
 }
 
-export const CRDT_COMMANDS: Record<string, CommandHandler> = {
+export const CRDT_COMMANDS: CommandTable = {
   ...workspaceCommands(),
   ...bodyCommands(),
   ...syncHelperCommands(),

@@ -5,15 +5,15 @@
  */
 import * as Y from 'yjs';
 import { encodeBase64 } from '../../../common/src/base64';
-import { BODY_TEXT_NAME } from '../core/body-docs';
-import { metadataContentEqual } from '../core/metadata';
-import { normalizeSyncKey } from '../core/paths';
+import { BODY_TEXT_NAME } from '../../../common/src/workspace/schema';
+import { metadataContentEqual } from '../../../common/src/workspace/metadata';
+import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
 import { WORKSPACE_DOC_NAME } from '../state';
-import type { CommandHandler } from './crdt';
+import type { CommandTable } from './table';
 import { deviceRegistry } from '../devices';
 import { markConcurrent } from '../concurrent-edits-log';
-import { withoutSourceFrontmatter } from '../core/source-frontmatter';
+import { withoutSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
 import { automaticSnapshot } from './snapshots';
 import { rehydrateBody, removeFile, writeBackFile } from './write-back';
 import { CommandError, optionalNumber, requireInteger, requireString, type Params } from './params';
@@ -55,7 +55,7 @@ function restoreFile(rt: SyncRuntime, key: string, updateId: number): { restored
   return { restored: true };
 }
 
-export const HISTORY_COMMANDS: Record<string, CommandHandler> = {
+export const HISTORY_COMMANDS: CommandTable = {
   GetHistory: (rt, p) => {
     // Workspace entries that changed no file (a device naming itself, see devices.ts) are left out.
     const name = docName(p);

@@ -14,7 +14,8 @@ import type { HostBridge } from '../host/bridge';
 import { applyConfigPatch, loadConfig, saveConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
-import { CRDT_COMMANDS, type CommandHandler } from './crdt';
+import { CRDT_COMMANDS } from './crdt';
+import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
 import { RETENTION_COMMANDS } from './retention';
 import { automaticSnapshot, SNAPSHOT_COMMANDS } from './snapshots';
@@ -26,18 +27,14 @@ export const NOT_INITIALIZED = 'Plugin state not initialized';
 /** How the Rust plugin's delegated commands report an error. */
 export const DELEGATED_ERROR_PREFIX = 'Plugin command error: ';
 
-const STATEFUL: Record<string, CommandHandler> = {
+/** Commands that need the initialised plugin (delegated, in the Rust plugin's terms). */
+const STATEFUL: CommandTable = {
   ...CRDT_COMMANDS,
   ...HISTORY_COMMANDS,
   ...WORKSPACE_COMMANDS,
   ...SNAPSHOT_COMMANDS,
   ...RETENTION_COMMANDS,
 };
-
-const NAMESPACE_COMMANDS = new Set([
-  'NsCreateNamespace', 'NsListNamespaces', 'NsPutObject', 'NsGetObject', 'NsDeleteObject',
-  'NsListObjects', 'NsCreateSession', 'NsGetSession', 'NsDeleteSession',
-]);
 
 /** HTML of a component; throws `Unknown sync component: <id>`. */
 export function componentOrThrow(componentId: string): string {
@@ -60,66 +57,62 @@ function remoteDeps(host: HostBridge, rt: SyncRuntime | null): remote.RemoteDeps
   return { host, workspaceRoot: () => '', reconcileTransport: uninitialised, ensureSession: uninitialised, writeImportedFile: uninitialised };
 }
 
+/** A command the plugin handles itself: it runs before `init` too, and its errors carry no prefix. */
+type OwnHandler = (host: HostBridge, rt: SyncRuntime | null, params: Params, command: CommandName) => unknown;
+
+/** The namespace commands, one handler for all (the host answers them). */
+const namespaceCommand: OwnHandler = (host, _rt, p, command) => remote.namespaceCommand(host, command, p);
+
+/** Commands the Rust plugin handles itself (its errors carry no prefix). */
+const OWN: { [K in CommandName]?: OwnHandler } = {
+  get_component_html: (_host, _rt, p) => componentOrThrow(optionalString(p, 'component_id') ?? ''),
+  get_config: (host) => loadConfig(host),
+  set_config: (host, rt, p) => {
+    saveConfig(host, applyConfigPatch(loadConfig(host), p));
+    rt?.reconcileTransport();
+    return null;
+  },
+  GetSyncStatus: (_host, rt, p) => (rt ? WORKSPACE_COMMANDS.GetSyncStatus!(rt, p) : syncStatus(null, false)),
+  GetProviderStatus: (host, _rt, p) => remote.getProviderStatus(host, p),
+  ListRemoteWorkspaces: (host, _rt, p) => remote.listRemoteWorkspaces(host, p),
+  LinkWorkspace: (host, rt, p) => remote.linkWorkspace(remoteDeps(host, rt), p),
+  UploadWorkspaceSnapshot: (host, rt, p) => remote.uploadWorkspaceSnapshot(remoteDeps(host, rt), p),
+  UnlinkWorkspace: (host, rt) => remote.unlinkWorkspace(remoteDeps(host, rt)),
+  DownloadWorkspace: (host, rt, p) => {
+    // The files already here are kept in an automatic snapshot before the import overwrites them.
+    const beforeImport = rt ? () => void automaticSnapshot(rt, 'Before downloading the workspace', true) : undefined;
+    return remote.downloadWorkspace({ ...remoteDeps(host, rt), beforeImport }, p);
+  },
+  PrepareLiveShareRuntime: (host, rt, p) => remote.prepareLiveShareRuntime(remoteDeps(host, rt), p),
+  ConnectLiveShareSession: (host, rt, p) => remote.connectLiveShareSession(remoteDeps(host, rt), p),
+  DisconnectLiveShareSession: (host, rt) => remote.disconnectLiveShareSession(remoteDeps(host, rt)),
+  NsCreateNamespace: namespaceCommand,
+  NsListNamespaces: namespaceCommand,
+  NsPutObject: namespaceCommand,
+  NsGetObject: namespaceCommand,
+  NsDeleteObject: namespaceCommand,
+  NsListObjects: namespaceCommand,
+  NsCreateSession: namespaceCommand,
+  NsGetSession: namespaceCommand,
+  NsDeleteSession: namespaceCommand,
+};
+
 /** True when the name is a command this plugin knows. */
 export function isKnownCommand(name: string): boolean {
-  return (
-    name in STATEFUL ||
-    NAMESPACE_COMMANDS.has(name) ||
-    [
-      'get_component_html', 'get_config', 'set_config', 'GetSyncStatus', 'GetProviderStatus', 'ListRemoteWorkspaces',
-      'LinkWorkspace', 'UploadWorkspaceSnapshot', 'UnlinkWorkspace', 'DownloadWorkspace', 'PrepareLiveShareRuntime',
-      'ConnectLiveShareSession', 'DisconnectLiveShareSession',
-    ].includes(name)
-  );
+  return isCommandName(name) && (OWN[name] !== undefined || STATEFUL[name] !== undefined);
+}
+
+/** Names of the commands that have a handler (tests check them against COMMAND_NAMES). */
+export function handledCommands(): { own: string[]; stateful: string[] } {
+  return { own: Object.keys(OWN), stateful: Object.keys(STATEFUL) };
 }
 
 /** Runs one command; returns its data or throws CommandError. */
 export function runCommand(host: HostBridge, rt: SyncRuntime | null, command: string, rawParams: unknown): unknown {
-  if (!isOwnCommand(command)) return runDelegated(rt, command, rawParams);
-  const params: Params = asParams(rawParams);
-  const deps = () => remoteDeps(host, rt);
-  switch (command) {
-    case 'get_component_html':
-      return componentOrThrow(optionalString(params, 'component_id') ?? '');
-    case 'get_config':
-      return loadConfig(host);
-    case 'set_config': {
-      saveConfig(host, applyConfigPatch(loadConfig(host), params));
-      rt?.reconcileTransport();
-      return null;
-    }
-    case 'GetSyncStatus':
-      return rt ? WORKSPACE_COMMANDS.GetSyncStatus(rt, params) : syncStatus(null, false);
-    case 'GetProviderStatus':
-      return remote.getProviderStatus(host, params);
-    case 'ListRemoteWorkspaces':
-      return remote.listRemoteWorkspaces(host, params);
-    case 'LinkWorkspace':
-      return remote.linkWorkspace(deps(), params);
-    case 'UploadWorkspaceSnapshot':
-      return remote.uploadWorkspaceSnapshot(deps(), params);
-    case 'UnlinkWorkspace':
-      return remote.unlinkWorkspace(deps());
-    case 'DownloadWorkspace': {
-      // The files already here are kept in an automatic snapshot before the import overwrites them.
-      const runtime = rt;
-      const beforeImport = runtime ? () => void automaticSnapshot(runtime, 'Before downloading the workspace', true) : undefined;
-      return remote.downloadWorkspace({ ...deps(), beforeImport }, params);
-    }
-    case 'PrepareLiveShareRuntime':
-      return remote.prepareLiveShareRuntime(deps(), params);
-    case 'ConnectLiveShareSession':
-      return remote.connectLiveShareSession(deps(), params);
-    case 'DisconnectLiveShareSession':
-      return remote.disconnectLiveShareSession(deps());
-  }
-  if (NAMESPACE_COMMANDS.has(command)) return remote.namespaceCommand(host, command, params);
-  return runDelegated(rt, command, rawParams);
-}
-
-/** Commands the Rust plugin handles itself (its errors carry no prefix). */
-function isOwnCommand(name: string): boolean {
-  return isKnownCommand(name) && (!(name in STATEFUL) || name === 'GetSyncStatus');
+  if (!isCommandName(command)) return runDelegated(rt, command, rawParams);
+  const own = OWN[command];
+  if (!own) return runDelegated(rt, command, rawParams);
+  return own(host, rt, asParams(rawParams), command);
 }
 
 /**
@@ -130,7 +123,7 @@ function isOwnCommand(name: string): boolean {
 function runDelegated(rt: SyncRuntime | null, command: string, rawParams: unknown): unknown {
   const runtime = requireRuntime(rt);
   try {
-    const handler = STATEFUL[command];
+    const handler = isCommandName(command) ? STATEFUL[command] : undefined;
     if (!handler) throw new CommandError(`Unknown sync command: ${command}`);
     return handler(runtime, asParams(rawParams));
   } catch (e) {

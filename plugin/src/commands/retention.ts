@@ -7,7 +7,7 @@
  */
 import type { HostBridge } from '../host/bridge';
 import type { SyncRuntime } from '../runtime';
-import type { CommandHandler } from './crdt';
+import type { CommandTable } from './table';
 import { CommandError, optionalNumber } from './params';
 
 export const RETENTION_KEY = 'history_retention';
@@ -48,7 +48,7 @@ function current(rt: SyncRuntime) {
   };
 }
 
-export const RETENTION_COMMANDS: Record<string, CommandHandler> = {
+export const RETENTION_COMMANDS: CommandTable = {
   GetHistoryRetention: (rt) => current(rt),
   SetHistoryRetention: (rt, p) => {
     const days = optionalNumber(p, 'keep_all_days') ?? rt.state.history.keepAllDays;

@@ -17,13 +17,13 @@
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { zipEntryTime } from '../../../common/src/zip-entry-time';
-import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../core/frontmatter';
-import { metadataFromJson, serializeMetadata, type FileMetadata } from '../core/metadata';
-import { compareKeys, normalizeSyncKey } from '../core/paths';
+import { bodyForWrite, parseFileMarkdown, renderFileMarkdown } from '../../../common/src/workspace/frontmatter';
+import { metadataFromJson, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
+import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
 import { isSkippedSnapshotPath, normalizeSnapshotEntryPath } from '../snapshot-zip';
 import { SnapshotStore, SnapshotStoreError, type SnapshotInfo } from '../snapshot-store';
-import type { CommandHandler } from './crdt';
+import type { CommandTable } from './table';
 import { CommandError, optionalString, requireString, type Params } from './params';
 import { removeFile, writeBackFile } from './write-back';
 
@@ -200,7 +200,7 @@ function defaultName(rt: SyncRuntime): string {
   return `Snapshot ${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-export const SNAPSHOT_COMMANDS: Record<string, CommandHandler> = {
+export const SNAPSHOT_COMMANDS: CommandTable = {
   ListSnapshots: (rt) =>
     store(rt)
       .list()

@@ -3,13 +3,13 @@
  * (InitializeWorkspaceCrdt), rendering every file (MaterializeWorkspace),
  * syncing focused bodies now, and the status shown in the status bar.
  */
-import { renderFrontmatterYaml } from '../core/frontmatter';
+import { renderFrontmatterYaml } from '../../../common/src/workspace/frontmatter';
 import { localMetadataUnchanged } from '../disk';
 import { loadConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { SessionState } from '../sync/session';
 import { transferStatusText } from '../transfer-progress';
-import type { CommandHandler } from './crdt';
+import type { CommandTable } from './table';
 import { CommandError, optionalString, type Params } from './params';
 
 function filePaths(params: Params): string[] {
@@ -45,7 +45,7 @@ export function syncStatus(rt: SyncRuntime | null, linked: boolean): Record<stri
   }
 }
 
-export const WORKSPACE_COMMANDS: Record<string, CommandHandler> = {
+export const WORKSPACE_COMMANDS: CommandTable = {
   InitializeWorkspaceCrdt: (rt, p) => {
     const path = optionalString(p, 'workspace_path');
     if (path !== null && path.trim() !== '') rt.state.workspaceRoot = path;

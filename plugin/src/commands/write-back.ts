@@ -8,8 +8,8 @@
  * first rebuilt from its history, so the edit lands on top of the text the
  * server already holds instead of inserting the whole text a second time.
  */
-import { renderFaithful } from '../core/source-frontmatter';
-import { metadataContentEqual, type FileMetadata } from '../core/metadata';
+import { renderFaithful } from '../../../common/src/workspace/source-frontmatter';
+import { metadataContentEqual, type FileMetadata } from '../../../common/src/workspace/metadata';
 import { ORIGIN_SYNC } from '../core/origin';
 import type { SyncRuntime } from '../runtime';
 

@@ -1,5 +1,5 @@
 /**
- * Per-file body documents (state.md 5.2): one Y.Doc per workspace key with a
+ * Per-file body documents (names in common/src/workspace/schema.ts): one Y.Doc per workspace key with a
  * Y.Text `body` (the markdown without front matter) and an unused Y.Map
  * `frontmatter`, like the Diaryx sync crate's `BodyDoc`/`BodyDocManager`.
  *
@@ -24,10 +24,8 @@ import * as Y from 'yjs';
 import { ClientIdAllocator } from './client-ids';
 import { Listeners } from './listeners';
 import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
-import { compareKeys, normalizeSyncKey } from './paths';
-
-export const BODY_TEXT_NAME = 'body';
-export const FRONTMATTER_MAP_NAME = 'frontmatter';
+import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/paths';
+import { BODY_TEXT_NAME, FRONTMATTER_MAP_NAME } from '../../../common/src/workspace/schema';
 
 export class BodyDocError extends Error {
   override name = 'BodyDocError';
@@ -219,7 +217,13 @@ export class BodyDocManager {
     return entry.text;
   }
 
-  /** Replaces the body (creating the doc) with a minimal edit. Returns false when the text was already equal. */
+  /**
+   * Replaces the body (creating the doc) with a minimal edit. Returns false
+   * when the text was already equal. This is the raw doc edit, with no sync
+   * policy: a file's text read from the folder goes through
+   * PluginSessionDocs.setLocalBody instead, which decides whether the doc may
+   * take it now (a linked workspace's empty doc waits for the server).
+   */
   setBody(key: string, text: string): boolean {
     const doc = this.getOrCreate(key);
     const ytext = doc.getText(BODY_TEXT_NAME);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BodyDocManager } from './body-docs';
 import { HISTORY_CHUNK_BYTES } from './history-codec';
 import { filesFromState, HistoryLog } from './history';
-import { emptyMetadata, type FileMetadata } from './metadata';
+import { emptyMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
 import { ORIGIN_REMOTE } from './origin';
 import { WorkspaceCrdt } from './workspace-crdt';
 

@@ -26,9 +26,10 @@
  * `onDropped` and counted in `dropped`.
  */
 import * as Y from 'yjs';
-import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from './metadata';
+import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
 import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES, readHistoryDocNames } from './history-codec';
-import { compareKeys } from './paths';
+import { compareKeys } from '../../../common/src/workspace/paths';
+import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
 
 const DAY_MS = 86_400_000;
 
@@ -110,7 +111,7 @@ function entryBytes(d: DocLog): number {
 export function filesFromState(state: Uint8Array): Map<string, FileMetadata> {
   const doc = new Y.Doc();
   try {
-    const files = doc.getMap<unknown>('files');
+    const files = doc.getMap<unknown>(FILES_MAP_NAME);
     Y.applyUpdate(doc, state);
     const out = new Map<string, FileMetadata>();
     files.forEach((value, key) => {
@@ -374,7 +375,7 @@ export class HistoryLog {
     if (files === null) return null;
     const doc = new Y.Doc();
     try {
-      const map = doc.getMap<string>('files');
+      const map = doc.getMap<string>(FILES_MAP_NAME);
       doc.transact(() => {
         for (const [path, meta] of files) map.set(path, serializeMetadata(meta));
       });

@@ -7,9 +7,9 @@
  * `merge_nonstructural_frontmatter`).
  */
 import * as Y from 'yjs';
-import { cloneMetadata, metadataContentEqual, parseMetadata, type FileMetadata, type JsonValue } from './metadata';
-import { compareKeys, isTempFile, normalizeSyncKey } from './paths';
-import { SOURCE_FRONTMATTER_KEY } from './source-frontmatter';
+import { cloneMetadata, metadataContentEqual, parseMetadata, type FileMetadata, type JsonValue } from '../../../common/src/workspace/metadata';
+import { compareKeys, isTempFile, normalizeSyncKey } from '../../../common/src/workspace/paths';
+import { SOURCE_FRONTMATTER_KEY } from '../../../common/src/workspace/source-frontmatter';
 
 export const CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS = 5000;
 const RENAME_TIMESTAMP_THRESHOLD_MS = 5000;

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { emptyMetadata, serializeMetadata, type FileMetadata } from './metadata';
+import { emptyMetadata, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
 import {
   ORIGIN_LOCAL,
   ORIGIN_REMOTE,

@@ -1,6 +1,6 @@
 /**
  * The workspace Y.Doc: one Y.Map `files`, key = workspace path, value = the
- * FileMetadata JSON text (state.md 5.1), with the behaviour of the Diaryx sync
+ * FileMetadata JSON text (common/src/workspace/schema.ts, metadata.ts), with the behaviour of the Diaryx sync
  * crate's `WorkspaceCrdt` for path-keyed workspaces:
  *
  * - reads normalise and dedupe alias keys (`x`, `./x`, `/x`), skip temp files
@@ -20,9 +20,10 @@
  */
 import * as Y from 'yjs';
 import { Listeners } from './listeners';
-import { cloneMetadata, metadataContentEqual, metadataEqual, serializeMetadata, type FileMetadata } from './metadata';
+import { cloneMetadata, metadataContentEqual, metadataEqual, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, originOf, type UpdateOrigin } from './origin';
-import { compareKeys, isTempFile, normalizeSyncKey } from './paths';
+import { compareKeys, isTempFile, normalizeSyncKey } from '../../../common/src/workspace/paths';
+import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
 import {
   collectSnapshot,
   diffSnapshots,
@@ -36,8 +37,6 @@ import {
 
 export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, type UpdateOrigin };
 export { CONCURRENT_FRONTMATTER_MERGE_WINDOW_MS, diffSnapshots, type ApplyResult } from './workspace-changes';
-
-export const FILES_MAP_NAME = 'files';
 
 export class WorkspaceCrdtError extends Error {
   override name = 'WorkspaceCrdtError';

@@ -12,26 +12,10 @@
  * host function table directly, so both layers run the same encoding code.
  */
 import { decodeBase64, encodeBase64 } from '../../../common/src/base64';
-
-export type HostFunctionName =
-  | 'host_log'
-  | 'host_read_file'
-  | 'host_read_binary'
-  | 'host_list_files'
-  | 'host_file_exists'
-  | 'host_write_file'
-  | 'host_write_binary'
-  | 'host_delete_file'
-  | 'host_storage_get'
-  | 'host_storage_set'
-  | 'host_get_timestamp'
-  | 'host_http_request'
-  | 'host_ws_request'
-  | 'host_emit_event'
-  | 'host_get_runtime_context';
+import type { PluginHostFunctionName } from '../../../common/src/host/host-functions';
 
 /** Calls one host function: string in, string out. */
-export type RawHostCall = (name: HostFunctionName, input: string) => string;
+export type RawHostCall = (name: PluginHostFunctionName, input: string) => string;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -39,7 +23,7 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export class HostError extends Error {
   override name = 'HostError';
   constructor(
-    readonly fn: HostFunctionName,
+    readonly fn: PluginHostFunctionName,
     readonly detail: string,
   ) {
     super(`${fn} failed: ${detail}`);
@@ -64,7 +48,7 @@ function inBandError(text: string): string | null {
   return null;
 }
 
-function parseJson(fn: HostFunctionName, text: string): unknown {
+function parseJson(fn: PluginHostFunctionName, text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -27,6 +27,16 @@ interface DeferredRequest {
   load: boolean;
 }
 
+/** How queueStep1 sends its requests (all off by default). */
+export interface Step1Options {
+  /** Forget every pending key first (a new connection's bootstrap). */
+  resetPending?: boolean;
+  /** Report `progress` events while the requests go out. */
+  withProgress?: boolean;
+  /** Load each body from its file just before its request goes out. */
+  loadFromDisk?: boolean;
+}
+
 export class BodyTracker {
   /** Body keys whose SyncStep1 is still unanswered. */
   readonly pending = new Set<string>();
@@ -86,7 +96,8 @@ export class BodyTracker {
    * one). Requests for a few files (a focused file, files created elsewhere)
    * go before a waiting bootstrap.
    */
-  queueStep1(keys: readonly string[], resetPending: boolean, withProgress: boolean, loadFromDisk = false): SessionAction[] {
+  queueStep1(keys: readonly string[], options: Step1Options = {}): SessionAction[] {
+    const { resetPending = false, withProgress = false, loadFromDisk = false } = options;
     const actions: SessionAction[] = [];
     if (resetPending) {
       this.pending.clear();
@@ -182,9 +193,9 @@ export class BodyTracker {
         this.diskHealed.add(key);
         this.docs.clearBodySynced(key);
       }
-      actions.push(...this.queueStep1(missing, false, false));
+      actions.push(...this.queueStep1(missing));
     }
-    if (unsynced.length > 0) actions.push(...this.queueStep1(unsynced, false, false));
+    if (unsynced.length > 0) actions.push(...this.queueStep1(unsynced));
     return actions;
   }
 }

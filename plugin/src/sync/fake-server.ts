@@ -21,6 +21,7 @@ import { decodeFrame, encodeFrame, parseDocId } from '../../../common/src/wire/f
 import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../../../common/src/wire/sync';
 import { MemoryDocs } from './memory-docs';
 import { SyncSession } from './session';
+import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
 
 type Inbound = { kind: 'binary'; data: Uint8Array } | { kind: 'text'; text: string };
 
@@ -50,7 +51,7 @@ export class FakeServer {
   private activeFiles(workspaceDocId: string): string[] {
     const files: string[] = [];
     this.doc(workspaceDocId)
-      .getMap<string>('files')
+      .getMap<string>(FILES_MAP_NAME)
       .forEach((v, k) => {
         if (!(JSON.parse(v) as { deleted?: boolean }).deleted) files.push(k);
       });

@@ -16,6 +16,7 @@ import type {
   RemoteOrigin,
   SessionDocs,
 } from './session-host';
+import { BODY_TEXT_NAME, FILES_MAP_NAME } from '../../../common/src/workspace/schema';
 
 /** Metadata stored per file in the workspace doc. */
 export interface MemoryFileMeta {
@@ -55,7 +56,7 @@ export class MemoryDocs implements SessionDocs {
   }
 
   get files(): Y.Map<string> {
-    return this.workspace.getMap<string>('files');
+    return this.workspace.getMap<string>(FILES_MAP_NAME);
   }
 
   // ---- test helpers (local edits) ----
@@ -73,7 +74,7 @@ export class MemoryDocs implements SessionDocs {
 
   /** Replaces a body locally, as a file save would. */
   editBody(key: string, text: string): void {
-    const t = this.body(key).getText('body');
+    const t = this.body(key).getText(BODY_TEXT_NAME);
     this.body(key).transact(() => {
       t.delete(0, t.length);
       t.insert(0, text);
@@ -88,7 +89,7 @@ export class MemoryDocs implements SessionDocs {
   }
 
   bodyText(key: string): string {
-    return this.bodies.get(key)?.getText('body').toString() ?? '';
+    return this.bodies.get(key)?.getText(BODY_TEXT_NAME).toString() ?? '';
   }
 
   meta(key: string): MemoryFileMeta | null {
@@ -164,7 +165,7 @@ export class MemoryDocs implements SessionDocs {
   }
   ensureBodyLoaded(key: string): void {
     this.calls.push(`ensureBodyLoaded:${key}`);
-    const text = this.body(key).getText('body');
+    const text = this.body(key).getText(BODY_TEXT_NAME);
     const content = this.disk.get(key);
     if (text.length > 0 || !content) return;
     this.body(key).transact(() => text.insert(0, content), 'local');
@@ -185,10 +186,10 @@ export class MemoryDocs implements SessionDocs {
   applyBodyUpdates(key: string, updates: readonly Uint8Array[], options: BodyApplyOptions): BodyApplyResult {
     this.calls.push(`applyBodyUpdates:${key}:${updates.length}`);
     const doc = this.body(key);
-    const before = doc.getText('body').toString();
+    const before = doc.getText(BODY_TEXT_NAME).toString();
     for (const u of updates) Y.applyUpdate(doc, u, 'remote');
     this.baselines.set(key, Y.encodeStateVector(doc));
-    const after = doc.getText('body').toString();
+    const after = doc.getText(BODY_TEXT_NAME).toString();
     if (after === before) return { content: null, isEcho: false };
     const isEcho = this.lastKnown.get(key) === after;
     if (options.writeToDisk && !isEcho) this.disk.set(key, after);

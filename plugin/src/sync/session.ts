@@ -225,7 +225,7 @@ export class SyncSession {
     }
     for (const key of keys) if (!this.bodies.pending.has(key)) this.docs.ensureBodyLoaded(key);
     for (const key of keys) this.docs.clearBodySynced(key);
-    const actions = this.bodies.queueStep1(keys, false, false);
+    const actions = this.bodies.queueStep1(keys);
     for (const key of keys) {
       if (!this.docs.bodyChangedSinceSync(key)) continue;
       const full = this.docs.encodeBodyFullUpdate(key);
@@ -245,7 +245,7 @@ export class SyncSession {
   requestBodies(keys: readonly string[]): SessionAction[] {
     if (this.current !== SessionState.Active) return [];
     for (const key of keys) this.docs.clearBodySynced(key);
-    return this.bodies.queueStep1(keys, false, false);
+    return this.bodies.queueStep1(keys);
   }
 
   // ---- handshake and control texts ----
@@ -339,7 +339,7 @@ export class SyncSession {
     // Servers that never send sync_complete still count as having delivered metadata.
     this.metadataReady = true;
     const keys = this.docs.activeFileKeys();
-    actions.push(...this.bodies.queueStep1(keys, true, keys.length > 0, true));
+    actions.push(...this.bodies.queueStep1(keys, { resetPending: true, withProgress: keys.length > 0, loadFromDisk: true }));
     const buffered = this.handshakeBuffer;
     this.handshakeBuffer = [];
     for (const u of buffered) this.out.send(actions, u.docId, u.data);
@@ -389,7 +389,7 @@ export class SyncSession {
     if (outcome.changedFiles.length > 0) actions.push(emit({ type: 'filesChanged', files: outcome.changedFiles }));
     // Files created (or renamed, restored) elsewhere: the server relays a body's
     // updates only to sockets that opened that body doc, so open it now.
-    actions.push(...this.bodies.queueStep1(outcome.changedFiles.filter((key) => this.docs.isActiveFile(key)), false, false));
+    actions.push(...this.bodies.queueStep1(outcome.changedFiles.filter((key) => this.docs.isActiveFile(key))));
     actions.push(...this.bodies.audit(this.toDisk));
     this.maybeSynced(actions);
     return actions;

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import { ZipPassThrough } from 'fflate';
-import { mimeTypeOf } from '../../../host-harness/src/attachments/references';
+import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
 import type { SyncCore } from '../sync-core';
 import { isSkippedSnapshotPath, safeSnapshotPath, SnapshotError, snapshotMarkdownFiles, type MoreEntries } from '../snapshot';
 import { readZipDirectory, readZipEntry, ZipFormatError, type ZipEntry, type ZipSource } from '../zip-reader';

@@ -4,7 +4,7 @@
  * (server/src/migrate.ts). Stop the old server first.
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../../../host-harness/src/cli/errors';
+import { ActionableError } from '../../../common/src/cli/errors';
 import { StorageError, ValidationError } from '../errors';
 import { migrateSqliteToPostgres } from '../migrate';
 import { parseDatabaseUrl } from '../options';

@@ -4,7 +4,7 @@
  * connections; logs go to stderr. Flags override DIARYX_SYNC_* variables.
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../../../host-harness/src/cli/errors';
+import { ActionableError } from '../../../common/src/cli/errors';
 import { StorageError, ValidationError } from '../errors';
 import { startServer } from '../index';
 import { LOG_LEVELS, type LogLevel } from '../log';

@@ -6,7 +6,7 @@
  * `tokenCheckIntervalMs`). All work while the server runs (same database, WAL).
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../../../host-harness/src/cli/errors';
+import { ActionableError } from '../../../common/src/cli/errors';
 import { hashToken } from '../auth';
 import { ValidationError } from '../errors';
 import type { AccessStore } from '../auth';

@@ -3,7 +3,7 @@
  * for a file (plugin command GetBodyContent).
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { requireSyncState, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 export function register(program: Command): void {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { decodeEnvelope, type DecodedAction } from '../../../../common/src/wire/envelope';
 import { ENVELOPE_EXPORTS } from '../../plugin-host';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { printLine, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 interface CallOptions extends PluginOptions {

@@ -4,7 +4,7 @@
  * status is non-zero when the response says `success: false`.
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { parseJsonArg, printLine, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 export function register(program: Command): void {

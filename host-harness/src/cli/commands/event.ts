@@ -4,7 +4,7 @@
  * e.g. `event file_saved '{"path":"notes/a.md"}'`.
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { parseJsonArg, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 export function register(program: Command): void {

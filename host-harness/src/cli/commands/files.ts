@@ -3,7 +3,7 @@
  * workspace CRDT (plugin command ListCrdtFiles).
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { printLine, requireSyncState, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 interface FilesOptions extends PluginOptions {

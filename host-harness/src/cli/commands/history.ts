@@ -4,7 +4,7 @@
  * file (GetFileHistory {file_path}).
  */
 import type { Command } from 'commander';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { printLine, requireSyncState, withFolderOptions, withPluginSession, type PluginOptions } from '../plugin-session';
 
 interface HistoryOptions extends PluginOptions {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createHostFunctions } from '../../host-functions';
 import { PluginCallError, PluginHost } from '../../plugin-host';
-import { ActionableError } from '../errors';
+import { ActionableError } from '../../../../common/src/cli/errors';
 import { ensurePluginModule, printLine, withWasmOption } from '../plugin-session';
 
 export function register(program: Command): void {

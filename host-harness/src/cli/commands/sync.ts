@@ -11,10 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_LOCAL_DATA_DIR, DEFAULT_LOCAL_PORT, ensureLocalServer, type LocalServer } from '../../local-server';
-import { checkAccess, httpBase, serverUrlProblem, type AccessCheck } from '../../server-access';
+import { httpBase } from '../../../../common/src/host/server-url';
+import { checkAccess, serverUrlProblem, type AccessCheck } from '../../server-access';
 import { SyncJob } from '../../sync-job';
 import { closeSharedHttpClient } from '../../sync-http';
-import { ActionableError, EXIT, describeFsError } from '../errors';
+import { ActionableError, EXIT, describeFsError } from '../../../../common/src/cli/errors';
 import { ensurePluginModule, withWasmOption } from '../plugin-session';
 import { SyncPrinter, type Verbosity } from '../sync-output';
 

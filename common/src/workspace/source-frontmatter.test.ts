@@ -74,16 +74,3 @@ describe('renderFaithful', () => {
     expect(renderFaithful('a.md', metadata, body, null)).toBe(renderFileMarkdown(metadata, body));
   });
 });
-
-describe('concurrent front matter merges', () => {
-  it('the recorded block is neither novel metadata nor taken from the other side', async () => {
-    const { mergeNonstructural, shouldMergeConcurrent } = await import('./workspace-changes');
-    const a = read('a.md', '---\ntitle: A\nupdated: 1000\n---\n').metadata;
-    const b = { ...read('a.md', '---\ntitle: A\nupdated: 1500\nmood: ok\n---\n').metadata };
-    const { [SOURCE_FRONTMATTER_KEY]: _hint, ...withoutHint } = b.extra;
-    // A device without the key added a field; this side added nothing but has its block: no merge.
-    expect(shouldMergeConcurrent(a, { ...b, extra: withoutHint })).toBe(false);
-    const merged = mergeNonstructural({ ...b, extra: withoutHint }, a);
-    expect(merged.extra[SOURCE_FRONTMATTER_KEY]).toBeUndefined();
-  });
-});
