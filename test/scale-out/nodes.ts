@@ -1,4 +1,7 @@
 /** Server nodes (`serve --database`) as child processes on one Postgres database, and helpers to inspect it. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import * as Y from 'yjs';
 import { spawnCli, type ChildServer } from '../server/helpers/child';
@@ -6,9 +9,17 @@ import { waitFor } from '../server/helpers/wait';
 
 export type Node = ChildServer;
 
-/** Starts `serve --port 0 --database <url>` and waits until it listens. */
+/** The data folder the nodes of one database share (attachment blobs), made on first use. */
+const dataDirs = new Map<string, string>();
+function sharedDataDir(databaseUrl: string): string {
+  let dir = dataDirs.get(databaseUrl);
+  if (dir === undefined) dataDirs.set(databaseUrl, (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-nodes-'))));
+  return dir;
+}
+
+/** Starts `serve --port 0 --database <url>` (nodes of one database share a data folder) and waits until it listens. */
 export async function startNode(databaseUrl: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Node> {
-  const child = spawnCli(['serve', '--port', '0', '--database', databaseUrl, '--log-level', 'warn', ...extraArgs], env);
+  const child = spawnCli(['serve', '--port', '0', '--database', databaseUrl, '--data-dir', sharedDataDir(databaseUrl), '--log-level', 'warn', ...extraArgs], env);
   const line = await waitFor(
     () => {
       if (child.proc.exitCode !== null) throw new Error(`node exited: ${child.stderr.join('')}`);
