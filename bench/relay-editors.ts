@@ -1,8 +1,10 @@
 /**
- * Clients editing one body doc through a real server, for the relay
+ * Clients editing one body doc through real servers, for the relay
  * benchmarks: each connects with a token and joins the doc, edits are sent at
- * an even rate spread over the clients, and the latency of every relayed frame
- * (same bytes back on another socket) is recorded.
+ * an even rate spread over the clients, and every delivery of an edit to
+ * another client is recorded with its latency. An edit is recognised by a
+ * marker in its text (`#n#`), so a delivery counts even when a server relays
+ * it merged or re-encoded (another node reads it back from the database).
  */
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -18,8 +20,19 @@ export async function createToken(dataDir: string, user: string): Promise<string
   return cli.stdout.join('').trim().split('\n').pop()!.trim();
 }
 
+/** One edit arriving at another client. */
+export interface Delivery {
+  ms: number;
+  /** Sending and receiving client (index into the clients). */
+  from: number;
+  to: number;
+}
+
+const MARKER = /#(\d+)#/g;
+
 export interface Editors {
-  /** Milliseconds from send to arrival, one per relayed frame received. */
+  readonly deliveries: Delivery[];
+  /** Milliseconds from send to arrival, one per delivery. */
   readonly latencies: number[];
   /** Sends `perSecond` updates per client per second for `seconds`; resolves to the updates sent. */
   edit(perSecond: number, seconds: number): Promise<number>;
@@ -28,8 +41,8 @@ export interface Editors {
 
 /** `count` clients joined to `docId` on `wsUrls` (client i on wsUrls[i % n]). */
 export async function connectEditors(wsUrls: string[], token: string, docId: string, count: number): Promise<Editors> {
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
+  const sentAt = new Map<number, { t: number; from: number }>();
+  const deliveries: Delivery[] = [];
   const sockets: WebSocket[] = [];
   for (let i = 0; i < count; i++) {
     const ws = new WebSocket(`${wsUrls[i % wsUrls.length]}?token=${token}`);
@@ -38,17 +51,24 @@ export async function connectEditors(wsUrls: string[], token: string, docId: str
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
+    const to = i;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return;
-      const t = sentAt.get(data.toString('base64'));
-      if (t !== undefined) latencies.push(performance.now() - t);
+      const now = performance.now();
+      for (const m of data.toString('latin1').matchAll(MARKER)) {
+        const sent = sentAt.get(Number(m[1]));
+        if (sent !== undefined && sent.from !== to) deliveries.push({ ms: now - sent.t, from: sent.from, to });
+      }
     });
     ws.send(encodeFrame(docId, encodeSyncStep1(new Uint8Array([0]))));
     sockets.push(ws);
   }
   const docs = sockets.map(() => new Y.Doc());
   return {
-    latencies,
+    deliveries,
+    get latencies() {
+      return deliveries.map((d) => d.ms);
+    },
     async edit(perSecond, seconds) {
       let sent = 0;
       let next = 0;
@@ -68,11 +88,10 @@ export async function connectEditors(wsUrls: string[], token: string, docId: str
             let update: Uint8Array | null = null;
             const capture = (u: Uint8Array) => (update = u);
             docs[i].on('update', capture);
-            docs[i].getText(BODY_TEXT_NAME).insert(0, `${i}:${next}\n`);
+            docs[i].getText(BODY_TEXT_NAME).insert(0, `#${next}#`);
             docs[i].off('update', capture);
-            const frame = encodeFrame(docId, encodeSyncUpdate(update!));
-            sentAt.set(Buffer.from(frame).toString('base64'), performance.now());
-            sockets[i].send(frame);
+            sentAt.set(next, { t: performance.now(), from: i });
+            sockets[i].send(encodeFrame(docId, encodeSyncUpdate(update!)));
             sent++;
           }
         }, 2);
