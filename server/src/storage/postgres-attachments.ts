@@ -69,9 +69,9 @@ ON CONFLICT (upload_id) DO UPDATE SET workspace_id = EXCLUDED.workspace_id, hash
   attachment_path = EXCLUDED.attachment_path, entry_path = EXCLUDED.entry_path, created_at = EXCLUDED.created_at`;
 
 export class PgAttachmentMeta implements AttachmentMetaStore {
-  /** `check` throws when the owning adapter is closed. */
+  /** `db` is the pool, or one client inside a transaction (migrate); `check` throws when the owning adapter is closed. */
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly db: pg.Pool | pg.PoolClient,
     private readonly check: () => void = () => undefined,
   ) {}
 
@@ -135,7 +135,7 @@ export class PgAttachmentMeta implements AttachmentMetaStore {
   private async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]): Promise<R[]> {
     this.check();
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      return (await this.db.query<R>(text, values)).rows;
     } catch (e) {
       throw new StorageError(`Postgres attachment metadata operation failed (${what}): ${describeError(e)}`, undefined, e);
     }
