@@ -119,6 +119,21 @@ describe('migrate', () => {
       expect(await complete(node.url, token, ws.id, halfUp.upload_id!, half)).toEqual({ ok: true });
       const both = await fetch(`${node.url}/api/workspaces/${ws.id}/attachments/${sha(half)}`, { headers: auth });
       expect(Buffer.from(await both.arrayBuffer()).equals(half)).toBe(true);
+      // A second node that does not share the folder knows the record but not the file: a clear 503, and it keeps serving.
+      const lonelyDir = tempDataDir();
+      const lonely = await startNode(url, ['--data-dir', lonelyDir]);
+      try {
+        const miss = await fetch(`${lonely.url}/api/workspaces/${ws.id}/attachments/${sha(held)}`, { headers: auth });
+        expect(miss.status).toBe(503);
+        expect(((await miss.json()) as { error: string }).error).toMatch(/recorded but its file is missing on this server.*share the same attachment folder/);
+        const unknown = await fetch(`${lonely.url}/api/workspaces/${ws.id}/attachments/${'0'.repeat(64)}`, { headers: auth });
+        expect(unknown.status).toBe(404);
+        expect(((await (await fetch(`${lonely.url}/api/user/storage`, { headers: auth })).json()) as { used_bytes: number }).used_bytes).toBe(13000);
+        expect(lonely.proc.exitCode).toBeNull();
+      } finally {
+        await stopNode(lonely);
+        fs.rmSync(lonelyDir, { recursive: true, force: true });
+      }
 
       const listed = (await (await fetch(`${node.url}/api/workspaces`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { id: string }[];
       expect(listed.map((w) => w.id).sort()).toEqual([ws.id, 'mig'].sort());
