@@ -1,11 +1,13 @@
 /**
  * Moves a single-node server's SQLite data (users, tokens, workspaces,
- * documents) into a Postgres database, in one Postgres transaction that commits
+ * documents, attachment records and uploads in progress) into a Postgres database, in one Postgres transaction that commits
  * only after every document read back from Postgres holds the same state as in
  * SQLite (equal state vectors, and neither side has a struct or deletion the
  * other lacks). Each document arrives as one merged snapshot; clients keep no
  * sequence numbers, so none are carried over. The SQLite database is opened
  * read-only and never changed: going back is starting the old server.
+ * Attachment records are checked field by field too; the blob files stay
+ * under `<from>/attachments` (the nodes' shared attachment folder).
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -13,16 +15,31 @@ import * as Y from 'yjs';
 import { foldWorkspaceId } from './auth';
 import { databasePath } from './db';
 import { ValidationError } from './errors';
+import type { AttachmentRecord, UploadRecord } from './storage/adapter';
 import { PostgresStorage, workspaceOfDoc } from './storage/postgres';
+import { PgAttachmentMeta } from './storage/postgres-attachments';
+import { SqliteAttachmentMeta } from './storage/sqlite-attachments';
 
 export interface MigrateResult {
   users: number;
   tokens: number;
   workspaces: number;
   documents: number;
+  attachments: number;
+  uploads: number;
 }
 
-const TABLES = ['updates', 'docs', 'tokens', 'workspaces', 'users'];
+const TABLES = ['updates', 'docs', 'tokens', 'workspaces', 'users', 'attachment_blobs', 'attachment_uploads'];
+
+/** Attachment records in a fixed order and form, for comparing both sides. */
+function canonical(blobs: AttachmentRecord[], uploads: UploadRecord[]): string {
+  const b = [...blobs].sort((x, y) => (x.workspaceId + '\0' + x.hash < y.workspaceId + '\0' + y.hash ? -1 : 1));
+  const u = [...uploads].sort((x, y) => (x.uploadId < y.uploadId ? -1 : 1));
+  return JSON.stringify({
+    blobs: b.map((r) => [r.workspaceId, r.hash, r.size, r.mimeType, r.path, r.createdAt, r.unreferencedSince]),
+    uploads: u.map((r) => [r.uploadId, r.workspaceId, r.hash, r.size, r.mimeType, r.partSize, r.totalParts, r.attachmentPath, r.entryPath, r.createdAt]),
+  });
+}
 
 /** Whether two states hold the same content: applying either to the other changes nothing. */
 export function sameYjsState(a: Uint8Array, b: Uint8Array): boolean {
@@ -63,6 +80,11 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
       ...all<{ doc_id: string }>('doc_snapshots', 'SELECT doc_id FROM doc_snapshots').map((r) => r.doc_id),
       ...all<{ doc_id: string }>('doc_updates', 'SELECT DISTINCT doc_id FROM doc_updates').map((r) => r.doc_id),
     ]);
+    // Read through the SQLite adapter's own queries (its CREATE IF NOT EXISTS writes nothing when
+    // both tables exist); a database from before attachments has none.
+    const srcMeta = has('attachment_blobs') && has('attachment_uploads') ? new SqliteAttachmentMeta(src) : null;
+    const blobs = srcMeta ? await srcMeta.listAttachments(null) : [];
+    const uploads = srcMeta ? await srcMeta.listUploads() : [];
     const snapshotOf = has('doc_snapshots') ? src.prepare<[string], { state: Buffer }>('SELECT state FROM doc_snapshots WHERE doc_id = ?') : null;
     const updatesOf = has('doc_updates') ? src.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq') : null;
     const sourceState = (id: string): Uint8Array => {
@@ -81,7 +103,7 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
     try {
       await c.query('BEGIN');
       await c.query('SET LOCAL statement_timeout = 0');
-      const counts = await c.query<{ n: string }>(`SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM docs) + (SELECT count(*) FROM workspaces) AS n`);
+      const counts = await c.query<{ n: string }>(`SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM docs) + (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM attachment_blobs) + (SELECT count(*) FROM attachment_uploads) AS n`);
       if (Number(counts.rows[0].n) > 0) {
         if (!opts.replace) throw new ValidationError('--to: the Postgres database already holds data; pass --replace to overwrite it');
         await c.query(`TRUNCATE ${TABLES.join(', ')}`);
@@ -93,6 +115,19 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
         await c.query('INSERT INTO workspaces (id, owner, name, created_at, folded) VALUES ($1, $2, $3, $4, $5)', [w.id, w.owner, w.name, w.created_at, foldWorkspaceId(w.id)]);
       }
       log(`copied ${users.length} users, ${tokens.length} tokens, ${workspaces.length} workspaces`);
+      for (const r of blobs) {
+        await c.query(
+          'INSERT INTO attachment_blobs (workspace_id, hash, size, mime_type, path, created_at, unreferenced_since) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [r.workspaceId, r.hash, r.size, r.mimeType, r.path, r.createdAt, r.unreferencedSince],
+        );
+      }
+      for (const r of uploads) {
+        await c.query(
+          'INSERT INTO attachment_uploads (upload_id, workspace_id, hash, size, mime_type, part_size, total_parts, attachment_path, entry_path, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+          [r.uploadId, r.workspaceId, r.hash, r.size, r.mimeType, r.partSize, r.totalParts, r.attachmentPath, r.entryPath, r.createdAt],
+        );
+      }
+      log(`copied ${blobs.length} attachment records and ${uploads.length} uploads in progress`);
       let done = 0;
       for (const id of [...docIds].sort()) {
         const state = sourceState(id);
@@ -108,7 +143,16 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
         }
         if (++done % 500 === 0) log(`${done}/${docIds.size} documents copied and checked`);
       }
+      // Attachment records read back in the transaction through the adapter's own queries.
+      const inTx = new PgAttachmentMeta(c);
+      if (canonical(await inTx.listAttachments(null), await inTx.listUploads()) !== canonical(blobs, uploads)) {
+        throw new Error('attachment records read back from Postgres differ from those in SQLite; nothing was committed');
+      }
       await c.query('COMMIT');
+      // Once more as a node will read them.
+      if (canonical(await pgStore.attachments.listAttachments(null), await pgStore.attachments.listUploads()) !== canonical(blobs, uploads)) {
+        throw new Error('attachment records read from Postgres differ from those in SQLite');
+      }
       // Once more through the server's own read path, as a node will load them.
       for (const id of docIds) {
         const stored = await pgStore.load(id);
@@ -116,7 +160,10 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
         if (!sameYjsState(merged(parts), sourceState(id))) throw new Error(`document ${id} loads from Postgres with a different state than in SQLite`);
       }
       log(`${docIds.size} documents copied; every one has the same state in Postgres as in SQLite`);
-      return { users: users.length, tokens: tokens.length, workspaces: workspaces.length, documents: docIds.size };
+      if (blobs.length > 0 || uploads.length > 0) {
+        log(`attachment bytes are files under ${fromDir}/attachments: give every node that folder (shared) as <data-dir>/attachments`);
+      }
+      return { users: users.length, tokens: tokens.length, workspaces: workspaces.length, documents: docIds.size, attachments: blobs.length, uploads: uploads.length };
     } catch (e) {
       broken = true;
       await c.query('ROLLBACK').catch(() => undefined);

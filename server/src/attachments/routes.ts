@@ -10,7 +10,8 @@
  *
  * The caller is authenticated by http-api.ts; a workspace the caller does not
  * own answers 404 like an unknown one. Refusals are JSON `{"error": ...}`
- * with 400 (bad input), 404, 409 or 413 (quota, or a part over its size).
+ * with 400 (bad input), 404, 409 or 413 (quota, or a part over its size), and
+ * 503 for a blob whose record exists but whose file this node does not have.
  */
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -191,8 +192,21 @@ function parseAnnouncement(body: Record<string, unknown> | null): UploadAnnounce
 /** Streams a held blob, whole or one byte range. */
 async function sendBlob(ctx: AttachmentRouteContext, req: IncomingMessage, res: ServerResponse, workspaceId: string, hash: string): Promise<void> {
   const record = await ctx.service.meta.getAttachment(workspaceId, hash);
-  const size = record ? await ctx.service.blobs.blobSize(hash) : null;
-  if (!record || size === null) throw new AttachmentRequestError(404, 'Attachment not found');
+  if (!record) throw new AttachmentRequestError(404, 'Attachment not found');
+  const size = await ctx.service.blobs.blobSize(hash);
+  if (size === null) {
+    // The metadata is shared (Postgres) but the file is not here: this node's attachment
+    // folder is not the one the upload went to. 503, so a client or balancer may retry elsewhere.
+    ctx.service.logger.error('attachment recorded but its file is missing from this node; nodes must share <data-dir>/attachments', {
+      workspace: workspaceId,
+      hash,
+      file: ctx.service.blobs.blobPath(hash),
+    });
+    throw new AttachmentRequestError(
+      503,
+      'Attachment is recorded but its file is missing on this server; with several nodes, every node must share the same attachment folder (<data-dir>/attachments)',
+    );
+  }
   const headers: Record<string, string> = {
     'Content-Type': record.mimeType || 'application/octet-stream',
     'Accept-Ranges': 'bytes',

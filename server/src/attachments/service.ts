@@ -77,6 +77,10 @@ export class AttachmentService {
     return this.o.quotaBytes;
   }
 
+  get logger(): Logger {
+    return this.o.logger;
+  }
+
   /** Records of every workspace `user` owns, by hash (one per distinct blob). */
   private async heldByUser(user: string): Promise<Map<string, AttachmentRecord>> {
     const held = new Map<string, AttachmentRecord>();

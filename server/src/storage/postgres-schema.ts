@@ -1,6 +1,6 @@
 /**
  * The Postgres schema (documents, users, tokens, workspaces in one database, so
- * one backup covers all) and its migration. A starting node migrates under a
+ * one backup covers all, attachment metadata included) and its migration. A starting node migrates under a
  * session advisory lock, so nodes starting together do not race.
  */
 import type pg from 'pg';
@@ -70,6 +70,33 @@ CREATE TABLE workspaces (
 );
 CREATE INDEX workspaces_by_owner ON workspaces (owner, name);
 CREATE INDEX workspaces_by_folded ON workspaces (folded);
+`,
+  // Attachment metadata (the blob bytes are files under each node's data folder).
+  // COLLATE "C": listings sort by code unit, like the SQLite adapter.
+  `
+CREATE TABLE attachment_blobs (
+  workspace_id text COLLATE "C" NOT NULL,
+  hash text COLLATE "C" NOT NULL,
+  size bigint NOT NULL,
+  mime_type text NOT NULL,
+  path text NOT NULL,
+  created_at bigint NOT NULL,
+  unreferenced_since bigint,
+  PRIMARY KEY (workspace_id, hash)
+);
+CREATE TABLE attachment_uploads (
+  upload_id text COLLATE "C" PRIMARY KEY,
+  workspace_id text NOT NULL,
+  hash text NOT NULL,
+  size bigint NOT NULL,
+  mime_type text NOT NULL,
+  part_size bigint NOT NULL,
+  total_parts int NOT NULL,
+  attachment_path text NOT NULL,
+  entry_path text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX attachment_uploads_by_age ON attachment_uploads (created_at, upload_id);
 `,
 ];
 

@@ -18,6 +18,7 @@
 import pg from 'pg';
 import { StorageError, describeError } from '../errors';
 import type { ChangeFeed, LogRead, SharedLogStorage, StoredDocument } from './adapter';
+import { PgAttachmentMeta } from './postgres-attachments';
 import { migratePostgres, type PgConnectionOptions, pgClientConfig } from './postgres-schema';
 
 /** Channel of the wake-ups. */
@@ -66,11 +67,17 @@ export class PostgresStorage implements SharedLogStorage {
   readonly shared = true as const;
   private closed = false;
   private readonly feeds = new Set<PostgresFeed>();
+  /** Attachment metadata in the same database, shared by every node. */
+  readonly attachments: PgAttachmentMeta;
 
   private constructor(
     readonly pool: pg.Pool,
     private readonly connection: PgConnectionOptions,
-  ) {}
+  ) {
+    this.attachments = new PgAttachmentMeta(pool, () => {
+      if (this.closed) throw new StorageError('PostgresStorage is closed');
+    });
+  }
 
   /** Connects, migrates the schema (under an advisory lock, so starting nodes do not race) and returns the adapter. */
   static async open(connection: PgConnectionOptions): Promise<PostgresStorage> {
