@@ -9,7 +9,7 @@
  */
 import { bodyDocId } from '../../common/src/wire/frame';
 import { withPgAuthStore } from '../../server/src/index';
-import { startPostgres } from '../../test/scale-out/postgres-instance';
+import { startPostgres } from '../../server/src/testing/postgres-instance';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

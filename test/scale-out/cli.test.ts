@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../server/helpers/client';
 import { spawnCli } from '../server/helpers/child';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from './postgres-instance';
+import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
 import { startNode, stopNode } from './nodes';
 
 let pgi: PostgresInstance;

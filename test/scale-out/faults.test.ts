@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import { withPgAuthStore } from '../../server/src/index';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from './postgres-instance';
+import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
 import { prng, startNode, stopNode, storedState, type Node } from './nodes';
 
 let pgi: PostgresInstance;

@@ -13,7 +13,7 @@ import { TestClient } from '../server/helpers/client';
 import { spawnCli } from '../server/helpers/child';
 import { startTestServer, tempDataDir } from '../server/helpers/server';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from './postgres-instance';
+import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
 import { sql, startNode, stopNode } from './nodes';
 
 let pgi: PostgresInstance;

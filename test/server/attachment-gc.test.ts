@@ -84,3 +84,19 @@ it('keeps a referenced blob, and removes an unreferenced one after the grace per
   const storage = (await (await api('/api/user/storage')).json()) as { used_bytes: number };
   expect(storage.used_bytes).toBe(3000);
 });
+
+it('never removes a blob file written within the grace period that nothing holds yet (an upload or import finishing meanwhile)', async () => {
+  // A blob file with no record and no upload, as between writing a blob and holding it.
+  const bytes = randomBytes(500);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const file = path.join(ts.dataDir, 'attachments', 'blobs', hash.slice(0, 2), hash);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, bytes);
+  const t0 = Date.now();
+  await ts.server.collectAttachmentGarbage(t0);
+  await ts.server.collectAttachmentGarbage(t0 + 6 * DAY);
+  expect(fs.existsSync(file)).toBe(true);
+  // Past the grace period, nobody held it: it goes.
+  await ts.server.collectAttachmentGarbage(t0 + 7 * DAY + 1000);
+  expect(fs.existsSync(file)).toBe(false);
+});

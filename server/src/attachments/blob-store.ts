@@ -192,6 +192,15 @@ export class BlobStore {
     await fs.promises.rm(this.blobPath(hash), { force: true });
   }
 
+  /** When a blob's file was last written (ms since the epoch), or null when there is none. */
+  async blobWrittenAt(hash: string): Promise<number | null> {
+    try {
+      return (await fs.promises.stat(this.blobPath(hash))).mtimeMs;
+    } catch {
+      return null;
+    }
+  }
+
   /** Every stored blob's hash. */
   async listBlobs(): Promise<string[]> {
     const out: string[] = [];

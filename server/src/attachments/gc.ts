@@ -78,10 +78,15 @@ export async function collectAttachmentGarbage(service: AttachmentService, core:
       result.droppedUploads++;
     }
   }
-  const live = new Set((await service.meta.listAttachments(null)).map((r) => r.hash));
-  for (const u of await service.meta.listUploads()) live.add(u.hash);
+  // Uploads before records: an upload completing meanwhile is held by its workspace before its upload goes.
+  const live = new Set((await service.meta.listUploads()).map((u) => u.hash));
+  for (const r of await service.meta.listAttachments(null)) live.add(r.hash);
   for (const hash of await service.blobs.listBlobs()) {
     if (live.has(hash)) continue;
+    // A file written within the grace period stays: a blob just stored (a snapshot import holds it
+    // right after writing it; another node may be finishing an upload) is not garbage yet.
+    const writtenAt = await service.blobs.blobWrittenAt(hash);
+    if (writtenAt === null || now - writtenAt < graceMs) continue;
     await service.blobs.removeBlob(hash);
     result.deletedBlobs++;
   }

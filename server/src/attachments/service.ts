@@ -169,6 +169,8 @@ export class AttachmentService {
       if (missing.length > 0) throw new AttachmentRequestError(409, `Missing parts: ${missing.join(', ')}`, { ok: false, missing_parts: missing });
       await this.mutex.run(`user:${user}`, async () => this.checkQuota(user, u.hash, u.size, await this.heldByUser(user)));
       const whole = await this.blobs.assemble(uploadId, u.totalParts, u.hash);
+      // The workspace holds the blob before the upload goes: at no moment is a finished blob held by neither (gc.ts).
+      if (whole) await this.meta.putAttachment(this.record(workspaceId, u.hash, u.size, u.mimeType, u.attachmentPath));
       await this.blobs.removeUpload(uploadId);
       await this.meta.removeUpload(uploadId);
       if (!whole) {
@@ -178,7 +180,6 @@ export class AttachmentService {
           error: `The uploaded bytes do not hash to ${u.hash}; nothing was stored, upload again`,
         });
       }
-      await this.meta.putAttachment(this.record(workspaceId, u.hash, u.size, u.mimeType, u.attachmentPath));
       this.o.logger.info('attachment stored', { workspace: workspaceId, bytes: u.size });
       return { ok: true };
     });

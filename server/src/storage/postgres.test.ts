@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresInstance } from '../../../test/scale-out/postgres-instance';
+import { startPostgres, type PostgresInstance } from '../testing/postgres-instance';
 import { COMPACTION_LOCK_CLASS, PostgresStorage } from './postgres';
 import { runStorageAdapterTests } from './storage-adapter-tests';
 
