@@ -151,7 +151,12 @@ describe('browser host', () => {
     const d = await open(workspaceId, 'Tablet');
     await writeInEditor(d, 'ideas.md', '---\ntitle: Ideas\n---\nA garden diary.\nMore light in the kitchen.\n');
     await writeInEditor(d, 'ideas.md', '---\ntitle: Ideas\n---\nA garden diary.\nMore light in the hallway.\nPaint the fence.\n');
-    await pluginCommand(d, 'CreateSnapshot', { name: 'Spring plans' });
+    // Made from the Snapshots tab, as a person would (the tab lists what it made).
+    await d.page.click('#tab-snapshots');
+    await d.snapshots.locator('#name').fill('Spring plans');
+    await d.page.keyboard.press('Enter');
+    await waitFor(async () => (await d.snapshots.locator('#snapshots > li[data-id]').count()) === 1, 'the snapshot in the list');
+    await d.page.click('#tab-files');
 
     const frameOf = async (component: string) => {
       const src = await d.page.locator(`iframe[data-component="${component}"]`).evaluate((e) => (e as HTMLIFrameElement).src);
