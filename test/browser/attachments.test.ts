@@ -68,7 +68,9 @@ it('shows the pictures of the open entry, downloaded on display', async () => {
     await page.click('button.file[data-path="day.md"]');
     for (const p of ['_attachments/dot.png', '_attachments/linked.png']) {
       const img = page.locator(`#attachments figure[data-path="${p}"] img`);
-      await img.waitFor({ timeout: 20_000 });
+      await img.waitFor({ timeout: 20_000 }).catch(async (e: Error) => {
+        throw new Error(`${e.message}\nshown: ${await page.locator('#attachments').innerText()}`);
+      });
       await page.waitForFunction((sel) => (document.querySelector(sel) as HTMLImageElement | null)?.naturalWidth === 2, `#attachments figure[data-path="${p}"] img`);
     }
     const kept = await page.evaluate(() =>

@@ -90,8 +90,10 @@ describe('attachments between two CLI devices', () => {
     const report = randomBytes(5000);
     writeBytes(a, '_attachments/photo.jpg', photo);
     writeBytes(a, 'days/files/report.pdf', report);
+    // Equal bytes under a second path, linked from the body only: found by its own path on the server.
+    writeBytes(a, 'days/files/report-copy.pdf', report);
     writeFile(a, 'README.md', entryText({ title: 'Photos', extra: { attachments: '["_attachments/photo.jpg"]' }, body: '\n![](/_attachments/photo.jpg)\n' }));
-    writeFile(a, 'days/monday.md', entryText({ title: 'Monday', body: '\nSee [the report](files/report.pdf).\n' }));
+    writeFile(a, 'days/monday.md', entryText({ title: 'Monday', body: '\nSee [the report](files/report.pdf) and [its copy](files/report-copy.pdf).\n' }));
     const devA = sync(a, 'ws-att');
     await devA.waitOutput(/↑ sent attachment _attachments\/photo\.jpg \(9\.4 MB\)/, 60_000);
     await devA.waitOutput(/↑ sent attachment days\/files\/report\.pdf/);
@@ -99,8 +101,10 @@ describe('attachments between two CLI devices', () => {
     const devB = sync(b, 'ws-att');
     await devB.waitOutput(/↓ received attachment _attachments\/photo\.jpg/, 60_000);
     await devB.waitOutput(/↓ received attachment days\/files\/report\.pdf/);
+    await devB.waitOutput(/↓ received attachment days\/files\/report-copy\.pdf/);
     expect(fileSha(b, '_attachments/photo.jpg')).toBe(sha(photo));
     expect(fileSha(b, 'days/files/report.pdf')).toBe(sha(report));
+    expect(fileSha(b, 'days/files/report-copy.pdf')).toBe(sha(report));
 
     // A file no entry references is named once and stays on this device.
     writeBytes(a, 'stray.bin', randomBytes(100));

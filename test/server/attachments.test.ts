@@ -136,6 +136,20 @@ describe('attachment uploads', () => {
     expect(storage.used_bytes).toBeGreaterThanOrEqual(10_000);
   });
 
+  it('lists equal bytes under every path they were uploaded as, whichever upload finishes last', async () => {
+    const bytes = randomBytes(3_000);
+    const paths = ['_attachments/dot.png', '_attachments/linked.png'];
+    // Both announced before either completes: two uploads of one blob.
+    const started = await Promise.all(paths.map(async (p) => (await (await init(ws, announce(bytes, { attachment_path: p }))).json()) as Init));
+    for (const s of started) expect((await putPart(ws, s.upload_id!, 1, bytes)).status).toBe(200);
+    for (const s of [...started].reverse()) expect(await (await complete(ws, s.upload_id!, announce(bytes))).json()).toEqual({ ok: true });
+    // A third path announced afterwards is held at once.
+    expect(await (await init(ws, announce(bytes, { attachment_path: 'notes/copy.png' }))).json()).toEqual({ upload_id: null, status: 'already_exists' });
+    const listed = (await (await api(`/api/workspaces/${ws}/attachments`)).json()) as { path: string; hash: string }[];
+    for (const p of [...paths, 'notes/copy.png']) expect(listed.filter((x) => x.path === p).map((x) => x.hash)).toEqual([sha(bytes)]);
+    expect(blobFiles().filter((f) => f === sha(bytes))).toHaveLength(1);
+  });
+
   it('resumes from the parts already received and names the missing ones', async () => {
     const bytes = randomBytes(3 * PART - 5);
     const first = (await (await init(ws, announce(bytes))).json()) as Init;

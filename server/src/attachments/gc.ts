@@ -65,7 +65,7 @@ export async function collectAttachmentGarbage(service: AttachmentService, core:
       } else if (r.unreferencedSince === null) {
         await service.meta.putAttachment({ ...r, unreferencedSince: now });
       } else if (now - r.unreferencedSince >= graceMs) {
-        await service.meta.removeAttachment(workspaceId, r.hash);
+        await service.meta.removeAttachment(workspaceId, r.hash, r.path);
         result.droppedRecords++;
       }
     }

@@ -119,9 +119,11 @@ export class AttachmentService {
         await this.meta.putAttachment(this.record(workspaceId, a.hash, mine.size, a.mimeType || mine.mimeType, a.attachmentPath));
         return { upload_id: null, status: 'already_exists' };
       }
-      // Resume the upload of the same bytes in the same shape, if there is one.
+      // Resume the upload of the same bytes in the same shape under the same path, if there is one
+      // (equal bytes announced under another path meanwhile are an upload of their own, so each
+      // path is held when its upload completes).
       for (const u of await this.meta.listUploads()) {
-        if (u.workspaceId === workspaceId && u.hash === a.hash && u.size === a.size && u.partSize === a.partSize) {
+        if (u.workspaceId === workspaceId && u.hash === a.hash && u.size === a.size && u.partSize === a.partSize && u.attachmentPath === a.attachmentPath) {
           return { upload_id: u.uploadId, status: 'uploading', uploaded_parts: await this.blobs.receivedParts(u.uploadId) };
         }
       }

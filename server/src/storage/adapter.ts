@@ -69,14 +69,18 @@ export interface StorageAdapter {
   readonly attachments?: AttachmentMetaStore;
 }
 
-/** A blob held by a workspace: counted in its owner's quota, readable through that workspace. */
+/**
+ * A blob held by a workspace under one path: counted once per hash in its owner's quota, readable
+ * through that workspace. Equal bytes uploaded under two paths are two records of one blob, so the
+ * listing answers for either path.
+ */
 export interface AttachmentRecord {
   workspaceId: string;
   /** sha256 hex of the bytes (lowercase). */
   hash: string;
   size: number;
   mimeType: string;
-  /** The workspace-relative path it was last uploaded as (references without a hash match by path). */
+  /** The workspace-relative path it was uploaded as (references without a hash match by path). */
   path: string;
   /** When it was last uploaded (or announced as already held) under `path`, ms since the epoch. */
   createdAt: number;
@@ -104,13 +108,14 @@ export interface UploadRecord {
  * Records are copied in and out; `put*` replaces the record with the same key.
  */
 export interface AttachmentMetaStore {
-  /** Inserts or replaces the record of (workspaceId, hash). */
+  /** Inserts or replaces the record of (workspaceId, hash, path). */
   putAttachment(record: AttachmentRecord): Promise<void>;
+  /** A record of the blob in the workspace (the first by path), null when the workspace holds none. */
   getAttachment(workspaceId: string, hash: string): Promise<AttachmentRecord | null>;
-  /** The records of one workspace, or of every workspace when `workspaceId` is null; sorted by workspace, then hash. */
+  /** The records of one workspace, or of every workspace when `workspaceId` is null; sorted by workspace, hash, then path. */
   listAttachments(workspaceId: string | null): Promise<AttachmentRecord[]>;
-  /** Removing an unknown record is a no-op. */
-  removeAttachment(workspaceId: string, hash: string): Promise<void>;
+  /** Removes the record of (workspaceId, hash, path); removing an unknown record is a no-op. */
+  removeAttachment(workspaceId: string, hash: string, path: string): Promise<void>;
   putUpload(record: UploadRecord): Promise<void>;
   getUpload(uploadId: string): Promise<UploadRecord | null>;
   /** Every upload in progress, oldest first. */

@@ -1,8 +1,9 @@
 /** In-memory AttachmentMetaStore (MemoryStorage's), held to the same acceptance suite as the SQLite one. */
 import type { AttachmentMetaStore, AttachmentRecord, UploadRecord } from './adapter';
 
-const byWorkspaceThenHash = (a: AttachmentRecord, b: AttachmentRecord) =>
-  a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0;
+const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+const byWorkspaceHashPath = (a: AttachmentRecord, b: AttachmentRecord) =>
+  compare(a.workspaceId, b.workspaceId) || compare(a.hash, b.hash) || compare(a.path, b.path);
 
 export class MemoryAttachmentMeta implements AttachmentMetaStore {
   private readonly attachments = new Map<string, AttachmentRecord>();
@@ -13,13 +14,13 @@ export class MemoryAttachmentMeta implements AttachmentMetaStore {
 
   async putAttachment(record: AttachmentRecord): Promise<void> {
     this.check();
-    this.attachments.set(key(record.workspaceId, record.hash), { ...record });
+    this.attachments.set(key(record.workspaceId, record.hash, record.path), { ...record });
   }
 
   async getAttachment(workspaceId: string, hash: string): Promise<AttachmentRecord | null> {
     this.check();
-    const r = this.attachments.get(key(workspaceId, hash));
-    return r ? { ...r } : null;
+    const held = [...this.attachments.values()].filter((r) => r.workspaceId === workspaceId && r.hash === hash).sort(byWorkspaceHashPath);
+    return held.length > 0 ? { ...held[0] } : null;
   }
 
   async listAttachments(workspaceId: string | null): Promise<AttachmentRecord[]> {
@@ -27,12 +28,12 @@ export class MemoryAttachmentMeta implements AttachmentMetaStore {
     return [...this.attachments.values()]
       .filter((r) => workspaceId === null || r.workspaceId === workspaceId)
       .map((r) => ({ ...r }))
-      .sort(byWorkspaceThenHash);
+      .sort(byWorkspaceHashPath);
   }
 
-  async removeAttachment(workspaceId: string, hash: string): Promise<void> {
+  async removeAttachment(workspaceId: string, hash: string, path: string): Promise<void> {
     this.check();
-    this.attachments.delete(key(workspaceId, hash));
+    this.attachments.delete(key(workspaceId, hash, path));
   }
 
   async putUpload(record: UploadRecord): Promise<void> {
@@ -57,6 +58,6 @@ export class MemoryAttachmentMeta implements AttachmentMetaStore {
   }
 }
 
-function key(workspaceId: string, hash: string): string {
-  return `${workspaceId}\u0000${hash}`;
+function key(workspaceId: string, hash: string, path: string): string {
+  return `${workspaceId}\u0000${hash}\u0000${path}`;
 }

@@ -59,7 +59,7 @@ const toUpload = (r: UploadRow): UploadRecord => ({
 const PUT_BLOB = `
 INSERT INTO attachment_blobs (workspace_id, hash, size, mime_type, path, created_at, unreferenced_since)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (workspace_id, hash) DO UPDATE SET size = EXCLUDED.size, mime_type = EXCLUDED.mime_type, path = EXCLUDED.path,
+ON CONFLICT (workspace_id, hash, path) DO UPDATE SET size = EXCLUDED.size, mime_type = EXCLUDED.mime_type,
   created_at = EXCLUDED.created_at, unreferenced_since = EXCLUDED.unreferenced_since`;
 const PUT_UPLOAD = `
 INSERT INTO attachment_uploads (upload_id, workspace_id, hash, size, mime_type, part_size, total_parts, attachment_path, entry_path, created_at)
@@ -88,20 +88,24 @@ export class PgAttachmentMeta implements AttachmentMetaStore {
   }
 
   async getAttachment(workspaceId: string, hash: string): Promise<AttachmentRecord | null> {
-    const rows = await this.query<BlobRow>(`getAttachment ${workspaceId}/${hash}`, 'SELECT * FROM attachment_blobs WHERE workspace_id = $1 AND hash = $2', [workspaceId, hash]);
+    const rows = await this.query<BlobRow>(`getAttachment ${workspaceId}/${hash}`, 'SELECT * FROM attachment_blobs WHERE workspace_id = $1 AND hash = $2 ORDER BY path LIMIT 1', [workspaceId, hash]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async listAttachments(workspaceId: string | null): Promise<AttachmentRecord[]> {
     const rows =
       workspaceId === null
-        ? await this.query<BlobRow>('listAttachments', 'SELECT * FROM attachment_blobs ORDER BY workspace_id, hash', [])
-        : await this.query<BlobRow>(`listAttachments ${workspaceId}`, 'SELECT * FROM attachment_blobs WHERE workspace_id = $1 ORDER BY hash', [workspaceId]);
+        ? await this.query<BlobRow>('listAttachments', 'SELECT * FROM attachment_blobs ORDER BY workspace_id, hash, path', [])
+        : await this.query<BlobRow>(`listAttachments ${workspaceId}`, 'SELECT * FROM attachment_blobs WHERE workspace_id = $1 ORDER BY hash, path', [workspaceId]);
     return rows.map(toRecord);
   }
 
-  async removeAttachment(workspaceId: string, hash: string): Promise<void> {
-    await this.query(`removeAttachment ${workspaceId}/${hash}`, 'DELETE FROM attachment_blobs WHERE workspace_id = $1 AND hash = $2', [workspaceId, hash]);
+  async removeAttachment(workspaceId: string, hash: string, path: string): Promise<void> {
+    await this.query(`removeAttachment ${workspaceId}/${hash} ${path}`, 'DELETE FROM attachment_blobs WHERE workspace_id = $1 AND hash = $2 AND path = $3', [
+      workspaceId,
+      hash,
+      path,
+    ]);
   }
 
   async putUpload(r: UploadRecord): Promise<void> {

@@ -98,6 +98,12 @@ CREATE TABLE attachment_uploads (
 );
 CREATE INDEX attachment_uploads_by_age ON attachment_uploads (created_at, upload_id);
 `,
+  // A blob is held under each path it was uploaded as (equal bytes under two paths are two records).
+  `
+ALTER TABLE attachment_blobs ALTER COLUMN path TYPE text COLLATE "C";
+ALTER TABLE attachment_blobs DROP CONSTRAINT attachment_blobs_pkey;
+ALTER TABLE attachment_blobs ADD PRIMARY KEY (workspace_id, hash, path);
+`,
 ];
 
 /** Brings the schema to the newest version. */

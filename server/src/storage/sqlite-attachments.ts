@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS attachment_blobs (
   path TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   unreferenced_since INTEGER,
-  PRIMARY KEY (workspace_id, hash)
+  PRIMARY KEY (workspace_id, hash, path)
 );
 CREATE TABLE IF NOT EXISTS attachment_uploads (
   upload_id TEXT PRIMARY KEY,
@@ -31,6 +31,24 @@ CREATE TABLE IF NOT EXISTS attachment_uploads (
   created_at INTEGER NOT NULL
 );
 `;
+
+/**
+ * Databases written before a blob could be held under several paths key it by (workspace, hash):
+ * rebuild the table with the path in the key, keeping every row, in one transaction.
+ */
+function migrateBlobKey(db: SqliteDatabase): void {
+  const columns = db.prepare<[], { name: string; pk: number }>("SELECT name, pk FROM pragma_table_info('attachment_blobs')").all();
+  if (columns.length === 0 || columns.some((c) => c.name === 'path' && c.pk > 0)) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE attachment_blobs RENAME TO attachment_blobs_old');
+    db.exec(SCHEMA);
+    db.exec(
+      'INSERT INTO attachment_blobs (workspace_id, hash, size, mime_type, path, created_at, unreferenced_since) ' +
+        'SELECT workspace_id, hash, size, mime_type, path, created_at, unreferenced_since FROM attachment_blobs_old',
+    );
+    db.exec('DROP TABLE attachment_blobs_old');
+  })();
+}
 
 interface BlobRow {
   workspace_id: string;
@@ -83,16 +101,17 @@ export class SqliteAttachmentMeta implements AttachmentMetaStore {
 
   /** `check` throws when the owning adapter is closed. */
   constructor(db: SqliteDatabase, private readonly check: () => void = () => undefined) {
+    migrateBlobKey(db);
     db.exec(SCHEMA);
     this.stmt = {
       putBlob: db.prepare(
         'INSERT OR REPLACE INTO attachment_blobs (workspace_id, hash, size, mime_type, path, created_at, unreferenced_since) ' +
           'VALUES (@workspace_id, @hash, @size, @mime_type, @path, @created_at, @unreferenced_since)',
       ),
-      getBlob: db.prepare<[string, string], BlobRow>('SELECT * FROM attachment_blobs WHERE workspace_id = ? AND hash = ?'),
-      listBlobs: db.prepare<[string], BlobRow>('SELECT * FROM attachment_blobs WHERE workspace_id = ? ORDER BY workspace_id, hash'),
-      listAllBlobs: db.prepare<[], BlobRow>('SELECT * FROM attachment_blobs ORDER BY workspace_id, hash'),
-      removeBlob: db.prepare<[string, string]>('DELETE FROM attachment_blobs WHERE workspace_id = ? AND hash = ?'),
+      getBlob: db.prepare<[string, string], BlobRow>('SELECT * FROM attachment_blobs WHERE workspace_id = ? AND hash = ? ORDER BY path LIMIT 1'),
+      listBlobs: db.prepare<[string], BlobRow>('SELECT * FROM attachment_blobs WHERE workspace_id = ? ORDER BY workspace_id, hash, path'),
+      listAllBlobs: db.prepare<[], BlobRow>('SELECT * FROM attachment_blobs ORDER BY workspace_id, hash, path'),
+      removeBlob: db.prepare<[string, string, string]>('DELETE FROM attachment_blobs WHERE workspace_id = ? AND hash = ? AND path = ?'),
       putUpload: db.prepare(
         'INSERT OR REPLACE INTO attachment_uploads (upload_id, workspace_id, hash, size, mime_type, part_size, total_parts, attachment_path, entry_path, created_at) ' +
           'VALUES (@upload_id, @workspace_id, @hash, @size, @mime_type, @part_size, @total_parts, @attachment_path, @entry_path, @created_at)',
@@ -126,8 +145,8 @@ export class SqliteAttachmentMeta implements AttachmentMetaStore {
     return this.run(() => (workspaceId === null ? this.stmt.listAllBlobs.all() : this.stmt.listBlobs.all(workspaceId))).map(toRecord);
   }
 
-  async removeAttachment(workspaceId: string, hash: string): Promise<void> {
-    this.run(() => this.stmt.removeBlob.run(workspaceId, hash));
+  async removeAttachment(workspaceId: string, hash: string, path: string): Promise<void> {
+    this.run(() => this.stmt.removeBlob.run(workspaceId, hash, path));
   }
 
   async putUpload(r: UploadRecord): Promise<void> {

@@ -66,3 +66,31 @@ describe('SqliteStorage doc_snapshots layout', () => {
     }
   });
 });
+
+describe('SqliteStorage attachment_blobs layout', () => {
+  it('moves records keyed by (workspace, hash) to the key with the path, keeping every row', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-sqlite-blobs-'));
+    try {
+      const db = openDatabase(dir);
+      db.exec(`
+        CREATE TABLE attachment_blobs (workspace_id TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, mime_type TEXT NOT NULL,
+          path TEXT NOT NULL, created_at INTEGER NOT NULL, unreferenced_since INTEGER, PRIMARY KEY (workspace_id, hash));
+      `);
+      db.prepare('INSERT INTO attachment_blobs VALUES (?, ?, 5, ?, ?, 1, NULL)').run('w', 'aa', 'image/png', '_attachments/a.png');
+      db.prepare('INSERT INTO attachment_blobs VALUES (?, ?, 7, ?, ?, 2, 9)').run('w', 'bb', 'image/jpeg', '_attachments/b.jpg');
+      db.close();
+
+      const storage = new SqliteStorage({ dataDir: dir });
+      const meta = storage.attachments!;
+      expect((await meta.listAttachments('w')).map((r) => [r.hash, r.path, r.size, r.unreferencedSince])).toEqual([
+        ['aa', '_attachments/a.png', 5, null],
+        ['bb', '_attachments/b.jpg', 7, 9],
+      ]);
+      await meta.putAttachment({ ...(await meta.getAttachment('w', 'aa'))!, path: 'other.png' });
+      expect((await meta.listAttachments('w')).map((r) => r.path)).toEqual(['_attachments/a.png', 'other.png', '_attachments/b.jpg']);
+      await storage.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -184,13 +184,27 @@ export function runStorageAdapterTests(name: string, setup: () => Promise<Storag
       expect(await meta.getAttachment('w2', 'cc')).toBeNull();
       expect((await meta.listAttachments(null)).map((r) => `${r.workspaceId}/${r.hash}`)).toEqual(['w1/aa', 'w1/cc', 'w2/bb']);
       expect((await meta.listAttachments('w1')).map((r) => r.hash)).toEqual(['aa', 'cc']);
-      await meta.removeAttachment('w1', 'aa');
-      await meta.removeAttachment('w1', 'never');
+      await meta.removeAttachment('w1', 'aa', '_attachments/a.png');
+      await meta.removeAttachment('w1', 'never', '_attachments/a.png');
+      await meta.removeAttachment('w1', 'cc', '_attachments/other.png');
       expect((await meta.listAttachments(null)).map((r) => r.hash)).toEqual(['cc', 'bb']);
       // Records are copies: changing one read does not change the store.
       const read = (await meta.getAttachment('w2', 'bb'))!;
       read.size = 99;
       expect((await meta.getAttachment('w2', 'bb'))!.size).toBe(10);
+    });
+
+    it('holds one blob under each path it was uploaded as', async (ctx) => {
+      const meta = adapter.attachments;
+      if (!meta) return ctx.skip();
+      await meta.putAttachment(blob('w', 'aa', { path: 'z/linked.png', createdAt: 2 }));
+      await meta.putAttachment(blob('w', 'aa', { path: '_attachments/dot.png', createdAt: 1 }));
+      await meta.putAttachment(blob('w', 'aa', { path: 'z/linked.png', createdAt: 3 }));
+      expect((await meta.listAttachments('w')).map((r) => `${r.path}@${r.createdAt}`)).toEqual(['_attachments/dot.png@1', 'z/linked.png@3']);
+      expect((await meta.getAttachment('w', 'aa'))!.path).toBe('_attachments/dot.png');
+      await meta.removeAttachment('w', 'aa', '_attachments/dot.png');
+      expect((await meta.listAttachments(null)).map((r) => r.path)).toEqual(['z/linked.png']);
+      expect((await meta.getAttachment('w', 'aa'))!.path).toBe('z/linked.png');
     });
 
     it('stores, lists and removes uploads', async (ctx) => {
