@@ -20,6 +20,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { spawnCli, startChildServer } from '../../test/server/helpers/child';
 import { row, type Row, type Suite } from '../lib';
+import { countingProxy } from '../../test/helpers/counting-proxy';
 
 const SUITE = 'attachments';
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -37,34 +38,6 @@ function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return Number(m[1]);
 }
 
-/** A TCP forwarder to `port` that counts the bytes both ways. */
-async function countingProxy(port: number): Promise<{ port: number; bytes(): number; close(): Promise<void> }> {
-  let bytes = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => (bytes += d.length));
-    upstream.on('data', (d) => (bytes += d.length));
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    bytes: () => bytes,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 /** Writes the workspace of device A; resolves to the attachment paths and their total bytes. */
 function writeWorkspace(dir: string, bigBytes: number, smallCount: number): { files: string[]; bytes: number } {

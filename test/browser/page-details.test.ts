@@ -5,48 +5,18 @@
  * reload, and the History tab's header agreeing with the page's connection
  * state. Screenshots go to test-results/screenshots/.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium';
-import { startWebHost, type WebHost } from '../../host-harness/src/web-host';
-import { openDevice, screenshotPath, startSyncServer, waitForFile, writeInEditor, type Device, type SyncServer } from './web-helpers';
-
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-
-/** One `diaryx-sync sync --once` run of a folder (a second device, not running in between). */
-function syncOnce(server: SyncServer, dir: string, workspaceId: string): Promise<number | null> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', server.token, '--workspace-id', workspaceId, '--once'],
-    { cwd: ROOT, stdio: 'ignore' },
-  );
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-}
+import { describe, expect, it } from 'vitest';
+import { screenshotPath, syncFolderOnce, useBrowserSetup, waitForFile, writeInEditor } from './web-helpers';
 
 describe('browser host page details', () => {
-  let server: SyncServer;
-  let web: WebHost;
-  let browser: Browser;
-  const devices: Device[] = [];
-
-  beforeAll(async () => {
-    [server, web, browser] = await Promise.all([startSyncServer(), startWebHost(), launchChromium()]);
-  });
-  afterAll(async () => {
-    for (const d of devices) await d.close().catch(() => undefined);
-    await browser?.close();
-    await web?.close();
-    await server?.close();
-  });
+  const setup = useBrowserSetup();
 
   it('Save and Delete need an open file; Settings inputs are one line and Link is in view; the theme survives a reload; History agrees with the connection', async () => {
-    const workspaceId = await server.createWorkspace('page-details');
-    const d = await openDevice(browser, { server, webUrl: web.url, workspaceId, device: 'Laptop' });
-    devices.push(d);
+    const workspaceId = await setup.server.createWorkspace('page-details');
+    const d = await setup.open({ workspaceId, device: 'Laptop' });
     const { page } = d;
 
     // No file open: nothing to save or delete.
@@ -92,20 +62,19 @@ describe('browser host page details', () => {
   }, 180_000);
 
   it('History marks a concurrent edit of the same line with the devices, and shows the version before in one click', async () => {
-    const workspaceId = await server.createWorkspace('concurrent');
-    const d = await openDevice(browser, { server, webUrl: web.url, workspaceId, device: 'Laptop' });
-    devices.push(d);
+    const workspaceId = await setup.server.createWorkspace('concurrent');
+    const d = await setup.open({ workspaceId, device: 'Laptop' });
     const text = (line: string) => `---\ntitle: Shared\n---\nFirst line\nShared line ${line}.\n`;
     await writeInEditor(d, 'shared.md', text(''));
 
     // A second device (the CLI) gets the file, then edits the line while not running.
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'diaryx-web-other-'));
     try {
-      expect(await syncOnce(server, other, workspaceId)).toBe(0);
+      expect(await syncFolderOnce(setup.server, other, workspaceId)).toBe(0);
       fs.writeFileSync(path.join(other, 'shared.md'), text('edited by the CLI'));
       // The laptop edits the same line meanwhile; the CLI device's edit comes in afterwards.
       await writeInEditor(d, 'shared.md', text('edited on the laptop'));
-      expect(await syncOnce(server, other, workspaceId)).toBe(0);
+      expect(await syncFolderOnce(setup.server, other, workspaceId)).toBe(0);
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }

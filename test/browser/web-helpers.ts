@@ -5,15 +5,20 @@
  * pages (one browser context each) with a guard that records every network
  * request made by a plugin iframe.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, FrameLocator, Page, Request } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startWebHost, type WebHost } from '../../host-harness/src/web-host';
+import { launchChromium } from '../helpers/chromium';
 import { spawnCli, startChildServer, type ChildServer } from '../server/helpers/child';
 import { waitFor } from '../server/helpers/wait';
 
 export { waitFor };
 
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const SCREENSHOT_DIR = path.resolve(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 
 export interface SyncServer {
@@ -163,4 +168,56 @@ export async function pluginCommand<T>(d: Device, command: string, params: unkno
 export function screenshotPath(name: string): string {
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return path.join(SCREENSHOT_DIR, name);
+}
+
+/** What a browser test file shares: one server, the web host page and Chromium, started before its tests. */
+export interface BrowserTestSetup {
+  readonly server: SyncServer;
+  readonly webUrl: string;
+  /** Opens a device page on the shared server and web host; it is closed after the tests. */
+  open(o: Omit<DeviceOptions, 'server' | 'webUrl'>): Promise<Device>;
+}
+
+/** Registers the set-up and tear-down of a browser test file (or describe block) and returns its parts. */
+export function useBrowserSetup(): BrowserTestSetup {
+  let server: SyncServer | undefined;
+  let web: WebHost | undefined;
+  let browser: Browser | undefined;
+  const devices: Device[] = [];
+  const started = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new Error(`the browser test set-up has not started the ${what}`);
+    return x;
+  };
+  beforeAll(async () => {
+    [server, web, browser] = await Promise.all([startSyncServer(), startWebHost(), launchChromium()]);
+  });
+  afterAll(async () => {
+    for (const d of devices) await d.close().catch(() => undefined);
+    await browser?.close();
+    await web?.close();
+    await server?.close();
+  });
+  return {
+    get server() {
+      return started(server, 'sync server');
+    },
+    get webUrl() {
+      return started(web, 'web host').url;
+    },
+    async open(o) {
+      const d = await openDevice(started(browser, 'browser'), { ...o, server: started(server, 'sync server'), webUrl: started(web, 'web host').url });
+      devices.push(d);
+      return d;
+    },
+  };
+}
+
+/** One `diaryx-sync sync --once` run of a folder (another device, not running in between); resolves to its exit code. */
+export function syncFolderOnce(server: SyncServer, dir: string, workspaceId: string): Promise<number | null> {
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', server.token, '--workspace-id', workspaceId, '--once'],
+    { cwd: ROOT, stdio: 'ignore' },
+  );
+  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
 }

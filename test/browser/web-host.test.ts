@@ -7,49 +7,19 @@
  * and show a clear error for an unknown command. Screenshots of both tabs in
  * light and dark theme (and at 320 px) go to test-results/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium';
-import { startWebHost, type WebHost } from '../../host-harness/src/web-host';
-import {
-  openDevice,
-  pluginCommand,
-  screenshotPath,
-  startSyncServer,
-  waitFor,
-  waitForFile,
-  writeInEditor,
-  type Device,
-  type SyncServer,
-} from './web-helpers';
+import { describe, expect, it } from 'vitest';
+import { pluginCommand, screenshotPath, useBrowserSetup, waitFor, waitForFile, writeInEditor, type DeviceOptions } from './web-helpers';
 
 const NOTE_V1 = '---\ntitle: Notes\n---\nThe first version of the note.\n';
 const NOTE_V2 = '---\ntitle: Notes\n---\nThe second version, edited on the laptop.\n';
 
 describe('browser host', () => {
-  let server: SyncServer;
-  let web: WebHost;
-  let browser: Browser;
-  const devices: Device[] = [];
+  const setup = useBrowserSetup();
 
-  beforeAll(async () => {
-    [server, web, browser] = await Promise.all([startSyncServer(), startWebHost(), launchChromium()]);
-  });
-  afterAll(async () => {
-    for (const d of devices) await d.close().catch(() => undefined);
-    await browser?.close();
-    await web?.close();
-    await server?.close();
-  });
-
-  const open = async (workspaceId: string, device: string, extra: Partial<Parameters<typeof openDevice>[1]> = {}) => {
-    const d = await openDevice(browser, { server, webUrl: web.url, workspaceId, device, ...extra });
-    devices.push(d);
-    return d;
-  };
+  const open = (workspaceId: string, device: string, extra: Partial<DeviceOptions> = {}) => setup.open({ workspaceId, device, ...extra });
 
   it('two devices: an edit appears on the other, History lists it with its device, a restore from the tab brings the old text back on both', async () => {
-    const workspaceId = await server.createWorkspace('two-devices');
+    const workspaceId = await setup.server.createWorkspace('two-devices');
     const laptop = await open(workspaceId, 'Laptop');
     const phone = await open(workspaceId, 'Phone');
 
@@ -99,7 +69,7 @@ describe('browser host', () => {
   });
 
   it('snapshots: create (by keyboard), list, preview, restore; a deleted file comes back', async () => {
-    const workspaceId = await server.createWorkspace('snapshots');
+    const workspaceId = await setup.server.createWorkspace('snapshots');
     const d = await open(workspaceId, 'Desk');
     await writeInEditor(d, 'journal/monday.md', '---\ntitle: Monday\n---\nWent for a walk.\n');
     await writeInEditor(d, 'journal/tuesday.md', '---\ntitle: Tuesday\n---\nRead a book.\n');
@@ -147,7 +117,7 @@ describe('browser host', () => {
   });
 
   it('tabs run sandboxed without network access and show a clear error for an unknown command; screenshots in both themes', async () => {
-    const workspaceId = await server.createWorkspace('sandbox');
+    const workspaceId = await setup.server.createWorkspace('sandbox');
     const d = await open(workspaceId, 'Tablet');
     await writeInEditor(d, 'ideas.md', '---\ntitle: Ideas\n---\nA garden diary.\nMore light in the kitchen.\n');
     await writeInEditor(d, 'ideas.md', '---\ntitle: Ideas\n---\nA garden diary.\nMore light in the hallway.\nPaint the fence.\n');
@@ -201,13 +171,13 @@ describe('browser host', () => {
           // expected: no storage in an opaque origin
         }
         return { origin: self.origin, parentAccess, fetchResult, xhr, storage };
-      }, `${server.url}/health`);
+      }, `${setup.server.url}/health`);
       expect(probe).toEqual({ origin: 'null', parentAccess: 'blocked', fetchResult: 'blocked', xhr: 'blocked', storage: 'blocked' });
     }
     expect(d.iframeRequests).toEqual([]);
     // The attempts were refused inside the browser (CSP), before any connection.
     await waitFor(() => d.blockedRequests.length >= 2, 'the refused requests to be reported');
-    for (const r of d.blockedRequests) expect(r).toBe(`GET ${server.url}/health`);
+    for (const r of d.blockedRequests) expect(r).toBe(`GET ${setup.server.url}/health`);
 
     // An unknown command sent by the tab shows a clear error in the tab.
     await historyFrame.evaluate(() => (window as unknown as { command(n: string, p: unknown): Promise<unknown> }).command('NoSuchCommand', {}));

@@ -8,11 +8,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, createToken, entryText, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
 import { runCli, startCli, type CliProcess } from './cli-helpers';
+import { countingProxy } from '../helpers/counting-proxy';
 
 let dataDir: string;
 let server: ServerProcess;
@@ -51,34 +51,6 @@ function writeBytes(dir: string, rel: string, bytes: Uint8Array): void {
   fs.writeFileSync(file, bytes);
 }
 
-/** A loopback TCP forwarder to `port` that counts the bytes both ways. */
-async function countingProxy(port: number): Promise<{ port: number; bytes(): number; close(): Promise<void> }> {
-  let bytes = 0;
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => (bytes += d.length));
-    upstream.on('data', (d) => (bytes += d.length));
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    bytes: () => bytes,
-    close: async () => {
-      for (const sock of sockets) sock.destroy();
-      await new Promise<void>((r) => srv.close(() => r()));
-    },
-  };
-}
 
 const stripTime = (text: string) => text.split('\n').filter(Boolean).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
 
