@@ -77,7 +77,13 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
 /** A server process for one test file, with a user's token, and `diaryx-sync sync` runs against it. */
 export interface CliServer {
   readonly url: string;
+  readonly port: number;
+  /** `alice`'s token. */
   readonly token: string;
+  /** The token of another user named in `useCliServer`'s options. */
+  tokenOf(user: string): string;
+  /** Stops `p` (SIGTERM) after the current test. */
+  track(p: CliProcess): CliProcess;
   /** `sync --dir dir --server … --token … --workspace-id id ...extra`, left running (stopped after each test). */
   sync(dir: string, workspaceId: string, extra?: string[]): CliProcess;
   /** The same with `--once`, to its end. */
@@ -85,17 +91,19 @@ export interface CliServer {
 }
 
 /**
- * Starts a real server process before the file's tests (one user, `alice`)
- * and stops it after them; `sync` processes still running after a test are
- * stopped (SIGTERM) before the next one.
+ * Starts a real server process before the file's tests (user `alice`, and
+ * `otherUsers`) and stops it after them; `sync` processes still running after
+ * a test are stopped (SIGTERM) before the next one.
  */
-export function useCliServer(): CliServer {
+export function useCliServer(options: { otherUsers?: string[] } = {}): CliServer {
   let server: ServerProcess | undefined;
   let token = '';
+  const tokens = new Map<string, string>();
   const running: CliProcess[] = [];
   beforeAll(async () => {
     const dataDir = tempDir('server');
     token = await createToken(dataDir, 'alice');
+    for (const user of options.otherUsers ?? []) tokens.set(user, await createToken(dataDir, user));
     server = await startServerProcess(dataDir);
   });
   afterEach(async () => {
@@ -110,8 +118,20 @@ export function useCliServer(): CliServer {
     get url() {
       return server!.url;
     },
+    get port() {
+      return server!.port;
+    },
     get token() {
       return token;
+    },
+    tokenOf(user) {
+      const t = tokens.get(user);
+      if (t === undefined) throw new Error(`no token for ${user}: name the user in useCliServer({ otherUsers })`);
+      return t;
+    },
+    track(p) {
+      running.push(p);
+      return p;
     },
     sync(dir, workspaceId, extra = []) {
       const p = startCli(args(dir, workspaceId, extra));

@@ -8,35 +8,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, cleanupTemp, createToken, entryText, readFile, startServerProcess, tempDir, waitFor, writeFile, type ServerProcess } from './helpers';
-import { runCli, startCli, startOnTerminal, type CliProcess } from './cli-helpers';
+import { describe, expect, it } from 'vitest';
+import { ROOT, createToken, entryText, readFile, startServerProcess, tempDir, waitFor, writeFile } from './helpers';
+import { runCli, startCli, startOnTerminal, useCliServer, type CliProcess } from './cli-helpers';
 
-let server: ServerProcess;
-let token: string;
-let otherToken: string;
-const running: CliProcess[] = [];
+const cli = useCliServer({ otherUsers: ['bob'] });
 
-beforeAll(async () => {
-  const dataDir = tempDir('server');
-  token = await createToken(dataDir, 'alice');
-  otherToken = await createToken(dataDir, 'bob');
-  server = await startServerProcess(dataDir);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop()));
-});
-afterAll(async () => {
-  await server?.stop();
-  cleanupTemp();
-});
-
-const env = () => ({ DIARYX_SYNC_TOKEN: token });
+const env = () => ({ DIARYX_SYNC_TOKEN: cli.token });
 
 function sync(dir: string, workspaceId: string, ...extra: string[]): CliProcess {
-  const p = startCli(['sync', '--dir', dir, '--server', server.url, '--workspace-id', workspaceId, ...extra], { env: env() });
-  running.push(p);
-  return p;
+  return cli.track(startCli(['sync', '--dir', dir, '--server', cli.url, '--workspace-id', workspaceId, ...extra], { env: env() }));
 }
 
 /** Lines of output without their time stamps. */
@@ -118,7 +99,7 @@ describe('conflicts', () => {
     const a = tempDir('ca');
     const b = tempDir('cb');
     writeFile(a, 'x.md', entryText({ title: 'X', body: '\noriginal text\n' }));
-    const once = (dir: string) => runCli(['sync', '--dir', dir, '--server', server.url, '--workspace-id', 'ws-conflict', '--once'], { env: env() });
+    const once = (dir: string) => runCli(['sync', '--dir', dir, '--server', cli.url, '--workspace-id', 'ws-conflict', '--once'], { env: env() });
     expect((await once(a)).code).toBe(0);
     expect((await once(b)).code).toBe(0);
     // B edits the file while not syncing; A renames it meanwhile.
@@ -182,14 +163,14 @@ describe('files that are not synced', () => {
 describe('problems', () => {
   it('a wrong token ends at once with one line and exit code 3', async () => {
     const started = Date.now();
-    const r = await runCli(['sync', '--dir', tempDir('badtoken'), '--server', server.url, '--workspace-id', 'ws-x', '--once'], { env: { DIARYX_SYNC_TOKEN: 'not-a-token' } });
+    const r = await runCli(['sync', '--dir', tempDir('badtoken'), '--server', cli.url, '--workspace-id', 'ws-x', '--once'], { env: { DIARYX_SYNC_TOKEN: 'not-a-token' } });
     expect(r.code).toBe(3);
     expect(r.stderr).toBe(
-      `error: the server at ${server.url} refused the token (HTTP 401): it is mistyped, revoked or from another server; create one with \`diaryx-sync token create --user NAME\` on the server\n`,
+      `error: the server at ${cli.url} refused the token (HTTP 401): it is mistyped, revoked or from another server; create one with \`diaryx-sync token create --user NAME\` on the server\n`,
     );
     expect(Date.now() - started).toBeLessThan(60_000);
     // Without --once too: a token the server refuses never starts syncing.
-    const live = await runCli(['sync', '--dir', tempDir('badtoken2'), '--server', server.url, '--token-file', writeTokenFile('nope')]);
+    const live = await runCli(['sync', '--dir', tempDir('badtoken2'), '--server', cli.url, '--token-file', writeTokenFile('nope')]);
     expect(live.code).toBe(3);
     expect(live.stderr).toMatch(/^error: the server at .* refused the token/);
   }, 90_000);
@@ -197,9 +178,9 @@ describe('problems', () => {
   it("another user's workspace ends with one line and exit code 3", async () => {
     const owner = tempDir('owner');
     writeFile(owner, 'README.md', entryText({ title: 'Mine', body: '\nMine.\n' }));
-    expect((await runCli(['sync', '--dir', owner, '--server', server.url, '--workspace-id', 'ws-alice', '--once'], { env: env() })).code).toBe(0);
-    const r = await runCli(['sync', '--dir', tempDir('intruder'), '--server', server.url, '--workspace-id', 'ws-alice', '--once'], {
-      env: { DIARYX_SYNC_TOKEN: otherToken },
+    expect((await runCli(['sync', '--dir', owner, '--server', cli.url, '--workspace-id', 'ws-alice', '--once'], { env: env() })).code).toBe(0);
+    const r = await runCli(['sync', '--dir', tempDir('intruder'), '--server', cli.url, '--workspace-id', 'ws-alice', '--once'], {
+      env: { DIARYX_SYNC_TOKEN: cli.tokenOf('bob') },
     });
     expect(r.code).toBe(3);
     expect(lines(r.stderr)).toEqual([
@@ -214,7 +195,7 @@ describe('problems', () => {
     const dir = tempDir('closed');
     writeFile(dir, 'README.md', entryText({ title: 'Offline', body: '\nOffline.\n' }));
     const dev = startCli(['sync', '--dir', dir, '--server', `http://127.0.0.1:${port}`, '--workspace-id', 'ws-closed'], { env: { DIARYX_SYNC_TOKEN: laterToken } });
-    running.push(dev);
+    cli.track(dev);
     await dev.waitOutput(/! server unreachable: connection refused; 0 changes pending; retry in \d+ s/);
     writeFile(dir, 'README.md', entryText({ title: 'Offline', body: '\nOffline, edited.\n' }));
     await dev.waitOutput(/↑ pending README\.md \(to send once connected\)/);
@@ -255,19 +236,19 @@ describe('problems', () => {
   }, 60_000);
 
   it('a server URL without http:// is refused with what to write instead', async () => {
-    const r = await runCli(['sync', '--dir', tempDir('noscheme'), '--server', `127.0.0.1:${server.port}`, '--once'], { env: env() });
+    const r = await runCli(['sync', '--dir', tempDir('noscheme'), '--server', `127.0.0.1:${cli.port}`, '--once'], { env: env() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`error: --server 127.0.0.1:${server.port} has no scheme: write http://127.0.0.1:${server.port} (or https://127.0.0.1:${server.port} for a server with TLS)\n`);
+    expect(r.stderr).toBe(`error: --server 127.0.0.1:${cli.port} has no scheme: write http://127.0.0.1:${cli.port} (or https://127.0.0.1:${cli.port} for a server with TLS)\n`);
   });
 
   it('--dir that is a file, and a new --dir announced (--verbose shows the statuses)', async () => {
     const file = path.join(tempDir('dirfile'), 'journal.md');
     fs.writeFileSync(file, 'x');
-    const r = await runCli(['sync', '--dir', file, '--server', server.url, '--once'], { env: env() });
+    const r = await runCli(['sync', '--dir', file, '--server', cli.url, '--once'], { env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`error: --dir ${file} is a file, not a folder\n`);
     const fresh = path.join(tempDir('parent'), 'new-device');
-    const ok = await runCli(['sync', '--dir', fresh, '--server', server.url, '--workspace-id', 'ws-fresh', '--once', '--verbose'], { env: env() });
+    const ok = await runCli(['sync', '--dir', fresh, '--server', cli.url, '--workspace-id', 'ws-fresh', '--once', '--verbose'], { env: env() });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`created the folder ${fresh} (it did not exist)`);
     // --verbose: every status change, and the plugin log.
@@ -298,7 +279,7 @@ describe('folders that cannot be written, and closed pipes', () => {
   it('a folder that is not writable: one line and exit code 5', () => {
     const dir = tempDir('readonly');
     fs.chmodSync(dir, 0o555);
-    const r = shell(`${asUser().join(' ')} node ${bin} sync --dir ${dir} --server ${server.url} --once`);
+    const r = shell(`${asUser().join(' ')} node ${bin} sync --dir ${dir} --server ${cli.url} --once`);
     expect(r.status).toBe(5);
     expect(r.stderr).toBe(`error: cannot write to the folder ${dir}: permission denied\n`);
   });
@@ -307,13 +288,13 @@ describe('folders that cannot be written, and closed pipes', () => {
     const a = tempDir('wsrc');
     writeFile(a, 'README.md', entryText({ title: 'Src', body: '\nSrc.\n' }));
     writeFile(a, 'days/monday.md', entryText({ title: 'Monday', body: '\nMonday.\n' }));
-    expect((await runCli(['sync', '--dir', a, '--server', server.url, '--workspace-id', 'ws-write', '--once'], { env: env() })).code).toBe(0);
+    expect((await runCli(['sync', '--dir', a, '--server', cli.url, '--workspace-id', 'ws-write', '--once'], { env: env() })).code).toBe(0);
     const b = tempDir('wdst');
     fs.mkdirSync(path.join(b, 'days'));
     fs.chmodSync(path.join(b, 'days'), 0o555);
     if (process.getuid?.() === 0) fs.chownSync(b, 65534, 65534);
     const started = Date.now();
-    const r = shell(`${asUser().join(' ')} node ${bin} sync --dir ${b} --server ${server.url} --workspace-id ws-write --once --timeout 100`);
+    const r = shell(`${asUser().join(' ')} node ${bin} sync --dir ${b} --server ${cli.url} --workspace-id ws-write --once --timeout 100`);
     expect(r.status, r.stderr).toBe(5);
     expect(r.stderr).toMatch(/^error: sync failed: .*days\/monday\.md.*\n$/m);
     expect(Date.now() - started).toBeLessThan(60_000);
@@ -323,7 +304,7 @@ describe('folders that cannot be written, and closed pipes', () => {
   it('body piped into head ends quietly; body of a missing path fails', async () => {
     const a = tempDir('pipe');
     writeFile(a, 'big.md', entryText({ title: 'Big', body: `\n${'a line of the body\n'.repeat(20_000)}` }));
-    expect((await runCli(['sync', '--dir', a, '--server', server.url, '--workspace-id', 'ws-pipe', '--once'], { env: env() })).code).toBe(0);
+    expect((await runCli(['sync', '--dir', a, '--server', cli.url, '--workspace-id', 'ws-pipe', '--once'], { env: env() })).code).toBe(0);
     const r = shell(`node ${bin} body big.md --dir ${a} 2>${a}/.err | head -2; echo "status \${PIPESTATUS[0]}"; cat ${a}/.err`);
     expect(r.stdout).toBe('\na line of the body\nstatus 0\n');
     const missing = await runCli(['body', 'nope.md', '--dir', a]);
@@ -337,12 +318,12 @@ describe('a first download on a terminal', () => {
     const FILES = 400;
     const a = tempDir('many');
     for (let i = 0; i < FILES; i++) writeFile(a, `days/d${i}.md`, entryText({ title: `D${i}`, body: `\nDay ${i}.\n` }));
-    expect((await runCli(['sync', '--dir', a, '--server', server.url, '--workspace-id', 'ws-many', '--once'], { env: env() })).code).toBe(0);
+    expect((await runCli(['sync', '--dir', a, '--server', cli.url, '--workspace-id', 'ws-many', '--once'], { env: env() })).code).toBe(0);
     const b = tempDir('many-b');
     const bin = path.join(ROOT, 'bin', 'diaryx-sync.mjs');
     // `script` gives the command a terminal, where the progress bar shows.
-    const dev = startOnTerminal(`node ${bin} sync --dir ${b} --server ${server.url} --workspace-id ws-many`, { env: env() });
-    running.push(dev);
+    const dev = startOnTerminal(`node ${bin} sync --dir ${b} --server ${cli.url} --workspace-id ws-many`, { env: env() });
+    cli.track(dev);
     await dev.waitOutput(/received 400 files from the server \(400 new\)/, 90_000);
     await dev.waitOutput(/in sync with the server/);
     await dev.stop();
