@@ -4,22 +4,15 @@
  * SIGINT; `token create` prints a working token as its last line.
  */
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TestClient } from './helpers/client';
 import { spawnCli, startChildServer, type ChildServer } from './helpers/child';
-import { tempDataDir } from './helpers/server';
 import { waitFor } from './helpers/wait';
+import { useCleanup } from './helpers/cleanup';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = useCleanup();
 
-function dataDir(): string {
-  const dir = tempDataDir();
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const dataDir = () => cleanup.tempDataDir();
 
 function track(child: ChildServer): ChildServer {
   cleanup.push(() => void child.proc.kill('SIGKILL'));

@@ -9,24 +9,18 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { encodeFrame } from '../../common/src/wire/frame';
 import { TestClient } from './helpers/client';
 import { spawnCli, startChildServer, type ChildServer } from './helpers/child';
-import { startTestServer, tempDataDir, type TestServer } from './helpers/server';
+import { startTestServer, type TestServer } from './helpers/server';
 import { waitFor } from './helpers/wait';
+import { useCleanup } from './helpers/cleanup';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = useCleanup();
 
-function dataDir(): string {
-  const dir = tempDataDir();
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const dataDir = () => cleanup.tempDataDir();
 
 async function child(extra: string[] = []): Promise<{ server: ChildServer; dir: string }> {
   const dir = dataDir();

@@ -4,17 +4,15 @@
  */
 import http from 'node:http';
 import { strToU8, zipSync } from 'fflate';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import net from 'node:net';
 import { TestClient } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
 import { waitFor } from './helpers/wait';
+import { useCleanup } from './helpers/cleanup';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = useCleanup();
 
 async function server(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
   const ts = await startTestServer({ dataDir: ':memory:', ...options });

@@ -4,25 +4,22 @@
  * update log is compacted, idle documents unload, a document whose load
  * failed is never written over, and a failed write never leaks unstored state.
  */
-import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createToken } from '../../server/src/index';
 import { databasePath } from '../../server/src/db';
 import { MemoryStorage } from '../../server/src/storage/memory';
 import { TestClient, fileMeta } from './helpers/client';
 import { startChildServer, type ChildServer } from './helpers/child';
-import { startTestServer, tempDataDir, type TestServer } from './helpers/server';
+import { startTestServer, type TestServer } from './helpers/server';
 import { waitFor } from './helpers/wait';
+import { useCleanup } from './helpers/cleanup';
 
 const WS = 'workspace:ws1';
 const BODY = 'body:ws1/a.md';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = useCleanup();
 
 async function connect(url: string, token: string): Promise<TestClient> {
   const c = await TestClient.connect(url, token);
@@ -54,8 +51,7 @@ function dbRows(dataDir: string, docId: string): { snapshot: boolean; updates: n
 
 describe('restart', () => {
   it('keeps workspace and body docs across a graceful restart', async () => {
-    const dataDir = tempDataDir();
-    cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanup.tempDataDir();
     const first = await server({ dataDir });
     const token = first.server.createToken('alice');
     const a = await connect(first.wsUrl, token);
@@ -120,8 +116,7 @@ describe('restart', () => {
 
 describe('crash', () => {
   it('every acknowledged update survives SIGKILL of a child-process server', async () => {
-    const dataDir = tempDataDir();
-    cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanup.tempDataDir();
     const token = createToken(dataDir, 'alice');
     let child: ChildServer = await startChildServer(dataDir);
     cleanup.push(() => void child.proc.kill('SIGKILL'));
@@ -164,8 +159,7 @@ describe('crash', () => {
 
 describe('storage failures', () => {
   it('never writes over a document whose load failed', async () => {
-    const dataDir = tempDataDir();
-    cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanup.tempDataDir();
     const first = await server({ dataDir });
     const token = first.server.createToken('alice');
     const a = await connect(first.wsUrl, token);
