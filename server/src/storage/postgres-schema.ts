@@ -4,6 +4,7 @@
  * session advisory lock, so nodes starting together do not race.
  */
 import type pg from 'pg';
+import { E2EE_MIGRATION } from './postgres-e2ee-schema';
 
 /** How to reach the database. */
 export interface PgConnectionOptions {
@@ -98,6 +99,8 @@ CREATE TABLE attachment_uploads (
 );
 CREATE INDEX attachment_uploads_by_age ON attachment_uploads (created_at, upload_id);
 `,
+  // End-to-end encrypted workspaces (postgres-e2ee.ts).
+  E2EE_MIGRATION,
 ];
 
 /** Brings the schema to the newest version. */
