@@ -117,13 +117,10 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   });
   let relay: NodeRelay | null = null;
   if (pgStorage) {
-    relay = new NodeRelay({ core, storage: pgStorage, logger, sweepIntervalMs: opts.sweepIntervalMs });
+    relay = new NodeRelay({ core, storage: pgStorage, logger, sweepIntervalMs: opts.sweepIntervalMs, listeners: [e2ee.hub] });
     try {
       await relay.start();
-      // Appends to encrypted docs on other nodes reach this node's clients through a feed of their own.
-      await e2ee.hub.listen(pgStorage.openFeed(), opts.sweepIntervalMs);
     } catch (e) {
-      await relay.close().catch(() => undefined);
       await pgStorage.close().catch(() => undefined);
       throw e;
     }
@@ -174,7 +171,6 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
       try {
         await server.close();
         await relay?.close();
-        await e2ee.hub.close();
         await core.close();
         if (!opts.storage || pgStorage) await storage.close();
       } finally {

@@ -8,8 +8,8 @@
  * doc's lock, so Relay frames leave in seq order. An append is answered only
  * after it committed, and relayed to the doc's other clients before it is
  * acknowledged. An append by another process (Postgres: a wake-up from the
- * change feed, or a periodic sweep of heads) is read from the store after the
- * cursor and relayed the same way.
+ * change feed, or a periodic sweep of heads, both passed on by NodeRelay) is
+ * read from the store after the cursor and relayed the same way.
  */
 import { encodeFrame } from '../../../common/src/wire/frame';
 import {
@@ -26,7 +26,6 @@ import { describeError } from '../errors';
 import type { DocumentClient } from '../hooks';
 import { KeyedMutex } from '../keyed-mutex';
 import type { Logger } from '../log';
-import type { ChangeFeed } from '../storage/adapter';
 import { NO_SNAP_ID, sameBytes, type EncryptedStore } from '../storage/e2ee';
 
 /** Envelope bytes in one Batch (flag 2 past it: pull again). */
@@ -57,28 +56,10 @@ interface HubDoc {
 export class E2eeHub {
   private readonly docs = new Map<string, HubDoc>();
   private readonly mutex = new KeyedMutex();
-  private feed: ChangeFeed | null = null;
-  private sweepTimer: NodeJS.Timeout | null = null;
   /** Docs found behind by a sweep (a lost wake-up repaired). */
   repairs = 0;
 
   constructor(private readonly o: E2eeHubOptions) {}
-
-  /** Shared store: relays appends of other processes (wake-ups, and a sweep every `sweepIntervalMs`). */
-  async listen(feed: ChangeFeed, sweepIntervalMs: number): Promise<void> {
-    this.feed = feed;
-    await feed.start(
-      (docId, seq) => this.wake(docId, seq),
-      () => void this.sweep(),
-    );
-    this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
-    this.sweepTimer.unref();
-  }
-
-  async close(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await this.feed?.close();
-  }
 
   /** Registers a client for a doc's relays; its cursor starts at the stored head. */
   async join(docId: string, client: DocumentClient): Promise<void> {
@@ -287,7 +268,8 @@ export class E2eeHub {
     send(target, docId, { type: 'compactHint', logCount, logBytes });
   }
 
-  private wake(docId: string, seq: number): void {
+  /** Another process committed `seq` of `docId` (a wake-up of the shared store's feed, node-relay.ts). */
+  wake(docId: string, seq: number): void {
     const doc = this.docs.get(docId);
     if (!doc || seq <= doc.cursor) return;
     void this.mutex.run(docId, async () => {
