@@ -11,7 +11,7 @@ import { startPostgres, type PostgresInstance } from '../../server/src/testing/p
 import { E2eeClient, keyRecord, newDevice, randomTag, snapshotEnvelope, updateEnvelope } from '../server/helpers/e2ee-client';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
-import { startNode, stopNode, type Node } from './nodes';
+import { sql, startNode, stopNode, type Node } from './nodes';
 
 let pgi: PostgresInstance;
 let dbUrl: string;
@@ -97,6 +97,22 @@ describe('encrypted workspaces on two nodes', () => {
       expect(relayed).toEqual([...relayed].sort((x, y) => x - y));
       expect(relayed).toEqual(other.of('appended', doc).map((m) => m.seq).sort((x, y) => x - y));
     }
+  });
+
+  it('relays what was appended while the other node could not hear wake-ups, once it listens again', async () => {
+    const a = await client(n1);
+    const b = await client(n2);
+    const doc = e2eeDocId(ws, randomTag());
+    await b.pull(doc, 0);
+    const dev = newDevice();
+    expect(await a.append(doc, updateEnvelope(dev, 1))).toMatchObject({ seq: 1 });
+    await waitFor(() => b.of('relay', doc).length === 1, 'live relay');
+    const killed = await sql(dbUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+    expect(killed.rowCount).toBe(2);
+    for (let i = 2; i <= 10; i++) await a.append(doc, updateEnvelope(dev, i));
+    // Node 2 reads the table after it listens again (the 30 s sweep would come too late for this wait).
+    await waitFor(() => b.of('relay', doc).length === 10, 'relays after the LISTEN loss', 15_000);
+    expect(b.of('relay', doc).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
   it('stores exactly one of two snapshots racing through different nodes', async () => {
