@@ -23,7 +23,7 @@ import {
   parseControlMessage,
 } from '../../common/src/wire/control';
 import { decodeFrame } from '../../common/src/wire/frame';
-import { isE2eeDocId, parseE2eeDocId } from '../../common/src/e2ee/frames';
+import { isE2eeDocId, parseE2eeDocId, RefusedCode } from '../../common/src/e2ee/frames';
 import type { E2eeHub } from './e2ee/hub';
 import { CloseCode, WorkspaceRefusedError, describeError } from './errors';
 import { handshakeReplies, isFreshClient, manifestEntries, resolveDocTarget } from './handshake';
@@ -360,12 +360,19 @@ export class Connection implements DocumentClient, BufferingClient {
     }
     try {
       await this.ctx.core.authenticate({ docId, workspaceId: target.workspaceId, token: this.ctx.token, client: this });
-      await hub.join(docId, this);
     } catch (e) {
       this.forgetDoc(docId);
       this.ctx.noisyLog.log('warn', 'access denied', { conn: this.id, doc: docId, user: this.ctx.user, error: describeError(e) });
       this.reportRefusal(docId, e instanceof WorkspaceRefusedError ? e.message : `Access denied to workspace ${target.workspaceId}`);
-      hub.refuse(docId, this, payload);
+      hub.refuse(docId, this, payload, RefusedCode.NotAllowed);
+      return;
+    }
+    try {
+      await hub.join(docId, this);
+    } catch (e) {
+      this.forgetDoc(docId);
+      this.ctx.logger.error('could not open document', { conn: this.id, doc: docId, error: describeError(e) });
+      hub.refuse(docId, this, payload, RefusedCode.Unavailable);
       return;
     }
     this.pendingReserved.delete(docId);

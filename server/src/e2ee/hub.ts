@@ -83,9 +83,9 @@ export class E2eeHub {
     });
   }
 
-  /** Answers a request with a req number as not allowed (the doc was refused). */
-  refuse(docId: string, client: DocumentClient, payload: Uint8Array): void {
-    send(client, docId, { type: 'refused', req: salvageReq(payload), code: RefusedCode.NotAllowed });
+  /** Answers the first frame of a doc that could not be opened (the req number when it has one, else 0). */
+  refuse(docId: string, client: DocumentClient, payload: Uint8Array, code: RefusedCode): void {
+    send(client, docId, { type: 'refused', req: salvageReq(payload), code });
   }
 
   /** One frame of a joined client. */
