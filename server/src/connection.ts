@@ -354,8 +354,9 @@ export class Connection implements DocumentClient, BufferingClient {
     this.pendingReserved.add(docId);
     const target = parseE2eeDocId(docId);
     if (!target) {
-      this.ctx.noisyLog.log('warn', 'dropped frame for an invalid doc id', { conn: this.id, doc: docId });
+      this.ctx.noisyLog.log('warn', 'refused frame for an invalid doc id', { conn: this.id, doc: docId });
       this.forgetDoc(docId);
+      hub.refuse(docId, this, payload, RefusedCode.Malformed);
       return;
     }
     try {

@@ -229,6 +229,8 @@ describe('the e2e: protocol', () => {
     a.send(e2eeWorkspaceDocId(ws), { type: 'append', req: 78, env: good });
     expect(await a.answer(doc, 77)).toMatchObject({ type: 'refused', code: RefusedCode.Malformed });
     expect(await a.answer(e2eeWorkspaceDocId(ws), 78)).toMatchObject({ type: 'refused', code: RefusedCode.Malformed });
+    // A doc tag that is not 22 base64url characters.
+    expect(await a.append(`e2e:${ws}/short`, good, 79)).toMatchObject({ type: 'refused', code: RefusedCode.Malformed });
     await waitFor(() => a.of('refused', doc).some((r) => r.req === 0), 'refusal of the y-sync payload');
     expect(await a.pull(doc, 0)).toMatchObject({ head: 0, envelopes: [] });
     expect((await a.changes(e2eeWorkspaceDocId(ws), 0)).changeHead).toBe(0);
