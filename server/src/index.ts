@@ -93,6 +93,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   }
   // Encrypted workspaces: in the Postgres database, else in the server's SQLite database.
   const encryptedStore = pgStorage ? new PgEncryptedStore(pgStorage.pool) : new SqliteEncryptedStore((db ??= openDatabase(opts.dataDir)));
+  // The service needs the core and the core needs the check: the hook calls it once it exists.
   let e2ee: E2eeService | null = null;
   const e2eeGate: Extension = { onAuthenticate: (p) => e2ee!.checkDocKind(p) };
   const core = new SyncCore({
