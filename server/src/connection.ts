@@ -23,6 +23,8 @@ import {
   parseControlMessage,
 } from '../../common/src/wire/control';
 import { decodeFrame } from '../../common/src/wire/frame';
+import { isE2eeDocId, parseE2eeDocId, RefusedCode } from '../../common/src/e2ee/frames';
+import type { E2eeHub } from './e2ee/hub';
 import { CloseCode, WorkspaceRefusedError, describeError } from './errors';
 import { handshakeReplies, isFreshClient, manifestEntries, resolveDocTarget } from './handshake';
 import type { DocumentClient } from './hooks';
@@ -52,6 +54,8 @@ const DocState = {
   AwaitingFilesReady: 'awaiting-files-ready',
   /** Joined: frames go to the sync core. */
   Joined: 'joined',
+  /** An `e2e:` doc of an encrypted workspace: frames go to the E2eeHub. */
+  Encrypted: 'encrypted',
 } as const;
 type DocState = (typeof DocState)[keyof typeof DocState];
 
@@ -81,10 +85,12 @@ export interface ConnectionContext {
   userDocs?: UserDocCounts;
   /** Shared by all sockets of the server (default: none). */
   outputBudget?: OutputBudget;
+  /** Serves `e2e:` docs (default: none; such ids are then dropped as invalid). */
+  e2ee?: E2eeHub;
 }
 
 /** The context with every default filled in. */
-type ResolvedContext = Required<Omit<ConnectionContext, 'outputBudget'>> & Pick<ConnectionContext, 'outputBudget'>;
+type ResolvedContext = Required<Omit<ConnectionContext, 'outputBudget' | 'e2ee'>> & Pick<ConnectionContext, 'outputBudget' | 'e2ee'>;
 
 let nextConnectionId = 1;
 
@@ -244,6 +250,7 @@ export class Connection implements DocumentClient, BufferingClient {
       if (this.ctx.user !== null && counted > 0) this.ctx.userDocs.release(this.ctx.user, counted);
       for (const [docId, state] of docs) {
         if (state === DocState.Joined) await this.ctx.core.leave(docId, this).catch(() => undefined);
+        if (state === DocState.Encrypted) await this.ctx.e2ee?.leave(docId, this).catch(() => undefined);
       }
       this.finish();
     });
@@ -333,8 +340,45 @@ export class Connection implements DocumentClient, BufferingClient {
       await this.ctx.core.receive(docId, this, bytes, payload);
       return;
     }
+    if (state === DocState.Encrypted) {
+      await this.ctx.e2ee!.receive(docId, this, payload);
+      return;
+    }
     if (state === undefined && !this.reserveDoc(docId)) return;
-    await this.openDoc(docId, bytes, payload);
+    if (this.ctx.e2ee && isE2eeDocId(docId)) await this.openEncrypted(this.ctx.e2ee, docId, payload);
+    else await this.openDoc(docId, bytes, payload);
+  }
+
+  /** First frame for an `e2e:` doc: the same per-doc authentication, then the hub serves it. */
+  private async openEncrypted(hub: E2eeHub, docId: string, payload: Uint8Array): Promise<void> {
+    this.pendingReserved.add(docId);
+    const target = parseE2eeDocId(docId);
+    if (!target) {
+      this.ctx.noisyLog.log('warn', 'refused frame for an invalid doc id', { conn: this.id, doc: docId });
+      this.forgetDoc(docId);
+      hub.refuse(docId, this, payload, RefusedCode.Malformed);
+      return;
+    }
+    try {
+      await this.ctx.core.authenticate({ docId, workspaceId: target.workspaceId, token: this.ctx.token, client: this });
+    } catch (e) {
+      this.forgetDoc(docId);
+      this.ctx.noisyLog.log('warn', 'access denied', { conn: this.id, doc: docId, user: this.ctx.user, error: describeError(e) });
+      this.reportRefusal(docId, e instanceof WorkspaceRefusedError ? e.message : `Access denied to workspace ${target.workspaceId}`);
+      hub.refuse(docId, this, payload, RefusedCode.NotAllowed);
+      return;
+    }
+    try {
+      await hub.join(docId, this);
+    } catch (e) {
+      this.forgetDoc(docId);
+      this.ctx.logger.error('could not open document', { conn: this.id, doc: docId, error: describeError(e) });
+      hub.refuse(docId, this, payload, RefusedCode.Unavailable);
+      return;
+    }
+    this.pendingReserved.delete(docId);
+    this.docs.set(docId, DocState.Encrypted);
+    await hub.receive(docId, this, payload);
   }
 
   /** Counts a doc this socket starts to open against the per-socket and per-user limits. */
@@ -433,6 +477,7 @@ export class Connection implements DocumentClient, BufferingClient {
       if (msg.action === 'leave') {
         if (state !== undefined) this.forgetDoc(msg.doc);
         if (state === DocState.Joined) await this.ctx.core.leave(msg.doc, this);
+        if (state === DocState.Encrypted) await this.ctx.e2ee?.leave(msg.doc, this);
       } else if (state === DocState.Joined) {
         await this.ctx.core.flush(msg.doc);
       }

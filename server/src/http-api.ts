@@ -9,6 +9,7 @@
  *   GET  /api/workspaces/{id}/snapshot       zip of the materialised markdown (and attachments with include_attachments=true)
  *   POST /api/workspaces/{id}/snapshot?mode=replace|merge   body: zip -> {"files_imported": n}
  *   /api/workspaces/{id}/attachments/..., /api/user/storage   attachments (attachments/routes.ts)
+ *   GET|PUT /api/workspaces/{id}/keys        key record of an end-to-end encrypted workspace (e2ee/service.ts)
  *
  * Auth: `Authorization: Bearer <token>` (or `?token=` for clients that cannot
  * set headers); 401 without a valid token. A workspace the caller does not own
@@ -30,6 +31,7 @@ import { AttachmentRequestError, type AttachmentService } from './attachments/se
 import { attachmentZipEntries, checkSnapshotAttachmentQuota, importSnapshotAttachments } from './attachments/snapshot-attachments';
 import type { AccessStore } from './auth';
 import type { DatabaseStatus } from './http-server';
+import type { E2eeService } from './e2ee/service';
 import { applyCors } from './cors';
 import { AccessDeniedError, LimitError, ValidationError, WorkspaceExistsError, WorkspaceRefusedError, describeError } from './errors';
 import type { Logger } from './log';
@@ -72,6 +74,8 @@ export interface HttpApiContext {
   attachments: AttachmentService;
   /** Open WebSocket connections. */
   activeConnections: () => number;
+  /** Encrypted workspaces (keys route; snapshot zips refused for them). */
+  e2ee?: E2eeService;
 }
 
 /** An HTTP failure with its status. */
@@ -224,6 +228,8 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
       throw new HttpError(404, 'Workspace not found');
     }
     if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
+    // The server holds only ciphertext: it has no markdown to zip, and must not take plain files in.
+    if (await ctx.e2ee?.isEncrypted(workspaceId)) throw new HttpError(409, 'workspace is end-to-end encrypted');
     if (method === 'GET') {
       const more = url.searchParams.get('include_attachments') === 'true' ? await attachmentZipEntries(ctx.core, ctx.attachments, workspaceId) : undefined;
       return streamSnapshot(ctx, res, workspaceId, more);
@@ -236,6 +242,27 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
       if (count === null) return;
       ctx.logger.info('snapshot imported', { user, workspace: workspaceId, files: count, mode: modeParam });
       return sendJson(res, 200, { files_imported: count });
+    }
+    throw new HttpError(405, 'Method not allowed');
+  }
+  const keys = /^\/api\/workspaces\/([^/]+)\/keys$/.exec(path);
+  if (keys && ctx.e2ee) {
+    const user = await authenticate(ctx, req, url);
+    let workspaceId: string;
+    try {
+      workspaceId = decodeURIComponent(keys[1]);
+    } catch {
+      throw new HttpError(404, 'Workspace not found');
+    }
+    if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
+    if (method === 'GET') {
+      const record = await ctx.e2ee.getKeys(workspaceId);
+      if (record === null) throw new HttpError(404, 'Workspace is not end-to-end encrypted');
+      return send(res, 200, record, 'application/json');
+    }
+    if (method === 'PUT') {
+      const answer = await ctx.e2ee.putKeys(workspaceId, await readBody(req, MAX_JSON_BODY_BYTES));
+      return send(res, answer.status, answer.body, 'application/json');
     }
     throw new HttpError(405, 'Method not allowed');
   }

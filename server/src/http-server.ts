@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import type { AttachmentService } from './attachments/service';
 import type { AccessStore } from './auth';
 import { Connection } from './connection';
+import type { E2eeService } from './e2ee/service';
 import { AccessDeniedError, CloseCode, describeError } from './errors';
 import { handleHttpRequest, requestToken, UploadSlots } from './http-api';
 import type { Logger } from './log';
@@ -40,6 +41,8 @@ export interface SyncServerContext {
   attachments: AttachmentService;
   /** Present on Postgres: the node's id and whether the database and LISTEN are up. */
   database?: DatabaseStatus;
+  /** End-to-end encrypted workspaces. */
+  e2ee?: E2eeService;
 }
 
 /** Health of a node's database link (Postgres). */
@@ -85,6 +88,7 @@ export class SyncServer {
           uploads: this.uploads,
           attachments: ctx.attachments,
           activeConnections: () => this.connections.size,
+          e2ee: ctx.e2ee,
         },
         req,
         res,
@@ -220,6 +224,7 @@ export class SyncServer {
         },
         userDocs: this.userDocs,
         outputBudget: this.outputBudget,
+        e2ee: this.ctx.e2ee?.hub,
       });
       this.connections.add(conn);
       this.ctx.logger.debug('connection opened', { conn: conn.id, user, path: url.pathname });

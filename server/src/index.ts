@@ -24,6 +24,9 @@ import { SqliteStorage } from './storage/sqlite';
 import { PostgresStorage } from './storage/postgres';
 import type { StorageAdapter } from './storage/adapter';
 import { NodeRelay } from './node-relay';
+import { E2eeService } from './e2ee/service';
+import { PgEncryptedStore } from './storage/postgres-e2ee';
+import { SqliteEncryptedStore } from './storage/sqlite-e2ee';
 import { SyncCore } from './sync-core';
 
 export { DEFAULT_OPTIONS, ENV, resolveOptions, type ServerOptions } from './options';
@@ -88,10 +91,15 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     auth = new AuthStore(db, authOptions);
     storage = opts.storage ?? new SqliteStorage({ database: db });
   }
+  // Encrypted workspaces: in the Postgres database, else in the server's SQLite database.
+  const encryptedStore = pgStorage ? new PgEncryptedStore(pgStorage.pool) : new SqliteEncryptedStore((db ??= openDatabase(opts.dataDir)));
+  // The service needs the core and the core needs the check: the hook calls it once it exists.
+  let e2ee: E2eeService | null = null;
+  const e2eeGate: Extension = { onAuthenticate: (p) => e2ee!.checkDocKind(p) };
   const core = new SyncCore({
     storage,
     logger,
-    extensions: [authExtension(auth), ...extensions],
+    extensions: [authExtension(auth), e2eeGate, ...extensions],
     unloadDelayMs: opts.unloadDelayMs,
     compactAfterUpdates: opts.compactAfterUpdates,
     compactAfterBytes: opts.compactAfterBytes,
@@ -99,9 +107,18 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     maxPendingBytesPerDoc: opts.maxPendingBytesPerDoc,
     maxUnknownDeleteRanges: opts.maxUnknownDeleteRanges,
   });
+  e2ee = new E2eeService({
+    store: encryptedStore,
+    storage,
+    core,
+    logger,
+    maxDocBytes: opts.maxDocBytes,
+    compactAfterUpdates: opts.compactAfterUpdates,
+    compactAfterBytes: opts.compactAfterBytes,
+  });
   let relay: NodeRelay | null = null;
   if (pgStorage) {
-    relay = new NodeRelay({ core, storage: pgStorage, logger, sweepIntervalMs: opts.sweepIntervalMs });
+    relay = new NodeRelay({ core, storage: pgStorage, logger, sweepIntervalMs: opts.sweepIntervalMs, listeners: [e2ee.hub] });
     try {
       await relay.start();
     } catch (e) {
@@ -128,7 +145,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     logger,
     quotaBytes: opts.attachmentQuotaMb * 1024 * 1024,
   });
-  const server = new SyncServer({ core, auth, logger, options: opts, attachments, database });
+  const server = new SyncServer({ core, auth, logger, options: opts, attachments, database, e2ee });
   let gcRunning = false;
   const collectGarbage = async (now = Date.now()) => {
     if (gcRunning) return;

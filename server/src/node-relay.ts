@@ -20,6 +20,14 @@ export interface NodeRelayOptions {
   logger: Logger;
   /** How often heads are compared with cursors even without wake-ups. */
   sweepIntervalMs: number;
+  /** Also told of every wake-up and sweep (encrypted docs, e2ee/hub.ts), on the same LISTEN connection. */
+  listeners?: FeedListener[];
+}
+
+/** Something besides the core that relays what other nodes appended. */
+export interface FeedListener {
+  wake(docId: string, seq: number): void;
+  sweep(): Promise<void>;
 }
 
 export class NodeRelay {
@@ -58,6 +66,7 @@ export class NodeRelay {
 
   private wake(docId: string, seq: number): void {
     this.wakeUps++;
+    for (const l of this.o.listeners ?? []) if (docId !== WAKE_ALL) l.wake(docId, seq);
     if (docId === WAKE_ALL) {
       void this.sweep();
       return;
@@ -70,6 +79,7 @@ export class NodeRelay {
   /** Compares stored heads with the cursors of the loaded documents and catches up those behind. */
   async sweep(): Promise<void> {
     if (this.closed) return;
+    await Promise.all((this.o.listeners ?? []).map((l) => l.sweep()));
     const ids = this.o.core.loadedDocIds();
     if (ids.length === 0) return;
     let heads: Map<string, number>;

@@ -4,6 +4,7 @@
  * session advisory lock, so nodes starting together do not race.
  */
 import type pg from 'pg';
+import { E2EE_MIGRATION } from './postgres-e2ee-schema';
 
 /** How to reach the database. */
 export interface PgConnectionOptions {
@@ -104,6 +105,8 @@ ALTER TABLE attachment_blobs ALTER COLUMN path TYPE text COLLATE "C";
 ALTER TABLE attachment_blobs DROP CONSTRAINT attachment_blobs_pkey;
 ALTER TABLE attachment_blobs ADD PRIMARY KEY (workspace_id, hash, path);
 `,
+  // End-to-end encrypted workspaces (postgres-e2ee.ts).
+  E2EE_MIGRATION,
 ];
 
 /** Brings the schema to the newest version. */
