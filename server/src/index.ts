@@ -151,7 +151,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
     if (gcRunning) return;
     gcRunning = true;
     try {
-      await collectAttachmentGarbage(attachments, core, opts.attachmentGraceDays * 86_400_000, now, logger);
+      await collectAttachmentGarbage(attachments, core, opts.attachmentGraceDays * 86_400_000, now, logger, (id) => e2ee!.isEncrypted(id));
     } catch (e) {
       logger.error('attachment collection failed', { error: describeError(e) });
     } finally {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TestClient, fileMeta } from './helpers/client';
+import { keyRecord } from './helpers/e2ee-client';
 import { startTestServer, type TestServer } from './helpers/server';
 import { waitFor } from './helpers/wait';
 
@@ -99,4 +100,22 @@ it('never removes a blob file written within the grace period that nothing holds
   // Past the grace period, nobody held it: it goes.
   await ts.server.collectAttachmentGarbage(t0 + 7 * DAY + 1000);
   expect(fs.existsSync(file)).toBe(false);
+});
+
+it("keeps every holding of an encrypted workspace (the server cannot read its references)", async () => {
+  const created = (await (await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'Sealed' }) })).json()) as { id: string };
+  const put = await api(`/api/workspaces/${encodeURIComponent(created.id)}/keys`, { method: 'PUT', body: JSON.stringify(keyRecord(0)) });
+  expect(put.status).toBe(200);
+  const plain = workspaceId;
+  workspaceId = created.id;
+  const sealed = await uploadBlob(randomBytes(700), 'blob');
+  workspaceId = plain;
+  const unreferenced = await uploadBlob(randomBytes(800), '_attachments/u.png');
+  const t0 = Date.now();
+  const blobFile = (h: string) => path.join(ts.dataDir, 'attachments', 'blobs', h.slice(0, 2), h);
+  await ts.server.collectAttachmentGarbage(t0);
+  await ts.server.collectAttachmentGarbage(t0 + 30 * DAY);
+  expect(fs.existsSync(blobFile(unreferenced))).toBe(false);
+  expect(fs.existsSync(blobFile(sealed))).toBe(true);
+  expect((await api(`/api/workspaces/${created.id}/attachments/${sealed}`)).status).toBe(200);
 });

@@ -50,13 +50,24 @@ export interface GcResult {
   droppedUploads: number;
 }
 
-/** One collection pass. */
-export async function collectAttachmentGarbage(service: AttachmentService, core: SyncCore, graceMs: number, now: number, logger: Logger): Promise<GcResult> {
+/**
+ * One collection pass. `isEncrypted` names workspaces whose references the server cannot read (their
+ * workspace doc is ciphertext): their holdings are kept whole.
+ */
+export async function collectAttachmentGarbage(
+  service: AttachmentService,
+  core: SyncCore,
+  graceMs: number,
+  now: number,
+  logger: Logger,
+  isEncrypted: (workspaceId: string) => Promise<boolean> = async () => false,
+): Promise<GcResult> {
   const result: GcResult = { droppedRecords: 0, deletedBlobs: 0, droppedUploads: 0 };
   const records = await service.meta.listAttachments(null);
   const byWorkspace = new Map<string, typeof records>();
   for (const r of records) byWorkspace.set(r.workspaceId, [...(byWorkspace.get(r.workspaceId) ?? []), r]);
   for (const [workspaceId, held] of byWorkspace) {
+    if (await isEncrypted(workspaceId)) continue;
     const refs = await core.read(workspaceDocId(workspaceId), workspaceReferences);
     for (const r of held) {
       const referenced = refs.hashes.has(r.hash) || refs.paths.has(r.path);
