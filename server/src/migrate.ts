@@ -33,7 +33,8 @@ const TABLES = ['updates', 'docs', 'tokens', 'workspaces', 'users', 'attachment_
 
 /** Attachment records in a fixed order and form, for comparing both sides. */
 function canonical(blobs: AttachmentRecord[], uploads: UploadRecord[]): string {
-  const b = [...blobs].sort((x, y) => (x.workspaceId + '\0' + x.hash < y.workspaceId + '\0' + y.hash ? -1 : 1));
+  const key = (r: AttachmentRecord) => `${r.workspaceId}\0${r.hash}\0${r.path}`;
+  const b = [...blobs].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
   const u = [...uploads].sort((x, y) => (x.uploadId < y.uploadId ? -1 : 1));
   return JSON.stringify({
     blobs: b.map((r) => [r.workspaceId, r.hash, r.size, r.mimeType, r.path, r.createdAt, r.unreferencedSince]),
@@ -73,6 +74,14 @@ export async function migrateSqliteToPostgres(fromDir: string, toUrl: string, op
   try {
     const has = (t: string) => src.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
     const all = <T>(t: string, q: string): T[] => (has(t) ? (src.prepare(q).all() as T[]) : []);
+    // Encrypted workspaces keep per-doc cursors and snapshot ids their devices rely on; copying
+    // them is not built, and leaving them behind would lose them: refuse before writing anything.
+    const encrypted = has('e2ee_workspaces') ? (src.prepare('SELECT count(*) AS n FROM e2ee_workspaces').get() as { n: number }).n : 0;
+    if (encrypted > 0) {
+      throw new ValidationError(
+        `--from: ${fromDir} holds ${encrypted} end-to-end encrypted workspace(s), which migrate cannot copy yet; nothing was written`,
+      );
+    }
     const users = all<{ name: string; created_at: number }>('users', 'SELECT name, created_at FROM users');
     const tokens = all<{ hash: string; user: string; created_at: number }>('tokens', 'SELECT hash, user, created_at FROM tokens');
     const workspaces = all<{ id: string; owner: string; name: string; created_at: number }>('workspaces', 'SELECT id, owner, name, created_at FROM workspaces');

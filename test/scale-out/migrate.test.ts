@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { TestClient } from '../server/helpers/client';
+import { keyRecord } from '../server/helpers/e2ee-client';
 import { spawnCli } from '../server/helpers/child';
 import { startTestServer, tempDataDir } from '../server/helpers/server';
 import { waitFor } from '../server/helpers/wait';
@@ -181,5 +182,21 @@ describe('migrate', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--to: expected postgres://');
     fs.rmSync(empty, { recursive: true, force: true });
+  });
+
+  it('refuses a server holding an encrypted workspace, writing nothing to Postgres', async () => {
+    const dir = tempDataDir();
+    const ts = await startTestServer({ dataDir: dir });
+    const token = ts.server.createToken('alice');
+    const headers = { Authorization: `Bearer ${token}` };
+    const ws = ((await (await fetch(`${ts.server.url}/api/workspaces`, { method: 'POST', headers, body: JSON.stringify({ name: 'Sealed' }) })).json()) as { id: string }).id;
+    expect((await fetch(`${ts.server.url}/api/workspaces/${ws}/keys`, { method: 'PUT', headers, body: JSON.stringify(keyRecord(0)) })).status).toBe(200);
+    await ts.stop();
+    const url = await pgi.createDatabase('migrate_e2ee');
+    const r = await run(['migrate', '--from', dir, '--to', url]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('holds 1 end-to-end encrypted workspace(s), which migrate cannot copy yet; nothing was written');
+    expect((await sql(url, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'users'")).rows).toEqual([{ n: 0 }]);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
