@@ -20,6 +20,8 @@ export interface SelfTestCheck {
   output?: string;
   /** Why a check failed, or what it counted. */
   detail?: string;
+  /** How long the check took. */
+  ms?: number;
 }
 
 export interface SelfTestReport {
@@ -72,19 +74,28 @@ function refusal(bytes: Uint8Array, ctx: EnvelopeContext, keys: (epoch: number) 
   }
 }
 
-function envelopeChecks(): SelfTestCheck[] {
+interface EnvelopeFixture {
+  ctx: EnvelopeContext;
+  key1: Uint8Array;
+  keys: (epoch: number) => Uint8Array | undefined;
+  sealed: Uint8Array;
+}
+
+function envelopeFixture(): EnvelopeFixture {
   const ctx: EnvelopeContext = { workspaceId: FIXTURE.workspaceId, docTag: fixtureDocTag() };
   const key1 = fixtureDocKey();
   // A second epoch this device also holds: an envelope relabelled to it must fail too.
   const rootKey2 = new Uint8Array(32).fill(0x5a);
   const key2 = docKey(rootKey2, FIXTURE.workspaceId, ctx.docTag);
   const keys = (epoch: number) => (epoch === 1 ? key1 : epoch === 2 ? key2 : undefined);
-  const payload = utf8('a small update');
-  const sealed = sealEnvelope(key1, ctx, FIXTURE_UPDATE_HEADER, payload);
-  const checks: SelfTestCheck[] = [];
+  const sealed = sealEnvelope(key1, ctx, FIXTURE_UPDATE_HEADER, utf8('a small update'));
+  return { ctx, key1, keys, sealed };
+}
 
-  checks.push(
+const ENVELOPE_CHECKS: (() => SelfTestCheck)[] = [
+  () =>
     check('envelope round trip (sizes 0 to 70,000)', () => {
+      const { ctx, key1, keys } = envelopeFixture();
       for (const size of [0, 1, 252, 253, 1024, 70_000]) {
         const data = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 255);
         const header: EnvelopeHeader = { ...FIXTURE_UPDATE_HEADER, ctr: size + 1 };
@@ -94,7 +105,9 @@ function envelopeChecks(): SelfTestCheck[] {
       }
       return null;
     }),
+  () =>
     check('every flipped byte (header, nonce, ciphertext, tag) is rejected', () => {
+      const { ctx, keys, sealed } = envelopeFixture();
       for (let i = 0; i < sealed.length; i++) {
         const bad = sealed.slice();
         bad[i] ^= i === 2 ? 0x03 : 0x01; // epoch 1 -> 2 (held) at byte 2; higher epoch bytes name epochs not held
@@ -103,7 +116,9 @@ function envelopeChecks(): SelfTestCheck[] {
       }
       return null;
     }),
+  () =>
     check('transplant to another doc, workspace or kind is rejected', () => {
+      const { ctx, keys, sealed } = envelopeFixture();
       const otherTag = docTag(nameKey(FIXTURE.rootKey, FIXTURE.workspaceId), 'workspace');
       const otherDoc = refusal(sealed, { ...ctx, docTag: otherTag }, () => docKey(FIXTURE.rootKey, FIXTURE.workspaceId, otherTag));
       if (otherDoc !== null) return `other doc (its own key): ${otherDoc}`;
@@ -118,7 +133,9 @@ function envelopeChecks(): SelfTestCheck[] {
       const otherKind = refusal(moved, ctx, keys);
       return otherKind === null ? null : `other kind: ${otherKind}`;
     }),
+  () =>
     check('a length past the bucket or nonzero padding is rejected', () => {
+      const { ctx, key1, keys } = envelopeFixture();
       const forge = (plaintext: Uint8Array): Uint8Array => {
         const head = encodeEnvelopeHeader(FIXTURE_UPDATE_HEADER);
         const nonce = randomNonce();
@@ -139,9 +156,7 @@ function envelopeChecks(): SelfTestCheck[] {
       if (openEnvelope(forge(fine), ctx, keys).payload.length !== 252) return 'a full bucket did not open';
       return refusal(forge(tooLong), ctx, keys) ?? refusal(forge(padded), ctx, keys);
     }),
-  );
-  return checks;
-}
+];
 
 function nonceCheck(count: number): { check: SelfTestCheck; nonces: string } {
   const all = new Uint8Array(count * NONCE_BYTES);
@@ -155,14 +170,24 @@ function nonceCheck(count: number): { check: SelfTestCheck; nonces: string } {
   return { check: { name: `${count} random nonces are distinct`, pass, detail: `${seen.size} distinct` }, nonces: encodeBase64(all) };
 }
 
+/** Runs `body` and records its time on each check it returns. */
+function timed(now: () => number, body: () => SelfTestCheck[]): SelfTestCheck[] {
+  const t0 = now();
+  const checks = body();
+  const ms = now() - t0;
+  return checks.length === 1 ? [{ ...checks[0], ms }] : checks;
+}
+
 export function runSelfTest(options: SelfTestOptions = {}): SelfTestReport {
   const now = options.now ?? (() => Date.now());
-  const checks = [...KNOWN_ANSWERS.map(knownAnswer), ...envelopeChecks()];
+  if (options.nonces !== undefined && (!Number.isInteger(options.nonces) || options.nonces < 1 || options.nonces > MAX_SELF_TEST_NONCES)) {
+    throw new RangeError(`nonces ${options.nonces}: expected an integer from 1 to ${MAX_SELF_TEST_NONCES}`);
+  }
+  const checks: SelfTestCheck[] = [];
+  for (const k of KNOWN_ANSWERS) checks.push(...timed(now, () => [knownAnswer(k)]));
+  for (const c of ENVELOPE_CHECKS) checks.push(...timed(now, () => [c()]));
   let nonces: string | null = null;
   if (options.nonces !== undefined) {
-    if (!Number.isInteger(options.nonces) || options.nonces < 1 || options.nonces > MAX_SELF_TEST_NONCES) {
-      throw new RangeError(`nonces ${options.nonces}: expected an integer from 1 to ${MAX_SELF_TEST_NONCES}`);
-    }
     const r = nonceCheck(options.nonces);
     checks.push(r.check);
     nonces = r.nonces;
