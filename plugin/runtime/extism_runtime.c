@@ -904,8 +904,13 @@ static int engine_init(void) {
 /* Pre-initialisation entry point, called once by Wizer at build time. */
 __attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) {
     zero_on_free = 1;
-    if (engine_init() != 0)
+    if (engine_init() != 0) {
+        /* Wizer runs with the build's stdio: say why before trapping. */
+        JSValue exc = ctx ? JS_GetException(ctx) : JS_UNDEFINED;
+        const char *msg = ctx ? JS_ToCString(ctx, exc) : NULL;
+        fprintf(stderr, "plugin pre-initialisation failed: %s\n", msg ? msg : "(no JavaScript exception)");
         abort();
+    }
     JS_RunGC(rt);
     zero_on_free = 0;
     /* The program bytecode is no longer needed: zero it so the snapshot drops it. */
