@@ -77,6 +77,8 @@ describe(`E2eeSelfTest inside the plugin on ${ENGINE}`, () => {
       [{ nonces: 0 }, 'E2eeSelfTest: nonces 0: expected an integer from 1 to 100000'],
       [{ nonces: 'many' }, 'Invalid parameter nonces: expected a number'],
       [{ measure: 50 }, 'Invalid parameter measure: expected an integer from 1 to 20, got 50'],
+      [{ nonce: 5 }, 'Invalid parameter nonce: E2eeSelfTest takes kdf, nonces, measure'],
+      [7, 'Invalid parameters: expected a JSON object, got number'],
     ] as const) {
       const res = await ws.plugin.command('E2eeSelfTest', params);
       expect(res).toMatchObject({ success: false, error: message });

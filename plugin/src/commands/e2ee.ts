@@ -12,7 +12,12 @@ import { CommandError, optionalNumber, optionalString, type Params } from './par
 
 export type E2eeSelfTestResult = SelfTestReport & { envelopes: EnvelopeTimings | null };
 
+const PARAMS = ['kdf', 'nonces', 'measure'];
+
 export function e2eeSelfTest(p: Params): E2eeSelfTestResult {
+  // A diagnostic that runs for seconds: a misspelt option is an error, not a silent full run.
+  const unknown = Object.keys(p).filter((key) => !PARAMS.includes(key));
+  if (unknown.length > 0) throw new CommandError(`Invalid parameter ${unknown[0]}: E2eeSelfTest takes ${PARAMS.join(', ')}`);
   const kdf = optionalString(p, 'kdf');
   if (kdf !== null && kdf !== 'argon2id' && kdf !== 'scrypt') throw new CommandError(`Invalid parameter kdf: expected "argon2id" or "scrypt", got "${kdf}"`);
   const nonces = optionalNumber(p, 'nonces');
