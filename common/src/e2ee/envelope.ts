@@ -22,6 +22,7 @@ import {
   parseEnvelope,
   TAG_BYTES,
   type EnvelopeHeader,
+  type ParsedEnvelope,
 } from './envelope-header';
 
 /** Where an envelope belongs: both are bound into its associated data. */
@@ -94,7 +95,7 @@ export function sealEnvelope(key: Uint8Array, ctx: EnvelopeContext, header: Enve
  * the padding or nonzero padding.
  */
 export function openEnvelope(bytes: Uint8Array, ctx: EnvelopeContext, keyForEpoch: (epoch: number) => Uint8Array | undefined): OpenedEnvelope {
-  let parsed;
+  let parsed: ParsedEnvelope;
   try {
     parsed = parseEnvelope(bytes);
   } catch (e) {
