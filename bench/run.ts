@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   load: () => import('./suites/load'),
   'scale-out': () => import('./suites/scale-out'),
   attachments: () => import('./suites/attachments'),
+  e2ee: () => import('./suites/e2ee'),
 };
 
 const { values } = parseArgs({

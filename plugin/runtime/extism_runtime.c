@@ -570,8 +570,14 @@ static JSValue ext_utf8_decode(JSContext *c, JSValueConst this_val, int argc, JS
     return new_string_from_utf8(c, bytes, len, fatal);
 }
 
+/* Set while the program (prelude + bundle) is evaluated: at build time under
+ * Wizer, whose snapshot would freeze whatever was drawn into every instance. */
+static int evaluating_program;
+
 /* randomFill(buffer, byteOffset, byteLength): cryptographic random bytes (WASI random_get). */
 static JSValue ext_random_fill(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    if (evaluating_program)
+        return JS_ThrowInternalError(c, "crypto.getRandomValues called while the module initialises (a pre-initialised build would freeze the value)");
     size_t len;
     const uint8_t *bytes = get_bytes(c, argv, argc, 0, &len);
     if (!bytes)
@@ -867,7 +873,9 @@ static int engine_init(void) {
 
     /* The program is QuickJS bytecode compiled at build time (compile.c). */
     JSValue fn = JS_ReadObject(ctx, (const uint8_t *)extjs_program, extjs_program_len, JS_READ_OBJ_BYTECODE);
+    evaluating_program = 1;
     JSValue r = JS_IsException(fn) ? fn : JS_EvalFunction(ctx, fn);
+    evaluating_program = 0;
     if (JS_IsException(r)) {
         JS_FreeValue(ctx, global);
         return -2;
@@ -896,8 +904,13 @@ static int engine_init(void) {
 /* Pre-initialisation entry point, called once by Wizer at build time. */
 __attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) {
     zero_on_free = 1;
-    if (engine_init() != 0)
+    if (engine_init() != 0) {
+        /* Wizer runs with the build's stdio: say why before trapping. */
+        JSValue exc = ctx ? JS_GetException(ctx) : JS_UNDEFINED;
+        const char *msg = ctx ? JS_ToCString(ctx, exc) : NULL;
+        fprintf(stderr, "plugin pre-initialisation failed: %s\n", msg ? msg : "(no JavaScript exception)");
         abort();
+    }
     JS_RunGC(rt);
     zero_on_free = 0;
     /* The program bytecode is no longer needed: zero it so the snapshot drops it. */

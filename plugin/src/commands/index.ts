@@ -15,6 +15,7 @@ import { applyConfigPatch, loadConfig, saveConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
 import { CRDT_COMMANDS } from './crdt';
+import { e2eeSelfTest } from './e2ee';
 import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
 import { RETENTION_COMMANDS } from './retention';
@@ -86,6 +87,7 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   PrepareLiveShareRuntime: (host, rt, p) => remote.prepareLiveShareRuntime(remoteDeps(host, rt), p),
   ConnectLiveShareSession: (host, rt, p) => remote.connectLiveShareSession(remoteDeps(host, rt), p),
   DisconnectLiveShareSession: (host, rt) => remote.disconnectLiveShareSession(remoteDeps(host, rt)),
+  E2eeSelfTest: (_host, _rt, p) => e2eeSelfTest(p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,
