@@ -16,7 +16,7 @@ export type Step =
   | { t: 'drop-link'; dev: number; handshake: boolean }
   | { t: 'crash-plugin'; dev: number; downMs: number }
   | { t: 'restart-plugin'; dev: number }
-  | { t: 'crash-server'; downMs: number; node?: number }
+  | { t: 'crash-server'; downMs: number; node?: number; append?: 'before' | 'after' }
   | { t: 'restart-server'; node?: number }
   | { t: 'restart-db'; downMs: number }
   | { t: 'storage-fail'; dev: number; ms: number }
@@ -154,7 +154,11 @@ function addNodeFaults(steps: Step[], seed: number, nodes: number, faults: numbe
   for (const step of steps) if (step.t === 'crash-server' || step.t === 'restart-server') step.node = rng.int(nodes);
   if (faults <= 0) return;
   const extra: Step[] = [];
-  for (let i = rng.range(1, 2); i > 0; i--) extra.push({ t: 'crash-server', downMs: rng.pick([0, 1000, 8000]), node: rng.int(nodes) });
+  for (let i = rng.range(1, 2); i > 0; i--) {
+    // Between steps, or armed: at the node's next append, before it reaches the database or right after it committed.
+    const append = rng.pick([null, 'before', 'after'] as const);
+    extra.push({ t: 'crash-server', downMs: rng.pick([0, 1000, 8000]), node: rng.int(nodes), ...(append ? { append } : {}) });
+  }
   for (let i = rng.range(1, 2); i > 0; i--) extra.push({ t: 'restart-db', downMs: rng.pick([0, 1000, 8000]) });
   for (const step of extra) steps.splice(rng.int(steps.length + 1), 0, step);
 }
@@ -177,7 +181,7 @@ export function describeStep(step: Step): string {
     case 'restart-plugin':
       return `restart dev${step.dev}'s plugin gracefully`;
     case 'crash-server':
-      return `kill -9 the server${step.node !== undefined ? ` node ${step.node}` : ''}, back after ${step.downMs} ms`;
+      return `kill -9 the server${step.node !== undefined ? ` node ${step.node}` : ''}${step.append ? ` at its next append (${step.append} it commits)` : ''}, back after ${step.downMs} ms`;
     case 'restart-server':
       return `restart the server${step.node !== undefined ? ` node ${step.node}` : ''} gracefully`;
     case 'restart-db':

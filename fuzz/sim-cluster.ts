@@ -72,12 +72,17 @@ export interface ClusterDatabase {
   resume(): Promise<void>;
 }
 
+/** Where an armed kill strikes: before the next append reaches the database, or right after it committed. */
+export type AppendKill = 'before' | 'after';
+
 /** A node's storage: appends can be made to fail; once the node is dead every call fails. */
 class NodeStorage implements SharedLogStorage {
   readonly shared = true as const;
   failing = false;
   failures = 0;
   dead = false;
+  /** Set by `armKill`: the next append kills the node (`die` runs, the append rejects). */
+  armed: { at: AppendKill; die: () => void } | null = null;
   constructor(readonly inner: PostgresStorage) {}
   private alive(docId?: string): void {
     if (this.dead) throw new StorageError('the node is dead', docId);
@@ -92,7 +97,13 @@ class NodeStorage implements SharedLogStorage {
       this.failures++;
       throw new StorageError('simulated storage failure (disk full)', docId);
     }
-    return this.inner.appendUpdate(docId, update);
+    const armed = this.armed;
+    if (!armed) return this.inner.appendUpdate(docId, update);
+    this.armed = null;
+    // The process dies here: before the statement went out, or after COMMIT answered and before anything else ran.
+    if (armed.at === 'after') await this.inner.appendUpdate(docId, update);
+    armed.die();
+    throw new StorageError(`the node died ${armed.at} this append`, docId);
   }
   async compact(docId: string, snapshot: Uint8Array, throughSeq: number): Promise<void> {
     await this.tryCompact(docId, snapshot, throughSeq);
@@ -230,21 +241,52 @@ export class SimCluster implements SimBackend {
     this.nodes[i] = { index: i, appName, storage, core, relay, sides: new Set() };
   }
 
-  /** kill -9 of node `i`: its backends are terminated, its sockets vanish, its documents are dropped uncompacted. */
-  async crashNode(i: number): Promise<void> {
+  /** Kills in the middle of an append, finishing in the background (awaited by `settle`). */
+  private dying: Promise<void>[] = [];
+
+  /**
+   * Arms node `i` to die at its next append (`before` it reaches the database
+   * or `after` it committed); `killed` runs at that moment. False when the node
+   * is down. Snapshot uploads go to an unarmed node.
+   */
+  armKill(i: number, at: AppendKill, killed: () => void): boolean {
+    const n = this.nodes[i];
+    if (!n) return false;
+    n.storage.armed = {
+      at,
+      die: () => {
+        killed();
+        this.dying.push(this.crashNode(i, false));
+      },
+    };
+    return true;
+  }
+
+  /** Disarms every node (healing). */
+  disarm(): void {
+    for (const n of this.nodes) if (n) n.storage.armed = null;
+  }
+
+  /**
+   * kill -9 of node `i`: its backends are terminated, its sockets vanish, its
+   * documents are dropped uncompacted. `idle`: first let its connections finish
+   * what they handle (a kill between steps); false for a kill inside an append.
+   */
+  async crashNode(i: number, idle = true): Promise<void> {
     const n = this.nodes[i];
     if (!n) return;
     this.nodes[i] = null;
     this.pastFailures += n.storage.failures;
-    await Promise.all([...n.sides].map((s) => s.idle()));
     n.storage.dead = true;
-    if (this.databaseUp) {
-      await this.admin!.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [n.appName]).catch(() => undefined);
-    }
+    if (idle) await Promise.all([...n.sides].map((s) => s.idle()));
+    // Nothing of the dead process may reach a client any more.
     for (const side of [...n.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1006);
     const docs = docsOf(n.core);
     for (const doc of docs.values()) doc.destroy();
     docs.clear();
+    if (this.databaseUp) {
+      await this.admin!.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [n.appName]).catch(() => undefined);
+    }
     // The process is gone: its timers with it (the LISTEN client is already dead).
     await n.relay.close().catch(() => undefined);
     await n.storage.inner.close().catch(() => undefined);
@@ -324,7 +366,7 @@ export class SimCluster implements SimBackend {
 
   /** Uploads applied, and every live node caught up with what is stored. */
   async settle(): Promise<void> {
-    while (this.imports.length > 0) await Promise.all(this.imports.splice(0));
+    while (this.imports.length > 0 || this.dying.length > 0) await Promise.all([...this.imports.splice(0), ...this.dying.splice(0)]);
     await this.caughtUp();
   }
 
@@ -391,7 +433,7 @@ export class SimCluster implements SimBackend {
    * through a live node's core (applied by `settle`, before anything else runs).
    */
   httpRequest(req: HttpRequest): HttpResponse {
-    const live = this.nodes.find((n): n is SimNode => n !== null);
+    const live = this.nodes.find((n): n is SimNode => n !== null && n.storage.armed === null);
     if (!live) return { status: 0, headers: {}, body: 'connection refused', error: 'connection refused' };
     const url = new URL(req.url);
     const m = /^\/api\/workspaces\/([^/]+)\/snapshot$/.exec(url.pathname);

@@ -290,6 +290,17 @@ export class Simulation {
         break;
       }
       case 'crash-server':
+        if (this.cluster && step.append) {
+          const node = step.node ?? 0;
+          const at = step.append;
+          const armed = this.cluster.armKill(node, at, () => {
+            this.nodeBackAt[node] = this.now + step.downMs;
+            this.faults.serverCrashes++;
+            this.trace(`kill -9 node ${node} ${at} an append`);
+          });
+          if (armed) this.trace(`#${index} node ${node} dies at its next append (${at} it commits)`);
+          break;
+        }
         if (this.cluster) {
           const node = step.node ?? 0;
           if (!this.cluster.nodeUp(node)) break;
@@ -406,6 +417,7 @@ export class Simulation {
     if (this.single && !this.single.up) this.single.start();
     this.serverBackAt = null;
     if (this.cluster) {
+      this.cluster.disarm();
       await this.cluster.startDatabase();
       this.databaseBackAt = null;
       for (let i = 0; i < this.cluster.nodeCount; i++) await this.cluster.startNode(i);
