@@ -174,6 +174,8 @@ export class SimCluster implements SimBackend {
   private generation = 0;
   private readonly pick: Prng;
   private imports: Promise<void>[] = [];
+  /** The node behind each server-side connection. */
+  private readonly nodeOfSide = new WeakMap<ServerSide, number>();
   importFailure: Error | null = null;
   failAppends = false;
   /** Failures injected on nodes that are gone (the live ones count their own). */
@@ -338,23 +340,24 @@ export class SimCluster implements SimBackend {
     const side = new ServerSide(socket, conn, () => this.caughtUp());
     node.sides.add(side);
     socket.once('close', () => node.sides.delete(side));
-    (side as { node?: number }).node = node.index;
+    this.nodeOfSide.set(side, node.index);
     return side;
   }
 
-  private nodeOf(side: ServerSide | undefined): SimNode | null {
-    if (side === undefined) return this.nodes.find((n) => n !== null) ?? null;
-    const index = (side as { node?: number }).node;
-    return index === undefined ? null : this.nodes[index];
+  /** A doc as loaded by the node behind `side` (the first live node when absent); null when that node is gone or lacks it. */
+  private loadedDoc(docId: string, side: ServerSide | undefined): ServerDocument | null {
+    const index = side === undefined ? this.nodes.findIndex((n) => n !== null) : this.nodeOfSide.get(side);
+    const node = index === undefined || index < 0 ? null : this.nodes[index];
+    return node ? (docsOf(node.core).get(docId) ?? null) : null;
   }
 
   loadedStateVector(docId: string, side?: ServerSide): Map<number, number> | null {
-    const doc = this.nodeOf(side) && docsOf(this.nodeOf(side)!.core).get(docId);
+    const doc = this.loadedDoc(docId, side);
     return doc ? Y.decodeStateVector(Y.encodeStateVector(doc.ydoc)) : null;
   }
 
   loadedBodyText(docId: string, side?: ServerSide): string | null {
-    const doc = this.nodeOf(side) && docsOf(this.nodeOf(side)!.core).get(docId);
+    const doc = this.loadedDoc(docId, side);
     return doc ? doc.ydoc.getText(BODY_TEXT_NAME).toString() : null;
   }
 
@@ -502,8 +505,10 @@ ORDER BY 1, 2`;
     return out;
   }
 
-  /** Every node stopped gracefully (when the database is up), the inspection connection closed. */
+  /** The database started again if it was stopped (the next run uses it), every node stopped, the inspection connection closed. */
   async close(): Promise<void> {
+    await Promise.all(this.dying.splice(0)).catch(() => undefined);
+    await this.startDatabase().catch(() => undefined);
     for (let i = 0; i < this.nodes.length; i++) {
       if (this.databaseUp) await this.stopNode(i).catch(() => undefined);
       else await this.crashNode(i).catch(() => undefined);
