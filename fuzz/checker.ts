@@ -22,7 +22,7 @@ import { hasPendingStructs } from '../common/src/wire/sync';
 import type { Ledger } from './actions';
 import { containsToken, splitFile, TOKEN_RE } from './content';
 import { WORKSPACE_ID, folderSnapshot, type Device } from './device';
-import type { SimServer } from './sim-server';
+import type { SimBackend } from './sim-server';
 import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 
 export interface Failure {
@@ -81,7 +81,7 @@ function hasPending(update: Uint8Array): boolean {
 /** Runs every check; resolves to the failures (empty = converged). */
 export async function checkConvergence(
   devices: readonly Device[],
-  server: SimServer,
+  server: SimBackend,
   ledger: Ledger,
   ackedSv: ReadonlyMap<string, Map<number, number>>,
   stats: CheckStats = { lostToDeletes: 0, gapsInDeletedFiles: 0, unfillableGaps: 0 },
@@ -124,7 +124,7 @@ export async function checkConvergence(
 
   // Workspace state vectors (devices and server).
   const wsId = workspaceDocId(WORKSPACE_ID);
-  const serverWs = server.doc(wsId);
+  const serverWs = await server.doc(wsId);
   const serverWsSv = svText(Y.decodeStateVector(Y.encodeStateVector(serverWs)));
   const svDiffs: string[] = [];
   for (const d of devices) {
@@ -140,7 +140,7 @@ export async function checkConvergence(
   const diskDiffs: string[] = [];
   const finalText = new Map<string, string>();
   for (const key of active) {
-    const serverBody = server.doc(bodyDocId(WORKSPACE_ID, key));
+    const serverBody = await server.doc(bodyDocId(WORKSPACE_ID, key));
     const serverText = serverBody.getText(BODY_TEXT_NAME).toString();
     const serverSv = svText(Y.decodeStateVector(Y.encodeStateVector(serverBody)));
     serverBody.destroy();
@@ -191,7 +191,7 @@ export async function checkConvergence(
   const loadedPending = new Set(server.loadedPending());
   for (const id of loadedPending) if (!watched.has(id)) stats.gapsInDeletedFiles++;
   for (const id of watched) {
-    const doc = server.doc(id);
+    const doc = await server.doc(id);
     const state = Y.encodeStateAsUpdate(doc);
     doc.destroy();
     copies.set(id, [...(copies.get(id) ?? []), state]);
@@ -206,7 +206,7 @@ export async function checkConvergence(
   // Acknowledged updates and tokens.
   const lostUpdates: string[] = [];
   for (const [docId, acked] of ackedSv) {
-    const doc = server.doc(docId);
+    const doc = await server.doc(docId);
     const sv = Y.encodeStateVector(doc);
     doc.destroy();
     const now = Y.decodeStateVector(sv);
@@ -239,5 +239,7 @@ export async function checkConvergence(
     }
   }
   fail('duplicated-text', duplicated);
+  // Several nodes: each one's loaded documents equal the stored state.
+  if (server.checkNodes) failures.push(...(await server.checkNodes()));
   return failures;
 }

@@ -25,7 +25,7 @@ import { PluginCallError, PluginHost } from '../host-harness/src/plugin-host';
 import type { Network, NetDevice } from './network';
 import type { Prng } from './prng';
 import { withRandomSource } from './seeded-crypto';
-import { SERVER_URL, type SimServer } from './sim-server';
+import { SERVER_URL, type SimBackend } from './sim-server';
 
 export const WORKSPACE_ID = 'fuzz-workspace';
 
@@ -52,7 +52,7 @@ export interface DeviceOptions {
   wasm: string;
   dir: string;
   random: Prng;
-  server: SimServer;
+  server: SimBackend;
   now: () => number;
   network: () => Network;
 }

@@ -17,7 +17,7 @@
  */
 import type { WsRequest, WsResponse } from '../host-harness/src/host-types';
 import type { Prng } from './prng';
-import type { ServerSide, SimServer } from './sim-server';
+import type { ServerSide, SimBackend } from './sim-server';
 import { SERVER_URL } from './sim-server';
 import { decodeBase64 } from '../common/src/base64';
 import { reconnectDelay } from '../common/src/host/backoff';
@@ -92,12 +92,12 @@ export class Network {
   readonly stats: NetStats = { delivered: 0, dropped: 0, duplicated: 0, reordered: 0, linkDrops: 0, handshakeDrops: 0, serverCloses: 0, failedOpens: 0 };
   private readonly conns = new Map<number, GuestConn>();
   /** Called after the server handled a frame from a device (doc id known to the caller). */
-  onServerReceived: (frame: Uint8Array) => void = () => {};
+  onServerReceived: (frame: Uint8Array, side: ServerSide) => void = () => {};
   /** Observes every delivered message (traces). */
   onDeliver: ((device: number, toServer: boolean, msg: Msg) => void) | null = null;
 
   constructor(
-    private readonly server: SimServer,
+    private readonly server: SimBackend,
     private readonly devices: readonly NetDevice[],
     private readonly now: () => number,
     private readonly rng: () => Prng,
@@ -212,7 +212,7 @@ export class Network {
       closed: () => {
         if (link) this.push(link.toDevice, { kind: 'close', binary: false, data: '' });
       },
-    });
+    }, index);
     const device = this.devices[index];
     if (!side) {
       this.stats.failedOpens++;
@@ -285,7 +285,7 @@ export class Network {
     if (toServer) {
       link.side.receive(msg.binary, msg.data);
       await link.side.idle();
-      if (msg.binary) this.onServerReceived(msg.data as Uint8Array);
+      if (msg.binary) this.onServerReceived(msg.data as Uint8Array, link.side);
       return true;
     }
     if (msg.kind === 'close') {

@@ -14,6 +14,8 @@
  *   --trace           print every step (--trace-messages: and every message); --keep keeps the run folders
  *   --check-duplicates  also fail a run whose final text holds a token twice in one file
  *   --wasm PATH       plugin module (default dist/diaryx_sync.wasm)
+ *   --nodes N         N server nodes on one Postgres database (started for the campaign) instead of
+ *                     one node on SQLite; node kills and database restarts join the faults
  *
  * Exit status 1 when a run failed. Each failure prints the one-line command
  * that replays it, then (after shrinking) the minimal step list and the
@@ -24,8 +26,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSchedule, type Schedule } from './schedule';
 import { formatSteps, loadSchedule, saveSchedule, shrinkSchedule } from './shrink';
-import { runSchedule, type FaultCounts, type RunResult } from './simulation';
+import { runSchedule, type FaultCounts, type RunOptions, type RunResult } from './simulation';
 import { seededCryptoActive } from './seeded-crypto';
+import { runDatabases } from './sim-cluster';
+import { startPostgres, type PostgresInstance } from '../server/src/testing/postgres-instance';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FAILURES_DIR = path.join(ROOT, 'fuzz', 'failures');
@@ -47,6 +51,7 @@ interface Args {
   keep: boolean;
   wasm: string;
   checkDuplicates: boolean;
+  nodes: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -67,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     keep: false,
     wasm: path.join(ROOT, 'dist', 'diaryx_sync.wasm'),
     checkDuplicates: false,
+    nodes: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -97,8 +103,9 @@ function parseArgs(argv: string[]): Args {
       case '--keep': args.keep = true; break;
       case '--check-duplicates': args.checkDuplicates = true; break;
       case '--wasm': args.wasm = path.resolve(value()); break;
+      case '--nodes': args.nodes = num(); if (!Number.isInteger(args.nodes) || args.nodes < 1) throw new Error('--nodes needs a whole number of at least 1'); break;
       case '--help': case '-h':
-        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep] [--check-duplicates]');
+        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep] [--check-duplicates] [--nodes N]');
         process.exit(0);
         break;
       default:
@@ -112,6 +119,7 @@ function replayCommand(args: Args, seed: number): string {
   const extra = [
     args.nodeDevices !== undefined ? ` --node-devices ${args.nodeDevices}` : '',
     args.faults !== 1 ? ` --faults ${args.faults}` : '',
+    args.nodes > 1 ? ` --nodes ${args.nodes}` : '',
   ].join('');
   return `npm run fuzz -- --seed ${seed} --devices ${args.devices} --steps ${args.steps}${extra}`;
 }
@@ -130,8 +138,19 @@ function addTotals(r: RunResult): void {
   if (r.failures.length > 0) totals.failed++;
 }
 
+/** The test Postgres of a campaign with several nodes (started on first use). */
+let postgres: PostgresInstance | null = null;
+
+async function databaseOption(schedule: Schedule): Promise<Pick<RunOptions, 'database'>> {
+  if ((schedule.config.nodes ?? 1) <= 1) return {};
+  postgres ??= await startPostgres();
+  return { database: runDatabases(postgres) };
+}
+
 async function runOne(args: Args, schedule: Schedule, label: string, replay: string): Promise<boolean> {
+  const database = await databaseOption(schedule);
   const result = await runSchedule(schedule, {
+    ...database,
     wasm: args.wasm,
     keep: args.keep,
     trace: args.trace ? (l) => console.log(`  ${l}`) : undefined,
@@ -140,7 +159,8 @@ async function runOne(args: Args, schedule: Schedule, label: string, replay: str
   });
   addTotals(result);
   const { config } = schedule;
-  const summary = `${config.devices} devices (${config.nodeDevices.length} node), ${schedule.steps.length} steps, ${result.actions} actions, ${result.messages} messages, ${result.rounds} rounds, ${(result.durationMs / 1000).toFixed(1)} s`;
+  const servers = (config.nodes ?? 1) > 1 ? `, ${config.nodes} server nodes on Postgres` : '';
+  const summary = `${config.devices} devices (${config.nodeDevices.length} node)${servers}, ${schedule.steps.length} steps, ${result.actions} actions, ${result.messages} messages, ${result.rounds} rounds, ${(result.durationMs / 1000).toFixed(1)} s`;
   if (result.failures.length === 0) {
     console.log(`${label}: ok  ${summary}`);
     return true;
@@ -156,6 +176,7 @@ async function runOne(args: Args, schedule: Schedule, label: string, replay: str
     console.log(`  shrinking (up to ${args.shrinkSeconds} s)...`);
     const target = result.failures.find((f) => f.kind === args.shrinkKind) ?? result.failures[0];
     const shrunk = await shrinkSchedule(schedule, target, {
+      ...database,
       wasm: args.wasm,
       checkDuplicates: args.checkDuplicates,
       budgetMs: args.shrinkSeconds * 1000,
@@ -182,7 +203,7 @@ async function main(): Promise<void> {
     const deadline = args.minutes !== null ? started + args.minutes * 60_000 : null;
     for (let i = 0; deadline !== null ? Date.now() < deadline : i < args.count; i++) {
       const seed = (args.seed + i) >>> 0;
-      const schedule = generateSchedule({ seed, devices: args.devices, steps: args.steps, nodeDevices: args.nodeDevices, faults: args.faults });
+      const schedule = generateSchedule({ seed, devices: args.devices, steps: args.steps, nodeDevices: args.nodeDevices, faults: args.faults, nodes: args.nodes });
       ok = (await runOne(args, schedule, `seed ${seed}`, replayCommand(args, seed))) && ok;
     }
   }
@@ -196,7 +217,9 @@ async function main(): Promise<void> {
   process.exitCode = ok ? 0 : 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 2;
-});
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 2;
+  })
+  .finally(() => postgres?.stop());

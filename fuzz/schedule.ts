@@ -16,8 +16,9 @@ export type Step =
   | { t: 'drop-link'; dev: number; handshake: boolean }
   | { t: 'crash-plugin'; dev: number; downMs: number }
   | { t: 'restart-plugin'; dev: number }
-  | { t: 'crash-server'; downMs: number }
-  | { t: 'restart-server' }
+  | { t: 'crash-server'; downMs: number; node?: number; append?: 'before' | 'after' }
+  | { t: 'restart-server'; node?: number }
+  | { t: 'restart-db'; downMs: number }
   | { t: 'storage-fail'; dev: number; ms: number }
   | { t: 'server-storage-fail'; ms: number }
   | { t: 'link-after-offline'; dev: number; edits: number; seed: number };
@@ -30,6 +31,8 @@ export interface RunConfig {
   net: NetConfig;
   /** Largest number of heal rounds allowed before the run counts as not converging. */
   maxRounds: number;
+  /** Server nodes on one Postgres database (absent: one node on SQLite). */
+  nodes?: number;
 }
 
 export interface Schedule {
@@ -45,6 +48,8 @@ export interface GenerateOptions {
   nodeDevices?: number;
   /** Scales every fault probability (default 1; 0 = no faults). */
   faults?: number;
+  /** Server nodes on one Postgres database (default 1: one node on SQLite). */
+  nodes?: number;
 }
 
 const USER_WEIGHTS: Record<UserAction, number> = {
@@ -134,7 +139,28 @@ export function generateSchedule(options: GenerateOptions): Schedule {
     const at = linkRng.int(steps.length + 1);
     steps.splice(at, 0, { t: 'link-after-offline', dev: linkRng.int(n), edits: linkRng.range(1, 4), seed: linkRng.u32() });
   }
-  return { config: { seed: options.seed, devices: n, nodeDevices, net, maxRounds: 40 }, steps };
+  const nodes = options.nodes ?? 1;
+  if (nodes > 1) addNodeFaults(steps, options.seed, nodes, faults);
+  return { config: { seed: options.seed, devices: n, nodeDevices, net, maxRounds: 40, ...(nodes > 1 ? { nodes } : {}) }, steps };
+}
+
+/**
+ * Several nodes: each server kill or restart names its node, and more node
+ * kills and database restarts are inserted. Drawn from a stream of its own,
+ * so the other steps of a seed are those of its single-node run.
+ */
+function addNodeFaults(steps: Step[], seed: number, nodes: number, faults: number): void {
+  const rng = new Prng(seed ^ 0x2a0de);
+  for (const step of steps) if (step.t === 'crash-server' || step.t === 'restart-server') step.node = rng.int(nodes);
+  if (faults <= 0) return;
+  const extra: Step[] = [];
+  for (let i = rng.range(1, 2); i > 0; i--) {
+    // Between steps, or armed: at the node's next append, before it reaches the database or right after it committed.
+    const append = rng.pick([null, 'before', 'after'] as const);
+    extra.push({ t: 'crash-server', downMs: rng.pick([0, 1000, 8000]), node: rng.int(nodes), ...(append ? { append } : {}) });
+  }
+  for (let i = rng.range(1, 2); i > 0; i--) extra.push({ t: 'restart-db', downMs: rng.pick([0, 1000, 8000]) });
+  for (const step of extra) steps.splice(rng.int(steps.length + 1), 0, step);
 }
 
 /** One line per step, for reports. */
@@ -155,9 +181,11 @@ export function describeStep(step: Step): string {
     case 'restart-plugin':
       return `restart dev${step.dev}'s plugin gracefully`;
     case 'crash-server':
-      return `kill -9 the server, back after ${step.downMs} ms`;
+      return `kill -9 the server${step.node !== undefined ? ` node ${step.node}` : ''}${step.append ? ` at its next append (${step.append} it commits)` : ''}, back after ${step.downMs} ms`;
     case 'restart-server':
-      return `restart the server gracefully`;
+      return `restart the server${step.node !== undefined ? ` node ${step.node}` : ''} gracefully`;
+    case 'restart-db':
+      return `stop the database, back after ${step.downMs} ms`;
     case 'storage-fail':
       return `dev${step.dev}'s storage refuses writes for ${step.ms} ms`;
     case 'server-storage-fail':

@@ -50,7 +50,7 @@ export interface ServerLinkHandlers {
 }
 
 /** The `ws` WebSocket surface that `Connection` uses. */
-class FakeSocket extends EventEmitter {
+export class FakeSocket extends EventEmitter {
   readonly CONNECTING = 0;
   readonly OPEN = 1;
   readonly CLOSING = 2;
@@ -95,6 +95,8 @@ export class ServerSide {
   constructor(
     private readonly socket: FakeSocket,
     connection: Connection,
+    /** Runs once the connection is idle (two nodes: until the other node relayed what this one stored). */
+    private readonly afterIdle?: () => Promise<void>,
   ) {
     this.connection = connection;
   }
@@ -122,8 +124,9 @@ export class ServerSide {
       const q = c.queue;
       await q;
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (c.queue === q) return;
+      if (c.queue === q) break;
     }
+    if (this.afterIdle) await this.afterIdle();
   }
 }
 
@@ -175,7 +178,36 @@ export interface SimServerOptions {
 
 export const SERVER_URL = 'http://sim-server.invalid';
 
-export class SimServer {
+/**
+ * What the network, the devices, the checker and the simulation need from the
+ * server side: one node on SQLite (`SimServer`) or several on one Postgres
+ * database (`SimCluster`, sim-cluster.ts).
+ */
+export interface SimBackend {
+  readonly token: string;
+  /** Some node accepts connections. */
+  readonly up: boolean;
+  /** An upload whose import failed (the run reports it). */
+  readonly importFailure: Error | null;
+  /** Opens a server-side connection for device `device`, or null when no node is up. */
+  accept(handlers: ServerLinkHandlers, device: number): ServerSide | null;
+  httpRequest(req: HttpRequest): HttpResponse;
+  /** Waits until uploads are applied (and, with several nodes, every node relayed what is stored). */
+  settle(): Promise<void>;
+  setFailAppends(on: boolean): void;
+  readonly storageFailures: number;
+  /** The state vector of a doc as loaded by the node behind `side` (any node when absent). */
+  loadedStateVector(docId: string, side?: ServerSide): Map<number, number> | null;
+  loadedBodyText(docId: string, side?: ServerSide): string | null;
+  /** The document as stored (a copy). */
+  doc(docId: string): Y.Doc | Promise<Y.Doc>;
+  /** Loaded docs (on any node) that hold structs waiting for missing updates. */
+  loadedPending(): string[];
+  /** Further end-of-run checks of the server side (several nodes: every node holds what is stored). */
+  checkNodes?(): Promise<{ kind: string; message: string }[]>;
+}
+
+export class SimServer implements SimBackend {
   private running: Running | null = null;
   /** Storage refuses appends while set (kept across restarts). */
   failAppends = false;
@@ -212,7 +244,7 @@ export class SimServer {
   }
 
   /** Opens a server-side connection, or null when the server is down. */
-  accept(handlers: ServerLinkHandlers): ServerSide | null {
+  accept(handlers: ServerLinkHandlers, _device?: number): ServerSide | null {
     const r = this.running;
     if (!r) return null;
     const socket = new FakeSocket(handlers);
@@ -297,13 +329,13 @@ export class SimServer {
   }
 
   /** The body text of a loaded body doc, or null when it is not in memory. */
-  loadedBodyText(docId: string): string | null {
+  loadedBodyText(docId: string, _side?: ServerSide): string | null {
     const loaded = this.loadedDocs.get(docId);
     return loaded ? loaded.ydoc.getText(BODY_TEXT_NAME).toString() : null;
   }
 
   /** The state vector of a loaded doc, or null when it is not in memory. */
-  loadedStateVector(docId: string): Map<number, number> | null {
+  loadedStateVector(docId: string, _side?: ServerSide): Map<number, number> | null {
     const loaded = this.loadedDocs.get(docId);
     return loaded ? Y.decodeStateVector(Y.encodeStateVector(loaded.ydoc)) : null;
   }

@@ -24,7 +24,8 @@ import { decodeSyncMessages } from '../common/src/wire/sync';
 import { Prng } from './prng';
 import type { Schedule, Step } from './schedule';
 import { setDefaultRandomSource } from './seeded-crypto';
-import { SimServer } from './sim-server';
+import { SimCluster, type ClusterDatabase } from './sim-cluster';
+import { SimServer, type ServerSide, type SimBackend } from './sim-server';
 
 export const CLOCK_START = Date.UTC(2026, 0, 5, 8, 0, 0);
 
@@ -41,6 +42,8 @@ export interface RunOptions {
   traceMessages?: boolean;
   /** Fail a run whose final text holds a token twice in one file (see checker.ts). */
   checkDuplicates?: boolean;
+  /** The database of a run with several nodes (`config.nodes`): a fresh one per run. */
+  database?: () => Promise<ClusterDatabase & { drop(): Promise<void> }>;
 }
 
 export interface FaultCounts {
@@ -53,6 +56,8 @@ export interface FaultCounts {
   pluginRestarts: number;
   serverCrashes: number;
   serverRestarts: number;
+  /** Several nodes: database stops (back after a while or at once). */
+  databaseRestarts: number;
   deviceStorageRefusals: number;
   serverStorageFailures: number;
 }
@@ -86,7 +91,11 @@ function defaultWorkRoot(): string {
 
 export class Simulation {
   now = CLOCK_START;
-  readonly server: SimServer;
+  readonly server: SimBackend;
+  /** The SQLite node (one-node runs). */
+  private readonly single: SimServer | null = null;
+  /** The nodes on Postgres (runs with `config.nodes`). */
+  readonly cluster: SimCluster | null = null;
   readonly devices: Device[] = [];
   readonly network: Network;
   readonly ledger = new Ledger();
@@ -103,12 +112,18 @@ export class Simulation {
     pluginRestarts: 0,
     serverCrashes: 0,
     serverRestarts: 0,
+    databaseRestarts: 0,
     deviceStorageRefusals: 0,
     serverStorageFailures: 0,
   };
   actions = 0;
   private rng: Prng;
   private serverBackAt: number | null = null;
+  /** Several nodes: when each node that was killed comes back. */
+  private readonly nodeBackAt: (number | null)[] = [];
+  private databaseBackAt: number | null = null;
+  /** Several nodes: this run's database (dropped by `close`). */
+  private database: (ClusterDatabase & { drop(): Promise<void> }) | null = null;
   private serverFailUntil: number | null = null;
   private serverFailuresBefore = 0;
   private stepIndex = 0;
@@ -123,7 +138,14 @@ export class Simulation {
     this.mint = new TokenMint(config.seed);
     const defaults = new Prng(config.seed ^ 0xdef);
     setDefaultRandomSource((bytes) => defaults.fill(bytes));
-    this.server = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20, now: () => this.now });
+    if (config.nodes !== undefined && config.nodes > 1) {
+      if (!options.database) throw new Error('a run with several nodes needs a database (RunOptions.database)');
+      this.cluster = new SimCluster({ nodes: config.nodes, compactAfterUpdates: 20, now: () => this.now, seed: config.seed });
+      this.server = this.cluster;
+    } else {
+      this.single = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20, now: () => this.now });
+      this.server = this.single;
+    }
     for (let i = 0; i < config.devices; i++) {
       this.devices.push(
         new Device({
@@ -139,7 +161,7 @@ export class Simulation {
       );
     }
     this.network = new Network(this.server, this.devices, () => this.now, () => this.rng, config.net);
-    this.network.onServerReceived = (frame) => this.serverReceived(frame);
+    this.network.onServerReceived = (frame, side) => this.serverReceived(frame, side);
     if (options.traceMessages) this.network.onDeliver = (device, toServer, msg) => this.trace(`  ${toServer ? `dev${device} -> server` : `server -> dev${device}`} ${describeMessage(msg)}`);
   }
 
@@ -148,21 +170,21 @@ export class Simulation {
   }
 
   /** Records what the server now stores for the doc of `frame`, and the tokens it acknowledges. */
-  private serverReceived(frame: Uint8Array): void {
+  private serverReceived(frame: Uint8Array, side: ServerSide): void {
     let docId: string;
     try {
       docId = decodeFrame(frame).docId;
     } catch {
       return;
     }
-    const sv = this.server.loadedStateVector(docId);
+    const sv = this.server.loadedStateVector(docId, side);
     if (sv) {
       let acked = this.ackedSv.get(docId);
       if (!acked) this.ackedSv.set(docId, (acked = new Map()));
       for (const [client, clock] of sv) if ((acked.get(client) ?? 0) < clock) acked.set(client, clock);
     }
     if (docId !== workspaceDocId(WORKSPACE_ID)) {
-      const text = this.server.loadedBodyText(docId);
+      const text = this.server.loadedBodyText(docId, side);
       if (text !== null) this.ledger.acknowledge(docId, text);
     }
   }
@@ -175,17 +197,39 @@ export class Simulation {
       this.server.setFailAppends(false);
       this.serverFailUntil = null;
     }
-    if (!this.server.up && this.serverBackAt !== null && this.now >= this.serverBackAt) {
-      this.server.start();
+    if (this.single && !this.single.up && this.serverBackAt !== null && this.now >= this.serverBackAt) {
+      this.single.start();
       this.serverBackAt = null;
     }
+    if (this.cluster) await this.clusterTimers(this.cluster);
     for (const d of this.devices) if (!d.up && d.bootAt !== null && this.now >= d.bootAt) await d.boot();
     await this.network.processOpens();
   }
 
+  /** Several nodes: the database and killed nodes come back when due (a node waits for the database). */
+  private async clusterTimers(cluster: SimCluster): Promise<void> {
+    if (!cluster.databaseUp && this.databaseBackAt !== null && this.now >= this.databaseBackAt) {
+      await cluster.startDatabase();
+      this.databaseBackAt = null;
+    }
+    if (!cluster.databaseUp) return;
+    for (let i = 0; i < cluster.nodeCount; i++) {
+      const at = this.nodeBackAt[i];
+      if (!cluster.nodeUp(i) && at !== null && at !== undefined && this.now >= at) {
+        await cluster.startNode(i);
+        this.nodeBackAt[i] = null;
+      }
+    }
+    await cluster.settle();
+  }
+
   async start(): Promise<void> {
     fs.mkdirSync(this.workDir, { recursive: true });
-    this.server.start();
+    if (this.single) this.single.start();
+    if (this.cluster) {
+      this.database = await this.options.database!();
+      await this.cluster.start(this.database);
+    }
     for (const d of this.devices) await d.boot();
     await this.timers();
   }
@@ -246,20 +290,57 @@ export class Simulation {
         break;
       }
       case 'crash-server':
-        if (!this.server.up) break;
-        this.serverFailuresBefore += this.server.storageFailures;
-        await this.server.crash();
+        if (this.cluster && step.append) {
+          const node = step.node ?? 0;
+          const at = step.append;
+          const armed = this.cluster.armKill(node, at, () => {
+            this.nodeBackAt[node] = this.now + step.downMs;
+            this.faults.serverCrashes++;
+            this.trace(`kill -9 node ${node} ${at} an append`);
+          });
+          if (armed) this.trace(`#${index} node ${node} dies at its next append (${at} it commits)`);
+          break;
+        }
+        if (this.cluster) {
+          const node = step.node ?? 0;
+          if (!this.cluster.nodeUp(node)) break;
+          await this.cluster.crashNode(node);
+          this.nodeBackAt[node] = this.now + step.downMs;
+          this.faults.serverCrashes++;
+          this.trace(`#${index} kill -9 node ${node}`);
+          break;
+        }
+        if (!this.single || !this.single.up) break;
+        this.serverFailuresBefore += this.single.storageFailures;
+        await this.single.crash();
         this.serverBackAt = this.now + step.downMs;
         this.faults.serverCrashes++;
         this.trace(`#${index} crash server`);
         break;
       case 'restart-server':
-        if (!this.server.up) break;
-        this.serverFailuresBefore += this.server.storageFailures;
-        await this.server.stop();
-        this.server.start();
+        if (this.cluster) {
+          const node = step.node ?? 0;
+          if (!this.cluster.nodeUp(node)) break;
+          await this.cluster.stopNode(node);
+          // Without the database the node can only start once it is back (clusterTimers).
+          this.nodeBackAt[node] = this.now;
+          this.faults.serverRestarts++;
+          this.trace(`#${index} restart node ${node}`);
+          break;
+        }
+        if (!this.single || !this.single.up) break;
+        this.serverFailuresBefore += this.single.storageFailures;
+        await this.single.stop();
+        this.single.start();
         this.faults.serverRestarts++;
         this.trace(`#${index} restart server`);
+        break;
+      case 'restart-db':
+        if (!this.cluster || !this.cluster.databaseUp) break;
+        await this.cluster.stopDatabase();
+        this.databaseBackAt = this.now + step.downMs;
+        this.faults.databaseRestarts++;
+        this.trace(`#${index} stop the database for ${step.downMs} ms`);
         break;
       case 'storage-fail':
         this.devices[step.dev].storageFailUntil = this.now + step.ms;
@@ -333,8 +414,16 @@ export class Simulation {
     this.network.config = PERFECT_NET;
     this.server.setFailAppends(false);
     this.serverFailUntil = null;
-    if (!this.server.up) this.server.start();
+    if (this.single && !this.single.up) this.single.start();
     this.serverBackAt = null;
+    if (this.cluster) {
+      this.cluster.disarm();
+      await this.cluster.startDatabase();
+      this.databaseBackAt = null;
+      for (let i = 0; i < this.cluster.nodeCount; i++) await this.cluster.startNode(i);
+      this.nodeBackAt.fill(null);
+      await this.cluster.settle();
+    }
     for (const d of this.devices) {
       d.storageFailUntil = -1;
       if (!d.up) await d.boot();
@@ -374,7 +463,9 @@ export class Simulation {
 
   async close(): Promise<void> {
     for (const d of this.devices) await d.crash().catch(() => undefined);
-    await this.server.stop().catch(() => undefined);
+    await this.single?.stop().catch(() => undefined);
+    await this.cluster?.close().catch(() => undefined);
+    await this.database?.drop().catch(() => undefined);
     setDefaultRandomSource(null);
     if (!this.options.keep) fs.rmSync(this.workDir, { recursive: true, force: true });
   }
@@ -423,7 +514,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions): Prom
     }
     const f = sim.collectFaults();
     // Any closed connection loses what was in flight, like a dropped message.
-    const lossy = f.messagesDropped + f.connectionsDropped + f.pluginCrashes + f.pluginRestarts + f.serverCrashes + f.serverRestarts + f.serverStorageFailures > 0;
+    const lossy = f.messagesDropped + f.connectionsDropped + f.pluginCrashes + f.pluginRestarts + f.serverCrashes + f.serverRestarts + f.databaseRestarts + f.serverStorageFailures > 0;
     failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy, duplicates: options.checkDuplicates })));
   } catch (e) {
     const kind = e instanceof PluginTrap ? 'trap' : 'exception';

@@ -38,6 +38,12 @@ function binDir(): string {
   return '';
 }
 
+/** Path of a Postgres program (`psql`, `pg_ctl`, ...) from the directory the test server's binaries come from. */
+export function postgresBinary(name: string): string {
+  const bin = binDir();
+  return bin ? path.join(bin, name) : name;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
