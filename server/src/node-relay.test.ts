@@ -4,7 +4,7 @@
  * reconnection triggers a read either), the periodic sweep alone finds the
  * documents behind and relays what another node stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeFrame } from '../../common/src/wire/frame';
 import { decodeSyncMessages } from '../../common/src/wire/sync';
@@ -14,7 +14,7 @@ import { NodeRelay } from './node-relay';
 import type { ChangeFeed } from './storage/adapter';
 import { PostgresStorage } from './storage/postgres';
 import { SyncCore } from './sync-core';
-import { startPostgres, type PostgresInstance } from './testing/postgres-instance';
+import { useTestPostgres } from './testing/use-postgres';
 
 const DOC = 'body:ws/sweep.md';
 
@@ -52,13 +52,7 @@ function core(storage: PostgresStorage): SyncCore {
   return new SyncCore({ storage, logger: silentLogger, extensions: [], unloadDelayMs: 60_000, compactAfterUpdates: 500, compactAfterBytes: 1 << 22 });
 }
 
-let instance: PostgresInstance;
-beforeAll(async () => {
-  instance = await startPostgres();
-});
-afterAll(async () => {
-  await instance?.stop();
-});
+const instance = useTestPostgres();
 
 describe('NodeRelay', () => {
   it('repairs a document through the sweep alone when every wake-up is lost', async () => {

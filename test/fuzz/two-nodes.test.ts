@@ -11,11 +11,11 @@
  * exactly; see fuzz/README.md for what may differ between runs on a database).
  */
 import '../../fuzz/seeded-crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSchedule, type GenerateOptions } from '../../fuzz/schedule';
 import { runDatabases } from '../../fuzz/sim-cluster';
 import { runSchedule } from '../../fuzz/simulation';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import { PLUGIN_WASM } from '../helpers/paths';
 
 interface Case extends Omit<GenerateOptions, 'seed'> {
@@ -28,14 +28,10 @@ const CASES: Case[] = [
   { seeds: [200], devices: 4, steps: 160, faults: 2, nodes: 2 },
 ];
 
-let pgi: PostgresInstance;
+const pgi = useTestPostgres();
 
 beforeAll(async () => {
-  pgi = await startPostgres();
 }, 60_000);
-afterAll(async () => {
-  await pgi?.stop();
-});
 
 function replayCommand(c: Case, seed: number): string {
   return `npm run fuzz -- --nodes 2 --seed ${seed} --devices ${c.devices} --steps ${c.steps}${c.faults !== undefined ? ` --faults ${c.faults}` : ''}`;

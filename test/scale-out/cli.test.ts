@@ -1,18 +1,12 @@
 /** The command line on Postgres: `serve --database` refusing bad input clearly, `token` commands with --database. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TestClient } from '../server/helpers/client';
 import { spawnCli } from '../server/helpers/child';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import { startNode, stopNode } from './nodes';
 
-let pgi: PostgresInstance;
-beforeAll(async () => {
-  pgi = await startPostgres();
-});
-afterAll(async () => {
-  await pgi?.stop();
-});
+const pgi = useTestPostgres();
 
 async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
   const cli = spawnCli(args, env);

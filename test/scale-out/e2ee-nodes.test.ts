@@ -7,13 +7,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { e2eeDocId, e2eeWorkspaceDocId, SnapshotStatus } from '../../common/src/e2ee/frames';
 import { withPgAuthStore } from '../../server/src/index';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import { E2eeClient, keyRecord, newDevice, randomTag, snapshotEnvelope, updateEnvelope } from '../server/helpers/e2ee-client';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
 import { sql, startNode, stopNode, type Node } from './nodes';
 
-let pgi: PostgresInstance;
+const pgi = useTestPostgres();
 let dbUrl: string;
 let token: string;
 let n1: Node;
@@ -22,7 +22,6 @@ let ws: string;
 const clients: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  pgi = await startPostgres();
   dbUrl = await pgi.createDatabase('e2ee_nodes');
   [n1, n2] = await Promise.all([startNode(dbUrl), startNode(dbUrl)]);
   token = await withPgAuthStore(dbUrl, (auth) => auth.createToken('alice'));
@@ -34,7 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all([n1, n2].filter(Boolean).map(stopNode));
-  await pgi?.stop();
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));

@@ -4,31 +4,27 @@
  * is in the database; the clients converge once the writer reconnects to the
  * other node), and a restart of the database under two running nodes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { withPgAuthStore } from '../../server/src/index';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import { prng, startNode, stopNode, storedState, type Node } from './nodes';
 
-let pgi: PostgresInstance;
+const pgi = useTestPostgres();
 let dbUrl: string;
 let token: string;
 const nodes: Node[] = [];
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  pgi = await startPostgres();
   dbUrl = await pgi.createDatabase('faults');
   token = await withPgAuthStore(dbUrl, (auth) => auth.createToken('alice'));
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(nodes.splice(0).map(stopNode));
-});
-afterAll(async () => {
-  await pgi?.stop();
 });
 
 async function node(): Promise<Node> {

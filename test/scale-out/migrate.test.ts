@@ -7,23 +7,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { TestClient } from '../server/helpers/client';
 import { keyRecord } from '../server/helpers/e2ee-client';
 import { spawnCli } from '../server/helpers/child';
 import { startTestServer, tempDataDir } from '../server/helpers/server';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import { sql, startNode, stopNode } from './nodes';
 
-let pgi: PostgresInstance;
-beforeAll(async () => {
-  pgi = await startPostgres();
-});
-afterAll(async () => {
-  await pgi?.stop();
-});
+const pgi = useTestPostgres();
 
 async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const cli = spawnCli(args);

@@ -9,11 +9,11 @@ import * as Y from 'yjs';
 import { withPgAuthStore } from '../../server/src/index';
 import { TestClient } from '../server/helpers/client';
 import { waitFor } from '../server/helpers/wait';
-import { startPostgres, type PostgresInstance } from '../../server/src/testing/postgres-instance';
+import { useTestPostgres } from '../../server/src/testing/use-postgres';
 import pg from 'pg';
 import { logShape, prng, randomEdit, sql, startNode, stopNode, storedState, type Node } from './nodes';
 
-let pgi: PostgresInstance;
+const pgi = useTestPostgres();
 let dbUrl: string;
 let token: string;
 let n1: Node;
@@ -21,7 +21,6 @@ let n2: Node;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  pgi = await startPostgres();
   dbUrl = await pgi.createDatabase('two_nodes');
   [n1, n2] = await Promise.all([startNode(dbUrl), startNode(dbUrl)]);
   token = await withPgAuthStore(dbUrl, (auth) => auth.createToken('alice'));
@@ -29,7 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all([n1, n2].filter(Boolean).map(stopNode));
-  await pgi?.stop();
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll } from 'vitest';
-import { startPostgres, type PostgresInstance } from '../testing/postgres-instance';
+import { useTestPostgres } from '../testing/use-postgres';
 import { runEncryptedStoreTests } from './e2ee-store-tests';
 import { PostgresStorage } from './postgres';
 import { PgEncryptedStore } from './postgres-e2ee';
 
-let instance: PostgresInstance;
+const instance = useTestPostgres();
 let n = 0;
-beforeAll(async () => {
-  instance = await startPostgres();
-});
-afterAll(async () => {
-  await instance?.stop();
-});
 
 runEncryptedStoreTests('PgEncryptedStore', async () => {
   const url = await instance.createDatabase(`e2ee_${n++}`);

@@ -10,6 +10,7 @@
  */
 import type pg from 'pg';
 import { StorageError, describeError } from '../errors';
+import { inTransaction } from './postgres-transaction';
 import {
   NO_SNAP_ID,
   sameBytes,
@@ -184,26 +185,8 @@ export class PgEncryptedStore implements EncryptedStore {
     }
   }
 
-  private async tx<T>(docId: string | undefined, fn: (c: pg.PoolClient) => Promise<T>, mode = 'READ COMMITTED'): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw new StorageError(`Postgres connection failed: ${describeError(e)}`, docId, e);
-    }
-    let broken = false;
-    try {
-      await client.query(`BEGIN ISOLATION LEVEL ${mode}`);
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (e) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e instanceof StorageError ? e : new StorageError(`Postgres operation failed: ${describeError(e)}`, docId, e);
-    } finally {
-      client.release(broken);
-    }
+  private tx<T>(docId: string | undefined, fn: (c: pg.PoolClient) => Promise<T>, mode = 'READ COMMITTED'): Promise<T> {
+    return inTransaction(this.pool, docId, mode, fn);
   }
 }
 

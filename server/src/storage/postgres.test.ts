@@ -1,17 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresInstance } from '../testing/postgres-instance';
+import { useTestPostgres } from '../testing/use-postgres';
 import { COMPACTION_LOCK_CLASS, PostgresStorage } from './postgres';
 import { runStorageAdapterTests } from './storage-adapter-tests';
 
-let instance: PostgresInstance;
+const instance = useTestPostgres();
 let n = 0;
-beforeAll(async () => {
-  instance = await startPostgres();
-});
-afterAll(async () => {
-  await instance?.stop();
-});
 
 runStorageAdapterTests('PostgresStorage', async () => {
   const url = await instance.createDatabase(`acceptance_${n++}`);

@@ -17,6 +17,7 @@
  */
 import pg from 'pg';
 import { StorageError, describeError } from '../errors';
+import { inTransaction } from './postgres-transaction';
 import type { ChangeFeed, LogRead, SharedLogStorage, StoredDocument } from './adapter';
 import { PgAttachmentMeta } from './postgres-attachments';
 import { migratePostgres, type PgConnectionOptions, pgClientConfig } from './postgres-schema';
@@ -209,25 +210,7 @@ export class PostgresStorage implements SharedLogStorage {
   /** Runs `fn` in a transaction; `fn` may ROLLBACK itself. */
   private async tx<T>(docId: string, isolation: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new StorageError('PostgresStorage is closed', docId);
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw new StorageError(`Postgres connection failed: ${describeError(e)}`, docId, e);
-    }
-    let broken = false;
-    try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (e) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e instanceof StorageError ? e : new StorageError(`Postgres operation failed: ${describeError(e)}`, docId, e);
-    } finally {
-      client.release(broken);
-    }
+    return inTransaction(this.pool, docId, isolation, fn);
   }
 }
 
