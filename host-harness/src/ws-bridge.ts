@@ -1,7 +1,7 @@
 /**
- * The host-owned WebSocket behind host_ws_request (wire-protocol.md, "Host-owned
- * WebSocket"). The guest asks for `connect`, `send_binary`, `send_text` and
- * `disconnect`; the bridge owns one socket (the `ws` package) and feeds what
+ * The host-owned WebSocket behind host_ws_request (host-harness/README.md,
+ * "WebSocket bridge"). The guest asks for `connect`, `send_binary`, `send_text`
+ * and `disconnect`; the bridge owns one socket (the `ws` package) and feeds what
  * happens back into the guest: `on_connected` on open, `handle_binary_message`
  * / `handle_text_message` per frame, `on_disconnected` on close, error or a
  * failed connect. Those calls go through the plugin's call queue, in order.

@@ -1,5 +1,5 @@
 /**
- * Configuration (plugin-api.md 1.2 and 2.1): the get_config / set_config
+ * Configuration: the get_config / set_config
  * exports and commands with patch semantics (trim, empty or null clears,
  * other types ignored), init overrides, persistence under
  * `sync.extism.config`, GetProviderStatus, "Missing server_url" for the

@@ -1,5 +1,5 @@
 /**
- * The conformance scenarios of plugin-api.md section 9 (the Rust plugin's
+ * The conformance scenarios of the Rust plugin (its
  * tests/integration.rs), run against the built dist/diaryx_sync.wasm over a
  * real temporary workspace folder and real plugin storage.
  */
@@ -29,7 +29,7 @@ interface UiEntry {
   [k: string]: unknown;
 }
 
-describe('conformance scenarios (plugin-api.md section 9)', () => {
+describe('conformance scenarios of the Rust plugin', () => {
   it('1. manifest id is "diaryx.sync" and name "Sync"', async () => {
     const ws = await openPlugin(tempWorkspace());
     const manifest = await ws.plugin.manifest();

@@ -1,8 +1,7 @@
 /**
- * Front matter of local files into the workspace CRDT (open-points.md
- * section 2: title, part_of / contents link resolution, audience,
+ * Front matter of local files into the workspace CRDT (title, part_of / contents link resolution, audience,
  * attachments, extra, updated -> modified_at), and MaterializeWorkspace's
- * rendering of the CRDT back into markdown (section 1 of the same notes).
+ * rendering of the CRDT back into markdown in the original's format.
  */
 import { describe, expect, it } from 'vitest';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';

@@ -1,5 +1,5 @@
 /**
- * Payloads of the encrypted-workspace protocol (e2ee.md section 5), carried in
+ * Payloads of the encrypted-workspace protocol (server/README.md), carried in
  * ordinary v2 frames (wire/frame.ts) whose doc id is `e2e:<workspace id>/<doc
  * tag>` (one encrypted doc) or `e2e:<workspace id>` (Changes, whole workspace).
  *

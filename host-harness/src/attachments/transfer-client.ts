@@ -1,6 +1,6 @@
 /**
- * The host side of the attachment API (the Diaryx apps' protocol,
- * open-points.md 8): uploads in parts (init, PUT parts, complete, re-sending
+ * The host side of the attachment API (the Diaryx apps' protocol, routes in
+ * server/README.md): uploads in parts (init, PUT parts, complete, re-sending
  * what the server says is missing) and downloads by hash, resumed with
  * `Range` from a partial file. Bytes stream from and to files; raw bytes on
  * the wire, no base64.

@@ -1,5 +1,5 @@
 /**
- * HTTP routes of attachments (the original server's, open-points.md 8):
+ * HTTP routes of attachments (the original server's):
  *
  *   POST /api/workspaces/{id}/attachments/uploads                      announce -> already_exists | upload id + parts received
  *   PUT  /api/workspaces/{id}/attachments/uploads/{upload_id}/parts/{n} raw bytes of part n (from 1)

@@ -1,5 +1,5 @@
 /**
- * Attachments: the rules of the upload / download API (open-points.md 8),
+ * Attachments: the rules of the upload / download API (server/README.md, Attachments),
  * over a BlobStore (bytes) and an AttachmentMetaStore (which workspace holds
  * which blob, uploads in progress). HTTP parsing is in routes.ts.
  *

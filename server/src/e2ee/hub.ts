@@ -1,5 +1,5 @@
 /**
- * E2eeHub: the encrypted-workspace protocol (e2ee.md section 5) for the
+ * E2eeHub: the encrypted-workspace protocol (server/README.md) for the
  * clients of this process. It never opens an envelope: it checks headers,
  * stores, relays and answers cursor reads.
  *

@@ -1,5 +1,5 @@
 /**
- * The key record of an encrypted workspace (e2ee.md section 4), checked for
+ * The key record of an encrypted workspace (common/src/e2ee/key-record.ts), checked for
  * shape and size only: the server cannot open it. A record is re-serialised
  * in one fixed key order, so what GET returns does not depend on the store.
  *

@@ -1,5 +1,5 @@
 /**
- * Storage of end-to-end encrypted workspaces (e2ee.md): opaque envelopes per
+ * Storage of end-to-end encrypted workspaces (server/README.md): opaque envelopes per
  * doc with gap-free per-doc sequence numbers, the doc's client-made snapshot,
  * the workspace key record and the workspace change numbers. The server never
  * opens an envelope; it stores the bytes it was given.

@@ -1,5 +1,5 @@
 /**
- * Schema step for end-to-end encrypted workspaces (e2ee.md section 5): the
+ * Schema step for end-to-end encrypted workspaces (server/README.md): the
  * doc's snapshot id, its change number and hint time, and the workspace's
  * change head. `workspaces.e2ee` (the key record) and `updates.client_key`
  * exist from the first schema.

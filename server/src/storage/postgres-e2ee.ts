@@ -1,5 +1,5 @@
 /**
- * EncryptedStore on the shared Postgres database (e2ee.md on scale-out.md):
+ * EncryptedStore on the shared Postgres database (the scale-out schema):
  * envelopes are rows of `updates` with their `client_key`, a doc is a `docs`
  * row (`snapshot` holds the client's snapshot envelope, `snap_id` its id), the
  * key record is `workspaces.e2ee`. An append locks the docs row first, then
