@@ -27,14 +27,10 @@
  *   `checkNodes` requires every live node's loaded documents to equal it.
  */
 import { spawnSync } from 'node:child_process';
-import { zipSync, type Zippable } from 'fflate';
 import pg from 'pg';
 import * as Y from 'yjs';
-import { decodeBase64, encodeBase64 } from '../common/src/base64';
-import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
+import { workspaceDocId } from '../common/src/wire/frame';
 import { hasPendingStructs } from '../common/src/wire/sync';
-import { renderFileMarkdown } from '../common/src/workspace/frontmatter';
-import { compareKeys } from '../common/src/workspace/paths';
 import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
 import { authExtension } from '../server/src/auth';
@@ -45,13 +41,11 @@ import { StorageError, describeError } from '../server/src/errors';
 import type { KeyedMutex } from '../server/src/keyed-mutex';
 import { silentLogger } from '../server/src/log';
 import { NodeRelay } from '../server/src/node-relay';
-import { DEFAULT_OPTIONS } from '../server/src/options';
-import { importSnapshot, isSkippedSnapshotPath, safeSnapshotPath, type ImportMode } from '../server/src/snapshot';
+import { importPostedSnapshot, snapshotZipResponse } from './sim-snapshot-route';
 import type { ChangeFeed, LogRead, SharedLogStorage, StoredDocument } from '../server/src/storage/adapter';
 import { PostgresStorage } from '../server/src/storage/postgres';
 import { SyncCore } from '../server/src/sync-core';
 import { postgresBinary, type PostgresInstance } from '../server/src/testing/postgres-instance';
-import { activeWorkspaceFiles, readBodyText } from '../server/src/workspace-files';
 import { Prng } from './prng';
 import { FakeSocket, ServerSide, type ServerLinkHandlers, type SimBackend } from './sim-server';
 
@@ -447,34 +441,15 @@ export class SimCluster implements SimBackend {
     if (!this.databaseUp) return { status: 503, headers: {}, body: '{"error":"database unavailable"}' };
     if (req.method === 'POST') {
       if (this.failAppends) return { status: 500, headers: {}, body: '{"error":"Could not store the change"}' };
-      const mode = (url.searchParams.get('mode') ?? 'merge') as ImportMode;
-      const zip = decodeBase64(req.body_base64 ?? '');
       this.imports.push(
-        importSnapshot(live.core, workspaceId, zip, mode, {
-          maxEntries: DEFAULT_OPTIONS.maxSnapshotEntries,
-          maxUnzippedBytes: DEFAULT_OPTIONS.maxSnapshotUnzippedBytes,
-          maxFileBytes: DEFAULT_OPTIONS.maxSnapshotFileBytes,
-          now: this.options.now,
-        }).then(
-          () => undefined,
-          (e: unknown) => {
-            this.importFailure = e instanceof Error ? e : new Error(String(e));
-          },
-        ),
+        importPostedSnapshot(live.core, workspaceId, url, req, this.options.now).then((failure) => {
+          if (failure) this.importFailure = failure;
+        }),
       );
       return { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
     }
     const docs = this.readWorkspaceSync(workspaceId);
-    const files = activeWorkspaceFiles(docs.get(workspaceDocId(workspaceId)) ?? new Y.Doc());
-    const zippable: Zippable = {};
-    const encoder = new TextEncoder();
-    for (const { key, metadata } of [...files].sort((a, b) => compareKeys(a.key, b.key))) {
-      const path = safeSnapshotPath(key);
-      if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
-      const body = readBodyText(docs.get(bodyDocId(workspaceId, key)) ?? new Y.Doc());
-      zippable[key] = [encoder.encode(renderFileMarkdown(metadata, body)), { level: 6 }];
-    }
-    return { status: 200, headers: { 'content-type': 'application/zip' }, body: '', body_base64: encodeBase64(zipSync(zippable)) };
+    return snapshotZipResponse(workspaceId, (id) => docs.get(id) ?? new Y.Doc());
   }
 
   /** The stored docs of a workspace, read synchronously (psql): doc id -> state. */

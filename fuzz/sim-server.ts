@@ -19,26 +19,19 @@
  *   server holds them (in memory when loaded, else from the database).
  */
 import { EventEmitter } from 'node:events';
-import { zipSync, type Zippable } from 'fflate';
 import * as Y from 'yjs';
-import { decodeBase64, encodeBase64 } from '../common/src/base64';
-import { bodyDocId, workspaceDocId } from '../common/src/wire/frame';
 import { hasPendingStructs } from '../common/src/wire/sync';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
-import { renderFileMarkdown } from '../common/src/workspace/frontmatter';
-import { compareKeys } from '../common/src/workspace/paths';
 import { AuthStore, authExtension } from '../server/src/auth';
 import { Connection } from '../server/src/connection';
 import { openDatabase, type SqliteDatabase } from '../server/src/db';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError } from '../server/src/errors';
 import { silentLogger } from '../server/src/log';
-import { DEFAULT_OPTIONS } from '../server/src/options';
-import { importSnapshot, isSkippedSnapshotPath, safeSnapshotPath, type ImportMode } from '../server/src/snapshot';
+import { importPostedSnapshot, snapshotZipResponse } from './sim-snapshot-route';
 import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
 import { SqliteStorage } from '../server/src/storage/sqlite';
 import { SyncCore } from '../server/src/sync-core';
-import { activeWorkspaceFiles, readBodyText } from '../server/src/workspace-files';
 import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 
 /** What the network does with the server side of one connection. */
@@ -376,32 +369,13 @@ export class SimServer implements SimBackend {
     if (req.method === 'POST') {
       // The real route applies the import before it answers: with appends refused it answers 500.
       if (r.storage.failing) return { status: 500, headers: {}, body: '{"error":"Could not store the change"}' };
-      const mode = (url.searchParams.get('mode') ?? 'merge') as ImportMode;
-      const zip = decodeBase64(req.body_base64 ?? '');
       this.imports.push(
-        importSnapshot(r.core, workspaceId, zip, mode, {
-          maxEntries: DEFAULT_OPTIONS.maxSnapshotEntries,
-          maxUnzippedBytes: DEFAULT_OPTIONS.maxSnapshotUnzippedBytes,
-          maxFileBytes: DEFAULT_OPTIONS.maxSnapshotFileBytes,
-          now: this.options.now,
-        }).then(
-          () => undefined,
-          (e: unknown) => {
-            this.importFailure = e instanceof Error ? e : new Error(String(e));
-          },
-        ),
+        importPostedSnapshot(r.core, workspaceId, url, req, this.options.now).then((failure) => {
+          if (failure) this.importFailure = failure;
+        }),
       );
       return { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
     }
-    const files = activeWorkspaceFiles(this.doc(workspaceDocId(workspaceId)));
-    const zippable: Zippable = {};
-    const encoder = new TextEncoder();
-    for (const { key, metadata } of [...files].sort((a, b) => compareKeys(a.key, b.key))) {
-      const path = safeSnapshotPath(key);
-      if (path === null || path !== key || isSkippedSnapshotPath(path)) continue;
-      const body = readBodyText(this.doc(bodyDocId(workspaceId, key)));
-      zippable[key] = [encoder.encode(renderFileMarkdown(metadata, body)), { level: 6 }];
-    }
-    return { status: 200, headers: { 'content-type': 'application/zip' }, body: '', body_base64: encodeBase64(zipSync(zippable)) };
+    return snapshotZipResponse(workspaceId, (id) => this.doc(id));
   }
 }
