@@ -95,7 +95,7 @@ export async function startServer(options: Partial<ServerOptions> = {}, extensio
   const encryptedStore = pgStorage ? new PgEncryptedStore(pgStorage.pool) : new SqliteEncryptedStore((db ??= openDatabase(opts.dataDir)));
   // The service needs the core and the core needs the check: the hook calls it once it exists.
   let e2ee: E2eeService | null = null;
-  const e2eeGate: Extension = { onAuthenticate: (p) => e2ee!.checkDocKind(p) };
+  const e2eeGate: Extension = { onAuthenticate: (p) => e2ee!.checkDocKind(p), afterLoadDocument: (p) => e2ee!.checkLoadedDoc(p.docId) };
   const core = new SyncCore({
     storage,
     logger,

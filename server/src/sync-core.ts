@@ -393,6 +393,23 @@ export class SyncCore {
     for (const c of clients) c.close(CloseCode.InternalError, 'storage failure');
   }
 
+  /**
+   * Drops every loaded document `match` selects and closes its clients with `code` (a workspace
+   * became end-to-end encrypted: its plain documents must take no further update here).
+   */
+  async evict(match: (docId: string) => boolean, code: number, reason: string): Promise<void> {
+    for (const docId of this.loadedDocIds().filter(match)) {
+      await this.locked(docId, async () => {
+        const doc = this.docs.get(docId);
+        if (!doc) return;
+        const clients = [...doc.clients.keys()];
+        this.docs.delete(docId);
+        doc.destroy();
+        for (const c of clients) c.close(code, reason);
+      });
+    }
+  }
+
   /** Reads a document (loading it if needed, without joining). */
   async read<T>(docId: string, fn: (doc: Y.Doc) => T): Promise<T> {
     return this.locked(docId, async () => {

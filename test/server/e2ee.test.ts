@@ -150,6 +150,17 @@ describe('an encrypted workspace', () => {
     }
   });
 
+  it('refuses a plain doc that loads after the workspace was encrypted (a client authenticated before the key record)', async () => {
+    await encrypt();
+    // What a plain client that passed the check before the PUT reaches next: the load of its doc.
+    await expect(ts.server.core.read(`body:${ws}/late.md`, (d) => d.getText('body').toString())).rejects.toThrow(/end-to-end encrypted/);
+    await expect(ts.server.core.read(ws, () => 0)).rejects.toThrow(/end-to-end encrypted/);
+    expect(ts.server.core.isLoaded(`body:${ws}/late.md`)).toBe(false);
+    // Another workspace's plain docs load as before.
+    const other = await newWorkspace('Plain');
+    expect(await ts.server.core.read(`body:${other}/a.md`, (d) => d.getText('body').toString())).toBe('');
+  });
+
   it('is the only kind of workspace that takes e2e: frames', async () => {
     const c = await e2eeClient();
     const doc = e2eeDocId(ws, randomTag());

@@ -35,8 +35,8 @@ export const SCRYPT_DEFAULT: ScryptParams = { alg: 'scrypt', log2n: 15, r: 8, p:
 export const DEFAULT_KDF: KdfParams = ARGON2ID_DEFAULT;
 
 /** Upper bounds: about 256 MiB of memory and a few minutes of work in the plugin. */
-const ARGON2ID_MAX = { m: 262144, t: 16, p: 1 };
-const SCRYPT_MAX = { log2n: 18, r: 32, p: 4 };
+export const ARGON2ID_MAX = { m: 262144, t: 16, p: 1 };
+export const SCRYPT_MAX = { log2n: 18, r: 32, p: 4 };
 
 export function defaultKdf(alg: KdfAlgorithm): KdfParams {
   return alg === 'argon2id' ? { ...ARGON2ID_DEFAULT } : { ...SCRYPT_DEFAULT };

@@ -33,9 +33,10 @@ describe('key record', () => {
       [{ ...valid, kdf: { alg: 'scrypt', log2n: 14, r: 8, p: 1, salt: b64(16) } }, /kdf.log2n/],
       [{ ...valid, wrapped: b64(32) }, /wrapped decodes to 32 bytes/],
       [{ ...valid, nonce: 'AAAA' + '=' }, /nonce must be padded base64/],
-      [{ ...valid, ring: { nonce: b64(24), ct: b64(16) } }, /ring.ct decodes to 16 bytes/],
+      [{ ...valid, epoch: 3, ring: { nonce: b64(24), ct: b64(52) } }, /ring.ct decodes to 52 bytes, expected \(epoch - 1\) x 36 \+ 16/],
       [{ ...valid, epoch: 2, ring: { nonce: b64(24), ct: b64(53) } }, /ring.ct decodes to 53 bytes/],
-      [{ ...valid, ring: { nonce: b64(24), ct: b64(52) } }, /ring is null exactly while epoch is 1/],
+      [{ ...valid, ring: { nonce: b64(24), ct: b64(16) } }, /ring is null exactly while epoch is 1/],
+      [{ ...valid, kdf: { ...argon, m: 262_145 } }, /kdf.m/],
     ];
     for (const [value, message] of cases) expect(() => validateKeyRecord(value)).toThrow(message);
   });

@@ -6,6 +6,7 @@
  *   {"v":1,"gen":n,"epoch":e,"kdf":{...},"nonce":b64,"wrapped":b64,"ring":{"nonce":b64,"ct":b64}|null}
  *   kdf: {"alg":"argon2id","m":KiB,"t":t,"p":1,"salt":b64} or {"alg":"scrypt","log2n":n,"r":r,"p":p,"salt":b64}
  */
+import { ARGON2ID_DEFAULT, ARGON2ID_MAX, SCRYPT_DEFAULT, SCRYPT_MAX } from '../../../common/src/e2ee/kdf';
 import { ValidationError } from '../errors';
 
 export type KdfParams =
@@ -61,12 +62,15 @@ function kdf(value: unknown): KdfParams {
   const salt = (o: Record<string, unknown>) => b64(o.salt, 'kdf.salt', (n) => n === SALT_BYTES, `${SALT_BYTES}`);
   if (alg === 'argon2id') {
     const o = object(value, 'kdf', ['alg', 'm', 't', 'p', 'salt']);
-    // The floor is the documented default (19 MiB, 2 passes): weaker parameters are a client bug.
-    return { alg, m: int(o.m, 'kdf.m', 19_456, 4_194_304), t: int(o.t, 'kdf.t', 2, 64), p: int(o.p, 'kdf.p', 1, 1), salt: salt(o) };
+    // The bounds are the devices' own (common/src/e2ee/kdf.ts): a record they would refuse to
+    // open would lock every device out. The floor is the documented default.
+    const [lo, hi] = [ARGON2ID_DEFAULT, ARGON2ID_MAX];
+    return { alg, m: int(o.m, 'kdf.m', lo.m, hi.m), t: int(o.t, 'kdf.t', lo.t, hi.t), p: int(o.p, 'kdf.p', lo.p, hi.p), salt: salt(o) };
   }
   if (alg === 'scrypt') {
     const o = object(value, 'kdf', ['alg', 'log2n', 'r', 'p', 'salt']);
-    return { alg, log2n: int(o.log2n, 'kdf.log2n', 15, 24), r: int(o.r, 'kdf.r', 8, 64), p: int(o.p, 'kdf.p', 1, 16), salt: salt(o) };
+    const [lo, hi] = [SCRYPT_DEFAULT, SCRYPT_MAX];
+    return { alg, log2n: int(o.log2n, 'kdf.log2n', lo.log2n, hi.log2n), r: int(o.r, 'kdf.r', lo.r, hi.r), p: int(o.p, 'kdf.p', lo.p, hi.p), salt: salt(o) };
   }
   fail('kdf.alg must be "argon2id" or "scrypt"');
 }
@@ -81,7 +85,8 @@ export function validateKeyRecord(value: unknown): KeyRecord {
     const r = object(o.ring, 'ring', ['nonce', 'ct']);
     ring = {
       nonce: b64(r.nonce, 'ring.nonce', (n) => n === NONCE_BYTES, `${NONCE_BYTES}`),
-      ct: b64(r.ct, 'ring.ct', (n) => n >= RING_ENTRY_BYTES + 16 && n <= MAX_RING_CT_BYTES && (n - 16) % RING_ENTRY_BYTES === 0, 'n x 36 + 16'),
+      // Exactly the keys of epochs 1..epoch-1, as devices require.
+      ct: b64(r.ct, 'ring.ct', (n) => n === (epoch - 1) * RING_ENTRY_BYTES + 16 && n <= MAX_RING_CT_BYTES, `(epoch - 1) x ${RING_ENTRY_BYTES} + 16`),
     };
   }
   if ((epoch === 1) !== (ring === null)) fail('ring is null exactly while epoch is 1');

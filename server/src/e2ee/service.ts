@@ -10,8 +10,8 @@
  * leave part of it in the clear.
  */
 import { isE2eeDocId } from '../../../common/src/e2ee/frames';
-import { bodyDocId, workspaceDocId } from '../../../common/src/wire/frame';
-import { ValidationError, WorkspaceRefusedError } from '../errors';
+import { bodyDocId, parseDocId, workspaceDocId } from '../../../common/src/wire/frame';
+import { CloseCode, ValidationError, WorkspaceRefusedError } from '../errors';
 import { KeyedMutex } from '../keyed-mutex';
 import type { Logger } from '../log';
 import type { StorageAdapter } from '../storage/adapter';
@@ -98,16 +98,22 @@ export class E2eeService {
       const out = await this.o.store.putKeys(workspaceId, record.gen, text);
       if (!out.ok) return out.current ? { status: 409, body: canonicalStoredRecord(out.current.record) } : conflict();
       this.encrypted.add(workspaceId);
+      // Plain docs a client opened while this PUT ran take no further update on this node.
+      if (!current) await this.o.core.evict((id) => this.isPlainDocOf(workspaceId, id), CloseCode.PolicyViolation, 'workspace is end-to-end encrypted');
       this.o.logger.info(current ? 'key record replaced' : 'workspace encrypted', { workspace: workspaceId, gen: out.gen, epoch: record.epoch });
       return { status: 200, body: text };
     });
   }
 
+  /** Whether `docId` is a plain (`workspace:`, `body:` or bare legacy) doc of `workspaceId`. */
+  private isPlainDocOf(workspaceId: string, docId: string): boolean {
+    return docId === workspaceDocId(workspaceId) || docId === workspaceId || docId.startsWith(bodyDocId(workspaceId, ''));
+  }
+
   private async hasPlainDocs(workspaceId: string): Promise<boolean> {
     const ws = workspaceDocId(workspaceId);
     const bodyPrefix = bodyDocId(workspaceId, '');
-    const isPlain = (id: string) => id === ws || id === workspaceId || id.startsWith(bodyPrefix);
-    if (this.o.core.loadedDocIds().some(isPlain)) return true;
+    if (this.o.core.loadedDocIds().some((id) => this.isPlainDocOf(workspaceId, id))) return true;
     if ((await this.o.storage.list(ws)).includes(ws)) return true;
     if ((await this.o.storage.list(bodyPrefix)).length > 0) return true;
     return (await this.o.storage.list(workspaceId)).includes(workspaceId);
@@ -119,6 +125,19 @@ export class E2eeService {
    * only in the others. It runs after the ownership check, so only the owner
    * learns which it is.
    */
+  /**
+   * The same check once a plain doc has loaded (an `afterLoadDocument` hook): a workspace encrypted
+   * between a client's authentication and the load of its doc refuses the doc.
+   */
+  async checkLoadedDoc(docId: string): Promise<void> {
+    if (isE2eeDocId(docId)) return;
+    // A bare legacy id is its own workspace's doc.
+    const workspaceId = parseDocId(docId)?.workspaceId ?? docId;
+    if (await this.isEncrypted(workspaceId)) {
+      throw new WorkspaceRefusedError(`Workspace ${workspaceId} is end-to-end encrypted: its documents sync only as e2e: envelopes`, workspaceId, '');
+    }
+  }
+
   async checkDocKind({ docId, workspaceId }: { docId: string; workspaceId: string }): Promise<void> {
     const encrypted = await this.isEncrypted(workspaceId);
     if (isE2eeDocId(docId) && !encrypted) {
