@@ -157,8 +157,8 @@ export function init(input: string): void {
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
   current.runtime = new SyncRuntime(h, state);
-  for (const warning of state.loadWarnings) state.reportError(warning);
-  if (configError !== null) state.reportError(configError);
+  for (const warning of state.reports.loadWarnings) state.reports.reportError(warning);
+  if (configError !== null) state.reports.reportError(configError);
   applyStoredRetention(current.runtime);
   startDeviceRegistry(state);
   if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
@@ -214,7 +214,7 @@ function parseCommandRequest(input: string, nameField: 'command' | 'type'): { co
 
 /** Runs a command; a command that changed the docs has them stored before it returns. */
 function runAndSave(command: string, params: unknown): CommandResponse {
-  const changesBefore = current.runtime?.state.changeCount ?? null;
+  const changesBefore = current.runtime?.state.persistence.changeCount ?? null;
   const response = respond(() => runCommand(bridge(), current.runtime, command, params));
   const rt = current.runtime;
   if (rt) {
@@ -222,7 +222,7 @@ function runAndSave(command: string, params: unknown): CommandResponse {
     rt.execute([]);
     // Documents now (as after on_event); the history at most every autosave interval.
     // Read-only commands (the status bar polls) write nothing.
-    if (rt.state.changeCount !== changesBefore && rt.state.docsDirty) rt.state.save(false, false);
+    if (rt.state.persistence.changeCount !== changesBefore && rt.state.persistence.docsDirty) rt.state.persistence.save(false, false);
     rt.autosave();
   }
   return response;
@@ -274,7 +274,7 @@ export function onEvent(input: string): void {
   deviceRegistry(rt.state).flush();
   rt.execute(actions);
   // Documents now; the history at most every autosave interval (it is rewritten whole).
-  rt.state.save(false, false);
+  rt.state.persistence.save(false, false);
   rt.autosave();
 }
 

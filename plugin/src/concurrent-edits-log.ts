@@ -74,7 +74,7 @@ export function reportConcurrentEdit(state: PluginState, path: string, found: Co
   try {
     state.host.storageSet(CONCURRENT_EDITS_KEY, new TextEncoder().encode(JSON.stringify(all)));
   } catch (e) {
-    state.reportError(`keeping the concurrent edit of ${path} in History failed: ${(e as Error).message}`);
+    state.reports.reportError(`keeping the concurrent edit of ${path} in History failed: ${(e as Error).message}`);
   }
 }
 

@@ -91,10 +91,10 @@ export class WorkspaceDisk {
     const size = oversize(text);
     if (size !== null) {
       const error = new FileTooLargeError(key, size, MAX_SYNCED_FILE_BYTES);
-      this.state.reportSkipped(error);
+      this.state.reports.reportSkipped(error);
       throw error;
     }
-    this.state.skippedFiles.delete(key);
+    this.state.reports.skippedFiles.delete(key);
     let timed = true;
     const parsed = parseFileMarkdown(key, text, () => {
       timed = false;
@@ -194,7 +194,7 @@ export class WorkspaceDisk {
       this.state.host.log('warn', `[sync] ${key}: the server had different text; this device's text is kept in ${copyKey}`);
       return copyKey;
     } catch (e) {
-      this.state.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
+      this.state.reports.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
       return null;
     }
   }
@@ -213,7 +213,7 @@ export class WorkspaceDisk {
       const entry = this.state.workspace.getFile(candidate);
       if (existing === null && !this.exists(candidate) && (entry === null || entry.deleted)) return candidate;
     }
-    this.state.reportError(`keeping a conflict copy of ${key} failed: no free conflict file name`);
+    this.state.reports.reportError(`keeping a conflict copy of ${key} failed: no free conflict file name`);
     return null;
   }
 
@@ -253,7 +253,7 @@ export class WorkspaceDisk {
         if (oldExists && !newExists) this.move(oldKey, newKey);
         else if (oldExists && newExists) this.state.host.deleteFile(this.hostPath(oldKey));
       } catch (e) {
-        this.state.reportError(`rename ${oldKey} -> ${newKey} failed: ${(e as Error).message}`);
+        this.state.reports.reportError(`rename ${oldKey} -> ${newKey} failed: ${(e as Error).message}`);
       }
       this.writeSafely(newKey);
     }
@@ -275,7 +275,7 @@ export class WorkspaceDisk {
     try {
       this.writeFromCrdt(key);
     } catch (e) {
-      this.state.reportError(`writing ${key} failed: ${(e as Error).message}`);
+      this.state.reports.reportError(`writing ${key} failed: ${(e as Error).message}`);
     }
   }
 

@@ -59,7 +59,7 @@ export class SyncRuntime {
     readonly state: PluginState,
   ) {
     // An error event raised outside the session (a refused storage write, a failed file write) shows in the status too.
-    state.onErrorReported = (message) => {
+    state.reports.onErrorReported = (message) => {
       this.status.error = message;
     };
     this.disk = new WorkspaceDisk(state);
@@ -130,7 +130,7 @@ export class SyncRuntime {
   dropBodiesBeforeLink(paths: string[]): void {
     const dropped: string[] = [];
     for (const key of this.uploadedKeys(paths)) {
-      this.state.unlinkedBodyEdits.delete(key);
+      this.state.outgoing.unlinkedBodyEdits.delete(key);
       this.docs.offlineEdits.delete(key);
       if (!this.state.bodies.has(key)) continue;
       this.state.forgetBody(key);
@@ -138,7 +138,7 @@ export class SyncRuntime {
       this.state.droppedBodyClocks.delete(key);
       dropped.push(key);
     }
-    const errors = this.state.save(false, false);
+    const errors = this.state.persistence.save(false, false);
     if (errors.length > 0) {
       this.reseedBodies(dropped);
       throw new CommandError(`Could not link: the local copies of the files could not be stored: ${errors.join('; ')}`);
@@ -188,7 +188,7 @@ export class SyncRuntime {
 
   /** Local changes not yet handed to the server (bodies edited offline or before linking). */
   pendingChangeCount(): number {
-    return new Set([...this.docs.offlineEdits, ...this.state.unlinkedBodyEdits]).size;
+    return new Set([...this.docs.offlineEdits, ...this.state.outgoing.unlinkedBodyEdits]).size;
   }
 
   /** Runs a session input: returns its first-level actions and executes everything that follows. */
@@ -208,7 +208,7 @@ export class SyncRuntime {
     // Files just written from remote changes: store the docs now. After a
     // crash, a file newer than the stored docs would look like a local edit
     // made while the plugin was not running.
-    if (this.host.fileWrites !== fileWrites) this.state.save(false, false);
+    if (this.host.fileWrites !== fileWrites) this.state.persistence.save(false, false);
     this.autosave();
     return actions;
   }
@@ -230,7 +230,7 @@ export class SyncRuntime {
    * every device. Frames without content (SyncStep1, awareness) always go.
    */
   private holdsUnstored(frame: Uint8Array): boolean {
-    if (!this.state.docsDirty) return false;
+    if (!this.state.persistence.docsDirty) return false;
     let docId: string;
     let payload: Uint8Array;
     try {
@@ -241,9 +241,9 @@ export class SyncRuntime {
     // y-sync: message type 0 (sync), then 1 (SyncStep2) or 2 (Update).
     if (payload[0] !== 0 || (payload[1] !== 1 && payload[1] !== 2)) return false;
     const doc = parseDocId(docId);
-    if (doc === null || !this.state.isDocUnstored(doc)) return false;
-    this.state.save(false, false);
-    return this.state.isDocUnstored(doc);
+    if (doc === null || !this.state.persistence.isDocUnstored(doc)) return false;
+    this.state.persistence.save(false, false);
+    return this.state.persistence.isDocUnstored(doc);
   }
 
   private sendBinary(data: Uint8Array): void {
@@ -287,7 +287,7 @@ export class SyncRuntime {
         }
       }
       if (!this.session) {
-        this.state.drainLocalUpdates();
+        this.state.outgoing.drain();
         return;
       }
       // A device entry noted during these actions goes out with them, not at the next command.
@@ -297,9 +297,9 @@ export class SyncRuntime {
       // new client id), and its peers would wait forever for any part the
       // network lost. While storage refuses writes they wait in the queue (only
       // while connected: offline, the next sync covers them as before).
-      if (this.state.hasLocalUpdates && this.state.docsDirty && this.session.state === SessionState.Active) {
-        this.state.save(false, false);
-        if (this.state.docsDirty) return;
+      if (this.state.outgoing.hasUpdates && this.state.persistence.docsDirty && this.session.state === SessionState.Active) {
+        this.state.persistence.save(false, false);
+        if (this.state.persistence.docsDirty) return;
       }
       const next = this.session.flushLocalUpdates();
       if (next.length === 0) return;
@@ -309,7 +309,7 @@ export class SyncRuntime {
 
   /** Saves changed state at most every AUTOSAVE_INTERVAL_MS of host time. */
   autosave(): void {
-    if (!this.state.dirty) return;
+    if (!this.state.persistence.dirty) return;
     const now = this.state.now();
     if (now - this.lastSave < AUTOSAVE_INTERVAL_MS) return;
     this.save();
@@ -317,6 +317,6 @@ export class SyncRuntime {
 
   save(all = false): string[] {
     this.lastSave = this.state.now();
-    return this.state.save(all);
+    return this.state.persistence.save(all);
   }
 }

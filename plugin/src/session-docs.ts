@@ -79,7 +79,7 @@ export class PluginSessionDocs implements SessionDocs {
     // earlier file at the path (this one was created or renamed here
     // meanwhile): the file here is kept like an unsynced edit.
     const unseen = new Set(result.deletedUnseen);
-    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key) || unseen.has(key);
+    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.outgoing.unlinkedBodyEdits.has(key) || unseen.has(key);
     // A rename seen here is a guess (deleted and created entries paired by
     // title, parent or time), so the old file's body doc and text are not
     // carried over: merged into an unrelated file they would mix both texts.
@@ -296,7 +296,7 @@ export class PluginSessionDocs implements SessionDocs {
   markBodySynced(key: string): void {
     this.synced.add(key);
     this.offlineEdits.delete(key);
-    this.state.unlinkedBodyEdits.delete(key);
+    this.state.outgoing.unlinkedBodyEdits.delete(key);
     if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
   }
 
@@ -354,7 +354,7 @@ export class PluginSessionDocs implements SessionDocs {
   // ---- local changes and lifecycle ----
 
   drainLocalUpdates(): LocalUpdate[] {
-    const updates = this.state.drainLocalUpdates();
+    const updates = this.state.outgoing.drain();
     if (!this.online()) {
       // Not sent now: remember the bodies until the server has answered for them.
       for (const u of updates) {

@@ -9,7 +9,7 @@ import { BODY_TEXT_NAME } from '../../../common/src/workspace/schema';
 import { metadataContentEqual } from '../../../common/src/workspace/metadata';
 import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
-import { WORKSPACE_DOC_NAME } from '../state';
+import { WORKSPACE_DOC_NAME } from '../history-recording';
 import type { CommandTable } from './table';
 import { deviceRegistry } from '../devices';
 import { markConcurrent } from '../concurrent-edits-log';

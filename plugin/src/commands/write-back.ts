@@ -71,7 +71,7 @@ export function writeBackFile(rt: SyncRuntime, key: string, meta: FileMetadata |
         state.host.writeFile(disk.hostPath(key), rendered);
         result.diskChanged = true;
       } catch (e) {
-        state.reportError(`writing ${key} failed: ${(e as Error).message}`);
+        state.reports.reportError(`writing ${key} failed: ${(e as Error).message}`);
       }
     }
   }
@@ -88,7 +88,7 @@ export function removeFile(rt: SyncRuntime, key: string): boolean {
   try {
     if (disk.exists(key)) state.host.deleteFile(disk.hostPath(key));
   } catch (e) {
-    state.reportError(`deleting ${key} failed: ${(e as Error).message}`);
+    state.reports.reportError(`deleting ${key} failed: ${(e as Error).message}`);
   }
   return true;
 }
