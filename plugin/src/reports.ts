@@ -1,10 +1,12 @@
 /**
  * Error reporting: problems the plugin meets outside the sync session (a
  * refused storage write, a failed file write, a stored value that does not
- * decode, a file too large to sync), told to the host as events and logged.
+ * decode, a file too large to sync), logged and told to the host through the
+ * event sink (events.ts).
  * Warnings met while restoring from storage are kept, so `init` can report
  * them once the host listens.
  */
+import type { EventSink } from './events';
 import type { FileTooLargeError } from './file-limits';
 import type { HostBridge } from './host/bridge';
 
@@ -13,10 +15,10 @@ export class Reports {
   readonly loadWarnings: string[] = [];
   /** Files left out of sync for their size: key -> size reported (see file-limits.ts). */
   readonly skippedFiles = new Map<string, number>();
-  /** Told of every error reported (the runtime's status bar keeps the last one). */
-  onErrorReported: ((message: string) => void) | null = null;
-
-  constructor(private readonly host: HostBridge) {}
+  constructor(
+    private readonly host: Pick<HostBridge, 'log'>,
+    private readonly events: EventSink,
+  ) {}
 
   warn(message: string): void {
     this.loadWarnings.push(message);
@@ -31,13 +33,11 @@ export class Reports {
     if (this.skippedFiles.get(error.path) === error.bytes) return;
     this.skippedFiles.set(error.path, error.bytes);
     this.host.log('warn', `[sync] ${error.message}`);
-    this.host.emitEvent({ limit: error.limit, message: error.message, path: error.path, reason: 'too_large', size: error.bytes, type: 'FileSkipped' });
+    this.events.fileSkipped({ path: error.path, size: error.bytes, limit: error.limit, message: error.message });
   }
 
-  /** Reports a failure to the host as the Rust plugin's error event shape. */
+  /** Reports a failure to the host as the Rust plugin's error event shape; the status bar shows it. */
   reportError(message: string): void {
-    this.onErrorReported?.(message);
-    this.host.log('error', `[sync] ${message}`);
-    this.host.emitEvent({ error: message, status: 'error', type: 'SyncStatusChanged' });
+    this.events.error(message);
   }
 }

@@ -12,6 +12,7 @@ import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
 import { reportConcurrentEdit } from './concurrent-edits-log';
 import { normalizeSyncKey } from '../../common/src/workspace/paths';
 import type { WorkspaceDisk } from './disk';
+import type { HostBridge } from './host/bridge';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
 import { afterDeletedTextRemoved, deferredSeedOutcome, planLocalBody, reusedPathEdit } from './reconcile';
@@ -58,6 +59,8 @@ export class PluginSessionDocs implements SessionDocs {
   constructor(
     private readonly state: PluginState,
     private readonly disk: WorkspaceDisk,
+    /** The host functions used here: the per-call budget and the log. */
+    private readonly host: Pick<HostBridge, 'callBudget' | 'reserveCalls' | 'log' | 'storageGet' | 'storageSet'>,
     /** True while the session is active (local updates go out as they are drained). */
     private readonly online: () => boolean,
   ) {}
@@ -131,7 +134,7 @@ export class PluginSessionDocs implements SessionDocs {
     }
     // The entry's `updated` time moved: the file's front matter follows.
     this.disk.writeSafely(key);
-    this.state.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
+    this.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
   }
 
   applyCrdtState(update: Uint8Array, writeToDisk: boolean): void {
@@ -178,7 +181,7 @@ export class PluginSessionDocs implements SessionDocs {
   // ---- body docs ----
 
   claimBodyRequests(wanted: number): number {
-    const host = this.state.host;
+    const host = this.host;
     const affordable = Math.floor((host.callBudget() - BODY_REQUEST_RESERVE) / BODY_REQUEST_COST);
     const granted = Math.min(wanted, Math.max(affordable, MIN_BODY_REQUESTS));
     // The frames are sent after the session returns: count them now, so a
@@ -270,7 +273,7 @@ export class PluginSessionDocs implements SessionDocs {
       const concurrent = doc ? findConcurrentInserts(doc, BODY_TEXT_NAME, update) : null;
       const beforeId = concurrent ? this.state.history.latestId() : 0;
       bodies.applyUpdate(key, update, ORIGIN_REMOTE);
-      if (concurrent) reportConcurrentEdit(this.state, key, concurrent, beforeId, this.state.history.latestId());
+      if (concurrent) reportConcurrentEdit(this.state, this.host, key, concurrent, beforeId, this.state.history.latestId());
     }
     this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);

@@ -5,14 +5,15 @@
  *
  * Every applied update (local or remote) is recorded in the history
  * (history-recording.ts) and marked for saving (doc-persistence.ts); a local
- * one is queued to be sent (outgoing.ts). Problems go to the host as events
- * (reports.ts).
+ * one is queued to be sent (outgoing.ts). Problems are reported (reports.ts)
+ * as events through the event sink (events.ts).
  */
 import type { HistoryLog } from './core/history';
 import { BodyDocManager } from './core/body-docs';
 import type { UpdateOrigin } from './core/origin';
 import { WorkspaceCrdt } from './core/workspace-crdt';
 import { DocPersistence } from './doc-persistence';
+import { EventSink } from './events';
 import { openHistory, recordUpdate, WORKSPACE_DOC_NAME } from './history-recording';
 import type { HostBridge } from './host/bridge';
 import { OutgoingQueue } from './outgoing';
@@ -27,6 +28,8 @@ export class PluginState {
   readonly workspace = new WorkspaceCrdt();
   readonly bodies = new BodyDocManager();
   readonly history: HistoryLog;
+  /** Every event for the host leaves through here; the status bar's status is kept from them. */
+  readonly events: EventSink;
   readonly reports: Reports;
   readonly persistence: DocPersistence;
   readonly outgoing = new OutgoingQueue();
@@ -47,10 +50,12 @@ export class PluginState {
   private lastTimestamp = 0;
 
   constructor(
-    readonly host: HostBridge,
+    /** Reached by the doc store only (the clock, storage, logging); other modules are given the host functions they use. */
+    private readonly host: HostBridge,
     options: PluginStateOptions,
   ) {
-    this.reports = new Reports(host);
+    this.events = new EventSink(host);
+    this.reports = new Reports(host, this.events);
     this.workspaceRoot = options.workspaceRoot;
     this.workspaceId = options.workspaceId;
     this.persistence = new DocPersistence(host, this.workspace, this.bodies, this.reports);

@@ -68,7 +68,7 @@ export function writeBackFile(rt: SyncRuntime, key: string, meta: FileMetadata |
     const rendered = renderFaithful(key, finalMeta, text, diskText);
     if (rendered !== diskText) {
       try {
-        state.host.writeFile(disk.hostPath(key), rendered);
+        disk.writeText(key, rendered);
         result.diskChanged = true;
       } catch (e) {
         state.reports.reportError(`writing ${key} failed: ${(e as Error).message}`);
@@ -86,7 +86,7 @@ export function removeFile(rt: SyncRuntime, key: string): boolean {
   state.forgetBody(key);
   state.workspace.deleteFile(key, state.now);
   try {
-    if (disk.exists(key)) state.host.deleteFile(disk.hostPath(key));
+    if (disk.exists(key)) disk.deleteKey(key);
   } catch (e) {
     state.reports.reportError(`deleting ${key} failed: ${(e as Error).message}`);
   }
