@@ -1,7 +1,8 @@
 /**
  * Rules of the plugin's source that keep each concept in one place: every
  * event for the host leaves through the event sink (plugin/src/events.ts),
- * the only module besides the bridge that calls `emitEvent`.
+ * the only module besides the bridge that calls `emitEvent`; and no source
+ * file grows past MAX_LINES (a file that does has more than one concept in it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/paths';
 
 const PLUGIN_SRC = path.join(ROOT, 'plugin/src');
+/** The most lines a plugin source file may have (tests excluded). */
+const MAX_LINES = 400;
 
 /** Every TypeScript source file of the plugin (tests and declarations left out), relative to plugin/src. */
 function pluginSources(): string[] {
@@ -33,5 +36,16 @@ describe('plugin source rules', () => {
     const allowed = new Set(['events.ts', 'host/bridge.ts']);
     const offenders = pluginSources().filter((file) => !allowed.has(file) && /\.emitEvent\(/.test(fs.readFileSync(path.join(PLUGIN_SRC, file), 'utf8')));
     expect(offenders).toEqual([]);
+  });
+
+  it(`keeps every source file within ${MAX_LINES} lines`, () => {
+    const lines = (file: string) => {
+      const text = fs.readFileSync(path.join(PLUGIN_SRC, file), 'utf8');
+      return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    };
+    const over = pluginSources()
+      .filter((file) => lines(file) > MAX_LINES)
+      .map((file) => `${file}: ${lines(file)} lines`);
+    expect(over).toEqual([]);
   });
 });

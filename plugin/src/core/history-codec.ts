@@ -28,7 +28,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { decodeUtf8, encodeUtf8 } from 'lib0/string';
-import type { DocLog, StoredUpdate } from './history';
+import type { DocLog, StoredUpdate } from './history-types';
 
 export const HISTORY_CHUNK_BYTES = 512 * 1024;
 const FORMAT_VERSION = 2;
