@@ -178,7 +178,7 @@ export class DocPersistence {
 
   // ---- dirty tracking -----------------------------------------------------
 
-  /** Counts changes to the docs; a command that moved it changed state (see api.ts afterCommand). */
+  /** Counts changes to the docs; a command that moved it changed state (see SyncRuntime.finishCall). */
   get changeCount(): number {
     return this.changes;
   }

@@ -46,7 +46,7 @@ interface Entry {
   transactions: number;
 }
 
-/** Where stored body docs come from (PluginState: plugin storage). */
+/** Where stored body docs come from (DocPersistence: plugin storage). */
 export interface BodyStore {
   /** Stored bytes of a doc, or null. */
   read(key: string): Uint8Array | null;
