@@ -13,7 +13,7 @@ import { applyConfigPatch, configJson, loadConfig, saveConfig } from './config';
 import { CommandError } from './commands/params';
 import { componentOrThrow, runCommand } from './commands';
 import { applyStoredRetention } from './commands/retention';
-import { deviceRegistry, startDeviceRegistry } from './devices';
+import { startDeviceRegistry } from './devices';
 import { HostBridge, type RawHostCall } from './host/bridge';
 import { LocalEvents, parseGuestEvent } from './local-events';
 import { SyncRuntime } from './runtime';
@@ -157,8 +157,8 @@ export function init(input: string): void {
   }
   const state = new PluginState(h, { workspaceRoot: params.workspace_root, workspaceId: config.workspace_id });
   current.runtime = new SyncRuntime(h, state);
-  for (const warning of state.loadWarnings) state.reportError(warning);
-  if (configError !== null) state.reportError(configError);
+  for (const warning of state.reports.loadWarnings) state.reports.reportError(warning);
+  if (configError !== null) state.reports.reportError(configError);
   applyStoredRetention(current.runtime);
   startDeviceRegistry(state);
   if (params.workspace_id !== null) current.runtime.ensureSession(params.workspace_id, params.write_to_disk ?? true);
@@ -214,17 +214,9 @@ function parseCommandRequest(input: string, nameField: 'command' | 'type'): { co
 
 /** Runs a command; a command that changed the docs has them stored before it returns. */
 function runAndSave(command: string, params: unknown): CommandResponse {
-  const changesBefore = current.runtime?.state.changeCount ?? null;
+  const start = current.runtime?.startCall() ?? null;
   const response = respond(() => runCommand(bridge(), current.runtime, command, params));
-  const rt = current.runtime;
-  if (rt) {
-    deviceRegistry(rt.state).flush();
-    rt.execute([]);
-    // Documents now (as after on_event); the history at most every autosave interval.
-    // Read-only commands (the status bar polls) write nothing.
-    if (rt.state.changeCount !== changesBefore && rt.state.docsDirty) rt.state.save(false, false);
-    rt.autosave();
-  }
+  current.runtime?.finishCall('command', start, []);
   return response;
 }
 
@@ -271,11 +263,7 @@ export function onEvent(input: string): void {
   } catch (e) {
     rt.host.log('warn', `[on_event:${event.event_type}] ${(e as Error).message}`);
   }
-  deviceRegistry(rt.state).flush();
-  rt.execute(actions);
-  // Documents now; the history at most every autosave interval (it is rewritten whole).
-  rt.state.save(false, false);
-  rt.autosave();
+  rt.finishCall('event', null, actions);
 }
 
 export function getConfig(): string {

@@ -14,7 +14,11 @@
  */
 import { deviceRegistry } from './devices';
 import type { ConcurrentInsert } from './core/concurrent-edits';
+import type { HostBridge } from './host/bridge';
 import type { PluginState } from './state';
+
+/** The host functions the records are kept through. */
+type RecordHost = Pick<HostBridge, 'storageGet' | 'storageSet' | 'log'>;
 
 export const CONCURRENT_EDITS_KEY = 'concurrent_edits';
 const MAX_RECORDS = 200;
@@ -42,9 +46,9 @@ function isRecord(v: unknown): v is ConcurrentEditRecord {
 }
 
 /** The stored records, oldest first ([] when none or unreadable). */
-export function loadConcurrentEdits(state: PluginState): ConcurrentEditRecord[] {
+export function loadConcurrentEdits(host: Pick<HostBridge, 'storageGet'>): ConcurrentEditRecord[] {
   try {
-    const bytes = state.host.storageGet(CONCURRENT_EDITS_KEY);
+    const bytes = host.storageGet(CONCURRENT_EDITS_KEY);
     if (!bytes || bytes.length === 0) return [];
     const v = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
     return Array.isArray(v) ? v.filter(isRecord) : [];
@@ -63,24 +67,24 @@ function deviceLabel(state: PluginState, client: number, ownClient: number | nul
 }
 
 /** Tells the host and keeps the record (a failed storage write is reported, the event still goes out). */
-export function reportConcurrentEdit(state: PluginState, path: string, found: ConcurrentInsert, beforeId: number, updateId: number): void {
+export function reportConcurrentEdit(state: PluginState, host: RecordHost, path: string, found: ConcurrentInsert, beforeId: number, updateId: number): void {
   const own = state.bodies.get(path)?.clientID ?? null;
   const devices = [...new Set([...found.local, ...found.remote].map((c) => deviceLabel(state, c, own)))];
   const record: ConcurrentEditRecord = { path, update_id: updateId, before_update_id: beforeId, timestamp: state.now(), devices };
   const message = `${path}: edited on ${devices.join(' and ')} at the same time; both texts were kept, merged. This device's version before it is in History.`;
-  state.host.log('warn', `[sync] ${message}`);
-  state.host.emitEvent({ before_update_id: beforeId, devices, message, path, type: 'ConcurrentEdit', update_id: updateId });
-  const all = [...loadConcurrentEdits(state), record].slice(-MAX_RECORDS);
+  host.log('warn', `[sync] ${message}`);
+  state.events.concurrentEdit({ path, devices, update_id: updateId, before_update_id: beforeId, message });
+  const all = [...loadConcurrentEdits(host), record].slice(-MAX_RECORDS);
   try {
-    state.host.storageSet(CONCURRENT_EDITS_KEY, new TextEncoder().encode(JSON.stringify(all)));
+    host.storageSet(CONCURRENT_EDITS_KEY, new TextEncoder().encode(JSON.stringify(all)));
   } catch (e) {
-    state.reportError(`keeping the concurrent edit of ${path} in History failed: ${(e as Error).message}`);
+    state.reports.reportError(`keeping the concurrent edit of ${path} in History failed: ${(e as Error).message}`);
   }
 }
 
 /** History entries with `concurrent: {devices, before_update_id}` where a stored record names them. */
-export function markConcurrent<T extends { update_id: number; doc_name: string }>(state: PluginState, entries: T[]): (T & { concurrent?: { devices: string[]; before_update_id: number } })[] {
-  const records = loadConcurrentEdits(state);
+export function markConcurrent<T extends { update_id: number; doc_name: string }>(host: Pick<HostBridge, 'storageGet'>, entries: T[]): (T & { concurrent?: { devices: string[]; before_update_id: number } })[] {
+  const records = loadConcurrentEdits(host);
   if (records.length === 0) return entries;
   const byId = new Map(records.map((r) => [`${r.path}\u0000${r.update_id}`, r]));
   return entries.map((e) => {

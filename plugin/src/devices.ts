@@ -83,7 +83,7 @@ export class DeviceRegistry {
       for (const key of keys) this.map.set(key, deviceId);
       if (this.map.get(nameKey) !== nameValue) this.map.set(nameKey, nameValue);
     }, ORIGIN_LOCAL);
-    this.state.markWorkspaceDirty();
+    this.state.persistence.markWorkspaceDirty();
   }
 
   /** The device that registered a client id, or null. */

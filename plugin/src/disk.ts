@@ -13,7 +13,7 @@ import { metadataContentEqual, metadataEqual, type FileMetadata } from '../../co
 import { isTempFile, normalizeSyncPath } from '../../common/src/workspace/paths';
 import { renderFaithful, sameStatedMetadata, withSourceFrontmatter } from '../../common/src/workspace/source-frontmatter';
 import { FileTooLargeError, MAX_SYNCED_FILE_BYTES, oversize } from './file-limits';
-import { HostError } from './host/bridge';
+import { HostError, type HostBridge } from './host/bridge';
 import type { PluginState } from './state';
 
 /** The folder that holds the workspace files: the root itself, or the folder of a root index file. */
@@ -34,11 +34,17 @@ export function localMetadataUnchanged(current: FileMetadata | null, parsed: { m
   return !parsed.timed || current.modified_at === parsed.metadata.modified_at;
 }
 
+/** The host functions the folder is reached through. */
+export type DiskHost = Pick<HostBridge, 'fileExists' | 'readFile' | 'writeFile' | 'deleteFile' | 'listFiles' | 'log'>;
+
 export class WorkspaceDisk {
   /** Last metadata read from or written to disk per key (metadata echo filter). */
   private readonly knownMetadata = new Map<string, FileMetadata>();
 
-  constructor(private readonly state: PluginState) {}
+  constructor(
+    private readonly state: PluginState,
+    private readonly host: DiskHost,
+  ) {}
 
   private get dir(): string {
     return workspaceDir(this.state.workspaceRoot);
@@ -55,8 +61,18 @@ export class WorkspaceDisk {
     return normalizeSyncPath(path, this.dir === '' ? null : this.dir);
   }
 
+  /** Writes `text` as the file of `key`; throws HostError when the host fails. */
+  writeText(key: string, text: string): void {
+    this.host.writeFile(this.hostPath(key), text);
+  }
+
+  /** Deletes the file of `key`; throws HostError when the host fails. */
+  deleteKey(key: string): void {
+    this.host.deleteFile(this.hostPath(key));
+  }
+
   exists(key: string): boolean {
-    return this.state.host.fileExists(this.hostPath(key));
+    return this.host.fileExists(this.hostPath(key));
   }
 
   /**
@@ -67,9 +83,9 @@ export class WorkspaceDisk {
    */
   read(key: string): string | null {
     const path = this.hostPath(key);
-    if (!this.state.host.fileExists(path)) return null;
+    if (!this.host.fileExists(path)) return null;
     try {
-      return this.state.host.readFile(path);
+      return this.host.readFile(path);
     } catch (e) {
       if (!(e instanceof HostError)) throw e;
       return null;
@@ -91,10 +107,10 @@ export class WorkspaceDisk {
     const size = oversize(text);
     if (size !== null) {
       const error = new FileTooLargeError(key, size, MAX_SYNCED_FILE_BYTES);
-      this.state.reportSkipped(error);
+      this.state.reports.reportSkipped(error);
       throw error;
     }
-    this.state.skippedFiles.delete(key);
+    this.state.reports.skippedFiles.delete(key);
     let timed = true;
     const parsed = parseFileMarkdown(key, text, () => {
       timed = false;
@@ -149,7 +165,7 @@ export class WorkspaceDisk {
     this.knownMetadata.set(key, merged);
     this.state.bodies.trackContent(key, body);
     if (text === current) return false;
-    this.state.host.writeFile(this.hostPath(key), text);
+    this.host.writeFile(this.hostPath(key), text);
     return true;
   }
 
@@ -168,7 +184,7 @@ export class WorkspaceDisk {
     this.state.bodies.trackContent(key, body);
     const text = head + body;
     if (text === current) return false;
-    this.state.host.writeFile(this.hostPath(key), text);
+    this.host.writeFile(this.hostPath(key), text);
     return true;
   }
 
@@ -187,14 +203,14 @@ export class WorkspaceDisk {
     if (this.exists(copyKey)) return copyKey;
     try {
       const text = meta ? renderFileMarkdown({ ...meta, filename: copyKey.split('/').pop() ?? copyKey }, body) : body;
-      this.state.host.writeFile(this.hostPath(copyKey), text);
+      this.host.writeFile(this.hostPath(copyKey), text);
       const parsed = this.parseLocal(copyKey, text);
       this.state.workspace.setFile(copyKey, parsed.metadata);
       this.state.bodies.setBody(copyKey, parsed.body);
-      this.state.host.log('warn', `[sync] ${key}: the server had different text; this device's text is kept in ${copyKey}`);
+      this.host.log('warn', `[sync] ${key}: the server had different text; this device's text is kept in ${copyKey}`);
       return copyKey;
     } catch (e) {
-      this.state.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
+      this.state.reports.reportError(`keeping a conflict copy of ${key} failed: ${(e as Error).message}`);
       return null;
     }
   }
@@ -213,7 +229,7 @@ export class WorkspaceDisk {
       const entry = this.state.workspace.getFile(candidate);
       if (existing === null && !this.exists(candidate) && (entry === null || entry.deleted)) return candidate;
     }
-    this.state.reportError(`keeping a conflict copy of ${key} failed: no free conflict file name`);
+    this.state.reports.reportError(`keeping a conflict copy of ${key} failed: no free conflict file name`);
     return null;
   }
 
@@ -222,8 +238,8 @@ export class WorkspaceDisk {
     const text = this.read(oldKey);
     if (text === null) throw new Error(`Source file not found: ${oldKey}`);
     if (this.exists(newKey)) throw new Error(`Destination already exists: ${newKey}`);
-    this.state.host.writeFile(this.hostPath(newKey), text);
-    this.state.host.deleteFile(this.hostPath(oldKey));
+    this.host.writeFile(this.hostPath(newKey), text);
+    this.host.deleteFile(this.hostPath(oldKey));
   }
 
   /**
@@ -236,7 +252,7 @@ export class WorkspaceDisk {
     const diskBody = splitFrontmatter(text).body;
     const docBody = this.state.bodies.has(key) ? this.state.bodies.getBody(key) : null;
     if (unsyncedBody || (docBody !== null && diskBody !== docBody)) return false;
-    this.state.host.deleteFile(this.hostPath(key));
+    this.host.deleteFile(this.hostPath(key));
     this.knownMetadata.delete(key);
     return true;
   }
@@ -251,9 +267,9 @@ export class WorkspaceDisk {
       const newExists = this.exists(newKey);
       try {
         if (oldExists && !newExists) this.move(oldKey, newKey);
-        else if (oldExists && newExists) this.state.host.deleteFile(this.hostPath(oldKey));
+        else if (oldExists && newExists) this.host.deleteFile(this.hostPath(oldKey));
       } catch (e) {
-        this.state.reportError(`rename ${oldKey} -> ${newKey} failed: ${(e as Error).message}`);
+        this.state.reports.reportError(`rename ${oldKey} -> ${newKey} failed: ${(e as Error).message}`);
       }
       this.writeSafely(newKey);
     }
@@ -275,7 +291,7 @@ export class WorkspaceDisk {
     try {
       this.writeFromCrdt(key);
     } catch (e) {
-      this.state.reportError(`writing ${key} failed: ${(e as Error).message}`);
+      this.state.reports.reportError(`writing ${key} failed: ${(e as Error).message}`);
     }
   }
 
@@ -283,7 +299,7 @@ export class WorkspaceDisk {
   listMarkdownKeys(): string[] {
     const dir = this.dir;
     const keys: string[] = [];
-    for (const entry of this.state.host.listFiles(dir)) {
+    for (const entry of this.host.listFiles(dir)) {
       if (!entry.toLowerCase().endsWith('.md')) continue;
       let key: string;
       try {

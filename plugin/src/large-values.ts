@@ -3,15 +3,17 @@
  * (the Diaryx default quota), and the workspace doc of a workspace with some
  * 5,000 files is larger than that. A state up to PART_BYTES is stored as is
  * (the Rust plugin's encoding); a larger one is stored in parts
- * `<key>:part:<gen>.<n>` with a small header under `<key>` itself. The parts
+ * `<key>:part:<gen>.<n>` (chunked-store.ts) with a small header under `<key>`
+ * itself. The parts
  * of a new generation are written before the header that names them and the
  * previous generation's parts are removed after it, so a crash at any point
  * leaves one complete state readable.
  */
+import { CHUNK_BYTES, ChunkError, readChunks, removeChunks, writeChunks } from './chunked-store';
 import type { HostBridge } from './host/bridge';
 
-/** Bytes per stored part (half the 1 MiB quota, like history and snapshot chunks). */
-export const PART_BYTES = 512 * 1024;
+/** Bytes per stored part (chunked-store.ts). */
+export const PART_BYTES = CHUNK_BYTES;
 
 /** Starts a header: no Yjs update starts with these bytes. */
 const MAGIC = Uint8Array.of(0x00, 0xff, 0x44, 0x58, 0x50, 0x41, 0x52, 0x54, 0x53, 0x0a); // "\0\xffDXPARTS\n"
@@ -42,15 +44,14 @@ export class LargeValueStore {
       return raw;
     }
     const header = parseHeader(key, raw);
-    const out = new Uint8Array(header.length);
-    let offset = 0;
-    for (let n = 0; n < header.parts; n++) {
-      const part = this.host.storageGet(partKey(key, header.gen, n));
-      if (part === null || offset + part.length > header.length) throw new Error(`${key}: part ${n} of ${header.parts} is missing or too long`);
-      out.set(part, offset);
-      offset += part.length;
+    let out: Uint8Array;
+    try {
+      out = readChunks((k) => this.host.storageGet(k), (n) => partKey(key, header.gen, n), header.parts, header.length);
+    } catch (e) {
+      if (e instanceof ChunkError) throw new Error(`${key}: part ${e.chunk} of ${header.parts} is missing or too long`);
+      throw e;
     }
-    if (offset !== header.length) throw new Error(`${key}: parts hold ${offset} of ${header.length} bytes`);
+    if (out.length !== header.length) throw new Error(`${key}: parts hold ${out.length} of ${header.length} bytes`);
     this.headers.set(key, header);
     return out;
   }
@@ -62,10 +63,9 @@ export class LargeValueStore {
       this.host.storageSet(key, bytes);
       this.headers.delete(key);
     } else {
-      const header: Header = { gen: previous ? previous.gen + 1 : 0, parts: Math.ceil(bytes.length / PART_BYTES), length: bytes.length };
-      for (let n = 0; n < header.parts; n++) {
-        this.host.storageSet(partKey(key, header.gen, n), bytes.subarray(n * PART_BYTES, (n + 1) * PART_BYTES));
-      }
+      const gen = previous ? previous.gen + 1 : 0;
+      const parts = writeChunks((k, chunk) => this.host.storageSet(k, chunk), (n) => partKey(key, gen, n), bytes, PART_BYTES);
+      const header: Header = { gen, parts, length: bytes.length };
       const json = new TextEncoder().encode(JSON.stringify(header));
       const headerBytes = new Uint8Array(MAGIC.length + json.length);
       headerBytes.set(MAGIC);
@@ -74,13 +74,14 @@ export class LargeValueStore {
       this.headers.set(key, header);
     }
     if (previous) {
-      for (let n = 0; n < previous.parts; n++) {
+      const remove = (k: string) => {
         try {
-          this.host.storageSet(partKey(key, previous.gen, n), new Uint8Array(0));
+          this.host.storageSet(k, new Uint8Array(0));
         } catch {
           // A part left behind takes space but is never read: the header names the current ones.
         }
-      }
+      };
+      removeChunks(remove, (n) => partKey(key, previous.gen, n), previous.parts);
     }
   }
 }

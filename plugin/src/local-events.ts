@@ -147,7 +147,7 @@ export class LocalEvents {
     const key = this.key(path, 'file_deleted');
     if (key === null) return;
     const state = this.rt.state;
-    state.skippedFiles.delete(key);
+    state.reports.skippedFiles.delete(key);
     const parent = state.workspace.getFile(key)?.part_of ?? null;
     state.forgetBody(key);
     const current = state.workspace.getFile(key);

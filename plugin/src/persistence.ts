@@ -23,8 +23,8 @@ export interface StorageKey {
 /** Every plugin storage key. */
 export const STORAGE_KEYS: readonly StorageKey[] = [
   { key: 'sync.extism.config', value: 'config JSON `{server_url, auth_token, workspace_id}`', module: 'config.ts' },
-  { key: 'workspace_crdt', value: '`Y.encodeStateAsUpdate(workspace doc)` (v1)', module: 'state.ts' },
-  { key: 'body:<key>', value: '`Y.encodeStateAsUpdate(body doc)` for every persisted body', module: 'state.ts' },
+  { key: 'workspace_crdt', value: '`Y.encodeStateAsUpdate(workspace doc)` (v1)', module: 'doc-persistence.ts' },
+  { key: 'body:<key>', value: '`Y.encodeStateAsUpdate(body doc)` for every persisted body', module: 'doc-persistence.ts' },
   { key: 'body_doc_manifest', value: 'JSON array of the persisted body keys, sorted', module: 'persistence.ts' },
   { key: 'history:manifest', value: 'the index of the update history chunks', module: 'core/history-codec.ts' },
   { key: 'history:g<gen>.<n>', value: 'the update history of all docs, in shared chunks of at most 512 KiB', module: 'core/history-codec.ts' },
@@ -32,7 +32,8 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { key: 'history_retention', value: 'JSON `{keep_all_days, max_bytes}`', module: 'commands/retention.ts' },
   { key: 'snapshot_index', value: 'UTF-8 JSON array of the local snapshots, oldest first', module: 'snapshot-store.ts' },
   { key: 'snapshot:<id>:<n>', value: 'a local workspace snapshot, a zip in chunks', module: 'snapshot-store.ts' },
-  { key: 'device_id', value: "this device's random id (hex), named in history entries", module: 'state.ts' },
+  { key: 'device_id', value: "this device's random id (hex), named in history entries", module: 'doc-persistence.ts' },
+  { key: 'concurrent_edits', value: 'JSON array of the last 200 concurrent edits, marked in History', module: 'concurrent-edits-log.ts' },
   { key: '<key>.corrupt', value: 'bytes of a stored value that did not decode, set aside instead of overwritten', module: 'persistence.ts' },
   { key: '<key>.corrupt.<n>', value: 'an earlier set-aside value, when another one came', module: 'persistence.ts' },
   { key: '<key>:part:<gen>.<n>', value: 'parts of a doc state over 512 KiB, named by a small header under `<key>`', module: 'large-values.ts' },

@@ -4,14 +4,14 @@
  *
  * Like the Rust plugin, an envelope-returning export both returns the
  * first-level actions (the envelope) and executes them itself through the host:
- * SendBinary/SendText -> host_ws_request, EmitEvent -> host_emit_event,
+ * SendBinary/SendText -> host_ws_request, EmitEvent -> the event sink (events.ts),
  * DownloadSnapshot -> DownloadWorkspace then SnapshotImported. After the queue
  * empties it drains the local updates the docs produced and feeds them to the
  * session, until nothing is left.
  */
 import { encodeBase64 } from '../../common/src/base64';
 import { decodeFrame, parseDocId } from '../../common/src/wire/frame';
-import { hostEventFor, type SyncEvent } from '../../common/src/wire/events';
+import type { SyncEvent } from '../../common/src/wire/events';
 import type { SessionAction } from '../../common/src/wire/envelope';
 import { WorkspaceDisk } from './disk';
 import type { HostBridge } from './host/bridge';
@@ -23,28 +23,32 @@ import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
-import type { TransferStatus } from './transfer-progress';
+import type { SyncStatusView } from './events';
 
 /** Milliseconds of host time between automatic saves during live sync (binary exports). */
 const AUTOSAVE_INTERVAL_MS = 2000;
+
+/**
+ * The kinds of export call, for what the after-call step stores:
+ * - `command`: the docs, when the command changed them (read-only commands, which the status bar polls, write nothing);
+ * - `event`: the docs, always (a local file event);
+ * - `session`: the docs, when remote changes were written to files (after a
+ *   crash, a file newer than the stored docs would look like a local edit made
+ *   while the plugin was not running).
+ * The history is stored at most every autosave interval in every case (it is rewritten whole).
+ */
+export type CallKind = 'command' | 'event' | 'session';
+
+/** What the after-call step compares with: the doc changes and file writes when the call started. */
+export interface CallStart {
+  changes: number;
+  fileWrites: number;
+}
 
 export class SyncRuntime {
   readonly disk: WorkspaceDisk;
   readonly docs: PluginSessionDocs;
   session: SyncSession | null = null;
-  /** What the status bar shows, kept from the events the session emits. */
-  readonly status: {
-    error: string | null;
-    progress: { completed: number; total: number } | null;
-    synced: boolean;
-    /** A snapshot upload or download that is running. */
-    transfer: TransferStatus | null;
-  } = {
-    error: null,
-    progress: null,
-    synced: false,
-    transfer: null,
-  };
   private lastSave = 0;
   /**
    * Frames carrying changes that storage refused to keep (SyncStep2 and
@@ -58,12 +62,13 @@ export class SyncRuntime {
     readonly host: HostBridge,
     readonly state: PluginState,
   ) {
-    // An error event raised outside the session (a refused storage write, a failed file write) shows in the status too.
-    state.onErrorReported = (message) => {
-      this.status.error = message;
-    };
-    this.disk = new WorkspaceDisk(state);
-    this.docs = new PluginSessionDocs(state, this.disk, () => this.session?.state === SessionState.Active);
+    this.disk = new WorkspaceDisk(state, host);
+    this.docs = new PluginSessionDocs(state, this.disk, host, () => this.session?.state === SessionState.Active);
+  }
+
+  /** What the status bar shows, kept by the event sink from every event emitted. */
+  get status(): SyncStatusView {
+    return this.state.events.status;
   }
 
   /** (Re)creates the session for a workspace, keeping it when nothing changed. */
@@ -98,6 +103,7 @@ export class SyncRuntime {
   remoteDeps(): RemoteDeps {
     return {
       host: this.host,
+      events: this.state.events,
       workspaceRoot: () => this.state.workspaceRoot ?? '',
       reconcileTransport: (w) => this.reconcileTransport(w),
       ensureSession: (id, w) => {
@@ -130,7 +136,7 @@ export class SyncRuntime {
   dropBodiesBeforeLink(paths: string[]): void {
     const dropped: string[] = [];
     for (const key of this.uploadedKeys(paths)) {
-      this.state.unlinkedBodyEdits.delete(key);
+      this.state.outgoing.unlinkedBodyEdits.delete(key);
       this.docs.offlineEdits.delete(key);
       if (!this.state.bodies.has(key)) continue;
       this.state.forgetBody(key);
@@ -138,7 +144,7 @@ export class SyncRuntime {
       this.state.droppedBodyClocks.delete(key);
       dropped.push(key);
     }
-    const errors = this.state.save(false, false);
+    const errors = this.state.persistence.save(false, false);
     if (errors.length > 0) {
       this.reseedBodies(dropped);
       throw new CommandError(`Could not link: the local copies of the files could not be stored: ${errors.join('; ')}`);
@@ -167,34 +173,44 @@ export class SyncRuntime {
     return keys;
   }
 
-  emit(event: SyncEvent): void {
-    switch (event.type) {
-      case 'statusChanged':
-        if (event.status.state === 'connected' || event.status.state === 'disconnected') this.held = [];
-        this.status.synced = event.status.state === 'synced';
-        // Synced means every body is in: a bootstrap count left over would keep the status at `Syncing n/N`.
-        if (event.status.state !== 'syncing') this.status.progress = null;
-        if (event.status.state === 'connected' || event.status.state === 'synced') this.status.error = null;
-        break;
-      case 'progress':
-        this.status.progress = { completed: event.completed, total: event.total };
-        break;
-      case 'error':
-        this.status.error = event.message;
-        break;
-    }
-    this.host.emitEvent(hostEventFor(event));
+  /** An event the session returned (or met carrying out its actions), to the host through the event sink. */
+  private emit(event: SyncEvent): void {
+    if (event.type === 'statusChanged' && (event.status.state === 'connected' || event.status.state === 'disconnected')) this.held = [];
+    this.state.events.sync(event);
   }
 
   /** Local changes not yet handed to the server (bodies edited offline or before linking). */
   pendingChangeCount(): number {
-    return new Set([...this.docs.offlineEdits, ...this.state.unlinkedBodyEdits]).size;
+    return new Set([...this.docs.offlineEdits, ...this.state.outgoing.unlinkedBodyEdits]).size;
+  }
+
+  /** Where an export call starts (see finishCall). */
+  startCall(): CallStart {
+    return { changes: this.state.persistence.changeCount, fileWrites: this.host.fileWrites };
+  }
+
+  /**
+   * The step after every export call that may change state: the device entry
+   * noted meanwhile (before the actions, unless the call ran a session input,
+   * whose actions go first), the actions and the local updates they cause,
+   * the docs stored as `kind` says, then the autosave.
+   */
+  finishCall(kind: CallKind, start: CallStart | null, actions: SessionAction[]): void {
+    if (kind !== 'session') deviceRegistry(this.state).flush();
+    this.execute(actions);
+    const persistence = this.state.persistence;
+    const storeDocs =
+      kind === 'event' ||
+      (kind === 'command' && (start === null || persistence.changeCount !== start.changes) && persistence.docsDirty) ||
+      (kind === 'session' && start !== null && this.host.fileWrites !== start.fileWrites);
+    if (storeDocs) persistence.save(false, false);
+    this.autosave();
   }
 
   /** Runs a session input: returns its first-level actions and executes everything that follows. */
   run(label: string, input: (session: SyncSession) => SessionAction[]): SessionAction[] {
     let actions: SessionAction[] = [];
-    const fileWrites = this.host.fileWrites;
+    const start = this.startCall();
     if (this.session) {
       try {
         actions = input(this.session);
@@ -204,12 +220,7 @@ export class SyncRuntime {
     } else {
       this.host.log('warn', `[${label}] no sync session`);
     }
-    this.execute(actions);
-    // Files just written from remote changes: store the docs now. After a
-    // crash, a file newer than the stored docs would look like a local edit
-    // made while the plugin was not running.
-    if (this.host.fileWrites !== fileWrites) this.state.save(false, false);
-    this.autosave();
+    this.finishCall('session', start, actions);
     return actions;
   }
 
@@ -230,7 +241,7 @@ export class SyncRuntime {
    * every device. Frames without content (SyncStep1, awareness) always go.
    */
   private holdsUnstored(frame: Uint8Array): boolean {
-    if (!this.state.docsDirty) return false;
+    if (!this.state.persistence.docsDirty) return false;
     let docId: string;
     let payload: Uint8Array;
     try {
@@ -241,9 +252,9 @@ export class SyncRuntime {
     // y-sync: message type 0 (sync), then 1 (SyncStep2) or 2 (Update).
     if (payload[0] !== 0 || (payload[1] !== 1 && payload[1] !== 2)) return false;
     const doc = parseDocId(docId);
-    if (doc === null || !this.state.isDocUnstored(doc)) return false;
-    this.state.save(false, false);
-    return this.state.isDocUnstored(doc);
+    if (doc === null || !this.state.persistence.isDocUnstored(doc)) return false;
+    this.state.persistence.save(false, false);
+    return this.state.persistence.isDocUnstored(doc);
   }
 
   private sendBinary(data: Uint8Array): void {
@@ -287,7 +298,7 @@ export class SyncRuntime {
         }
       }
       if (!this.session) {
-        this.state.drainLocalUpdates();
+        this.state.outgoing.drain();
         return;
       }
       // A device entry noted during these actions goes out with them, not at the next command.
@@ -297,9 +308,9 @@ export class SyncRuntime {
       // new client id), and its peers would wait forever for any part the
       // network lost. While storage refuses writes they wait in the queue (only
       // while connected: offline, the next sync covers them as before).
-      if (this.state.hasLocalUpdates && this.state.docsDirty && this.session.state === SessionState.Active) {
-        this.state.save(false, false);
-        if (this.state.docsDirty) return;
+      if (this.state.outgoing.hasUpdates && this.state.persistence.docsDirty && this.session.state === SessionState.Active) {
+        this.state.persistence.save(false, false);
+        if (this.state.persistence.docsDirty) return;
       }
       const next = this.session.flushLocalUpdates();
       if (next.length === 0) return;
@@ -309,7 +320,7 @@ export class SyncRuntime {
 
   /** Saves changed state at most every AUTOSAVE_INTERVAL_MS of host time. */
   autosave(): void {
-    if (!this.state.dirty) return;
+    if (!this.state.persistence.dirty) return;
     const now = this.state.now();
     if (now - this.lastSave < AUTOSAVE_INTERVAL_MS) return;
     this.save();
@@ -317,6 +328,6 @@ export class SyncRuntime {
 
   save(all = false): string[] {
     this.lastSave = this.state.now();
-    return this.state.save(all);
+    return this.state.persistence.save(all);
   }
 }

@@ -12,6 +12,7 @@ import { ORIGIN_REMOTE, ORIGIN_SYNC } from './core/origin';
 import { reportConcurrentEdit } from './concurrent-edits-log';
 import { normalizeSyncKey } from '../../common/src/workspace/paths';
 import type { WorkspaceDisk } from './disk';
+import type { HostBridge } from './host/bridge';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
 import { afterDeletedTextRemoved, deferredSeedOutcome, planLocalBody, reusedPathEdit } from './reconcile';
@@ -58,6 +59,8 @@ export class PluginSessionDocs implements SessionDocs {
   constructor(
     private readonly state: PluginState,
     private readonly disk: WorkspaceDisk,
+    /** The host functions used here: the per-call budget and the log. */
+    private readonly host: Pick<HostBridge, 'callBudget' | 'reserveCalls' | 'log' | 'storageGet' | 'storageSet'>,
     /** True while the session is active (local updates go out as they are drained). */
     private readonly online: () => boolean,
   ) {}
@@ -79,7 +82,7 @@ export class PluginSessionDocs implements SessionDocs {
     // earlier file at the path (this one was created or renamed here
     // meanwhile): the file here is kept like an unsynced edit.
     const unseen = new Set(result.deletedUnseen);
-    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.unlinkedBodyEdits.has(key) || unseen.has(key);
+    const unsynced = (key: string) => this.offlineEdits.has(key) || this.state.outgoing.unlinkedBodyEdits.has(key) || unseen.has(key);
     // A rename seen here is a guess (deleted and created entries paired by
     // title, parent or time), so the old file's body doc and text are not
     // carried over: merged into an unrelated file they would mix both texts.
@@ -131,7 +134,7 @@ export class PluginSessionDocs implements SessionDocs {
     }
     // The entry's `updated` time moved: the file's front matter follows.
     this.disk.writeSafely(key);
-    this.state.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
+    this.host.log('info', `[sync] kept ${key}: it was deleted on another device but has local changes that device had not seen`);
   }
 
   applyCrdtState(update: Uint8Array, writeToDisk: boolean): void {
@@ -178,7 +181,7 @@ export class PluginSessionDocs implements SessionDocs {
   // ---- body docs ----
 
   claimBodyRequests(wanted: number): number {
-    const host = this.state.host;
+    const host = this.host;
     const affordable = Math.floor((host.callBudget() - BODY_REQUEST_RESERVE) / BODY_REQUEST_COST);
     const granted = Math.min(wanted, Math.max(affordable, MIN_BODY_REQUESTS));
     // The frames are sent after the session returns: count them now, so a
@@ -270,7 +273,7 @@ export class PluginSessionDocs implements SessionDocs {
       const concurrent = doc ? findConcurrentInserts(doc, BODY_TEXT_NAME, update) : null;
       const beforeId = concurrent ? this.state.history.latestId() : 0;
       bodies.applyUpdate(key, update, ORIGIN_REMOTE);
-      if (concurrent) reportConcurrentEdit(this.state, key, concurrent, beforeId, this.state.history.latestId());
+      if (concurrent) reportConcurrentEdit(this.state, this.host, key, concurrent, beforeId, this.state.history.latestId());
     }
     this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);
@@ -296,7 +299,7 @@ export class PluginSessionDocs implements SessionDocs {
   markBodySynced(key: string): void {
     this.synced.add(key);
     this.offlineEdits.delete(key);
-    this.state.unlinkedBodyEdits.delete(key);
+    this.state.outgoing.unlinkedBodyEdits.delete(key);
     if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
   }
 
@@ -354,7 +357,7 @@ export class PluginSessionDocs implements SessionDocs {
   // ---- local changes and lifecycle ----
 
   drainLocalUpdates(): LocalUpdate[] {
-    const updates = this.state.drainLocalUpdates();
+    const updates = this.state.outgoing.drain();
     if (!this.online()) {
       // Not sent now: remember the bodies until the server has answered for them.
       for (const u of updates) {

@@ -7,16 +7,18 @@
  * | `snapshot:<id>:<n>` | chunk n (0-based, at most 512 KiB) of the snapshot's zip |
  *
  * Hosts refuse values over 1 MiB (the Diaryx default quota), so a zip is
- * split into chunks of at most half that. Writing stores the chunks first
+ * split into chunks of at most half that (chunked-store.ts). Writing stores the chunks first
  * and the index last; deleting drops the index entry first, then the chunks
  * (an empty value deletes a key). A snapshot whose chunks are missing or do
  * not add up to its recorded size is reported as unreadable, never restored
  * half-way.
  */
+import { CHUNK_BYTES, ChunkError, readChunks, removeChunks, writeChunks } from './chunked-store';
 import type { HostBridge } from './host/bridge';
 
 export const SNAPSHOT_INDEX_KEY = 'snapshot_index';
-export const SNAPSHOT_CHUNK_BYTES = 512 * 1024;
+/** Bytes per chunk of a snapshot's zip (chunked-store.ts). */
+export const SNAPSHOT_CHUNK_BYTES = CHUNK_BYTES;
 /** Automatic snapshots kept; the oldest ones beyond this are deleted. */
 export const MAX_AUTOMATIC_SNAPSHOTS = 10;
 
@@ -80,14 +82,13 @@ export class SnapshotStore {
 
   /** Stores a zip under a new entry; returns the ids of automatic snapshots dropped to stay within the limit. */
   save(info: Omit<SnapshotInfo, 'size' | 'chunks'>, zip: Uint8Array): { info: SnapshotInfo; dropped: string[] } {
-    const chunks = Math.max(1, Math.ceil(zip.length / SNAPSHOT_CHUNK_BYTES));
     const written: string[] = [];
     try {
-      for (let n = 0; n < chunks; n++) {
-        const key = snapshotChunkKey(info.id, n);
-        this.host.storageSet(key, zip.subarray(n * SNAPSHOT_CHUNK_BYTES, (n + 1) * SNAPSHOT_CHUNK_BYTES));
+      const store = (key: string, chunk: Uint8Array) => {
+        this.host.storageSet(key, chunk);
         written.push(key);
-      }
+      };
+      const chunks = writeChunks(store, (n) => snapshotChunkKey(info.id, n), zip, SNAPSHOT_CHUNK_BYTES);
       const full: SnapshotInfo = { ...info, size: zip.length, chunks };
       let list = [...this.list().filter((s) => s.id !== info.id), full];
       const automatic = list.filter((s) => s.automatic).sort((a, b) => a.created_at - b.created_at);
@@ -105,15 +106,14 @@ export class SnapshotStore {
 
   /** The zip bytes of a snapshot. */
   load(info: SnapshotInfo): Uint8Array {
-    const out = new Uint8Array(info.size);
-    let offset = 0;
-    for (let n = 0; n < info.chunks; n++) {
-      const chunk = this.host.storageGet(snapshotChunkKey(info.id, n));
-      if (!chunk || offset + chunk.length > info.size) throw new SnapshotStoreError(`snapshot ${info.id} is incomplete (chunk ${n})`);
-      out.set(chunk, offset);
-      offset += chunk.length;
+    let out: Uint8Array;
+    try {
+      out = readChunks((key) => this.host.storageGet(key), (n) => snapshotChunkKey(info.id, n), info.chunks, info.size);
+    } catch (e) {
+      if (e instanceof ChunkError) throw new SnapshotStoreError(`snapshot ${info.id} is incomplete (chunk ${e.chunk})`);
+      throw e;
     }
-    if (offset !== info.size) throw new SnapshotStoreError(`snapshot ${info.id} is incomplete (${offset} of ${info.size} bytes)`);
+    if (out.length !== info.size) throw new SnapshotStoreError(`snapshot ${info.id} is incomplete (${out.length} of ${info.size} bytes)`);
     return out;
   }
 
@@ -128,7 +128,7 @@ export class SnapshotStore {
   }
 
   private deleteChunks(info: SnapshotInfo): void {
-    for (let n = 0; n < info.chunks; n++) this.tryDelete(snapshotChunkKey(info.id, n));
+    removeChunks((key) => this.tryDelete(key), (n) => snapshotChunkKey(info.id, n), info.chunks);
   }
 
   private tryDelete(key: string): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { syncStatus } from './commands/workspace';
+import { EventSink } from './events';
 import { HostBridge } from './host/bridge';
 import type { SyncRuntime } from './runtime';
 import { formatBytes, formatCount, TransferProgress, transferStatusText, type TransferStatus } from './transfer-progress';
@@ -28,7 +29,7 @@ describe('transfer progress', () => {
   it('emits 0, then at most 100 increasing steps, then the total; the sink follows every file', () => {
     const { host, events } = recordingHost();
     const seen: (TransferStatus | null)[] = [];
-    const p = new TransferProgress(host, 'upload', (s) => seen.push(s));
+    const p = new TransferProgress(new EventSink(host), 'upload', (s) => seen.push(s));
     p.begin('zip', 1000);
     for (let i = 1; i <= 1000; i++) p.advance(i);
     expect(events[0]).toEqual({ completed: 0, total: 1000 });
@@ -44,7 +45,7 @@ describe('transfer progress', () => {
 
   it('small phases report every file', () => {
     const { host, events } = recordingHost();
-    const p = new TransferProgress(host, 'download');
+    const p = new TransferProgress(new EventSink(host), 'download');
     p.begin('import', 3, 900);
     for (let i = 1; i <= 3; i++) p.advance(i);
     expect(events.map((e) => e.completed)).toEqual([0, 1, 2, 3]);

@@ -11,7 +11,7 @@
  * phase is also handed to a sink (the runtime's status) so that GetSyncStatus
  * can describe it.
  */
-import type { HostBridge } from './host/bridge';
+import type { EventSink } from './events';
 
 export type TransferKind = 'upload' | 'download';
 
@@ -38,7 +38,7 @@ export class TransferProgress {
   private step = 1;
 
   constructor(
-    private readonly host: HostBridge,
+    private readonly events: Pick<EventSink, 'transferProgress'>,
     readonly kind: TransferKind,
     private readonly sink: (status: TransferStatus | null) => void = () => undefined,
   ) {}
@@ -74,7 +74,7 @@ export class TransferProgress {
   private emit(completed: number): void {
     if (!this.current || completed === this.lastEmitted) return;
     this.lastEmitted = completed;
-    this.host.emitEvent({ completed, total: this.current.total, type: 'SyncProgress' });
+    this.events.transferProgress(completed, this.current.total);
   }
 }
 

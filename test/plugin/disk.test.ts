@@ -29,7 +29,7 @@ function openDisk(): { dir: string; disk: WorkspaceDisk; state: PluginState } {
     return fn(input);
   });
   const state = new PluginState(host, { workspaceRoot: dir, workspaceId: 'w1' });
-  return { dir, disk: new WorkspaceDisk(state), state };
+  return { dir, disk: new WorkspaceDisk(state, host), state };
 }
 
 const bodyOf = (dir: string, rel: string): string => fs.readFileSync(path.join(dir, rel), 'utf8').split('---\n').pop() ?? '';

@@ -213,7 +213,7 @@ function bodyCommands(): CommandTable {
     },
     GetBodyMissingUpdates: (rt, p) => dataResult(bodies(rt).encodeDiff(bodyName(p), stateVectorParam(p, 'remote_state_vector'))),
     SaveBodyDoc: (rt, p) => {
-      rt.state.markBodyDirty(bodyName(p));
+      rt.state.persistence.markBodyDirty(bodyName(p));
       const errors = rt.save();
       if (errors.length) throw new CommandError(errors.join('; '));
       return null;
@@ -227,7 +227,7 @@ function bodyCommands(): CommandTable {
     UnloadBodyDoc: (rt, p) => {
       const key = bodyName(p);
       if (bodies(rt).has(key)) {
-        rt.state.markBodyDirty(key);
+        rt.state.persistence.markBodyDirty(key);
         rt.save();
         bodies(rt).remove(key);
       }

@@ -9,7 +9,7 @@ import { BODY_TEXT_NAME } from '../../../common/src/workspace/schema';
 import { metadataContentEqual } from '../../../common/src/workspace/metadata';
 import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
-import { WORKSPACE_DOC_NAME } from '../state';
+import { WORKSPACE_DOC_NAME } from '../history-recording';
 import type { CommandTable } from './table';
 import { deviceRegistry } from '../devices';
 import { markConcurrent } from '../concurrent-edits-log';
@@ -73,14 +73,14 @@ export const HISTORY_COMMANDS: CommandTable = {
       .docNames()
       .flatMap((name) => rt.state.history.list(name, max + 20).map((e) => ({ ...e, doc_name: name })))
       .filter((e) => e.doc_name !== WORKSPACE_DOC_NAME || e.files_changed.length > 0);
-    return markConcurrent(rt.state, deviceRegistry(rt.state).attribute(all.sort((a, b) => b.update_id - a.update_id).slice(0, max), (e) => e.doc_name));
+    return markConcurrent(rt.host, deviceRegistry(rt.state).attribute(all.sort((a, b) => b.update_id - a.update_id).slice(0, max), (e) => e.doc_name));
   },
   GetFileHistory: (rt, p) => {
     // listForFile's entries, each with the doc it belongs to (the workspace doc: metadata; the file's own doc: its text).
     const key = normalizeSyncKey(requireString(p, 'file_path'));
     const bodyIds = new Set(rt.state.history.list(key).map((e) => e.update_id));
     const entries = rt.state.history.listForFile(key, limit(p)).map((e) => ({ ...e, doc_name: bodyIds.has(e.update_id) ? key : WORKSPACE_DOC_NAME }));
-    return markConcurrent(rt.state, deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name));
+    return markConcurrent(rt.host, deviceRegistry(rt.state).attribute(entries, (e) => e.doc_name));
   },
   GetVersionDiff: (rt, p) =>
     rt.state.history.diff(docName(p), requireInteger(p, 'from_id'), requireInteger(p, 'to_id')).map((d) => ({

@@ -23,6 +23,7 @@ import { automaticSnapshot, SNAPSHOT_COMMANDS } from './snapshots';
 import { asParams, CommandError, optionalString, type Params } from './params';
 import * as remote from './remote';
 import { syncStatus, WORKSPACE_COMMANDS } from './workspace';
+import { EventSink } from '../events';
 
 export const NOT_INITIALIZED = 'Plugin state not initialized';
 /** How the Rust plugin's delegated commands report an error. */
@@ -55,7 +56,7 @@ function remoteDeps(host: HostBridge, rt: SyncRuntime | null): remote.RemoteDeps
   const uninitialised = (): never => {
     throw new CommandError(NOT_INITIALIZED);
   };
-  return { host, workspaceRoot: () => '', reconcileTransport: uninitialised, ensureSession: uninitialised, writeImportedFile: uninitialised };
+  return { host, events: new EventSink(host), workspaceRoot: () => '', reconcileTransport: uninitialised, ensureSession: uninitialised, writeImportedFile: uninitialised };
 }
 
 /** A command the plugin handles itself: it runs before `init` too, and its errors carry no prefix. */

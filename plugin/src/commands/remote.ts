@@ -8,12 +8,15 @@ import type { HostBridge, HttpResponse } from '../host/bridge';
 import { loadConfig, resolveAuthToken, resolveServerUrl, saveConfig, type SyncConfig } from '../config';
 import { workspaceDir } from '../disk';
 import { readSnapshotZip, SnapshotZipError, zipWorkspaceFiles } from '../snapshot-zip';
+import { EventSink } from '../events';
 import { TransferProgress, type TransferKind, type TransferStatus } from '../transfer-progress';
 import { CommandError, type Params, optionalBool, optionalString } from './params';
 
 /** What the remote commands need from the rest of the plugin. */
 export interface RemoteDeps {
   host: HostBridge;
+  /** Where the transfer progress events go. */
+  events: EventSink;
   /** Workspace folder used for snapshots when the command gives none. */
   workspaceRoot(): string;
   /** Connects or disconnects the host WebSocket to match the config. */
@@ -41,7 +44,7 @@ export interface RemoteDeps {
 
 /** Runs a transfer with its progress; the status is cleared however it ends. */
 function withProgress<T>(deps: RemoteDeps, kind: TransferKind, run: (progress: TransferProgress) => T): T {
-  const progress = new TransferProgress(deps.host, kind, deps.transferStatus);
+  const progress = new TransferProgress(deps.events, kind, deps.transferStatus);
   try {
     return run(progress);
   } finally {

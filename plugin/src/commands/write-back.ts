@@ -68,10 +68,10 @@ export function writeBackFile(rt: SyncRuntime, key: string, meta: FileMetadata |
     const rendered = renderFaithful(key, finalMeta, text, diskText);
     if (rendered !== diskText) {
       try {
-        state.host.writeFile(disk.hostPath(key), rendered);
+        disk.writeText(key, rendered);
         result.diskChanged = true;
       } catch (e) {
-        state.reportError(`writing ${key} failed: ${(e as Error).message}`);
+        state.reports.reportError(`writing ${key} failed: ${(e as Error).message}`);
       }
     }
   }
@@ -86,9 +86,9 @@ export function removeFile(rt: SyncRuntime, key: string): boolean {
   state.forgetBody(key);
   state.workspace.deleteFile(key, state.now);
   try {
-    if (disk.exists(key)) state.host.deleteFile(disk.hostPath(key));
+    if (disk.exists(key)) disk.deleteKey(key);
   } catch (e) {
-    state.reportError(`deleting ${key} failed: ${(e as Error).message}`);
+    state.reports.reportError(`deleting ${key} failed: ${(e as Error).message}`);
   }
   return true;
 }

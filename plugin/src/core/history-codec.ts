@@ -5,7 +5,8 @@
  * - `<prefix>:manifest`: UTF-8 JSON `{"version":2,"generation":g,"next_id":n,
  *   "chunks":c,"bytes":b,"docs":[{"name","offset","bytes"}]}`;
  * - `<prefix>:g<g>.<i>`: chunk i (at most 512 KiB, half the hosts' default
- *   1 MiB per-value quota) of the concatenated binary logs of all docs.
+ *   1 MiB per-value quota; chunked-store.ts) of the concatenated binary logs
+ *   of all docs.
  * All docs share the chunks, so a workspace of 10,000 files writes a handful
  * of keys, not one per file (a host call per key is the expensive part).
  * Version 1 manifests (one set of chunks per doc, `<prefix>:<doc>:g<g>.<i>`)
@@ -28,9 +29,11 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { decodeUtf8, encodeUtf8 } from 'lib0/string';
-import type { DocLog, StoredUpdate } from './history';
+import { CHUNK_BYTES, ChunkError, readChunks, splitChunks } from '../chunked-store';
+import type { DocLog, StoredUpdate } from './history-types';
 
-export const HISTORY_CHUNK_BYTES = 512 * 1024;
+/** Largest history chunk (chunked-store.ts). */
+export const HISTORY_CHUNK_BYTES = CHUNK_BYTES;
 const FORMAT_VERSION = 2;
 const FORMAT_VERSION_PER_DOC = 1;
 
@@ -80,9 +83,9 @@ export function encodeHistoryStorage(
     offset += blobs[i].length;
   });
   const all = concat(blobs);
-  const chunks = Math.max(1, Math.ceil(all.length / size));
-  for (let i = 0; i < chunks; i++) writes.set(sharedChunkKey(prefix, generation, i), all.slice(i * size, (i + 1) * size));
-  manifest.chunks = chunks;
+  const chunks = splitChunks(all, size);
+  chunks.forEach((chunk, i) => writes.set(sharedChunkKey(prefix, generation, i), chunk));
+  manifest.chunks = chunks.length;
   manifest.bytes = all.length;
   writes.set(manifestKey(prefix), encodeUtf8(JSON.stringify(manifest)));
   const keys = new Set(writes.keys());
@@ -115,15 +118,7 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
   if (manifest.version === FORMAT_VERSION) {
     let blob: Uint8Array;
     try {
-      const parts: Uint8Array[] = [];
-      for (let i = 0; i < (manifest.chunks ?? 0); i++) {
-        const key = sharedChunkKey(prefix, manifest.generation, i);
-        keys.add(key);
-        const chunk = read(key);
-        if (chunk === null) throw new HistoryCodecError(`missing chunk ${key}`);
-        parts.push(chunk);
-      }
-      blob = concat(parts);
+      blob = readHistoryChunks(read, keys, (i) => sharedChunkKey(prefix, manifest.generation, i), manifest.chunks ?? 0);
       if (blob.length !== manifest.bytes) throw new HistoryCodecError(`expected ${manifest.bytes} bytes, got ${blob.length}`);
     } catch (e) {
       return { generation: manifest.generation, nextId: manifest.next_id, docs: [], keys, errors: [`chunks: ${(e as Error).message}`] };
@@ -141,15 +136,7 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
   }
   for (const entry of manifest.docs) {
     try {
-      const parts: Uint8Array[] = [];
-      for (let i = 0; i < (entry.chunks ?? 0); i++) {
-        const key = chunkKey(prefix, entry.name, manifest.generation, i);
-        keys.add(key);
-        const chunk = read(key);
-        if (chunk === null) throw new HistoryCodecError(`missing chunk ${key}`);
-        parts.push(chunk);
-      }
-      const blob = concat(parts);
+      const blob = readHistoryChunks(read, keys, (i) => chunkKey(prefix, entry.name, manifest.generation, i), entry.chunks ?? 0);
       if (blob.length !== entry.bytes) throw new HistoryCodecError(`expected ${entry.bytes} bytes, got ${blob.length}`);
       const d = decodeDocLog(blob);
       if (d.name !== entry.name) throw new HistoryCodecError(`chunk holds doc ${JSON.stringify(d.name)}`);
@@ -159,6 +146,20 @@ export function decodeHistoryStorage(prefix: string, read: (key: string) => Uint
     }
   }
   return { generation: manifest.generation, nextId: manifest.next_id, docs, keys, errors };
+}
+
+/** Reads chunks (chunked-store.ts), noting in `keys` each key read, up to a missing one. */
+function readHistoryChunks(read: (key: string) => Uint8Array | null, keys: Set<string>, keyOf: (i: number) => string, count: number): Uint8Array {
+  const noted = (key: string) => {
+    keys.add(key);
+    return read(key);
+  };
+  try {
+    return readChunks(noted, keyOf, count);
+  } catch (e) {
+    if (e instanceof ChunkError) throw new HistoryCodecError(`missing chunk ${e.key}`);
+    throw e;
+  }
 }
 
 /** Names of the docs the stored manifest lists; null when there is none or it does not parse. */

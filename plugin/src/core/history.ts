@@ -25,66 +25,15 @@
  * Folding drops whole versions (entries); what was dropped is told through
  * `onDropped` and counted in `dropped`.
  */
-import * as Y from 'yjs';
-import { metadataEqual, parseMetadata, serializeMetadata, type FileMetadata } from '../../../common/src/workspace/metadata';
-import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES, readHistoryDocNames } from './history-codec';
+import type { FileMetadata } from '../../../common/src/workspace/metadata';
 import { compareKeys } from '../../../common/src/workspace/paths';
-import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
+import { decodeHistoryStorage, encodeHistoryStorage, HISTORY_CHUNK_BYTES, readHistoryDocNames } from './history-codec';
+import { DAY_MS, thinLog } from './history-retention';
+import { diffFiles, docStateAt, filesFromState, updateWithFiles } from './history-states';
+import type { DocLog, FileDiff, HistoryEntry, HistoryOptions, RecordOptions, StoredUpdate } from './history-types';
 
-const DAY_MS = 86_400_000;
-
-export interface HistoryEntry {
-  update_id: number;
-  timestamp: number;
-  origin: string;
-  files_changed: string[];
-  device_id: string | null;
-  device_name: string | null;
-}
-
-export interface StoredUpdate extends HistoryEntry {
-  doc_name: string;
-  update: Uint8Array;
-}
-
-export type ChangeType = 'Added' | 'Modified' | 'Deleted' | 'Restored';
-
-export interface FileDiff {
-  path: string;
-  change_type: ChangeType;
-  old_metadata: FileMetadata | null;
-  new_metadata: FileMetadata | null;
-}
-
-export interface HistoryOptions {
-  /** Keep every entry newer than this many days (default 7). */
-  keepAllDays?: number;
-  /** Budget for the update bytes of all entries (default 4 MiB; bases not counted). */
-  maxBytes?: number;
-  /** Name of the workspace doc (default "workspace"). */
-  workspaceDocName?: string;
-  /** Storage key prefix (default "history"). */
-  storagePrefix?: string;
-  /** Chunk size for storage values (default and maximum 512 KiB). */
-  chunkBytes?: number;
-}
-
-export interface RecordOptions {
-  /** Files changed; default [docName] for body docs, [] for the workspace doc. */
-  filesChanged?: string[];
-  deviceId?: string | null;
-  deviceName?: string | null;
-}
-
-/** The log of one doc: a base snapshot covering ids <= baseUpTo, then entries in id order. */
-export interface DocLog {
-  name: string;
-  baseUpTo: number;
-  base: Uint8Array | null;
-  entries: StoredUpdate[];
-  /** Entries [0, thinned) are already reduced to one per day. */
-  thinned: number;
-}
+export type { ChangeType, DocLog, FileDiff, HistoryEntry, HistoryOptions, RecordOptions, StoredUpdate } from './history-types';
+export { filesFromState } from './history-states';
 
 function entryView(e: StoredUpdate): HistoryEntry {
   return {
@@ -97,32 +46,10 @@ function entryView(e: StoredUpdate): HistoryEntry {
   };
 }
 
-function dayOf(ts: number): number {
-  return Math.floor(ts / DAY_MS);
-}
-
 function entryBytes(d: DocLog): number {
   let n = 0;
   for (const e of d.entries) n += e.update.length;
   return n;
-}
-
-/** Raw `files` map entries of a state (keys as stored, invalid values skipped). */
-export function filesFromState(state: Uint8Array): Map<string, FileMetadata> {
-  const doc = new Y.Doc();
-  try {
-    const files = doc.getMap<unknown>(FILES_MAP_NAME);
-    Y.applyUpdate(doc, state);
-    const out = new Map<string, FileMetadata>();
-    files.forEach((value, key) => {
-      const json = typeof value === 'string' ? value : value instanceof Y.Text ? value.toString() : null;
-      const meta = json === null ? null : parseMetadata(json);
-      if (meta !== null) out.set(key, meta);
-    });
-    return out;
-  } finally {
-    doc.destroy();
-  }
 }
 
 export class HistoryLog {
@@ -267,7 +194,7 @@ export class HistoryLog {
       update: update.slice(),
     });
     this.totalBytes += update.length;
-    this.thin(d, timestamp - this.keepAllDays * DAY_MS);
+    this.totalBytes += thinLog(d, timestamp - this.keepAllDays * DAY_MS);
     this.enforceBudget();
     return id;
   }
@@ -325,18 +252,7 @@ export class HistoryLog {
   stateAt(docName: string, updateId: number): Uint8Array | null {
     this.load();
     const d = this.docs.get(docName);
-    if (!d || updateId < d.baseUpTo) return null;
-    const doc = new Y.Doc();
-    try {
-      if (d.base) applyQuietly(doc, d.base);
-      for (const e of d.entries) {
-        if (e.update_id > updateId) break;
-        applyQuietly(doc, e.update);
-      }
-      return Y.encodeStateAsUpdate(doc);
-    } finally {
-      doc.destroy();
-    }
+    return d ? docStateAt(d, updateId) : null;
   }
 
   /** The `files` map at `updateId` (raw keys), or null. */
@@ -347,23 +263,7 @@ export class HistoryLog {
 
   /** `HistoryManager::diff` on the workspace `files` map, sorted by path. */
   diff(docName: string, fromId: number, toId: number): FileDiff[] {
-    const from = this.filesAt(docName, fromId) ?? new Map<string, FileMetadata>();
-    const to = this.filesAt(docName, toId) ?? new Map<string, FileMetadata>();
-    const diffs: FileDiff[] = [];
-    for (const [path, next] of to) {
-      const prev = from.get(path);
-      if (prev === undefined) {
-        diffs.push({ path, change_type: 'Added', old_metadata: null, new_metadata: next });
-      } else if (!metadataEqual(prev, next)) {
-        const change_type: ChangeType =
-          prev.deleted && !next.deleted ? 'Restored' : !prev.deleted && next.deleted ? 'Deleted' : 'Modified';
-        diffs.push({ path, change_type, old_metadata: prev, new_metadata: next });
-      }
-    }
-    for (const [path, prev] of from) {
-      if (!to.has(path)) diffs.push({ path, change_type: 'Deleted', old_metadata: prev, new_metadata: null });
-    }
-    return diffs.sort((a, b) => compareKeys(a.path, b.path));
+    return diffFiles(this.filesAt(docName, fromId) ?? new Map<string, FileMetadata>(), this.filesAt(docName, toId) ?? new Map<string, FileMetadata>());
   }
 
   /**
@@ -372,17 +272,7 @@ export class HistoryLog {
    */
   createRestoreUpdate(docName: string, updateId: number): Uint8Array | null {
     const files = this.filesAt(docName, updateId);
-    if (files === null) return null;
-    const doc = new Y.Doc();
-    try {
-      const map = doc.getMap<string>(FILES_MAP_NAME);
-      doc.transact(() => {
-        for (const [path, meta] of files) map.set(path, serializeMetadata(meta));
-      });
-      return Y.encodeStateAsUpdate(doc);
-    } finally {
-      doc.destroy();
-    }
+    return files === null ? null : updateWithFiles(files);
   }
 
   /** Moves the log of `oldName` to `newName`, replacing any log there (like the original storage's rename). */
@@ -435,7 +325,7 @@ export class HistoryLog {
     const entries = () => [...this.docs.values()].reduce((n, d) => n + d.entries.length, 0);
     const before = `${entries()}:${this.totalBytes}`;
     const cutoff = nowMs - this.keepAllDays * DAY_MS;
-    for (const d of this.docs.values()) this.thin(d, cutoff);
+    for (const d of this.docs.values()) this.totalBytes += thinLog(d, cutoff);
     this.enforceBudget();
     return `${entries()}:${this.totalBytes}` !== before;
   }
@@ -464,36 +354,9 @@ export class HistoryLog {
     }
   }
 
-  private thin(d: DocLog, cutoff: number): void {
-    while (d.thinned < d.entries.length && d.entries[d.thinned].timestamp < cutoff) {
-      const i = d.thinned;
-      const cur = d.entries[i];
-      const prev = i > 0 ? d.entries[i - 1] : null;
-      if (prev !== null && dayOf(prev.timestamp) === dayOf(cur.timestamp)) {
-        const merged = Y.mergeUpdates([prev.update, cur.update]);
-        this.totalBytes += merged.length - prev.update.length - cur.update.length;
-        d.entries[i - 1] = {
-          ...cur,
-          files_changed: [...new Set([...prev.files_changed, ...cur.files_changed])].sort(compareKeys),
-          update: merged,
-        };
-        d.entries.splice(i, 1);
-      } else {
-        d.thinned++;
-      }
-    }
-  }
-
   private fold(d: DocLog, count: number, reason: string): void {
     const folded = d.entries.slice(0, count);
-    const doc = new Y.Doc();
-    try {
-      if (d.base) applyQuietly(doc, d.base);
-      for (const e of folded) applyQuietly(doc, e.update);
-      d.base = Y.encodeStateAsUpdate(doc);
-    } finally {
-      doc.destroy();
-    }
+    d.base = docStateAt(d, folded[folded.length - 1].update_id);
     d.baseUpTo = folded[folded.length - 1].update_id;
     d.entries.splice(0, count);
     d.thinned = Math.max(0, d.thinned - count);
@@ -525,13 +388,5 @@ export class HistoryLog {
       for (const e of d.entries) maxId = Math.max(maxId, e.update_id);
     }
     this.nextId = Math.max(nextId, maxId + 1, 1);
-  }
-}
-
-function applyQuietly(doc: Y.Doc, update: Uint8Array): void {
-  try {
-    Y.applyUpdate(doc, update);
-  } catch {
-    // A stored update that no longer decodes is skipped, as the original storage does.
   }
 }

@@ -11,8 +11,9 @@
  */
 import type { SessionAction } from '../../../common/src/wire/envelope';
 import { bodyDocId } from '../../../common/src/wire/frame';
-import { encodeSyncStep1 } from '../../../common/src/wire/sync';
+import { encodeSyncStep1, encodeSyncUpdate } from '../../../common/src/wire/sync';
 import type { FrameOut } from './frame-out';
+import { answerBodyStep1 } from './session-apply';
 import type { SessionDocs } from './session-host';
 
 /** Files per `progress` event during the body bootstrap. */
@@ -68,6 +69,62 @@ export class BodyTracker {
   /** True when a focused path is `key` or resolves to it. */
   isFocused(key: string): boolean {
     return this.focusedPaths.some((p) => p === key || this.docs.resolveFileKey(p) === key);
+  }
+
+  /**
+   * SyncBodyFiles (the session is active): the paths become the focus set;
+   * each resolves to a file key (a path without `/` and `.` is taken as a key
+   * as is), is loaded from disk unless a SyncStep1 is already out, is
+   * re-subscribed with a SyncStep1, and when its doc changed since the last
+   * sync its full state follows as an Update.
+   */
+  syncFiles(paths: readonly string[]): SessionAction[] {
+    this.setFocus(paths);
+    const keys: string[] = [];
+    for (const p of paths) {
+      const key = !p.includes('/') && !p.includes('.') ? p : this.docs.resolveFileKey(p);
+      if (key !== null) keys.push(key);
+    }
+    for (const key of keys) if (!this.pending.has(key)) this.docs.ensureBodyLoaded(key);
+    for (const key of keys) this.docs.clearBodySynced(key);
+    const actions = this.queueStep1(keys);
+    for (const key of keys) {
+      if (!this.docs.bodyChangedSinceSync(key)) continue;
+      const full = this.docs.encodeBodyFullUpdate(key);
+      if (full === null) continue;
+      // The original's "skip when <= 2 bytes" guard looks at the wrapped message,
+      // which is never that short, so an empty doc's update is sent as well.
+      this.out.send(actions, bodyDocId(this.workspaceId(), key), encodeSyncUpdate(full));
+    }
+    return actions;
+  }
+
+  /** Asks for these bodies again (a SyncStep1 each, even when answered on this connection). */
+  request(keys: readonly string[]): SessionAction[] {
+    for (const key of keys) this.docs.clearBodySynced(key);
+    return this.queueStep1(keys);
+  }
+
+  /**
+   * A body frame of a file neither active nor focused: nothing is applied.
+   * What was dropped must be asked for again if the file comes back; and as
+   * the server asks for our side only when we join, its SyncStep1 is answered
+   * anyway, so what this device holds is not missing there then.
+   */
+  answerInactive(docId: string, key: string, payload: Uint8Array): SessionAction[] {
+    this.docs.clearBodySynced(key);
+    this.answered(key);
+    const actions: SessionAction[] = [];
+    if (this.docs.hasBody(key)) {
+      let reply: Uint8Array | null = null;
+      try {
+        reply = answerBodyStep1(this.docs, key, payload);
+      } catch {
+        reply = null;
+      }
+      if (reply !== null) this.out.send(actions, docId, reply);
+    }
+    return actions;
   }
 
   /** The server answered for `key`. */

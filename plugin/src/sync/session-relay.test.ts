@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame } from '../../../common/src/wire/frame';
 import { hasPendingStructs } from '../../../common/src/wire/sync';
-import { FakeServer, pump, TestClient } from './fake-server';
+import { FakeServer, pump, TestClient } from './testing/fake-server';
 import { SessionState } from './session';
 
 const last = <T>(xs: readonly T[]): T => xs[xs.length - 1];

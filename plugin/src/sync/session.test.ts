@@ -12,7 +12,7 @@ import {
   encodeSyncUpdate,
   type SyncMessage,
 } from '../../../common/src/wire/sync';
-import { MemoryDocs } from './memory-docs';
+import { MemoryDocs } from './testing/memory-docs';
 import { LEGAL_MOVES, SessionState, SessionStateError, SyncSession } from './session';
 
 const last = <T>(xs: readonly T[]): T => xs[xs.length - 1];

@@ -21,11 +21,13 @@ import { decodeBase64 } from '../../../common/src/base64';
 import { FILES_READY_TEXT, parseControlMessage } from '../../../common/src/wire/control';
 import type { SessionAction } from '../../../common/src/wire/envelope';
 import type { SyncEvent } from '../../../common/src/wire/events';
-import { bodyDocId, decodeFrame, parseDocId, workspaceDocId } from '../../../common/src/wire/frame';
-import { encodeSyncStep1, encodeSyncUpdate } from '../../../common/src/wire/sync';
+import { decodeFrame, parseDocId, workspaceDocId } from '../../../common/src/wire/frame';
+import { encodeSyncStep1 } from '../../../common/src/wire/sync';
 import { BodyTracker } from './body-tracker';
+import { controlEvent } from './control-events';
 import { FrameOut } from './frame-out';
-import { answerBodyStep1, applyBodyPayload, applyWorkspacePayload } from './session-apply';
+import { GapHeal } from './gap-heal';
+import { applyBodyPayload, applyWorkspacePayload } from './session-apply';
 import type { LocalUpdate, SessionDocs } from './session-host';
 import { LEGAL_MOVES, SessionState, SessionStateError } from './session-state';
 
@@ -59,8 +61,8 @@ export class SyncSession {
   private readonly bodies: BodyTracker;
   /** Local updates received while waiting for the handshake. */
   private handshakeBuffer: LocalUpdate[] = [];
-  /** Doc ids with an outstanding SyncStep1 sent because of pending structs. */
-  private readonly healRequested = new Set<string>();
+  /** Docs waiting for missing updates, asked for once per gap. */
+  private readonly gaps: GapHeal;
 
   constructor(
     private readonly docs: SessionDocs,
@@ -71,6 +73,7 @@ export class SyncSession {
     this.log = config.log ?? (() => {});
     this.out = new FrameOut((m) => this.log('warn', m));
     this.bodies = new BodyTracker(docs, this.out, () => this.wsId, (m) => this.log('warn', m));
+    this.gaps = new GapHeal(this.out, (m) => this.log('info', m));
   }
 
   get state(): SessionState {
@@ -204,37 +207,13 @@ export class SyncSession {
     return actions;
   }
 
-  /**
-   * The host wants these files' bodies synced now (file opened). Only when
-   * active. The paths become the focus set; each resolves to a file key (a
-   * path without `/` and `.` is taken as a key as is), is loaded from disk
-   * unless a SyncStep1 is already out, is re-subscribed with a SyncStep1, and
-   * when its doc changed since the last sync its full state follows as an
-   * Update.
-   */
+  /** The host wants these files' bodies synced now (file opened); only when active (BodyTracker.syncFiles). */
   syncBodyFiles(paths: readonly string[]): SessionAction[] {
     if (this.current !== SessionState.Active) {
       this.log('debug', '[SyncSession] Dropping SyncBodyFiles (not active)');
       return [];
     }
-    this.bodies.setFocus(paths);
-    const keys: string[] = [];
-    for (const p of paths) {
-      const key = !p.includes('/') && !p.includes('.') ? p : this.docs.resolveFileKey(p);
-      if (key !== null) keys.push(key);
-    }
-    for (const key of keys) if (!this.bodies.pending.has(key)) this.docs.ensureBodyLoaded(key);
-    for (const key of keys) this.docs.clearBodySynced(key);
-    const actions = this.bodies.queueStep1(keys);
-    for (const key of keys) {
-      if (!this.docs.bodyChangedSinceSync(key)) continue;
-      const full = this.docs.encodeBodyFullUpdate(key);
-      if (full === null) continue;
-      // The original's "skip when <= 2 bytes" guard looks at the wrapped message,
-      // which is never that short, so an empty doc's update is sent as well.
-      this.out.send(actions, bodyDocId(this.wsId, key), encodeSyncUpdate(full));
-    }
-    return actions;
+    return this.bodies.syncFiles(paths);
   }
 
   /**
@@ -243,9 +222,7 @@ export class SyncSession {
    * next activation asks for every file anyway.
    */
   requestBodies(keys: readonly string[]): SessionAction[] {
-    if (this.current !== SessionState.Active) return [];
-    for (const key of keys) this.docs.clearBodySynced(key);
-    return this.bodies.queueStep1(keys);
+    return this.current === SessionState.Active ? this.bodies.request(keys) : [];
   }
 
   // ---- handshake and control texts ----
@@ -304,29 +281,14 @@ export class SyncSession {
   private controlText(text: string): SessionAction[] {
     const msg = parseControlMessage(text);
     if (msg === null) return [];
-    const actions: SessionAction[] = [];
-    switch (msg.type) {
-      case 'sync_progress':
-        actions.push(emit({ type: 'progress', completed: msg.completed, total: msg.total }));
-        break;
-      case 'sync_complete':
-        this.metadataReady = true;
-        actions.push(...this.bodies.audit(this.toDisk));
-        actions.push(emit({ type: 'syncComplete', files_synced: msg.files_synced }));
-        this.maybeSynced(actions);
-        break;
-      case 'peer_joined':
-        actions.push(emit({ type: 'peerJoined', peer_count: msg.peer_count }));
-        break;
-      case 'peer_left':
-        actions.push(emit({ type: 'peerLeft', peer_count: msg.peer_count }));
-        break;
-      case 'focus_list_changed':
-        actions.push(emit({ type: 'focusListChanged', files: msg.files }));
-        break;
-      default:
-        break;
+    if (msg.type !== 'sync_complete') {
+      const event = controlEvent(msg);
+      return event === null ? [] : [emit(event)];
     }
+    this.metadataReady = true;
+    const actions = this.bodies.audit(this.toDisk);
+    actions.push(emit({ type: 'syncComplete', files_synced: msg.files_synced }));
+    this.maybeSynced(actions);
     return actions;
   }
 
@@ -384,7 +346,7 @@ export class SyncSession {
     }
     const actions: SessionAction[] = [];
     if (outcome.reply !== null) this.out.send(actions, docId, outcome.reply);
-    this.heal(actions, docId, this.docs.workspaceHasPendingStructs(), () => this.docs.workspaceStateVector());
+    this.gaps.check(actions, docId, this.docs.workspaceHasPendingStructs(), () => this.docs.workspaceStateVector());
     this.metadataReady = true;
     if (outcome.changedFiles.length > 0) actions.push(emit({ type: 'filesChanged', files: outcome.changedFiles }));
     // Files created (or renamed, restored) elsewhere: the server relays a body's
@@ -399,22 +361,7 @@ export class SyncSession {
     const focused = this.bodies.isFocused(key);
     if (!focused && !this.docs.isActiveFile(key)) {
       this.log('debug', `[SyncSession] Ignoring stale body message for inactive doc_id=${docId}`);
-      // What was dropped must be asked for again if the file comes back.
-      this.docs.clearBodySynced(key);
-      this.bodies.answered(key);
-      // The server asks for our side only when we join: answer it anyway, so what
-      // this device holds is not missing there if the file comes back.
-      const actions: SessionAction[] = [];
-      if (this.docs.hasBody(key)) {
-        let reply: Uint8Array | null = null;
-        try {
-          reply = answerBodyStep1(this.docs, key, payload);
-        } catch {
-          reply = null;
-        }
-        if (reply !== null) this.out.send(actions, docId, reply);
-      }
-      return actions;
+      return this.bodies.answerInactive(docId, key, payload);
     }
     let outcome;
     try {
@@ -427,7 +374,7 @@ export class SyncSession {
     this.bodies.answered(key);
     const actions: SessionAction[] = [];
     if (outcome.reply !== null) this.out.send(actions, docId, outcome.reply);
-    this.heal(actions, docId, this.docs.bodyHasPendingStructs(key), () => this.docs.bodyStateVector(key));
+    this.gaps.check(actions, docId, this.docs.bodyHasPendingStructs(key), () => this.docs.bodyStateVector(key));
     const change = outcome.change;
     if (change !== null && change.content !== null && !change.isEcho) {
       actions.push(emit({ type: 'bodyChanged', file_path: this.docs.filePathForKey(key), body: change.content }));
@@ -437,25 +384,13 @@ export class SyncSession {
     return actions;
   }
 
-  /** Sends SyncStep1 for a doc that still waits for missing updates, once per gap. */
-  private heal(actions: SessionAction[], docId: string, pending: boolean, stateVector: () => Uint8Array): void {
-    if (!pending) {
-      this.healRequested.delete(docId);
-      return;
-    }
-    if (this.healRequested.has(docId)) return;
-    this.healRequested.add(docId);
-    this.log('info', `[SyncSession] ${docId} has pending structs; requesting missing updates`);
-    this.out.send(actions, docId, encodeSyncStep1(stateVector()));
-  }
-
   // ---- per-connection flags ----
 
   private resetConnectionFlags(): void {
     this.metadataReady = false;
     this.syncedEmitted = false;
     this.bodies.resetConnection();
-    this.healRequested.clear();
+    this.gaps.reset();
     this.out.reset();
   }
 }

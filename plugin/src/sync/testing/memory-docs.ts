@@ -7,16 +7,16 @@
  * messages for `drainLocalUpdates`, the way the plugin's own docs queue them.
  */
 import * as Y from 'yjs';
-import { bodyDocId, workspaceDocId } from '../../../common/src/wire/frame';
-import { encodeSyncUpdate, hasPendingStructs } from '../../../common/src/wire/sync';
+import { bodyDocId, workspaceDocId } from '../../../../common/src/wire/frame';
+import { encodeSyncUpdate, hasPendingStructs } from '../../../../common/src/wire/sync';
 import type {
   BodyApplyOptions,
   BodyApplyResult,
   LocalUpdate,
   RemoteOrigin,
   SessionDocs,
-} from './session-host';
-import { BODY_TEXT_NAME, FILES_MAP_NAME } from '../../../common/src/workspace/schema';
+} from '../session-host';
+import { BODY_TEXT_NAME, FILES_MAP_NAME } from '../../../../common/src/workspace/schema';
 
 /** Metadata stored per file in the workspace doc. */
 export interface MemoryFileMeta {

@@ -6,7 +6,7 @@
  * clients of a doc. Delivery is explicit (`pump`), so tests are deterministic.
  */
 import * as Y from 'yjs';
-import { encodeBase64 } from '../../../common/src/base64';
+import { encodeBase64 } from '../../../../common/src/base64';
 import {
   encodeCrdtState,
   encodeFileManifest,
@@ -14,14 +14,14 @@ import {
   isFilesReady,
   parseControlMessage,
   type FileManifestEntry,
-} from '../../../common/src/wire/control';
-import type { SessionAction } from '../../../common/src/wire/envelope';
-import type { SyncEvent } from '../../../common/src/wire/events';
-import { decodeFrame, encodeFrame, parseDocId } from '../../../common/src/wire/frame';
-import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../../../common/src/wire/sync';
+} from '../../../../common/src/wire/control';
+import type { SessionAction } from '../../../../common/src/wire/envelope';
+import type { SyncEvent } from '../../../../common/src/wire/events';
+import { decodeFrame, encodeFrame, parseDocId } from '../../../../common/src/wire/frame';
+import { decodeSyncMessages, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../../../../common/src/wire/sync';
 import { MemoryDocs } from './memory-docs';
-import { SyncSession } from './session';
-import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
+import { SyncSession } from '../session';
+import { FILES_MAP_NAME } from '../../../../common/src/workspace/schema';
 
 type Inbound = { kind: 'binary'; data: Uint8Array } | { kind: 'text'; text: string };
 
