@@ -26,6 +26,7 @@ import type { Schedule, Step } from './schedule';
 import { setDefaultRandomSource } from './seeded-crypto';
 import { SimCluster, type ClusterDatabase } from './sim-cluster';
 import { SimServer, type ServerSide, type SimBackend } from './sim-server';
+import { activeWorkspaceFiles } from '../server/src/workspace-files';
 
 export const CLOCK_START = Date.UTC(2026, 0, 5, 8, 0, 0);
 
@@ -368,6 +369,7 @@ export class Simulation {
     if (!d.up || !this.server.up) return false;
     // Refused while the device's storage is full (a reported error): the user tries another time.
     if (!(await d.command('UnlinkWorkspace', {})).success) return false;
+    const serverFilesBefore = await this.serverFileKeys();
     d.linked = false;
     await d.stop();
     await d.boot();
@@ -392,7 +394,22 @@ export class Simulation {
       .map((rel) => fs.readFileSync(path.join(d.dir, ...rel.split('/')), 'utf8'))
       .join('\n');
     this.ledger.removed([...this.ledger.tokens.keys()].filter((t) => !containsToken(here, t)));
+    // The files it lacks are deleted on the server by this device: text typed into them on a device
+    // that has not heard of the upload yet races that delete, like any user delete (counted).
+    await this.server.settle();
+    const serverFilesAfter = await this.serverFileKeys();
+    for (const key of serverFilesBefore) if (!serverFilesAfter.has(key)) this.ledger.deletedKey(key, d.index, this.now);
     return true;
+  }
+
+  /** Keys of the files the server stores that are not deleted. */
+  private async serverFileKeys(): Promise<Set<string>> {
+    const doc = await this.server.doc(workspaceDocId(WORKSPACE_ID));
+    try {
+      return new Set(activeWorkspaceFiles(doc).map((f) => f.key));
+    } finally {
+      doc.destroy();
+    }
   }
 
   private async frontmatterEdit(d: Device, rel: string, rng: Prng): Promise<string | null> {
