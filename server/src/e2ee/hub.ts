@@ -273,8 +273,9 @@ export class E2eeHub {
     const doc = this.docs.get(docId);
     if (!doc || seq <= doc.cursor) return;
     void this.mutex.run(docId, async () => {
+      // A burst of wake-ups queues one run each: the first reads everything, the rest read nothing.
       const current = this.docs.get(docId);
-      if (current) await this.catchUp(docId, current);
+      if (current && seq > current.cursor) await this.catchUp(docId, current);
     });
   }
 
@@ -296,7 +297,7 @@ export class E2eeHub {
         this.repairs++;
         await this.mutex.run(id, async () => {
           const current = this.docs.get(id);
-          if (current) await this.catchUp(id, current);
+          if (current && (heads.get(id) ?? 0) > current.cursor) await this.catchUp(id, current);
         });
       }),
     );

@@ -59,7 +59,8 @@ interface DocRow {
   head: number;
   snap_seq: number;
   snap_id: Buffer | null;
-  snapshot: Buffer | null;
+  /** Length of the stored snapshot (the bytes are read only when a pull needs them). */
+  snapshot_bytes: number | null;
   log_count: number;
   log_bytes: number;
 }
@@ -80,7 +81,8 @@ export class SqliteEncryptedStore implements EncryptedStore {
       keys: db.prepare<[string], { record: string; gen: number }>('SELECT record, gen FROM e2ee_workspaces WHERE id = ?'),
       insertKeys: db.prepare<[string, string, number]>('INSERT INTO e2ee_workspaces (id, record, gen) VALUES (?, ?, ?)'),
       updateKeys: db.prepare<[string, number, string, number]>('UPDATE e2ee_workspaces SET record = ?, gen = ? WHERE id = ? AND gen = ?'),
-      doc: db.prepare<[string], DocRow>('SELECT head, snap_seq, snap_id, snapshot, log_count, log_bytes FROM e2ee_docs WHERE doc_id = ?'),
+      doc: db.prepare<[string], DocRow>('SELECT head, snap_seq, snap_id, length(snapshot) AS snapshot_bytes, log_count, log_bytes FROM e2ee_docs WHERE doc_id = ?'),
+      snapshot: db.prepare<[string], { snapshot: Buffer | null }>('SELECT snapshot FROM e2ee_docs WHERE doc_id = ?'),
       byKey: db.prepare<[string, Uint8Array], { seq: number; data: Buffer }>('SELECT seq, data FROM e2ee_envelopes WHERE doc_id = ? AND client_key = ?'),
       ensureDoc: db.prepare<[string, string]>('INSERT INTO e2ee_docs (doc_id, workspace_id) VALUES (?, ?) ON CONFLICT (doc_id) DO NOTHING'),
       bumpChange: db.prepare<[string], { change_head: number }>('UPDATE e2ee_workspaces SET change_head = change_head + 1 WHERE id = ? RETURNING change_head'),
@@ -115,7 +117,7 @@ export class SqliteEncryptedStore implements EncryptedStore {
         if (!sameBytes(u8(seen.data), env)) return { kind: 'conflict' };
         return { kind: 'stored', seq: seen.seq, duplicate: true, logCount: doc!.log_count, logBytes: doc!.log_bytes, head: doc!.head };
       }
-      if ((doc?.log_bytes ?? 0) + (doc?.snapshot?.length ?? 0) + env.length > maxDocBytes) return { kind: 'quota' };
+      if ((doc?.log_bytes ?? 0) + (doc?.snapshot_bytes ?? 0) + env.length > maxDocBytes) return { kind: 'quota' };
       const change = this.s.bumpChange.get(ws);
       if (!change) throw new Error(`workspace ${ws} is not encrypted`);
       this.s.ensureDoc.run(docId, ws);
@@ -126,7 +128,8 @@ export class SqliteEncryptedStore implements EncryptedStore {
     this.readTx = db.transaction((docId: string, after: number, maxBytes: number): EnvelopeRead => {
       const doc = this.s.doc.get(docId);
       if (!doc) return { head: 0, snapSeq: 0, snapId: NO_SNAP_ID.slice(), snapshot: null, envelopes: [], more: false, logCount: 0, logBytes: 0 };
-      const snapshot = after < doc.snap_seq && doc.snapshot ? u8(doc.snapshot) : null;
+      const stored = after < doc.snap_seq && doc.snapshot_bytes ? this.s.snapshot.get(docId)?.snapshot : null;
+      const snapshot = stored ? u8(stored) : null;
       const start = Math.max(after, doc.snap_seq);
       let used = snapshot?.length ?? 0;
       let last = start;
