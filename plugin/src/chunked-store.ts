@@ -15,6 +15,7 @@
  * removes the chunks a value no longer names after writing it, so a crash
  * leaves the previous value readable.
  */
+import { concatBytes } from '../../common/src/bytes';
 
 /** Largest chunk: half the hosts' 1 MiB per-value quota. */
 export const CHUNK_BYTES = 512 * 1024;
@@ -66,20 +67,10 @@ export function readChunks(read: (key: string) => Uint8Array | null, keyOf: Chun
     parts.push(chunk);
     length += chunk.length;
   }
-  return joinChunks(parts, length);
+  return parts.length === 1 ? parts[0].slice() : concatBytes(parts);
 }
 
 /** Removes `count` chunks (`remove` writes the empty value that deletes a key, and handles its own failures). */
 export function removeChunks(remove: (key: string) => void, keyOf: ChunkKey, count: number): void {
   for (let n = 0; n < count; n++) remove(keyOf(n));
-}
-
-function joinChunks(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

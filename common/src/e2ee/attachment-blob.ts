@@ -46,7 +46,7 @@ function chunkNonce(i: number): Uint8Array {
 }
 
 function chunkAad(epoch: number, i: number, last: boolean): Uint8Array {
-  return concatBytes(MAGIC, u32(epoch), u32(i), Uint8Array.of(last ? 1 : 0));
+  return concatBytes([MAGIC, u32(epoch), u32(i), Uint8Array.of(last ? 1 : 0)]);
 }
 
 export function attachmentAddress(blob: Uint8Array): string {

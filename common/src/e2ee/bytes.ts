@@ -4,6 +4,7 @@
  * for the plugin (QuickJS), the Node host and the server.
  */
 import { encodeBase64 } from '../base64';
+import { concatBytes } from '../bytes';
 
 /** The ASCII prefix every associated data and derivation label starts with. */
 export const E2EE_LABEL = 'diaryx-e2ee-v1';
@@ -14,17 +15,7 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 export function u32(value: number): Uint8Array {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${value} is not a u32`);
@@ -41,7 +32,7 @@ export function readU32(bytes: Uint8Array, offset: number): number {
 export function str(value: string | Uint8Array): Uint8Array {
   const bytes = typeof value === 'string' ? utf8(value) : value;
   if (bytes.length > 255) throw new RangeError(`str(): ${bytes.length} bytes, at most 255`);
-  return concatBytes(Uint8Array.of(bytes.length), bytes);
+  return concatBytes([Uint8Array.of(bytes.length), bytes]);
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -58,7 +58,7 @@ export class MissingKeyError extends Error {
 const LENGTH_BYTES = 4;
 
 export function envelopeAad(ctx: EnvelopeContext, headerBytes: Uint8Array): Uint8Array {
-  return concatBytes(utf8(E2EE_LABEL), str(ctx.workspaceId), str(ctx.docTag), headerBytes);
+  return concatBytes([utf8(E2EE_LABEL), str(ctx.workspaceId), str(ctx.docTag), headerBytes]);
 }
 
 /** A fresh random nonce; the only randomness an envelope takes. */

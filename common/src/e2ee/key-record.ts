@@ -69,11 +69,11 @@ const RING_ENTRY_BYTES = 4 + ROOT_KEY_BYTES;
 
 function wrapAad(workspaceId: string, epoch: number, kdf: KdfParams, salt: Uint8Array): Uint8Array {
   const [a, b] = kdf.alg === 'argon2id' ? [kdf.m, kdf.t] : [kdf.log2n, kdf.r];
-  return concatBytes(utf8(`${E2EE_LABEL} wrap`), str(workspaceId), u32(epoch), str(kdf.alg), u32(a), u32(b), u32(kdf.p), str(salt));
+  return concatBytes([utf8(`${E2EE_LABEL} wrap`), str(workspaceId), u32(epoch), str(kdf.alg), u32(a), u32(b), u32(kdf.p), str(salt)]);
 }
 
 function ringAad(workspaceId: string, epoch: number): Uint8Array {
-  return concatBytes(utf8(`${E2EE_LABEL} ring`), str(workspaceId), u32(epoch));
+  return concatBytes([utf8(`${E2EE_LABEL} ring`), str(workspaceId), u32(epoch)]);
 }
 
 function kdfParamsOf(record: KdfRecord): KdfParams {
@@ -106,7 +106,7 @@ function sealRing(workspaceId: string, keys: Map<number, Uint8Array>, epoch: num
     entries.push(u32(e), key);
   }
   const nonce = randomBytes(NONCE_BYTES);
-  const ct = xchacha20poly1305(keys.get(epoch)!, nonce, ringAad(workspaceId, epoch)).encrypt(concatBytes(...entries));
+  const ct = xchacha20poly1305(keys.get(epoch)!, nonce, ringAad(workspaceId, epoch)).encrypt(concatBytes(entries));
   return { nonce: encodeBase64(nonce), ct: encodeBase64(ct) };
 }
 

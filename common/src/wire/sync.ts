@@ -13,6 +13,7 @@
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { concatBytes } from '../bytes';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
@@ -87,19 +88,7 @@ export function encodeSyncMessages(msgs: readonly SyncMessage[]): Uint8Array {
   return concatBytes(msgs.map(encodeSyncMessage));
 }
 
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 /** Bounds-checked reader: every failure is a SyncMessageError naming the offset. */
 class Reader {

@@ -31,6 +31,7 @@ import * as encoding from 'lib0/encoding';
 import { decodeUtf8, encodeUtf8 } from 'lib0/string';
 import { CHUNK_BYTES, ChunkError, readChunks, splitChunks } from '../chunked-store';
 import type { DocLog, StoredUpdate } from './history-types';
+import { concatBytes } from '../../../common/src/bytes';
 
 /** Largest history chunk (chunked-store.ts). */
 export const HISTORY_CHUNK_BYTES = CHUNK_BYTES;
@@ -82,7 +83,7 @@ export function encodeHistoryStorage(
     manifest.docs.push({ name: d.name, offset, bytes: blobs[i].length });
     offset += blobs[i].length;
   });
-  const all = concat(blobs);
+  const all = concatBytes(blobs);
   const chunks = splitChunks(all, size);
   chunks.forEach((chunk, i) => writes.set(sharedChunkKey(prefix, generation, i), chunk));
   manifest.chunks = chunks.length;
@@ -191,18 +192,6 @@ function parseManifest(text: string): Manifest {
     }
   }
   return v as Manifest;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function writeOptString(enc: encoding.Encoder, s: string | null): void {
