@@ -74,7 +74,11 @@ export interface SessionDocs {
    * the next input.
    */
   claimBodyRequests(wanted: number): number;
-  /** Fills the body doc of `key` from the file on disk when the body doc is empty (the edit is queued as a local update). */
+  /**
+   * An empty body doc of `key` gets the text of the file on disk (queued as a
+   * local update): right away, or after the server's first answer for the
+   * body is applied, when the server's text must come first.
+   */
   ensureBodyLoaded(key: string): void;
   /** True when a body doc of `key` exists (loaded or stored); never creates one. */
   hasBody(key: string): boolean;
