@@ -80,6 +80,7 @@ export class SyncRuntime {
       workspaceId,
       writeToDisk,
       log: (level, message) => this.host.log(level, message),
+      ledger: this.docs.ledger,
     });
     return this.session;
   }

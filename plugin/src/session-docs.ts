@@ -1,7 +1,8 @@
 /**
  * SessionDocs over the plugin state: what the sync session needs from the
- * workspace doc, the body docs and the disk, plus the per-connection sync
- * bookkeeping (which bodies the server answered, and their synced baselines).
+ * workspace doc, the body docs and the disk. Which bodies the server answered
+ * is the session's ledger (sync/sync-ledger.ts), read here where a remote
+ * change meets a local one.
  */
 import * as Y from 'yjs';
 import { parseDocId } from '../../common/src/wire/frame';
@@ -15,6 +16,7 @@ import type { WorkspaceDisk } from './disk';
 import type { HostBridge } from './host/bridge';
 import type { BodyApplyOptions, BodyApplyResult, LocalUpdate, RemoteOrigin, SessionDocs } from './sync/session-host';
 import type { PluginState } from './state';
+import { SyncLedger } from './sync/sync-ledger';
 import { afterDeletedTextRemoved, deferredSeedOutcome, planLocalBody, reusedPathEdit } from './reconcile';
 
 /**
@@ -27,20 +29,9 @@ const BODY_REQUEST_RESERVE = 2000;
 /** Requests one input may always send, so a bootstrap keeps moving when a call's budget is spent. */
 const MIN_BODY_REQUESTS = 32;
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (!a || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export class PluginSessionDocs implements SessionDocs {
-  private readonly synced = new Set<string>();
-  /** Body state vectors at the last exchange with the server. */
-  private readonly baselines = new Map<string, Uint8Array>();
   /** Bodies edited locally while no session was active (kept until the server has them). */
   readonly offlineEdits = new Set<string>();
-  /** The workspace doc has exchanged state with the server on this connection. */
-  workspaceSynced = false;
   /**
    * Empty bodies whose file text waits for the server's first answer. Seeding
    * an empty body doc from disk before that would duplicate the text on a
@@ -55,6 +46,14 @@ export class PluginSessionDocs implements SessionDocs {
    * the doc here is still the deleted file's (not one moved onto the path).
    */
   private readonly replaceSeeds = new Map<string, { known: Map<number, number>; oldDocHere: boolean }>();
+  /**
+   * The session's sync bookkeeping, kept here across session objects. A body
+   * the server answered no longer holds local edits back.
+   */
+  readonly ledger = new SyncLedger((key) => {
+    this.offlineEdits.delete(key);
+    this.state.outgoing.unlinkedBodyEdits.delete(key);
+  });
 
   constructor(
     private readonly state: PluginState,
@@ -77,7 +76,7 @@ export class PluginSessionDocs implements SessionDocs {
 
   applyWorkspaceUpdate(update: Uint8Array, origin: RemoteOrigin, writeToDisk: boolean): string[] {
     const result = this.state.workspace.applyUpdate(update, origin === 'sync' ? ORIGIN_SYNC : ORIGIN_REMOTE);
-    this.workspaceSynced = true;
+    this.ledger.workspaceSynced = true;
     // A tombstone written without seeing this device's entry deleted an
     // earlier file at the path (this one was created or renamed here
     // meanwhile): the file here is kept like an unsynced edit.
@@ -93,7 +92,7 @@ export class PluginSessionDocs implements SessionDocs {
     // An entry deleted without being seen is not the file that moved: it stays (restoreKeptFile).
     const carried = result.renames.filter(([oldKey]) => unsynced(oldKey) && !unseen.has(oldKey));
     for (const [, newKey] of carried) this.deferredSeeds.add(newKey);
-    for (const [, newKey] of result.renames) this.synced.delete(newKey);
+    for (const [, newKey] of result.renames) this.ledger.clearBodySynced(newKey);
     // A file that (re)appears is never an echo: its body must be asked for even
     // when the metadata equals what this device last had for the path.
     const changed = result.changed.filter((key) => {
@@ -123,7 +122,7 @@ export class PluginSessionDocs implements SessionDocs {
     if (!meta || text === null) return;
     const parsed = this.disk.parseLocal(key, text);
     this.state.workspace.setFile(key, { ...parsed.metadata, deleted: false, modified_at: this.state.now() });
-    if (this.bodyIsEmpty(key) && !this.synced.has(key)) {
+    if (this.bodyIsEmpty(key) && !this.ledger.isBodySynced(key)) {
       // The body doc here has nothing yet (dropped when the workspace was linked by upload, or
       // never loaded) and the server has not answered for it: the file's text goes on top of the
       // server's text once that is in (see deferredSeeds), never as a second copy of it.
@@ -168,10 +167,6 @@ export class PluginSessionDocs implements SessionDocs {
       key = normalizeSyncKey(path);
     }
     return this.isActiveFile(key) ? key : null;
-  }
-
-  filePathForKey(key: string): string {
-    return key;
   }
 
   fileExistsOnDisk(key: string): boolean {
@@ -277,7 +272,6 @@ export class PluginSessionDocs implements SessionDocs {
     }
     this.applyDeferredSeed(key, seed, mine);
     const after = bodies.getBody(key);
-    this.baselines.set(key, bodies.stateVector(key));
     if (after === before) return { content: null, isEcho: false };
     const isEcho = bodies.isEcho(key, after);
     if (!isEcho) {
@@ -290,17 +284,6 @@ export class PluginSessionDocs implements SessionDocs {
   bodyHasPendingStructs(key: string): boolean {
     const doc: Y.Doc | undefined = this.state.bodies.get(key);
     return doc !== undefined && hasPendingStructs(doc);
-  }
-
-  isBodySynced(key: string): boolean {
-    return this.synced.has(key);
-  }
-
-  markBodySynced(key: string): void {
-    this.synced.add(key);
-    this.offlineEdits.delete(key);
-    this.state.outgoing.unlinkedBodyEdits.delete(key);
-    if (this.state.bodies.has(key)) this.baselines.set(key, this.state.bodies.stateVector(key));
   }
 
   /**
@@ -339,22 +322,7 @@ export class PluginSessionDocs implements SessionDocs {
     else if (outcome === 'conflict-copy') this.disk.writeConflictCopy(key, diskBody);
   }
 
-  clearBodySynced(key: string): void {
-    this.synced.delete(key);
-  }
-
-  bodyChangedSinceSync(key: string): boolean {
-    if (!this.state.bodies.has(key)) return true;
-    return !sameBytes(this.baselines.get(key), this.state.bodies.stateVector(key));
-  }
-
-  encodeBodyFullUpdate(key: string): Uint8Array | null {
-    if (!this.state.bodies.has(key)) return null;
-    this.baselines.set(key, this.state.bodies.stateVector(key));
-    return this.state.bodies.encodeState(key);
-  }
-
-  // ---- local changes and lifecycle ----
+  // ---- local changes ----
 
   drainLocalUpdates(): LocalUpdate[] {
     const updates = this.state.outgoing.drain();
@@ -366,16 +334,5 @@ export class PluginSessionDocs implements SessionDocs {
       }
     }
     return updates;
-  }
-
-  resetSyncState(): void {
-    this.synced.clear();
-    this.baselines.clear();
-    this.workspaceSynced = false;
-  }
-
-  /** Keys of bodies the server has answered on this connection. */
-  syncedBodies(): string[] {
-    return [...this.synced];
   }
 }

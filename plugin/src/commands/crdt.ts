@@ -12,6 +12,7 @@ import { metadataFromJson, type BinaryRef, type FileMetadata } from '../../../co
 import { withoutSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
 import { normalizeSyncKey } from '../../../common/src/workspace/paths';
 import type { SyncRuntime } from '../runtime';
+import type { BodyApplyResult } from '../sync/session-host';
 import type { CommandTable } from './table';
 import { CommandError, dataResult, optionalBool, requireBytes, requireString, type Params } from './params';
 
@@ -36,6 +37,13 @@ function applyOrFail(fn: () => void): void {
   } catch (e) {
     throw new CommandError(`Failed to apply update: ${(e as Error).message}`);
   }
+}
+
+/** Applies a remote body update as the session does: the body's state afterwards is its synced baseline. */
+function applyRemoteBody(rt: SyncRuntime, key: string, update: Uint8Array, writeToDisk: boolean): BodyApplyResult {
+  const result = rt.docs.applyBodyUpdates(key, [update], { writeToDisk, focused: true });
+  rt.docs.ledger.recordBaseline(rt.docs, key);
+  return result;
 }
 
 function stateVectorParam(params: Params, key: string): Uint8Array {
@@ -167,7 +175,7 @@ function workspaceCommands(): CommandTable {
         (sv) => rt.state.workspace.encodeDiff(sv),
         (u, origin) => changed.push(...rt.docs.applyWorkspaceUpdate(u, origin === ORIGIN_SYNC ? 'sync' : 'remote', writeToDisk)),
       );
-      return { response: response ? encodeBase64(response) : null, changed_files: changed, sync_complete: rt.docs.workspaceSynced };
+      return { response: response ? encodeBase64(response) : null, changed_files: changed, sync_complete: rt.docs.ledger.workspaceSynced };
     },
     ApplyRemoteWorkspaceUpdateWithEffects: (rt, p) => {
       const update = requireBytes(p, 'update');
@@ -175,17 +183,17 @@ function workspaceCommands(): CommandTable {
       applyOrFail(() => rt.docs.applyWorkspaceUpdate(update, 'remote', writeToDisk));
       return { update_id: rt.state.history.latestId() };
     },
-    IsSyncComplete: (rt) => ({ complete: rt.docs.workspaceSynced }),
-    IsWorkspaceSynced: (rt) => ({ synced: rt.docs.workspaceSynced }),
+    IsSyncComplete: (rt) => ({ complete: rt.docs.ledger.workspaceSynced }),
+    IsWorkspaceSynced: (rt) => ({ synced: rt.docs.ledger.workspaceSynced }),
     MarkSyncComplete: (rt) => {
-      rt.docs.workspaceSynced = true;
+      rt.docs.ledger.workspaceSynced = true;
       return null;
     },
     ResetSyncState: (rt) => {
-      rt.docs.resetSyncState();
+      rt.docs.ledger.reset();
       return null;
     },
-    GetActiveSyncs: (rt) => rt.docs.syncedBodies(),
+    GetActiveSyncs: (rt) => rt.docs.ledger.syncedBodies(),
   };
 }
 
@@ -238,7 +246,7 @@ function bodyCommands(): CommandTable {
       return null;
     },
     CloseBodySync: (rt, p) => {
-      rt.docs.clearBodySynced(bodyName(p));
+      rt.docs.ledger.clearBodySynced(bodyName(p));
       return null;
     },
     HandleBodySyncMessage: (rt, p) => {
@@ -251,14 +259,14 @@ function bodyCommands(): CommandTable {
         message,
         (sv) => bodies(rt).encodeDiff(key, sv),
         (u) => {
-          const r = rt.docs.applyBodyUpdates(key, [u], { writeToDisk, focused: true });
+          const r = applyRemoteBody(rt, key, u, writeToDisk);
           if (r.content !== null) {
             content = r.content;
             isEcho = r.isEcho;
           }
         },
       );
-      rt.docs.markBodySynced(key);
+      rt.docs.ledger.markBodySynced(rt.docs, key);
       return { response: response ? encodeBase64(response) : null, content, is_echo: isEcho };
     },
     CreateBodySyncStep1: (rt, p) => dataResult(encodeSyncStep1(bodies(rt).stateVector(bodyName(p)))),
@@ -270,7 +278,7 @@ function bodyCommands(): CommandTable {
       bodies(rt).trackContent(key, content);
       return dataResult(encodeSyncUpdate(bodies(rt).encodeState(key)));
     },
-    IsBodySynced: (rt, p) => ({ synced: rt.docs.isBodySynced(bodyName(p)) }),
+    IsBodySynced: (rt, p) => ({ synced: rt.docs.ledger.isBodySynced(bodyName(p)) }),
     TrackContent: (rt, p) => {
       bodies(rt).trackContent(requireString(p, 'path'), requireString(p, 'content'));
       return null;
@@ -284,7 +292,7 @@ function bodyCommands(): CommandTable {
       const key = bodyName(p);
       const update = requireBytes(p, 'update');
       const writeToDisk = writeToDiskParam(p);
-      applyOrFail(() => rt.docs.applyBodyUpdates(key, [update], { writeToDisk, focused: true }));
+      applyOrFail(() => applyRemoteBody(rt, key, update, writeToDisk));
       return { update_id: rt.state.history.latestId() };
     },
   };
@@ -312,7 +320,7 @@ function syncHelperCommands(): CommandTable {
         : handleSyncMessage(
             message,
             (sv) => rt.state.bodies.encodeDiff(key, sv),
-            (u) => rt.docs.applyBodyUpdates(key, [u], { writeToDisk, focused: true }),
+            (u) => applyRemoteBody(rt, key, u, writeToDisk),
             () => rt.state.bodies.stateVector(key),
           );
       // No reply: `null`, as the Rust plugin (not `{data: null}`).

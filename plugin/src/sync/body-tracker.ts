@@ -15,6 +15,7 @@ import { encodeSyncStep1, encodeSyncUpdate } from '../../../common/src/wire/sync
 import type { FrameOut } from './frame-out';
 import { answerBodyStep1 } from './session-apply';
 import type { SessionDocs } from './session-host';
+import type { SyncLedger } from './sync-ledger';
 
 /** Files per `progress` event during the body bootstrap. */
 export const PROGRESS_EVERY = 50;
@@ -52,6 +53,7 @@ export class BodyTracker {
 
   constructor(
     private readonly docs: SessionDocs,
+    private readonly ledger: SyncLedger,
     private readonly out: FrameOut,
     private readonly workspaceId: () => string,
     private readonly warn: (message: string) => void,
@@ -86,11 +88,11 @@ export class BodyTracker {
       if (key !== null) keys.push(key);
     }
     for (const key of keys) if (!this.pending.has(key)) this.docs.ensureBodyLoaded(key);
-    for (const key of keys) this.docs.clearBodySynced(key);
+    for (const key of keys) this.ledger.clearBodySynced(key);
     const actions = this.queueStep1(keys);
     for (const key of keys) {
-      if (!this.docs.bodyChangedSinceSync(key)) continue;
-      const full = this.docs.encodeBodyFullUpdate(key);
+      if (!this.ledger.bodyChangedSinceSync(this.docs, key)) continue;
+      const full = this.ledger.encodeBodyFullUpdate(this.docs, key);
       if (full === null) continue;
       // The original's "skip when <= 2 bytes" guard looks at the wrapped message,
       // which is never that short, so an empty doc's update is sent as well.
@@ -101,7 +103,7 @@ export class BodyTracker {
 
   /** Asks for these bodies again (a SyncStep1 each, even when answered on this connection). */
   request(keys: readonly string[]): SessionAction[] {
-    for (const key of keys) this.docs.clearBodySynced(key);
+    for (const key of keys) this.ledger.clearBodySynced(key);
     return this.queueStep1(keys);
   }
 
@@ -112,7 +114,7 @@ export class BodyTracker {
    * anyway, so what this device holds is not missing there then.
    */
   answerInactive(docId: string, key: string, payload: Uint8Array): SessionAction[] {
-    this.docs.clearBodySynced(key);
+    this.ledger.clearBodySynced(key);
     this.answered(key);
     const actions: SessionAction[] = [];
     if (this.docs.hasBody(key)) {
@@ -168,7 +170,7 @@ export class BodyTracker {
       this.deferred = this.deferred.filter((r) => !asked.has(r.key));
     }
     for (const key of keys) {
-      if (key === '' || this.pending.has(key) || this.docs.isBodySynced(key)) continue;
+      if (key === '' || this.pending.has(key) || this.ledger.isBodySynced(key)) continue;
       if (!this.out.fits(actions, bodyDocId(this.workspaceId(), key))) continue;
       this.pending.add(key);
       toSend.push({ key, progress: withProgress, load: loadFromDisk });
@@ -200,7 +202,7 @@ export class BodyTracker {
   sendDeferred(): SessionAction[] {
     const actions: SessionAction[] = [];
     // Keys answered, deleted or re-requested meanwhile need no request of their own.
-    this.deferred = this.deferred.filter((r) => this.pending.has(r.key) && !this.docs.isBodySynced(r.key));
+    this.deferred = this.deferred.filter((r) => this.pending.has(r.key) && !this.ledger.isBodySynced(r.key));
     if (this.deferred.length === 0) return actions;
     const batch = this.deferred.splice(0, this.docs.claimBodyRequests(this.deferred.length));
     for (const request of batch) {
@@ -235,7 +237,7 @@ export class BodyTracker {
       if (key !== null && this.docs.isActiveFile(key)) focusedKeys.add(key);
     }
     for (const key of [...this.pending]) if (!this.docs.isActiveFile(key)) this.pending.delete(key);
-    const unsynced = [...focusedKeys].filter((k) => !this.docs.isBodySynced(k));
+    const unsynced = [...focusedKeys].filter((k) => !this.ledger.isBodySynced(k));
     const missing: string[] = [];
     if (writeToDisk) {
       for (const k of focusedKeys) {
@@ -248,7 +250,7 @@ export class BodyTracker {
       this.warn(`[SyncSession] Integrity audit: ${missing.length} focused file(s) missing on disk`);
       for (const key of missing) {
         this.diskHealed.add(key);
-        this.docs.clearBodySynced(key);
+        this.ledger.clearBodySynced(key);
       }
       actions.push(...this.queueStep1(missing));
     }

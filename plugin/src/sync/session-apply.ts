@@ -57,6 +57,8 @@ export function applyBodyPayload(
   key: string,
   payload: Uint8Array,
   options: BodyApplyOptions,
+  /** Called after each successful apply (the session records the body's baseline). */
+  applied: () => void = () => {},
 ): BodyApplyOutcome {
   const replies: Uint8Array[] = [];
   let queued: Uint8Array[] = [];
@@ -64,6 +66,7 @@ export function applyBodyPayload(
   const applyQueued = (): void => {
     if (queued.length === 0) return;
     const r = docs.applyBodyUpdates(key, queued, options);
+    applied();
     queued = [];
     if (r.content !== null) change = r;
   };

@@ -3,9 +3,10 @@
  *
  * The session speaks the wire protocol (frames, y-sync messages, control
  * texts, handshake, replies); it owns no Y.Doc and touches no disk. Everything
- * about the workspace doc, the body docs, echo suppression, disk writes and
- * per-file sync bookkeeping sits behind `SessionDocs`, implemented over the
- * workspace CRDT and the body doc manager.
+ * about the workspace doc, the body docs, echo suppression and disk writes
+ * sits behind `SessionDocs`, implemented over the workspace CRDT and the body
+ * doc manager. Which bodies the server answered, and their state at that
+ * answer, is the session's own bookkeeping (sync-ledger.ts).
  *
  * Keys: a file key is the workspace CRDT key of a file (its normalized,
  * workspace-relative path such as `notes/a.md`). Keys taken from incoming
@@ -48,7 +49,7 @@ export interface SessionDocs {
   encodeWorkspaceDiff(remoteStateVector: Uint8Array): Uint8Array;
   /** Applies one remote update; returns changed file keys without metadata echoes, writes them to disk when `writeToDisk`; throws when Yjs rejects it. */
   applyWorkspaceUpdate(update: Uint8Array, origin: RemoteOrigin, writeToDisk: boolean): string[];
-  /** Applies the full state of a `crdt_state` message (origin `sync`), marks the workspace synced and, when `writeToDisk` and the workspace has no files on disk yet, materialises every file; throws on failure. */
+  /** Applies the full state of a `crdt_state` message (origin `sync`), and, when `writeToDisk` and the workspace has no files on disk yet, materialises every file; throws on failure. */
   applyCrdtState(state: Uint8Array, writeToDisk: boolean): void;
   /** True while the workspace doc holds structs or deletes waiting for missing earlier updates. */
   workspaceHasPendingStructs(): boolean;
@@ -61,8 +62,6 @@ export interface SessionDocs {
   isActiveFile(key: string): boolean;
   /** Key of the active file a host path (absolute or workspace-relative, any alias) names, or null. */
   resolveFileKey(path: string): string | null;
-  /** Path reported in `bodyChanged.file_path` for a key (the key itself when the file has no other path). */
-  filePathForKey(key: string): string;
   /** True when the file of `key` exists on disk. */
   fileExistsOnDisk(key: string): boolean;
 
@@ -75,7 +74,11 @@ export interface SessionDocs {
    * the next input.
    */
   claimBodyRequests(wanted: number): number;
-  /** Fills the body doc of `key` from the file on disk when the body doc is empty (the edit is queued as a local update). */
+  /**
+   * An empty body doc of `key` gets the text of the file on disk (queued as a
+   * local update): right away, or after the server's first answer for the
+   * body is applied, when the server's text must come first.
+   */
   ensureBodyLoaded(key: string): void;
   /** True when a body doc of `key` exists (loaded or stored); never creates one. */
   hasBody(key: string): boolean;
@@ -83,25 +86,13 @@ export interface SessionDocs {
   bodyStateVector(key: string): Uint8Array;
   /** Update holding everything the body doc has beyond `remoteStateVector`; throws on a malformed vector. */
   encodeBodyDiff(key: string, remoteStateVector: Uint8Array): Uint8Array;
-  /** Applies remote updates (origin remote) in order, records the new synced baseline, writes the file when asked; throws when Yjs rejects one. */
+  /** Applies remote updates (origin remote) in order, writes the file when asked; throws when Yjs rejects one. */
   applyBodyUpdates(key: string, updates: readonly Uint8Array[], options: BodyApplyOptions): BodyApplyResult;
   /** True while the body doc holds structs or deletes waiting for missing earlier updates. */
   bodyHasPendingStructs(key: string): boolean;
-  /** True once the body of `key` has been answered by the server since the last reset. */
-  isBodySynced(key: string): boolean;
-  /** Records that the server answered for the body of `key`. */
-  markBodySynced(key: string): void;
-  /** Forgets that the body of `key` was synced, so it is bootstrapped again. */
-  clearBodySynced(key: string): void;
-  /** True when the loaded body doc differs from its last synced state, or was never synced, or is not loaded. */
-  bodyChangedSinceSync(key: string): boolean;
-  /** Full state of the loaded body doc as a raw update, recorded as the new synced baseline; null when the doc is not loaded. */
-  encodeBodyFullUpdate(key: string): Uint8Array | null;
 
-  // ---- local changes and lifecycle ----
+  // ---- local changes ----
 
   /** Takes the local updates produced since the last call, oldest first. */
   drainLocalUpdates(): LocalUpdate[];
-  /** Clears per-connection sync bookkeeping (synced bodies, echo tracking, baselines); focus is kept by the session. */
-  resetSyncState(): void;
 }

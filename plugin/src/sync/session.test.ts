@@ -279,7 +279,7 @@ describe('connect and handshake', () => {
   it('skips bodies already synced and counts only the rest', () => {
     const { docs, session } = setup();
     const { ws } = serverWorkspace({ 'a.md': '', 'b.md': '', 'c.md': '' });
-    docs.markBodySynced('b.md');
+    session.ledger.markBodySynced(docs, 'b.md');
     const lines = summary(activate(session, ws));
     expect(lines).toContain('event progress:0/2');
     expect(lines.filter((l) => l.startsWith('bin'))).toEqual(['bin body:ws1/a.md step1', 'bin body:ws1/c.md step1']);
@@ -515,11 +515,15 @@ describe('active routing', () => {
 });
 
 describe('disconnect and reconnect', () => {
-  it('emits disconnected, resets the docs bookkeeping and ignores traffic until reconnected', () => {
-    const { docs, session } = setup();
-    activate(session, new Y.Doc());
+  it('emits disconnected, resets the sync bookkeeping and ignores traffic until reconnected', () => {
+    const { session } = setup();
+    const server = serverWorkspace({ 'a.md': 'x' });
+    answerBodies(session, activate(session, server.ws), server.bodies);
+    session.ledger.workspaceSynced = true;
+    expect(session.ledger.syncedBodies()).toEqual(['a.md']);
     expect(events(session.disconnected())).toEqual([{ type: 'statusChanged', status: { state: 'disconnected' } }]);
-    expect(docs.calls).toContain('resetSyncState');
+    expect(session.ledger.syncedBodies()).toEqual([]);
+    expect(session.ledger.workspaceSynced).toBe(false);
     expect(session.state).toBe(SessionState.AwaitingConnect);
     expect(session.binaryMessage(encodeFrame('workspace:ws1', encodeSyncStep1(Uint8Array.of(0))))).toEqual([]);
     expect(session.textMessage('{"type":"peer_joined"}')).toEqual([]);
@@ -571,7 +575,8 @@ describe('SyncBodyFiles', () => {
     const actions = session.syncBodyFiles(['./a.md', 'b.md']);
     expect(session.focusedFiles).toEqual(['./a.md', 'b.md']);
     expect(summary(actions)).toEqual(['bin body:ws1/a.md step1', 'bin body:ws1/b.md step1', 'bin body:ws1/a.md update']);
-    expect(docs.calls).toEqual(expect.arrayContaining(['clearBodySynced:a.md', 'clearBodySynced:b.md']));
+    expect(session.ledger.isBodySynced('a.md')).toBe(false);
+    expect(session.ledger.isBodySynced('b.md')).toBe(false);
     const full = sent(actions)[2].messages[0] as { update: Uint8Array };
     expect(full.update).toEqual(Y.encodeStateAsUpdate(docs.body('a.md')));
     // Still pending and unchanged since the full push: nothing to send.
@@ -597,10 +602,11 @@ describe('SyncBodyFiles', () => {
     const { docs, session } = activeWith({ 'a.md': 'x', 'b.md': 'y' });
     session.syncBodyFiles(['a.md']);
     session.binaryMessage(encodeFrame('body:ws1/a.md', encodeSyncStep2(new Uint8Array([0, 0]))));
+    expect(session.ledger.isBodySynced('a.md')).toBe(true);
     docs.disk.delete('a.md');
     const actions = session.textMessage('{"type":"sync_complete","files_synced":2}');
     expect(summary(actions)).toEqual(['bin body:ws1/a.md step1', 'event syncComplete']);
-    expect(docs.calls.filter((c) => c === 'clearBodySynced:a.md').length).toBe(2);
+    expect(session.ledger.isBodySynced('a.md')).toBe(false);
     // Answered but still missing: not requested again on this connection...
     session.binaryMessage(encodeFrame('body:ws1/a.md', encodeSyncStep2(new Uint8Array([0, 0]))));
     expect(summary(session.textMessage('{"type":"sync_complete","files_synced":2}'))).toEqual(['event syncComplete']);

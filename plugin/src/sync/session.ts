@@ -29,6 +29,7 @@ import { FrameOut } from './frame-out';
 import { GapHeal } from './gap-heal';
 import { applyBodyPayload, applyWorkspacePayload } from './session-apply';
 import type { LocalUpdate, SessionDocs } from './session-host';
+import { SyncLedger } from './sync-ledger';
 import { LEGAL_MOVES, SessionState, SessionStateError } from './session-state';
 
 export { LEGAL_MOVES, SessionState, SessionStateError } from './session-state';
@@ -43,6 +44,8 @@ export interface SessionConfig {
   writeToDisk?: boolean;
   /** Diagnostics sink; the session is silent without one. */
   log?: (level: SessionLogLevel, message: string) => void;
+  /** The sync bookkeeping, when it must outlive this session object (a fresh one otherwise). */
+  ledger?: SyncLedger;
 }
 
 const emit = (event: SyncEvent): SessionAction => ({ type: 'EmitEvent', event });
@@ -63,6 +66,8 @@ export class SyncSession {
   private handshakeBuffer: LocalUpdate[] = [];
   /** Docs waiting for missing updates, asked for once per gap. */
   private readonly gaps: GapHeal;
+  /** Which bodies the server answered and their baselines; reset with the connection. */
+  readonly ledger: SyncLedger;
 
   constructor(
     private readonly docs: SessionDocs,
@@ -72,7 +77,8 @@ export class SyncSession {
     this.toDisk = config.writeToDisk ?? true;
     this.log = config.log ?? (() => {});
     this.out = new FrameOut((m) => this.log('warn', m));
-    this.bodies = new BodyTracker(docs, this.out, () => this.wsId, (m) => this.log('warn', m));
+    this.ledger = config.ledger ?? new SyncLedger();
+    this.bodies = new BodyTracker(docs, this.ledger, this.out, () => this.wsId, (m) => this.log('warn', m));
     this.gaps = new GapHeal(this.out, (m) => this.log('info', m));
   }
 
@@ -170,7 +176,7 @@ export class SyncSession {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
     this.resetConnectionFlags();
     this.handshakeBuffer = [];
-    this.docs.resetSyncState();
+    this.ledger.reset();
     return [emit({ type: 'statusChanged', status: { state: 'disconnected' } })];
   }
 
@@ -365,20 +371,18 @@ export class SyncSession {
     }
     let outcome;
     try {
-      outcome = applyBodyPayload(this.docs, key, payload, { writeToDisk: this.toDisk, focused });
+      outcome = applyBodyPayload(this.docs, key, payload, { writeToDisk: this.toDisk, focused }, () => this.ledger.recordBaseline(this.docs, key));
     } catch (e) {
       this.log('error', `[SyncSession] Error handling body message for ${key}: ${errorText(e)}`);
       return [];
     }
-    this.docs.markBodySynced(key);
+    this.ledger.markBodySynced(this.docs, key);
     this.bodies.answered(key);
     const actions: SessionAction[] = [];
     if (outcome.reply !== null) this.out.send(actions, docId, outcome.reply);
     this.gaps.check(actions, docId, this.docs.bodyHasPendingStructs(key), () => this.docs.bodyStateVector(key));
     const change = outcome.change;
-    if (change !== null && change.content !== null && !change.isEcho) {
-      actions.push(emit({ type: 'bodyChanged', file_path: this.docs.filePathForKey(key), body: change.content }));
-    }
+    if (change !== null && change.content !== null && !change.isEcho) actions.push(emit({ type: 'bodyChanged', file_path: key, body: change.content }));
     actions.push(...this.bodies.audit(this.toDisk));
     this.maybeSynced(actions);
     return actions;

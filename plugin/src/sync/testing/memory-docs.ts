@@ -26,17 +26,11 @@ export interface MemoryFileMeta {
 
 const REMOTE_ORIGINS = new Set<unknown>(['sync', 'remote']);
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 export class MemoryDocs implements SessionDocs {
   readonly workspace: Y.Doc;
   readonly bodies = new Map<string, Y.Doc>();
   /** Body text of each file "on disk", by key. */
   readonly disk = new Map<string, string>();
-  private readonly synced = new Set<string>();
-  private readonly baselines = new Map<string, Uint8Array>();
   private readonly lastKnown = new Map<string, string>();
   private queue: LocalUpdate[] = [];
   /** Every call made by the session, for assertions (`name:arg`). */
@@ -157,9 +151,6 @@ export class MemoryDocs implements SessionDocs {
     const key = path.replace(/^(\.\/|\/)+/, '');
     return this.isActiveFile(key) ? key : null;
   }
-  filePathForKey(key: string): string {
-    return key;
-  }
   fileExistsOnDisk(key: string): boolean {
     return this.disk.has(key);
   }
@@ -188,7 +179,6 @@ export class MemoryDocs implements SessionDocs {
     const doc = this.body(key);
     const before = doc.getText(BODY_TEXT_NAME).toString();
     for (const u of updates) Y.applyUpdate(doc, u, 'remote');
-    this.baselines.set(key, Y.encodeStateVector(doc));
     const after = doc.getText(BODY_TEXT_NAME).toString();
     if (after === before) return { content: null, isEcho: false };
     const isEcho = this.lastKnown.get(key) === after;
@@ -199,36 +189,9 @@ export class MemoryDocs implements SessionDocs {
     const doc = this.bodies.get(key);
     return doc !== undefined && hasPendingStructs(doc);
   }
-  isBodySynced(key: string): boolean {
-    return this.synced.has(key);
-  }
-  markBodySynced(key: string): void {
-    this.synced.add(key);
-  }
-  clearBodySynced(key: string): void {
-    this.calls.push(`clearBodySynced:${key}`);
-    this.synced.delete(key);
-  }
-  bodyChangedSinceSync(key: string): boolean {
-    const doc = this.bodies.get(key);
-    const base = this.baselines.get(key);
-    return doc === undefined || base === undefined || !sameBytes(base, Y.encodeStateVector(doc));
-  }
-  encodeBodyFullUpdate(key: string): Uint8Array | null {
-    const doc = this.bodies.get(key);
-    if (!doc) return null;
-    this.baselines.set(key, Y.encodeStateVector(doc));
-    return Y.encodeStateAsUpdate(doc);
-  }
   drainLocalUpdates(): LocalUpdate[] {
     const out = this.queue;
     this.queue = [];
     return out;
-  }
-  resetSyncState(): void {
-    this.calls.push('resetSyncState');
-    this.synced.clear();
-    this.baselines.clear();
-    this.lastKnown.clear();
   }
 }
