@@ -387,10 +387,15 @@ export class SyncCore {
       doc: doc.docId,
       error: describeError(error),
     });
+    this.drop(doc, CloseCode.InternalError, 'storage failure');
+  }
+
+  /** Under the lock: forgets a loaded document and closes its clients (they resynchronise on reconnect). */
+  private drop(doc: ServerDocument, code: number, reason: string): void {
     const clients = [...doc.clients.keys()];
     this.docs.delete(doc.docId);
     doc.destroy();
-    for (const c of clients) c.close(CloseCode.InternalError, 'storage failure');
+    for (const c of clients) c.close(code, reason);
   }
 
   /**
@@ -401,11 +406,7 @@ export class SyncCore {
     for (const docId of this.loadedDocIds().filter(match)) {
       await this.locked(docId, async () => {
         const doc = this.docs.get(docId);
-        if (!doc) return;
-        const clients = [...doc.clients.keys()];
-        this.docs.delete(docId);
-        doc.destroy();
-        for (const c of clients) c.close(code, reason);
+        if (doc) this.drop(doc, code, reason);
       });
     }
   }

@@ -145,14 +145,8 @@ export async function bodyOf(ws: WorkspaceHost, docName: string): Promise<string
   return (await ok<{ content: string }>(ws, 'GetBodyContent', { doc_name: docName })).content;
 }
 
-export interface HistoryEntry {
-  update_id: number;
-  timestamp: number;
-  origin: string;
-  files_changed: string[];
-  device_id: string | null;
-  device_name: string | null;
-}
+/** One entry of GetHistory / GetFileHistory, as the plugin answers it. */
+export type { HistoryEntry } from '../../plugin/src/core/history-types';
 
 /** Full metadata JSON with the serde defaults, overridden by `fields`. */
 export function meta(filename: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
