@@ -5,20 +5,19 @@
  * pages (one browser context each) with a guard that records every network
  * request made by a plugin iframe.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, FrameLocator, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { startWebHost, type WebHost } from '../../host-harness/src/web-host';
+import { runCli } from '../e2e/cli-helpers';
 import { launchChromium } from '../helpers/chromium';
 import { spawnCli, startChildServer, type ChildServer } from '../server/helpers/child';
 import { waitFor } from '../server/helpers/wait';
 
 export { waitFor };
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const SCREENSHOT_DIR = path.resolve(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 
 export interface SyncServer {
@@ -214,10 +213,6 @@ export function useBrowserSetup(): BrowserTestSetup {
 
 /** One `diaryx-sync sync --once` run of a folder (another device, not running in between); resolves to its exit code. */
 export function syncFolderOnce(server: SyncServer, dir: string, workspaceId: string): Promise<number | null> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'diaryx-sync.mjs'), 'sync', '--dir', dir, '--server', server.url, '--token', server.token, '--workspace-id', workspaceId, '--once'],
-    { cwd: ROOT, stdio: 'ignore' },
-  );
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+  const args = ['sync', '--dir', dir, '--server', server.url, '--token', server.token, '--workspace-id', workspaceId, '--once'];
+  return runCli(args).then((r) => r.code);
 }
