@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeBase64 } from '../../../common/src/base64';
 import { DeviceKeys, deleteDeviceKeys, keyStorageKey, KeyStoreError, loadDeviceKeys, saveDeviceKeys, startRun, type KeyStorage } from './key-store';
 
 function memoryStorage(): KeyStorage & { map: Map<string, Uint8Array> } {
@@ -62,10 +63,10 @@ describe('key store', () => {
   it.each([
     ['not JSON', 'nope'],
     ['wrong version', '{"v":2}'],
-    ['epoch missing its key', '{"v":1,"epoch":2,"keys":{"1":"' + Buffer.from(rk(1)).toString('base64') + '"},"device":"' + '00'.repeat(16) + '","run":0}'],
+    ['epoch missing its key', '{"v":1,"epoch":2,"keys":{"1":"' + encodeBase64(rk(1)) + '"},"device":"' + '00'.repeat(16) + '","run":0}'],
     ['short key', '{"v":1,"epoch":1,"keys":{"1":"AAAA"},"device":"' + '00'.repeat(16) + '","run":0}'],
-    ['bad device', '{"v":1,"epoch":1,"keys":{"1":"' + Buffer.from(rk(1)).toString('base64') + '"},"device":"xy","run":0}'],
-    ['negative run', '{"v":1,"epoch":1,"keys":{"1":"' + Buffer.from(rk(1)).toString('base64') + '"},"device":"' + '00'.repeat(16) + '","run":-1}'],
+    ['bad device', '{"v":1,"epoch":1,"keys":{"1":"' + encodeBase64(rk(1)) + '"},"device":"xy","run":0}'],
+    ['negative run', '{"v":1,"epoch":1,"keys":{"1":"' + encodeBase64(rk(1)) + '"},"device":"' + '00'.repeat(16) + '","run":-1}'],
   ])('an unreadable value (%s) is a KeyStoreError naming the workspace', (_what, text) => {
     const storage = memoryStorage();
     storage.map.set(keyStorageKey('w'), new TextEncoder().encode(text));
