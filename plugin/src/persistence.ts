@@ -33,7 +33,7 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { key: 'snapshot_index', value: 'UTF-8 JSON array of the local snapshots, oldest first', module: 'snapshot-store.ts' },
   { key: 'snapshot:<id>:<n>', value: 'a local workspace snapshot, a zip in chunks', module: 'snapshot-store.ts' },
   { key: 'device_id', value: "this device's random id (hex), named in history entries", module: 'doc-persistence.ts' },
-  { key: 'e2ee:<id>', value: 'JSON `{v, epoch, keys, device, run}`: the root keys of an unlocked encrypted workspace, this device\'s id and run', module: 'e2ee/key-store.ts' },
+  { key: 'e2ee:<id>', value: 'JSON `{v, epoch, keys, device, run}`: the root keys of an unlocked encrypted workspace, this device\'s id and run; `{v, locked}` once locked', module: 'e2ee/key-store.ts' },
   { key: 'concurrent_edits', value: 'JSON array of the last 200 concurrent edits, marked in History', module: 'concurrent-edits-log.ts' },
   { key: '<key>.corrupt', value: 'bytes of a stored value that did not decode, set aside instead of overwritten', module: 'persistence.ts' },
   { key: '<key>.corrupt.<n>', value: 'an earlier set-aside value, when another one came', module: 'persistence.ts' },

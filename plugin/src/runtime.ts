@@ -85,6 +85,15 @@ export class SyncRuntime {
     return this.session;
   }
 
+  /**
+   * The workspace's encryption changed on this device (enabled, unlocked,
+   * locked): the session is built anew at the next connect, for the protocol
+   * the keys now call for.
+   */
+  encryptionChanged(): void {
+    this.session = null;
+  }
+
   /** Connects the host WebSocket when server, workspace id and token resolve; else disconnects. */
   reconcileTransport(writeToDisk?: boolean): void {
     const config = loadConfig(this.host);

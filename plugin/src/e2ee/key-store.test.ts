@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBase64 } from '../../../common/src/base64';
-import { DeviceKeys, deleteDeviceKeys, keyStorageKey, KeyStoreError, loadDeviceKeys, saveDeviceKeys, startRun, type KeyStorage } from './key-store';
+import { DeviceKeys, encryptionState, forgetDeviceKeys, lockDeviceKeys, keyStorageKey, KeyStoreError, loadDeviceKeys, saveDeviceKeys, startRun, type KeyStorage } from './key-store';
 
 function memoryStorage(): KeyStorage & { map: Map<string, Uint8Array> } {
   const map = new Map<string, Uint8Array>();
@@ -53,11 +53,17 @@ describe('key store', () => {
     expect(loadDeviceKeys(storage, 'w')!.run).toBe(1);
   });
 
-  it('delete forgets the keys', () => {
+  it('lock forgets the keys but keeps the workspace known as encrypted; forget clears both', () => {
     const storage = memoryStorage();
+    expect(encryptionState(storage, 'w')).toBe('plain');
     saveDeviceKeys(storage, DeviceKeys.fresh({ workspaceId: 'w', epoch: 1, rootKeys: new Map([[1, rk(1)]]) }));
-    deleteDeviceKeys(storage, 'w');
+    expect(encryptionState(storage, 'w')).toBe('unlocked');
+    lockDeviceKeys(storage, 'w');
+    expect(encryptionState(storage, 'w')).toBe('locked');
     expect(loadDeviceKeys(storage, 'w')).toBeNull();
+    expect(new TextDecoder().decode(storage.map.get(keyStorageKey('w')))).not.toMatch(/keys|device/);
+    forgetDeviceKeys(storage, 'w');
+    expect(encryptionState(storage, 'w')).toBe('plain');
   });
 
   it.each([

@@ -4,9 +4,11 @@
  *
  *   {"v":1,"epoch":e,"keys":{"1":b64,...},"device":hex(16 bytes),"run":n}
  *
- * Root keys are stored unwrapped (no device secret exists to wrap them; the
- * README says so), so `LockWorkspace` deletes the value and sync stops until
- * the passphrase unlocks it again. K_name and the doc keys are derived on
+ * or, once locked, `{"v":1,"locked":true}`: the device still knows the
+ * workspace is encrypted (it must never fall back to plain sync there) but
+ * holds no key. Root keys are stored unwrapped (no device secret exists to
+ * wrap them; the README says so), so `LockWorkspace` replaces them with the
+ * marker and sync stops until the passphrase unlocks it again. K_name and the doc keys are derived on
  * load and cached, never stored. The passphrase and the KEK are never here.
  *
  * `run` counts plugin starts: `startRun` adds one and stores it before the
@@ -108,17 +110,33 @@ interface StoredKeys {
   run: number;
 }
 
-/** The keys stored for a workspace, or null when it is not unlocked here. Throws KeyStoreError when the value is unreadable. */
-export function loadDeviceKeys(storage: KeyStorage, workspaceId: string): DeviceKeys | null {
+/** What this device knows of a workspace's encryption. */
+export type EncryptionState = 'plain' | 'locked' | 'unlocked';
+
+function readStored(storage: KeyStorage, workspaceId: string): (Partial<StoredKeys> & { locked?: unknown }) | null {
   const bytes = storage.storageGet(keyStorageKey(workspaceId));
   if (bytes === null || bytes.length === 0) return null;
-  let value: Partial<StoredKeys>;
+  let value: (Partial<StoredKeys> & { locked?: unknown }) | null;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Partial<StoredKeys>;
   } catch (e) {
     throw new KeyStoreError(workspaceId, `not UTF-8 JSON (${(e as Error).message})`);
   }
   if (value === null || typeof value !== 'object' || value.v !== 1) throw new KeyStoreError(workspaceId, 'v is not 1');
+  return value;
+}
+
+/** `plain` (no value), `locked` (the marker) or `unlocked` (keys held). Throws KeyStoreError when the value is unreadable. */
+export function encryptionState(storage: KeyStorage, workspaceId: string): EncryptionState {
+  const value = readStored(storage, workspaceId);
+  if (value === null) return 'plain';
+  return value.locked === true ? 'locked' : 'unlocked';
+}
+
+/** The keys stored for a workspace, or null when it is plain or locked here. Throws KeyStoreError when the value is unreadable. */
+export function loadDeviceKeys(storage: KeyStorage, workspaceId: string): DeviceKeys | null {
+  const value = readStored(storage, workspaceId);
+  if (value === null || value.locked === true) return null;
   const { epoch, keys, device, run } = value;
   if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1) throw new KeyStoreError(workspaceId, 'epoch');
   if (typeof run !== 'number' || !Number.isInteger(run) || run < 0 || run > 0xffffffff) throw new KeyStoreError(workspaceId, 'run');
@@ -155,8 +173,13 @@ export function saveDeviceKeys(storage: KeyStorage, keys: DeviceKeys): void {
   storage.storageSet(keyStorageKey(keys.workspaceId), new TextEncoder().encode(JSON.stringify(stored)));
 }
 
-/** Forgets the keys (`LockWorkspace`): the empty value deletes the key. */
-export function deleteDeviceKeys(storage: KeyStorage, workspaceId: string): void {
+/** Forgets the keys (`LockWorkspace`), keeping the marker that the workspace is encrypted. */
+export function lockDeviceKeys(storage: KeyStorage, workspaceId: string): void {
+  storage.storageSet(keyStorageKey(workspaceId), new TextEncoder().encode(JSON.stringify({ v: 1, locked: true })));
+}
+
+/** Forgets everything of the workspace's encryption on this device (the workspace is unlinked here). */
+export function forgetDeviceKeys(storage: KeyStorage, workspaceId: string): void {
   storage.storageSet(keyStorageKey(workspaceId), new Uint8Array(0));
 }
 
