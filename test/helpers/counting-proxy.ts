@@ -42,7 +42,7 @@ async function forward(port: number, record: RecordedConnection[] | null): Promi
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(client).add(upstream);
-    const conn = record ? { id: record.length + 1, toServer: [], toClient: [] } : null;
+    const conn: RecordedConnection | null = record ? { id: record.length + 1, toServer: [], toClient: [] } : null;
     if (conn) record!.push(conn);
     client.on('data', (d: Buffer) => {
       bytes += d.length;

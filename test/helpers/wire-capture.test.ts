@@ -23,7 +23,7 @@ afterEach(async () => {
 async function start(handler: http.RequestListener): Promise<{ url: string; proxy: RecordingProxy }> {
   server = http.createServer(handler);
   const wss = new WebSocketServer({ server, path: '/ws' });
-  wss.on('connection', (socket) => socket.on('message', (data, binary) => socket.send(binary ? Buffer.from(`echo ${data.length}`) : 'ok', { binary })));
+  wss.on('connection', (socket) => socket.on('message', (data, binary) => socket.send(binary ? Buffer.from(`echo ${(data as Buffer).length}`) : 'ok', { binary })));
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
   proxy = await recordingProxy((server.address() as net.AddressInfo).port);
   return { url: `127.0.0.1:${proxy.port}`, proxy };
