@@ -2,25 +2,20 @@
  * The canary scenario (spec e2ee.md 9.1): unique random strings in a folder
  * name, a file name, a title, a front matter key and value, a body, an
  * attachment's name and bytes, a later edit, and the passphrase; two
- * devices (real `diaryx-sync sync --once` processes) sync them through a
- * recording proxy in front of a real server process on SQLite; then
- * everything the server saw and kept is gathered as scan sources: every
- * byte of every connection (HTTP and WebSocket, decoded), the server's log
- * (run at `--log-level debug`), its data folder (database, -wal, -shm,
- * attachment blobs) read while it runs and again after it stopped, and every
- * row of every table.
+ * devices (real `diaryx-sync sync --once` processes) sync them through
+ * recording proxies in front of real server processes (SQLite, or two nodes
+ * on Postgres); then everything the servers saw and kept is gathered as scan
+ * sources (canary-deployments.ts).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { DATABASE_FILE } from '../../server/src/db';
-import { recordingProxy, type RecordingProxy } from '../helpers/counting-proxy';
+import type { KeyRecord } from '../../common/src/e2ee/key-record';
 import type { ScanSource } from '../helpers/leak-scanner';
-import { folderSources, outputSources, sqliteRowSources } from '../helpers/server-capture';
-import { trafficSources } from '../helpers/wire-capture';
 import { runCli, type CliResult } from '../e2e/cli-helpers';
-import { createToken, entryText, readFile, startServerProcess, tempDir, writeFile, type ServerProcess } from '../e2e/helpers';
+import { entryText, readFile, tempDir, writeFile } from '../e2e/helpers';
+import { startDeployment, type Backend } from './canary-deployments';
 
 /** The secrets of one run, by label. */
 export interface Canaries {
@@ -74,9 +69,23 @@ export function scenarioPaths(c: Canaries): { entry: string; attachment: string;
 /** How a device's `sync` joins the workspace: plain, or encrypted (creating it on the first device, unlocking it on the others). */
 export type SyncMode = { encrypted: false } | { encrypted: true; passphraseFile: string };
 
+/**
+ * The `sync` options of an encrypted workspace, as the CLI takes them:
+ * `--encrypt --passphrase-file F` on device A's first run creates the
+ * encrypted workspace; `--passphrase-file F` unlocks it on a joining device
+ * (and is given again on later runs, where the device already holds the
+ * keys). The passphrase file holds the passphrase and a line end, as `echo`
+ * writes it.
+ */
+export function encryptedSyncArgs(mode: SyncMode, first: boolean): string[] {
+  if (!mode.encrypted) return [];
+  return [...(first ? ['--encrypt'] : []), '--passphrase-file', mode.passphraseFile];
+}
+
 /** The steps a scenario run takes; `extraArgs` gives the options each `sync --once` adds for a device. */
 export interface ScenarioOptions {
   canaries: Canaries;
+  backend: Backend;
   /** Options for one device's `sync --once`: `first` is true for device A's first run (the one that creates the workspace). */
   extraArgs(device: 'A' | 'B', first: boolean): string[];
   /** Longest one `sync --once` may take (its `--timeout`), seconds. */
@@ -89,9 +98,8 @@ export interface ScenarioCapture {
   workspaceId: string;
   dirA: string;
   dirB: string;
-  dataDir: string;
-  /** Connections the proxy saw. */
-  connections: number;
+  /** The key record the server kept for the workspace (null: it was synced plain). */
+  keyRecord: KeyRecord | null;
 }
 
 /** Runs `sync --once` and fails with its output unless it exits 0. */
@@ -104,26 +112,20 @@ async function syncOnce(label: string, args: string[], token: string): Promise<C
 /**
  * Device A writes the files and syncs; B (an empty folder) syncs and must hold
  * them byte-identical; B edits the body and syncs; A syncs and must hold the
- * edit. Then the capture: traffic, log, data folder live and after a stop,
- * table rows. The server and proxy are this run's own, so another run's
+ * edit. Then everything the servers saw and kept is captured
+ * (canary-deployments.ts). The servers are this run's own, so another run's
  * canaries never show here.
  */
 export async function runCanaryScenario(opts: ScenarioOptions): Promise<ScenarioCapture> {
   const c = opts.canaries;
   const paths = scenarioPaths(c);
-  const dataDir = tempDir('canary-server');
-  const token = await createToken(dataDir, 'alice');
-  let server: ServerProcess | null = null;
-  let proxy: RecordingProxy | null = null;
+  const deployment = await startDeployment(opts.backend);
   try {
-    server = await startServerProcess(dataDir, { args: ['--log-level', 'debug'] });
-    proxy = await recordingProxy(server.port);
-    const url = `http://127.0.0.1:${proxy.port}`;
     const workspaceId = `canary-${randomBytes(6).toString('hex')}`;
     const dirA = tempDir('canary-a');
     const dirB = tempDir('canary-b');
     const args = (dir: string, device: 'A' | 'B', first: boolean) => [
-      'sync', '--dir', dir, '--server', url, '--workspace-id', workspaceId, '--once', '--timeout', String(opts.timeoutSeconds),
+      'sync', '--dir', dir, '--server', deployment.url(device), '--workspace-id', workspaceId, '--once', '--timeout', String(opts.timeoutSeconds),
       ...opts.extraArgs(device, first),
     ];
 
@@ -137,35 +139,22 @@ export async function runCanaryScenario(opts: ScenarioOptions): Promise<Scenario
     writeFile(dirA, paths.entry, entry);
     writeFile(dirA, paths.attachment, `attachment ${c.attachmentBytes}\n`);
 
-    await syncOnce('A (first)', args(dirA, 'A', true), token);
-    await syncOnce('B (join)', args(dirB, 'B', false), token);
+    await syncOnce('A (first)', args(dirA, 'A', true), deployment.token);
+    await syncOnce('B (join)', args(dirB, 'B', false), deployment.token);
     expect(readFile(dirB, paths.entry), 'B holds the entry as A wrote it').toBe(entry);
     expect(readFile(dirB, paths.attachment), 'B holds the attachment').toBe(`attachment ${c.attachmentBytes}\n`);
 
     const edited = `${entry}\n${c.edit}\n`;
     writeFile(dirB, paths.entry, edited);
-    await syncOnce('B (edit)', args(dirB, 'B', false), token);
-    await syncOnce('A (again)', args(dirA, 'A', false), token);
+    await syncOnce('B (edit)', args(dirB, 'B', false), deployment.token);
+    await syncOnce('A (again)', args(dirA, 'A', false), deployment.token);
     expect(readFile(dirA, paths.entry), "A holds B's edit").toContain(c.edit);
 
-    const sources: ScanSource[] = [];
-    const dbFile = path.join(dataDir, DATABASE_FILE);
-    sources.push(...folderSources(dataDir, 'data (live)'), ...sqliteRowSources(dbFile, 'sqlite (live)'));
-    await proxy.close();
-    await server.stop();
-    sources.push(...folderSources(dataDir, 'data (stopped)'), ...sqliteRowSources(dbFile, 'sqlite (stopped)'));
-    sources.push(...outputSources('server', server), ...trafficSources(proxy.connections()));
-    return {
-      sources,
-      workspaceId,
-      dirA,
-      dirB,
-      dataDir,
-      connections: proxy.connections().length,
-    };
+    const keyRecord = await deployment.keyRecord(workspaceId);
+    const sources = await deployment.stopAndCapture();
+    return { sources, workspaceId, dirA, dirB, keyRecord };
   } finally {
-    await proxy?.close().catch(() => undefined);
-    await server?.stop();
+    await deployment.close();
   }
 }
 

@@ -15,6 +15,8 @@ import pg from 'pg';
 
 export interface PostgresInstance {
   port: number;
+  /** The server's data directory (its files, for tests that read what it stored). */
+  dataDir: string;
   /** `postgres://postgres@127.0.0.1:<port>/<db>` */
   url(database?: string): string;
   /** Creates an empty database and returns its URL. */
@@ -135,6 +137,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
   let stopped = false;
   return {
     port,
+    dataDir: data,
     url,
     async createDatabase(name) {
       const c = new pg.Client({ connectionString: url() });
