@@ -11,7 +11,8 @@
  *   `pg_dump` of the database (rows as Postgres itself reads them: values
  *   Postgres compresses in its files show here), every file of the Postgres
  *   data directory (tables, indexes, WAL) after a clean shutdown, and the
- *   nodes' shared data folder (attachment blobs).
+ *   nodes' shared data folder (attachment blobs), and Postgres's own log
+ *   with every statement the nodes sent and its parameters.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -93,6 +94,7 @@ async function postgresDeployment(): Promise<Deployment> {
   };
   try {
     const url = await postgres.createDatabase(`canary_${randomBytes(4).toString('hex')}`);
+    await logEveryStatement(url);
     const sharedDataDir = tempDir('canary-nodes');
     const args = ['--data-dir', sharedDataDir, ...LOG];
     // Schema first, from one node alone, then the token and the second node.
@@ -120,6 +122,7 @@ async function postgresDeployment(): Promise<Deployment> {
         // A clean shutdown writes every page out: the files then hold all the database holds.
         await postgres.pause();
         sources.push(...folderSources(postgres.dataDir, 'postgres data'), ...folderSources(sharedDataDir, 'nodes data'));
+        sources.push({ name: 'postgres log', bytes: Buffer.from(postgres.log(), 'utf8') });
         nodes.forEach((n, i) => sources.push(...outputSources(`node ${i + 1}`, n)));
         proxies.forEach((p, i) => sources.push(...trafficSources(p.connections()).map((s) => ({ ...s, name: `node ${i + 1} ${s.name}` }))));
         await postgres.stop();
@@ -130,6 +133,23 @@ async function postgresDeployment(): Promise<Deployment> {
   } catch (e) {
     await close();
     throw e;
+  }
+}
+
+/**
+ * Makes Postgres log every statement on the database with its parameters in
+ * full: its log then holds all the server ever sent it, the widest view of
+ * that log an operator can turn on.
+ */
+async function logEveryStatement(databaseUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const db = new URL(databaseUrl).pathname.slice(1);
+    await c.query(`ALTER DATABASE "${db}" SET log_statement = 'all'`);
+    await c.query(`ALTER DATABASE "${db}" SET log_parameter_max_length = -1`);
+  } finally {
+    await c.end();
   }
 }
 

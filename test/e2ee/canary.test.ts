@@ -59,6 +59,7 @@ const PATHS: Record<Backend, [keyof Canaries, RegExp, string][]> = {
     ['frontMatterValue', /^pg_dump$/, 'the dump'],
     ['frontMatterValue', /^postgres data\/base\//, "the database's table files"],
     ['file', /^node \d std(err|out)$/, "the nodes' logs"],
+    ['body', /^postgres log$/, "Postgres's log of every statement and its parameters"],
   ],
 };
 

@@ -25,6 +25,7 @@ export function useTestPostgres(): PostgresInstance {
     get dataDir() {
       return started().dataDir;
     },
+    log: () => started().log(),
     url: (database) => started().url(database),
     createDatabase: (name) => started().createDatabase(name),
     restart: () => started().restart(),
