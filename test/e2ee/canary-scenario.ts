@@ -77,17 +77,15 @@ export type SyncMode = { encrypted: false } | { encrypted: true; passphraseFile:
  * keys). The passphrase file holds the passphrase and a line end, as `echo`
  * writes it.
  */
-export function encryptedSyncArgs(mode: SyncMode, first: boolean): string[] {
+export function encryptedSyncArgs(mode: SyncMode, creates: boolean): string[] {
   if (!mode.encrypted) return [];
-  return [...(first ? ['--encrypt'] : []), '--passphrase-file', mode.passphraseFile];
+  return [...(creates ? ['--encrypt'] : []), '--passphrase-file', mode.passphraseFile];
 }
 
-/** The steps a scenario run takes; `extraArgs` gives the options each `sync --once` adds for a device. */
 export interface ScenarioOptions {
   canaries: Canaries;
   backend: Backend;
-  /** Options for one device's `sync --once`: `first` is true for device A's first run (the one that creates the workspace). */
-  extraArgs(device: 'A' | 'B', first: boolean): string[];
+  mode: SyncMode;
   /** Longest one `sync --once` may take (its `--timeout`), seconds. */
   timeoutSeconds: number;
 }
@@ -126,7 +124,7 @@ export async function runCanaryScenario(opts: ScenarioOptions): Promise<Scenario
     const dirB = tempDir('canary-b');
     const args = (dir: string, device: 'A' | 'B', first: boolean) => [
       'sync', '--dir', dir, '--server', deployment.url(device), '--workspace-id', workspaceId, '--once', '--timeout', String(opts.timeoutSeconds),
-      ...opts.extraArgs(device, first),
+      ...encryptedSyncArgs(opts.mode, device === 'A' && first),
     ];
 
     writeFile(dirA, paths.index, entryText({ title: 'Journal', contents: [paths.entry], body: '\n# Journal\n' }));

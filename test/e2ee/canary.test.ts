@@ -15,17 +15,19 @@
  *   field name `part_of`, and every key (root keys, K_name, K_doc, K_att,
  *   attachment file keys, the KEK).
  *
- * One run each, on the default engine only (this file is not in the
- * per-engine list of vitest.config.ts): what reaches the server is the
- * plugin's own bytes, which no engine or host family changes, and the
- * encrypted run pays the passphrase KDF inside the plugin (15-30 s) on each
- * device.
+ * One run per backend and mode, on the default engine only (this file is
+ * not in the per-engine list of vitest.config.ts) and the CLI's one host:
+ * what reaches the server is the plugin's own bytes, the same on every
+ * engine, and each encrypted run pays the passphrase KDF inside the
+ * plugin (15-30 s) on both devices. Both backends run encrypted too: the
+ * relay between nodes, Postgres's storage, dump and log are paths of their
+ * own.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTemp } from '../e2e/helpers';
 import { buildNeedles, describeHits, scan } from '../helpers/leak-scanner';
 import type { Backend } from './canary-deployments';
-import { encryptedSyncArgs, makeCanaries, passphraseFile, runCanaryScenario, scenarioPaths, type Canaries, type SyncMode } from './canary-scenario';
+import { makeCanaries, passphraseFile, runCanaryScenario, scenarioPaths, type Canaries, type SyncMode } from './canary-scenario';
 import { deviceKeys, keyEncryptionKey } from './canary-secrets';
 
 afterAll(() => cleanupTemp());
@@ -74,8 +76,7 @@ const ENCRYPTED_SYNC_READY = false;
 describe.each(BACKENDS)('canaries on %s', (backend) => {
   it('a plain workspace: every canary is found, through every capture path (the positive control)', async () => {
     const canaries = makeCanaries();
-    const mode: SyncMode = { encrypted: false };
-    const run = await runCanaryScenario({ canaries, backend, timeoutSeconds: 60, extraArgs: (device, first) => encryptedSyncArgs(mode, device === 'A' && first) });
+    const run = await runCanaryScenario({ canaries, backend, mode: { encrypted: false }, timeoutSeconds: 60 });
     expect(run.keyRecord).toBeNull();
     const hits = scan(run.sources, buildNeedles({ strings: contentCanaries(canaries), fields: ['part_of'] }));
 
@@ -90,7 +91,7 @@ describe.each(BACKENDS)('canaries on %s', (backend) => {
   it.skipIf(!ENCRYPTED_SYNC_READY)('an encrypted workspace: no canary, passphrase, field name or key reaches the server', async () => {
     const canaries = makeCanaries();
     const mode: SyncMode = { encrypted: true, passphraseFile: passphraseFile(canaries.passphrase) };
-    const run = await runCanaryScenario({ canaries, backend, timeoutSeconds: 150, extraArgs: (device, first) => encryptedSyncArgs(mode, device === 'A' && first) });
+    const run = await runCanaryScenario({ canaries, backend, mode, timeoutSeconds: 150 });
 
     // It really ran encrypted: the server holds a key record, the devices hold keys, frames use e2e: doc ids.
     expect(run.keyRecord, 'the server holds no key record: the workspace was synced plain').not.toBeNull();
