@@ -22,7 +22,7 @@ function recordingHost(): { host: HostBridge; events: { completed: number; total
 /** What GetSyncStatus answers while `transfer` runs. */
 function statusDuring(transfer: TransferStatus): Record<string, unknown> {
   const rt = { status: { error: null, progress: null, synced: false, transfer }, session: null } as unknown as SyncRuntime;
-  return syncStatus(rt, false);
+  return syncStatus(rt, false, 'plain');
 }
 
 describe('transfer progress', () => {
