@@ -5,7 +5,8 @@
  * connect/disconnect requests, the KDF progress events, and the errors.
  *
  * The KDF runs inside the plugin for 15-30 s per derivation on this machine,
- * so one scenario walks every step with five derivations. It runs on the
+ * so one scenario walks every step with five derivations (and one more test
+ * the refused PUT). It runs on the
  * default engine only: the commands are TypeScript over host calls that the
  * conformance and bad-input suites run on every engine, and the KDF's bytes
  * inside every engine are checked by test/e2ee/self-test.test.ts; three
@@ -94,6 +95,22 @@ describe('encrypted workspace keys through the plugin', () => {
     expect(hashTree(ws.storageDir!)).toEqual(before);
     expect(await ok<Status>(ws, 'GetSyncStatus')).toMatchObject({ state: 'idle', encryption: 'plain' });
   });
+
+  it('a key PUT the server refuses (the workspace has plain documents) is a clear error and stores nothing', async () => {
+    const plain = await device();
+    fs.writeFileSync(path.join(plain.dir, 'note.md'), '---\ntitle: Note\n---\n\nplain text\n');
+    const made = await ok<{ remote_id: string }>(plain, 'LinkWorkspace', { name: 'Plain journal' });
+    const other = await device();
+    const before = hashTree(other.storageDir!);
+    const res = await fails(other, 'LinkWorkspace', { encrypt: true, passphrase: P1, remote_id: made.remote_id, kdf: 'scrypt' });
+    expect(res.error).toBe(
+      `Could not enable encryption for workspace ${made.remote_id}: Workspace ${made.remote_id} already has unencrypted documents; encryption is chosen before the first sync`,
+    );
+    expect(kdfEvents(other).at(-1)).toMatchObject({ completed: 100, operation: 'enable' });
+    expect(hashTree(other.storageDir!)).toEqual(before);
+    expect((await keysOnServer(made.remote_id)).status).toBe(404);
+    expect(everythingSent(other).includes(P1)).toBe(false);
+  }, 300_000);
 
   it('enables, unlocks on a second device, locks, changes the passphrase (old one refused, nothing written), unlinks', async () => {
     // ---- device A turns encryption on for a new workspace

@@ -108,8 +108,7 @@ export function linkEncryptedWorkspace(rt: SyncRuntime, p: Params): unknown {
   }
   const put = putKeyRecord(rt.host, s, remoteId, made.record);
   if (!put.stored) {
-    const why = put.status === 409 ? `${put.reason}; encryption is chosen for a new workspace, before its first sync` : `HTTP ${put.status}: ${put.reason}`;
-    throw new CommandError(`Could not enable encryption for workspace ${remoteId}: ${why}`);
+    throw new CommandError(`Could not enable encryption for workspace ${remoteId}: ${put.status === 409 ? put.reason : `HTTP ${put.status}: ${put.reason}`}`);
   }
   storeKeys(rt, DeviceKeys.fresh(made.keys), `the workspace is encrypted on the server: unlock it here with ${UNLOCK_HINT}`);
   saveConfig(rt.host, { ...loadConfig(rt.host), workspace_id: remoteId });
