@@ -9,13 +9,14 @@
  * only: the CLI always runs the default engine, and the commands it calls are
  * covered on every engine elsewhere (test/e2ee/workspace-keys.test.ts says why).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 import { pluginStorageDir } from '../../host-harness/src/workspace-host';
 import { startCli, useCliServer, type CliProcess } from '../e2e/cli-helpers';
-import { tempDir } from '../e2e/helpers';
+import { ROOT, tempDir, waitFor } from '../e2e/helpers';
 
 const server = useCliServer();
 const PASSPHRASE = `cli ${crypto.randomUUID()} words`;
@@ -108,4 +109,31 @@ describe('sync --encrypt and joining an encrypted workspace', () => {
       expect(run.stdout.includes(PASSPHRASE) || run.stderr.includes(PASSPHRASE), 'the passphrase was printed').toBe(false);
     }
   }, 900_000);
+
+  it('asks on a terminal without echo, twice for a new passphrase; two different ones change nothing', async () => {
+    const dir = tempDir('enc-tty');
+    const id = `${WORKSPACE}-tty`;
+    const bin = path.join(ROOT, 'bin', 'diaryx-sync.mjs');
+    const command = `${process.execPath} ${bin} sync --dir ${dir} --server ${server.url} --token ${server.token} --workspace-id ${id} --encrypt`;
+    // `script` gives the command a terminal; what is typed goes to it through script's stdin.
+    const proc = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, DIARYX_SYNC_PASSPHRASE: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes(`Passphrase (encrypt the new workspace ${id}): `), 'the prompt', 60_000);
+      proc.stdin.write('typed-once-secret\r');
+      await waitFor(() => out.includes('Passphrase again: '), 'the second prompt', 30_000);
+      proc.stdin.write('typed-twice-other\r');
+      expect(await exited).toBe(2);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    expect(out).toContain('error: the two passphrases differ: nothing was changed');
+    expect(out).not.toContain('typed-once-secret');
+    expect(out).not.toContain('typed-twice-other');
+    expect(out).not.toMatch(/deriving the key/);
+    expect(await (await fetch(`${server.url}/api/workspaces/${id}/keys`, { headers: { Authorization: `Bearer ${server.token}` } })).status).toBe(404);
+  }, 120_000);
 });
