@@ -15,6 +15,7 @@
  * test/e2ee/encryption-commands.test.ts.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64 } from '../../common/src/base64';
@@ -38,9 +39,28 @@ interface Status {
   encryption: string;
 }
 
+/**
+ * One request to the server on a connection of its own: this process's event
+ * loop stands still while the plugin derives a key (one synchronous call), so
+ * a pooled keep-alive socket that the server closed meanwhile would still
+ * look open to fetch.
+ */
+function serverRequest(method: string, pathname: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${server.url}${pathname}`, { method, agent: false, headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function keysOnServer(id: string): Promise<{ status: number; record: KeyRecord | null }> {
-  const res = await fetch(`${server.url}/api/workspaces/${encodeURIComponent(id)}/keys`, { headers: { Authorization: `Bearer ${server.token}` } });
-  return { status: res.status, record: res.status === 200 ? (JSON.parse(await res.text()) as KeyRecord) : null };
+  const res = await serverRequest('GET', `/api/workspaces/${encodeURIComponent(id)}/keys`);
+  return { status: res.status, record: res.status === 200 ? (JSON.parse(res.body) as KeyRecord) : null };
 }
 
 /** The stored value of a plugin storage key (null when absent). */
@@ -128,7 +148,7 @@ describe('encrypted workspace keys through the plugin', () => {
     expect((aKeys.keys as Record<string, string>)['1']).toBe(Buffer.from(unlockKeyRecord(id, first.record, P1).rootKeys.get(1)!).toString('base64'));
     // The workspace refuses plain docs: no snapshot zip in or out, and no plain upload was even tried.
     for (const method of ['GET', 'POST']) {
-      const res = await fetch(`${server.url}/api/workspaces/${id}/snapshot`, { method, headers: { Authorization: `Bearer ${server.token}` }, body: method === 'POST' ? 'zip' : undefined });
+      const res = await serverRequest(method, `/api/workspaces/${id}/snapshot`, method === 'POST' ? 'zip' : undefined);
       expect(res.status, method).toBe(409);
     }
     expect(a.calls.filter((c) => c.name === 'host_http_request' && c.input.includes('/snapshot'))).toEqual([]);
@@ -179,11 +199,7 @@ describe('encrypted workspace keys through the plugin', () => {
     expect(second.kdf.salt).not.toBe(first.record!.kdf.salt);
     expect(hashTree(a.storageDir!)[storageFileName(`e2ee:${id}`)]).toBe(aStoredBefore[storageFileName(`e2ee:${id}`)]);
     // A stale change (the gen moved on) is refused by the server: the record is replaced only at its gen.
-    const stalePut = await fetch(`${server.url}/api/workspaces/${id}/keys`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(first.record),
-    });
+    const stalePut = await serverRequest('PUT', `/api/workspaces/${id}/keys`, JSON.stringify(first.record));
     expect(stalePut.status).toBe(409);
 
     // ---- B: the old passphrase is a wrong one now, and writes nothing at all
