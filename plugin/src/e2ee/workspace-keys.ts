@@ -84,7 +84,14 @@ export function putKeyRecord(host: HostBridge, s: KeyServer, workspaceId: string
  * refused anyway after sending what they carry.
  */
 export function refuseEncryptedRemote(host: HostBridge, s: KeyServer, workspaceId: string): void {
-  const res = keysRequest(host, s, workspaceId, 'GET');
+  let res: HttpResponse;
+  try {
+    res = keysRequest(host, s, workspaceId, 'GET');
+  } catch (e) {
+    // Unreachable: the link's own upload fails next, with the error a plain link always gave.
+    if (e instanceof CommandError) return;
+    throw e;
+  }
   if (res.status === 200) {
     throw new CommandError(`Workspace ${workspaceId} is end-to-end encrypted: unlock it with ${UNLOCK_HINT} instead of linking it`);
   }
