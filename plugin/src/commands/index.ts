@@ -15,6 +15,7 @@ import { applyConfigPatch, loadConfig, saveConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
 import { CRDT_COMMANDS } from './crdt';
+import { getAttachmentKeys } from './attachment-keys';
 import { e2eeSelfTest } from './e2ee';
 import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
@@ -89,6 +90,7 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   ConnectLiveShareSession: (host, rt, p) => remote.connectLiveShareSession(remoteDeps(host, rt), p),
   DisconnectLiveShareSession: (host, rt) => remote.disconnectLiveShareSession(remoteDeps(host, rt)),
   E2eeSelfTest: (_host, _rt, p) => e2eeSelfTest(p),
+  GetAttachmentKeys: (host, _rt, p) => getAttachmentKeys(host, p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,
