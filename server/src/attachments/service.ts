@@ -22,6 +22,8 @@ import { BlobStore } from './blob-store';
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /** Largest part size an upload may announce. */
 export const MAX_PART_BYTES = 16 * 1024 * 1024;
+/** Bytes of an upload's start that `complete` hands a head check. */
+const HEAD_CHECK_BYTES = 12;
 /** Most parts one upload may have. */
 export const MAX_PARTS = 100_000;
 
@@ -160,8 +162,17 @@ export class AttachmentService {
     return n < u.totalParts ? u.partSize : u.size - (u.totalParts - 1) * u.partSize;
   }
 
-  /** `POST .../uploads/{id}/complete`. */
-  async complete(user: string, workspaceId: string, uploadId: string, hash: string | null): Promise<{ ok: true }> {
+  /**
+   * `POST .../uploads/{id}/complete`. `headProblem` (encrypted workspaces)
+   * looks at the first bytes of the blob: a problem drops the upload, nothing stored.
+   */
+  async complete(
+    user: string,
+    workspaceId: string,
+    uploadId: string,
+    hash: string | null,
+    headProblem?: (head: Uint8Array, size: number) => string | null,
+  ): Promise<{ ok: true }> {
     return this.mutex.run(`upload:${uploadId}`, async () => {
       const u = await this.upload(workspaceId, uploadId);
       if (hash !== null && hash !== u.hash) throw new AttachmentRequestError(400, `hash ${hash} is not the hash this upload announced (${u.hash})`);
@@ -169,6 +180,15 @@ export class AttachmentService {
       const missing: number[] = [];
       for (let n = 1; n <= u.totalParts; n++) if (!received.has(n)) missing.push(n);
       if (missing.length > 0) throw new AttachmentRequestError(409, `Missing parts: ${missing.join(', ')}`, { ok: false, missing_parts: missing });
+      if (headProblem) {
+        const problem = headProblem(await this.blobs.partHead(uploadId, 1, HEAD_CHECK_BYTES), u.size);
+        if (problem !== null) {
+          await this.blobs.removeUpload(uploadId);
+          await this.meta.removeUpload(uploadId);
+          const error = `Workspace is end-to-end encrypted and this upload is not a sealed attachment blob: ${problem}; nothing was stored`;
+          throw new AttachmentRequestError(400, error, { ok: false, error });
+        }
+      }
       await this.mutex.run(`user:${user}`, async () => this.checkQuota(user, u.hash, u.size, await this.heldByUser(user)));
       const whole = await this.blobs.assemble(uploadId, u.totalParts, u.hash);
       // The workspace holds the blob before the upload goes: at no moment is a finished blob held by neither (gc.ts).
