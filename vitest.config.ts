@@ -40,6 +40,7 @@ const EVERY_ENGINE = [
   'test/plugin/traps.test.ts',
   'test/e2e/devices.test.ts',
   'test/e2ee/self-test.test.ts',
+  'test/e2ee/attachments.test.ts',
 ];
 
 /** host-harness/src/engines/engine.ts: ENGINES and DEFAULT_ENGINE (the config is loaded without TypeScript path resolution). */
