@@ -224,6 +224,16 @@ describe('attachment sync of an end-to-end encrypted workspace', () => {
     expect(sha(fs.readFileSync(path.join(b, attachment)))).toBe(sha(bytes));
     expect(filesUnder(path.join(b, '.diaryx', 'attachments', 'partial'))).toEqual([]);
 
+    // The same file from another device and entry makes the same blob: stored once.
+    const e = tempDir('sealed-e');
+    write(e, 'copy/photo-again.jpg', bytes);
+    write(e, 'other.md', '---\ntitle: Other\nattachments: ["copy/photo-again.jpg"]\n---\n');
+    const devE = await device(e, ws.id, ws.keys);
+    await devE.sync.runNow();
+    expect(devE.sync.failures).toEqual(new Map());
+    expect((await entry(devE, 'other.md')).attachments[0].e2ee).toEqual(ref.e2ee);
+    expect(((await (await api(`/api/workspaces/${ws.id}/attachments`)).json()) as unknown[]).length).toBe(1);
+
     // A device without the keys moves nothing.
     const locked = await device(tempDir('sealed-locked'), ws.id, 'locked');
     await locked.command('SetCrdtFile', { path: entryKey, metadata: await entry(devA, entryKey) });

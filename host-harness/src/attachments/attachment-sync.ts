@@ -71,7 +71,16 @@ interface Reference {
   hash: string;
   /** The sealed blob the workspace names for it (encrypted workspaces), null when none. */
   e2ee: EncryptedBlobRef | null;
+  /** The file's size as the workspace names it (with `hash`). */
+  size: number;
 }
+
+/**
+ * Sealing and opening hold a file and its blob in memory (up to 256 MiB
+ * each): files from this size on take turns, so parallel transfers do not
+ * multiply that.
+ */
+const LARGE_SEALED_BYTES = 16 * 1024 * 1024;
 
 /** Why a body-linked file stays here in an encrypted workspace. */
 export const BODY_LINK_ONLY_REASON =
@@ -91,6 +100,8 @@ export class AttachmentSync {
   /** Ends the wait before a retry (a new trigger, runNow, close). */
   private wake: (() => void) | null = null;
   private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
+  /** The end of the last large sealed transfer queued (LARGE_SEALED_BYTES). */
+  private largeSealed: Promise<unknown> = Promise.resolve();
   /** Body-linked files said not to sync (encrypted workspaces), so each is said once. */
   private readonly bodyLinkOnly = new Set<string>();
   /** Paths whose last transfer failed, with the reason (a pass that succeeds clears them). */
@@ -199,7 +210,7 @@ export class AttachmentSync {
     const refs = new Map<string, Reference>();
     const get = (p: string, entry: string) => {
       let r = refs.get(p);
-      if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '', e2ee: null }));
+      if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '', e2ee: null, size: 0 }));
       return r;
     };
     for (const [key, meta] of await this.listEntries()) {
@@ -210,6 +221,7 @@ export class AttachmentSync {
         if (a.hash !== '' && r.hash === '') {
           r.hash = a.hash;
           r.e2ee = a.e2ee ?? null;
+          r.size = a.size;
         }
       }
       for (const p of this.bodyLinks(key)) get(p, key);
@@ -331,7 +343,7 @@ export class AttachmentSync {
     const changedHere = local !== null && (last === undefined || last.hash !== local.hash);
     if (local !== null && (changedHere || remote === '')) {
       if (local.hash !== remote || !(await this.client.holds(ref.e2ee!.addr))) {
-        await this.uploadSealed(p, file, ref, mode);
+        await this.oneLargeAtATime(local.size, () => this.uploadSealed(p, file, ref, mode));
       } else {
         this.queue.setSynced(p, { ...local, mtimeMs: stat!.mtimeMs });
         await this.fillRefs(p, ref, local.hash, local.size, ref.e2ee!);
@@ -344,7 +356,15 @@ export class AttachmentSync {
       await this.fillRefs(p, ref, local.hash, local.size, ref.e2ee!);
       return;
     }
-    await this.downloadSealed(p, file, ref, ref.e2ee!, mode);
+    await this.oneLargeAtATime(ref.size, () => this.downloadSealed(p, file, ref, ref.e2ee!, mode));
+  }
+
+  /** Runs `work` now for a small file, else after the large sealed transfers queued before it. */
+  private oneLargeAtATime(bytes: number, work: () => Promise<void>): Promise<void> {
+    if (bytes < LARGE_SEALED_BYTES) return work();
+    const run = this.largeSealed.then(work);
+    this.largeSealed = run.catch(() => undefined);
+    return run;
   }
 
   private async uploadSealed(p: string, file: string, ref: Reference, mode: Extract<AttachmentMode, { kind: 'sealed' }>): Promise<void> {
