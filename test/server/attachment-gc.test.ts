@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { encryptAttachment } from '../../common/src/e2ee/attachment-blob';
 import { TestClient, fileMeta } from './helpers/client';
 import { keyRecord } from './helpers/e2ee-client';
 import { startTestServer, type TestServer } from './helpers/server';
@@ -35,9 +36,11 @@ afterEach(async () => {
   await ts.dispose();
 });
 
-async function uploadBlob(bytes: Uint8Array, attachmentPath: string): Promise<string> {
+/** Uploads `bytes` under `attachmentPath`, or (null) as a sealed blob of an encrypted workspace: address and size only. */
+async function uploadBlob(bytes: Uint8Array, attachmentPath: string | null): Promise<string> {
   const hash = createHash('sha256').update(bytes).digest('hex');
-  const body = { entry_path: 'a.md', attachment_path: attachmentPath, hash, size_bytes: bytes.length, mime_type: 'image/png', part_size: 1024 * 1024, total_parts: 1 };
+  const shape = { hash, size_bytes: bytes.length, part_size: 1024 * 1024, total_parts: 1 };
+  const body = attachmentPath === null ? shape : { entry_path: 'a.md', attachment_path: attachmentPath, mime_type: 'image/png', ...shape };
   const { upload_id } = (await (await api(`/api/workspaces/${workspaceId}/attachments/uploads`, { method: 'POST', body: JSON.stringify(body) })).json()) as { upload_id: string };
   await api(`/api/workspaces/${workspaceId}/attachments/uploads/${upload_id}/parts/1`, { method: 'PUT', body: new Uint8Array(bytes) as Uint8Array<ArrayBuffer> });
   expect((await api(`/api/workspaces/${workspaceId}/attachments/uploads/${upload_id}/complete`, { method: 'POST', body: '{}' })).status).toBe(200);
@@ -108,7 +111,7 @@ it("keeps every holding of an encrypted workspace (the server cannot read its re
   expect(put.status).toBe(200);
   const plain = workspaceId;
   workspaceId = created.id;
-  const sealed = await uploadBlob(randomBytes(700), 'blob');
+  const sealed = await uploadBlob(encryptAttachment(randomBytes(32), 1, randomBytes(700)).blob, null);
   workspaceId = plain;
   const unreferenced = await uploadBlob(randomBytes(800), '_attachments/u.png');
   const t0 = Date.now();
