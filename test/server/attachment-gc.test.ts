@@ -105,7 +105,7 @@ it('never removes a blob file written within the grace period that nothing holds
   expect(fs.existsSync(file)).toBe(false);
 });
 
-it("keeps every holding of an encrypted workspace (the server cannot read its references)", async () => {
+it("keeps every holding of an encrypted workspace no live list left out (the server cannot read its references)", async () => {
   const created = (await (await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'Sealed' }) })).json()) as { id: string };
   const put = await api(`/api/workspaces/${encodeURIComponent(created.id)}/keys`, { method: 'PUT', body: JSON.stringify(keyRecord(0)) });
   expect(put.status).toBe(200);
@@ -121,4 +121,44 @@ it("keeps every holding of an encrypted workspace (the server cannot read its re
   expect(fs.existsSync(blobFile(unreferenced))).toBe(false);
   expect(fs.existsSync(blobFile(sealed))).toBe(true);
   expect((await api(`/api/workspaces/${created.id}/attachments/${sealed}`)).status).toBe(200);
+});
+
+it('drops an encrypted workspace\'s holding a grace period after a live list left it out, unless a later list names it', async () => {
+  const created = (await (await api('/api/workspaces', { method: 'POST', body: JSON.stringify({ name: 'Sealed' }) })).json()) as { id: string };
+  expect((await api(`/api/workspaces/${encodeURIComponent(created.id)}/keys`, { method: 'PUT', body: JSON.stringify(keyRecord(0)) })).status).toBe(200);
+  const plain = workspaceId;
+  workspaceId = created.id;
+  const key = randomBytes(32);
+  const hashes: string[] = [];
+  for (let i = 0; i < 4; i++) hashes.push(await uploadBlob(encryptAttachment(key, 1, randomBytes(300 + i)).blob, null));
+  const [keep, gone, again, fresh] = hashes;
+  // Three holdings recorded over an hour ago (a list names only what the device has seen; a fresher one is left alone).
+  const meta = ts.server.attachments.meta;
+  for (const r of await meta.listAttachments(created.id)) if (r.hash !== fresh) await meta.putAttachment({ ...r, createdAt: r.createdAt - 2 * 3_600_000 });
+  const post = (addresses: unknown, id = created.id) => api(`/api/workspaces/${encodeURIComponent(id)}/attachments/live`, { method: 'POST', body: JSON.stringify({ addresses }) });
+  expect(await (await post([keep])).json()).toEqual({ held: 4, unreferenced: 2 });
+  expect(await (await post([keep, again])).json()).toEqual({ held: 4, unreferenced: 1 });
+  const t0 = Date.now();
+  const blobFile = (h: string) => path.join(ts.dataDir, 'attachments', 'blobs', h.slice(0, 2), h);
+  await ts.server.collectAttachmentGarbage(t0 + 6 * DAY);
+  expect(hashes.every((h) => fs.existsSync(blobFile(h)))).toBe(true);
+  await ts.server.collectAttachmentGarbage(t0 + 7 * DAY + 1000);
+  expect(fs.existsSync(blobFile(gone))).toBe(false);
+  expect((await api(`/api/workspaces/${created.id}/attachments/${gone}`)).status).toBe(404);
+  for (const h of [keep, again, fresh]) expect((await api(`/api/workspaces/${created.id}/attachments/${h}`)).status).toBe(200);
+
+  // Bad input changes nothing; a plain workspace has no live list.
+  for (const [body, status, message] of [
+    [{ addresses: 'x' }, 400, /must be a list/],
+    [{ addresses: [keep, 'ABC'] }, 400, /Not a sha256 hex address/],
+  ] as const) {
+    const res = await api(`/api/workspaces/${encodeURIComponent(created.id)}/attachments/live`, { method: 'POST', body: JSON.stringify(body) });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: string }).error).toMatch(message);
+  }
+  expect((await meta.listAttachments(created.id)).every((r) => r.unreferencedSince === null)).toBe(true);
+  const refused = await post([], plain);
+  expect(refused.status).toBe(409);
+  expect(((await refused.json()) as { error: string }).error).toBe('Workspace is not end-to-end encrypted: the server reads its references itself');
+  workspaceId = plain;
 });

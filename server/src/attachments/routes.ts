@@ -7,6 +7,7 @@
  *   GET  /api/workspaces/{id}/attachments/{sha256}                     the bytes (Range: bytes=a-b)
  *   GET  /api/user/storage                                             {"used_bytes":n,"limit_bytes":n}
  *   GET  /api/workspaces/{id}/attachments                              [{path, hash, size, mime_type, uploaded_at}] (not in the original)
+ *   POST /api/workspaces/{id}/attachments/live                         {"addresses":[..]} -> {held, unreferenced} (encrypted workspaces; not in the original)
  *
  * An end-to-end encrypted workspace's uploads are sealed DXA1 blobs named by
  * their address alone: no entry or attachment path (an attachment_path, if
@@ -27,6 +28,8 @@ import { PartLengthError, HASH_PATTERN, UPLOAD_ID_PATTERN } from './blob-store';
 import { AttachmentRequestError, DEFAULT_PART_BYTES, MAX_PART_BYTES, MAX_PARTS, type AttachmentService, type UploadAnnouncement } from './service';
 
 const MAX_JSON_BYTES = 64 * 1024;
+/** A live list of about 120,000 addresses. */
+const MAX_LIVE_LIST_BYTES = 8 * 1024 * 1024;
 const MAX_PATH_BYTES = 1024;
 
 const ROUTE = /^\/api\/workspaces\/([^/]+)\/attachments(?:\/(.*))?$/;
@@ -120,6 +123,14 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
       return sendJson(res, 200, await ctx.service.complete(user, workspaceId, uploadId, hash, sealed ? attachmentHeadProblem : undefined));
     }
   }
+  if (rest.length === 1 && rest[0] === 'live') {
+    if (method !== 'POST') throw new AttachmentRequestError(405, 'Method not allowed');
+    if (!((await ctx.isEncrypted?.(workspaceId)) ?? false)) {
+      throw new AttachmentRequestError(409, 'Workspace is not end-to-end encrypted: the server reads its references itself');
+    }
+    const addresses = liveAddresses(await readJson(req, false, MAX_LIVE_LIST_BYTES));
+    return sendJson(res, 200, await ctx.service.markLive(user, workspaceId, addresses));
+  }
   if (rest.length === 1 && rest[0] !== 'uploads') {
     if (method !== 'GET' && method !== 'HEAD') throw new AttachmentRequestError(405, 'Method not allowed');
     const hash = rest[0].toLowerCase();
@@ -130,12 +141,12 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
 }
 
 /** Reads a small JSON object body; `optional` accepts an empty body (null). */
-async function readJson(req: IncomingMessage, optional = false): Promise<Record<string, unknown> | null> {
+async function readJson(req: IncomingMessage, optional = false, limit = MAX_JSON_BYTES): Promise<Record<string, unknown> | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
-    if (size > MAX_JSON_BYTES) throw new AttachmentRequestError(413, `Request body larger than ${MAX_JSON_BYTES} bytes`);
+    if (size > limit) throw new AttachmentRequestError(413, `Request body larger than ${limit} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -227,6 +238,18 @@ export function sealedAnnouncement(body: Record<string, unknown> | null): Upload
   const a = parseAnnouncement({ ...b, attachment_path: hash, entry_path: null, mime_type: SEALED_MIME_TYPE });
   if (attachmentBlobChunks(a.size) === null) refuse(`${a.size} bytes is not the size of a sealed (DXA1) attachment blob`);
   return a;
+}
+
+/** `{"addresses":[sha256 hex, ...]}`, every one checked. */
+function liveAddresses(body: Record<string, unknown> | null): Set<string> {
+  const list = body?.addresses;
+  if (!Array.isArray(list)) throw new AttachmentRequestError(400, 'Field addresses must be a list of sha256 hex addresses');
+  const out = new Set<string>();
+  for (const a of list) {
+    if (typeof a !== 'string' || !HASH_PATTERN.test(a)) throw new AttachmentRequestError(400, `Not a sha256 hex address in addresses: ${JSON.stringify(a).slice(0, 80)}`);
+    out.add(a);
+  }
+  return out;
 }
 
 /** Streams a held blob, whole or one byte range. */

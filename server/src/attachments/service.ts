@@ -22,6 +22,12 @@ import { BlobStore } from './blob-store';
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /** Largest part size an upload may announce. */
 export const MAX_PART_BYTES = 16 * 1024 * 1024;
+/**
+ * A holding recorded this recently is never marked unreferenced by a live
+ * list: its reference may not have reached the device that sent the list yet
+ * (a blob is uploaded just before the ref that names it is written).
+ */
+export const LIVE_LIST_SETTLE_MS = 60 * 60 * 1000;
 /** Bytes of an upload's start that `complete` hands a head check. */
 const HEAD_CHECK_BYTES = 12;
 /** Most parts one upload may have. */
@@ -215,6 +221,29 @@ export class AttachmentService {
   async list(workspaceId: string): Promise<{ path: string; hash: string; size: number; mime_type: string; uploaded_at: number }[]> {
     const records = (await this.meta.listAttachments(workspaceId)).sort((a, b) => b.createdAt - a.createdAt);
     return records.map((r) => ({ path: r.path, hash: r.hash, size: r.size, mime_type: r.mimeType, uploaded_at: r.createdAt }));
+  }
+
+  /**
+   * `POST .../attachments/live` (encrypted workspaces, whose references only
+   * devices can read): the addresses the workspace's live entries name, sent
+   * by a device. A holding named is referenced; one not named, recorded
+   * before LIVE_LIST_SETTLE_MS, is unreferenced from now on (gc.ts drops it
+   * after the grace period unless a later list names it again).
+   */
+  async markLive(user: string, workspaceId: string, addresses: ReadonlySet<string>): Promise<{ held: number; unreferenced: number }> {
+    return this.mutex.run(`user:${user}`, async () => {
+      const now = this.now();
+      let unreferenced = 0;
+      const held = await this.meta.listAttachments(workspaceId);
+      for (const r of held) {
+        let since = r.unreferencedSince;
+        if (addresses.has(r.hash)) since = null;
+        else if (since === null && now - r.createdAt >= LIVE_LIST_SETTLE_MS) since = now;
+        if (since !== r.unreferencedSince) await this.meta.putAttachment({ ...r, unreferencedSince: since });
+        if (since !== null) unreferenced++;
+      }
+      return { held: held.length, unreferenced };
+    });
   }
 
   /** Holds an already stored blob in a workspace (snapshot import). */
