@@ -195,6 +195,12 @@ describe('attachment sync of an end-to-end encrypted workspace', () => {
     write(a, linked, randomBytes(3000));
     write(a, entryKey, `---\ntitle: Day\nattachments: ["${attachment}"]\n---\nA photo ![](/${attachment}) and [a file](notes/${canary}-linked.pdf)\n`);
     const devA = await device(a, ws.id, ws.keys);
+    const liveLists: string[][] = [];
+    const sendLive = devA.sync.client.sendLive.bind(devA.sync.client);
+    devA.sync.client.sendLive = async (addresses) => {
+      liveLists.push([...addresses]);
+      return sendLive(addresses);
+    };
     await devA.sync.runNow();
     expect(devA.sync.failures).toEqual(new Map());
     expect(devA.activity).toContainEqual({ kind: 'attachment-sent', path: attachment, bytes: bytes.length });
@@ -205,6 +211,10 @@ describe('attachment sync of an end-to-end encrypted workspace', () => {
     const ref = (await entry(devA, entryKey)).attachments.find((r) => r.path === attachment)!;
     expect(ref).toMatchObject({ hash: sha(bytes), size: bytes.length, mime_type: 'image/jpeg', source: 'local', e2ee: { epoch: 1 } });
     const addr = ref.e2ee!.addr;
+    // The live list the server collects by: the one blob, sent once while it stays the same.
+    expect(liveLists).toEqual([[addr]]);
+    await devA.sync.runNow();
+    expect(liveLists).toEqual([[addr]]);
     // The server holds one DXA1 blob under its address, listed by address with no type.
     const listed = (await (await api(`/api/workspaces/${ws.id}/attachments`)).json()) as { path: string; hash: string; mime_type: string }[];
     expect(listed).toEqual([expect.objectContaining({ path: addr, hash: addr, mime_type: 'application/octet-stream' })]);

@@ -100,6 +100,8 @@ export class AttachmentSync {
   /** Ends the wait before a retry (a new trigger, runNow, close). */
   private wake: (() => void) | null = null;
   private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
+  /** The live list last sent (encrypted workspaces), null before the first. */
+  private lastLive: string | null = null;
   /** The end of the last large sealed transfer queued (LARGE_SEALED_BYTES). */
   private largeSealed: Promise<unknown> = Promise.resolve();
   /** Body-linked files said not to sync (encrypted workspaces), so each is said once. */
@@ -205,9 +207,10 @@ export class AttachmentSync {
     return (res.data as [string, FileMetadata][]).filter(([key, meta]) => !meta.deleted && key.toLowerCase().endsWith('.md'));
   }
 
-  /** What the workspace's entries reference, by path. */
-  private async references(): Promise<Map<string, Reference>> {
+  /** What the workspace's entries reference, by path, and the sealed blobs they name (encrypted workspaces). */
+  private async references(): Promise<{ refs: Map<string, Reference>; live: Set<string> }> {
     const refs = new Map<string, Reference>();
+    const live = new Set<string>();
     const get = (p: string, entry: string) => {
       let r = refs.get(p);
       if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '', e2ee: null, size: 0 }));
@@ -215,6 +218,7 @@ export class AttachmentSync {
     };
     for (const [key, meta] of await this.listEntries()) {
       for (const a of meta.attachments) {
+        if (!a.deleted && a.e2ee) live.add(a.e2ee.addr);
         if (a.deleted || a.path.toLowerCase().endsWith('.md')) continue;
         const r = get(a.path, key);
         r.listedBy.push(key);
@@ -226,7 +230,7 @@ export class AttachmentSync {
       }
       for (const p of this.bodyLinks(key)) get(p, key);
     }
-    return refs;
+    return { refs, live };
   }
 
   /** The body links of an entry's file, read again only when the file changed. */
@@ -254,7 +258,7 @@ export class AttachmentSync {
   /** One pass; false when some transfer failed (tried again later). */
   private async pass(): Promise<boolean> {
     const mode = await attachmentMode(this.o.command, this.o.workspaceId);
-    const refs = await this.references();
+    const { refs } = await this.references();
     let held: Promise<Map<string, HeldAttachment>> | null = null;
     const heldHash = async (p: string): Promise<string> => {
       held ??= this.client.list().then((list) => {
@@ -287,6 +291,7 @@ export class AttachmentSync {
     await Promise.all(Array.from({ length: CONCURRENT_TRANSFERS }, worker));
     for (const t of this.queue.pending) if (!refs.has(t.path)) this.queue.done(t.path);
     this.reportUnreferenced(refs);
+    if (mode.kind === 'sealed') await this.sendLive();
     return ok;
   }
 
@@ -455,6 +460,19 @@ export class AttachmentSync {
       const set = await this.o.command('SetCrdtFile', { path: key, metadata: next });
       if (!set.success) throw new Error(`updating the attachment reference of ${key} failed: ${set.error ?? ''}`);
     }
+  }
+
+  /**
+   * After a pass of an encrypted workspace, the blobs its live entries name
+   * (read again: the pass filled references), for the server's collection;
+   * sent when they changed since the last list this process sent.
+   */
+  private async sendLive(): Promise<void> {
+    const { live } = await this.references();
+    const key = [...live].sort().join(',');
+    if (key === this.lastLive) return;
+    await this.client.sendLive(live);
+    this.lastLive = key;
   }
 
   /** Names each file of the folder that no entry references, once. */

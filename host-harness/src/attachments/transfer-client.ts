@@ -213,6 +213,11 @@ export class TransferClient {
     return size;
   }
 
+  /** Tells the server which blobs an encrypted workspace's live entries name (the others may be collected). */
+  async sendLive(addresses: Iterable<string>): Promise<{ held: number; unreferenced: number }> {
+    return TransferClient.json(await this.request('POST', this.url('/live'), { json: { addresses: [...addresses].sort() } }), 'sending the live attachment list');
+  }
+
   /** Whether the workspace holds the blob `hash` (HEAD). */
   async holds(hash: string): Promise<boolean> {
     const a = await this.request('HEAD', this.url(`/${hash}`));
