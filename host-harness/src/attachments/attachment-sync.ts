@@ -331,7 +331,8 @@ export class AttachmentSync {
       this.bodyLinkOnly.add(p);
       return;
     }
-    this.bodyLinkOnly.delete(p);
+    // Listed now: no longer said not to sync.
+    if (this.bodyLinkOnly.delete(p)) this.o.report({ kind: 'referenced', path: p });
     const file = path.join(this.o.dir, ...p.split('/'));
     let stat: fs.Stats | null = null;
     try {
