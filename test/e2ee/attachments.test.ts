@@ -10,7 +10,9 @@
  *   BinaryRef's `e2ee`, and a second device with the keys downloads and opens
  *   it byte-equal; a flipped byte in the stored blob, or a blob whose chunk
  *   fails authentication, is refused naming the path and writes nothing; a
- *   locked device moves nothing; a body-only link is said not to sync.
+ *   locked device moves nothing; a body-only link is said not to sync; the
+ *   same file from another device is stored once; the live list is sent; an
+ *   interrupted upload resumes from the parts the server has.
  * The encrypted workspace doc sync is not here: the second device is handed
  * the first one's entry metadata with SetCrdtFile, as that sync would carry it.
  */
@@ -25,7 +27,7 @@ import { createKeyRecord, type WorkspaceKeys } from '../../common/src/e2ee/key-r
 import { attachmentKey } from '../../common/src/e2ee/keys';
 import type { FileMetadata } from '../../common/src/workspace/metadata';
 import { AttachmentSync, BODY_LINK_ONLY_REASON, type AttachmentActivity } from '../../host-harness/src/attachments/attachment-sync';
-import { TransferClient } from '../../host-harness/src/attachments/transfer-client';
+import { PART_BYTES, TransferClient } from '../../host-harness/src/attachments/transfer-client';
 import { engineFromEnv } from '../../host-harness/src/engines/engine';
 import type { HostFamily } from '../../host-harness/src/host-functions';
 import { PluginStorage } from '../../host-harness/src/plugin-storage';
@@ -287,6 +289,27 @@ describe('attachment sync of an end-to-end encrypted workspace', () => {
     expect(devD.activity).toContainEqual(expect.objectContaining({ kind: 'attachment-failed', path: attachment }));
     expect(filesUnder(d).filter((f) => !f.startsWith('.diaryx'))).toEqual([]);
     expect(filesUnder(path.join(d, '.diaryx', 'attachments', 'partial'))).toEqual([]);
+  }, 120_000);
+
+  it('resumes a sealed upload from the parts the server has: the same file seals to the same blob', async () => {
+    const ws = await workspace('sealed-resume', true);
+    const bytes = randomBytes(9 * 1024 * 1024);
+    const { blob, ref } = encryptAttachment(attachmentKey(ws.keys!.rootKeys.get(1)!, ws.id), 1, bytes);
+    expect(blob.length).toBeGreaterThan(PART_BYTES);
+    // An earlier run sent part 1 of 2, then stopped.
+    const announce = { hash: ref.addr, size_bytes: blob.length, part_size: PART_BYTES, total_parts: 2 };
+    const started = (await (await api(`/api/workspaces/${ws.id}/attachments/uploads`, { method: 'POST', body: JSON.stringify(announce) })).json()) as { upload_id: string };
+    const part1 = await api(`/api/workspaces/${ws.id}/attachments/uploads/${started.upload_id}/parts/1`, { method: 'PUT', body: blob.slice(0, PART_BYTES) });
+    expect(part1.status).toBe(200);
+    const a = tempDir('sealed-resume');
+    write(a, 'big/scan.tiff', bytes);
+    write(a, 'scan.md', '---\ntitle: Scan\nattachments: ["big/scan.tiff"]\n---\n');
+    const devA = await device(a, ws.id, ws.keys);
+    await devA.sync.runNow();
+    expect(devA.sync.failures).toEqual(new Map());
+    expect(devA.sync.client.bodyBytes).toBe(blob.length - PART_BYTES);
+    expect((await entry(devA, 'scan.md')).attachments[0].e2ee).toEqual(ref);
+    expect(sha(fs.readFileSync(blobFile(ref.addr)))).toBe(ref.addr);
   }, 120_000);
 
   it('keeps a plain workspace as it was: the file itself, announced with its path and type', async () => {
