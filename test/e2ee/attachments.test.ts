@@ -246,6 +246,16 @@ describe('attachment sync of an end-to-end encrypted workspace', () => {
     expect((await entry(devE, 'other.md')).attachments[0].e2ee).toEqual(ref.e2ee);
     expect(((await (await api(`/api/workspaces/${ws.id}/attachments`)).json()) as unknown[]).length).toBe(1);
 
+    // A device that has the same file already, and the entry naming it: nothing moves.
+    const f = tempDir('sealed-f');
+    write(f, attachment, bytes);
+    const devF = await device(f, ws.id, ws.keys);
+    await devF.command('SetCrdtFile', { path: entryKey, metadata: await entry(devA, entryKey) });
+    await devF.sync.runNow();
+    expect(devF.sync.failures).toEqual(new Map());
+    expect(devF.activity.filter((x) => x.kind === 'attachment-sent' || x.kind === 'attachment-received')).toEqual([]);
+    expect(devF.sync.client.bodyBytes).toBe(0);
+
     // A device without the keys moves nothing.
     const locked = await device(tempDir('sealed-locked'), ws.id, 'locked');
     await locked.command('SetCrdtFile', { path: entryKey, metadata: await entry(devA, entryKey) });
