@@ -42,6 +42,7 @@ const EVERY_ENGINE = [
   'test/e2e/devices.test.ts',
   'test/e2ee/self-test.test.ts',
   'test/e2ee/encryption-commands.test.ts',
+  'test/e2ee/attachments.test.ts',
 ];
 
 /** host-harness/src/engines/engine.ts: ENGINES and DEFAULT_ENGINE (the config is loaded without TypeScript path resolution). */

@@ -4,10 +4,14 @@
  * and open (1 KiB update, 1 MiB snapshot) inside the plugin through
  * `E2eeSelfTest`, next to the same code in V8. The KDF runs once per engine
  * (tens of seconds inside the plugin); --quick measures the default engine only.
+ * Attachment blobs are sealed and opened by the host (README, "Attachments of
+ * an encrypted workspace"): a 20 MiB file in V8 only.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { decryptAttachment, encryptAttachment } from '../../common/src/e2ee/attachment-blob';
 import { deriveKek, ARGON2ID_DEFAULT, SCRYPT_DEFAULT } from '../../common/src/e2ee/kdf';
 import { FIXTURE } from '../../common/src/e2ee/known-answers';
 import { measureEnvelopes, type EnvelopeTimings } from '../../common/src/e2ee/measure';
@@ -35,8 +39,30 @@ function v8Kdf(alg: 'argon2id' | 'scrypt'): number {
   return performance.now() - t0;
 }
 
+/** Seal and open of one attachment in V8 (the host's work), best of `runs`. */
+function hostAttachment(bytes: number, runs: number): { seal: number; open: number } {
+  const key = randomBytes(32);
+  const file = randomBytes(bytes);
+  let seal = Infinity;
+  let open = Infinity;
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    const { blob, ref } = encryptAttachment(key, 1, file);
+    seal = Math.min(seal, performance.now() - t0);
+    t0 = performance.now();
+    decryptAttachment(key, ref, blob);
+    open = Math.min(open, performance.now() - t0);
+  }
+  return { seal, open };
+}
+
 const suite: Suite = async (ctx) => {
   const rows: Row[] = [];
+  ctx.log('host: attachment blobs');
+  const attachment = hostAttachment(20 * 1024 * 1024, Math.min(ctx.runs, 3));
+  for (const [label, ms] of [['seal', attachment.seal], ['open', attachment.open]] as const) {
+    rows.push(row(SUITE, `host: ${label} a 20 MiB attachment (DXA1, in V8)`, 'ms', null, ms, { runs: Math.min(ctx.runs, 3), notes: 'best run; the host seals attachments, not the plugin' }));
+  }
   const engines: readonly EngineName[] = ctx.quick ? [DEFAULT_ENGINE] : ENGINES;
   const v8Envelopes = measureEnvelopes(() => performance.now(), ctx.runs);
   const v8Kdfs = { argon2id: v8Kdf('argon2id'), scrypt: v8Kdf('scrypt') };

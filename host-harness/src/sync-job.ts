@@ -146,6 +146,8 @@ export class SyncJob {
         return t?.notSyncedBecause(a.path, 'no entry references it; only Markdown entries and the files they reference sync');
       case 'referenced':
         return t?.syncsNow(a.path);
+      case 'not-synced':
+        return t?.notSyncedBecause(a.path, a.reason);
     }
   }
 

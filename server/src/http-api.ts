@@ -277,7 +277,9 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
   }
   if (isAttachmentRoute(path)) {
     const user = await authenticate(ctx, req, url);
-    return handleAttachmentRequest({ service: ctx.attachments, auth: ctx.auth }, user, req, res, path);
+    const e2ee = ctx.e2ee;
+    const isEncrypted = e2ee ? (id: string) => e2ee.isEncrypted(id) : undefined;
+    return handleAttachmentRequest({ service: ctx.attachments, auth: ctx.auth, isEncrypted }, user, req, res, path);
   }
   throw new HttpError(404, 'Not found');
 }

@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encryptAttachment } from '../../common/src/e2ee/attachment-blob';
 import { createToken } from '../../server/src/index';
+import { keyRecord } from './helpers/e2ee-client';
 import { startChildServer, type ChildServer } from './helpers/child';
 import { tempDataDir } from './helpers/server';
 
@@ -239,6 +241,75 @@ describe('attachment bad input', () => {
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: string }).error).toMatch(/Storage limit exceeded/);
     expect(((await (await api('/api/user/storage')).json()) as { used_bytes: number }).used_bytes).toBe(used);
+  });
+});
+
+describe('attachments of an end-to-end encrypted workspace', () => {
+  let encWs: string;
+  const kAtt = new Uint8Array(32).fill(9);
+  const sealed = (n: number) => encryptAttachment(kAtt, 1, randomBytes(n)).blob;
+  const sealedAnnounce = (blob: Uint8Array, extra: Record<string, unknown> = {}) => ({
+    hash: sha(blob),
+    size_bytes: blob.length,
+    part_size: PART,
+    total_parts: Math.max(1, Math.ceil(blob.length / PART)),
+    ...extra,
+  });
+  async function uploadSealed(blob: Uint8Array, extra: Record<string, unknown> = {}): Promise<Response> {
+    const started = (await (await init(encWs, sealedAnnounce(blob, extra))).json()) as Init;
+    if (started.status === 'already_exists') return new Response('{"ok":true}');
+    for (let n = 1; n <= Math.max(1, Math.ceil(blob.length / PART)); n++) expect((await putPart(encWs, started.upload_id!, n, part(blob, n))).status).toBe(200);
+    return complete(encWs, started.upload_id!, { hash: sha(blob) });
+  }
+
+  beforeAll(async () => {
+    encWs = await createWorkspace(alice, 'Sealed');
+    expect((await api(`/api/workspaces/${encWs}/keys`, { method: 'PUT', body: JSON.stringify(keyRecord(0)) })).status).toBe(200);
+  });
+
+  it('stores a sealed blob announced without any path or type, held and listed under its address', async () => {
+    const blob = sealed(9_000);
+    const done = await uploadSealed(blob);
+    expect(await done.json()).toEqual({ ok: true });
+    const got = await api(`/api/workspaces/${encWs}/attachments/${sha(blob)}`);
+    expect(got.headers.get('content-type')).toBe('application/octet-stream');
+    expect(Buffer.from(await got.arrayBuffer()).equals(blob)).toBe(true);
+    const listed = (await (await api(`/api/workspaces/${encWs}/attachments`)).json()) as { path: string; hash: string; mime_type: string }[];
+    expect(listed).toEqual([expect.objectContaining({ path: sha(blob), hash: sha(blob), mime_type: 'application/octet-stream' })]);
+    // The hash as attachment_path is accepted (and equal to none).
+    expect(await (await init(encWs, sealedAnnounce(blob, { attachment_path: sha(blob), mime_type: 'application/octet-stream' }))).json()).toEqual({
+      upload_id: null,
+      status: 'already_exists',
+    });
+  });
+
+  it('refuses paths, media types and anything that is not a sealed blob, and stores nothing', async () => {
+    const blob = sealed(500);
+    const before = blobFiles().length;
+    for (const [extra, message] of [
+      [{ attachment_path: '_attachments/photo.jpg' }, /uploads carry no attachment_path/],
+      [{ entry_path: 'days/monday.md' }, /uploads carry no entry_path/],
+      [{ mime_type: 'image/jpeg' }, /uploads carry no media type/],
+      [{ size_bytes: blob.length + 1, total_parts: Math.ceil((blob.length + 1) / PART) }, /not the size of a sealed \(DXA1\) attachment blob/],
+    ] as const) {
+      const res = await init(encWs, sealedAnnounce(blob, extra));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+    }
+    // A plain file announced as usual is refused by its path before any byte is sent.
+    const plain = randomBytes(700);
+    expect((await init(encWs, announce(plain))).status).toBe(400);
+    // Bytes of a blob's size that are not a blob: refused on complete, nothing kept.
+    const fake = randomBytes(blob.length);
+    const started = (await (await init(encWs, sealedAnnounce(fake))).json()) as Init;
+    expect((await putPart(encWs, started.upload_id!, 1, fake)).status).toBe(200);
+    const refused = await complete(encWs, started.upload_id!, { hash: sha(fake) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/not a sealed attachment blob: it does not start with DXA1; nothing was stored/);
+    expect(blobFiles().length).toBe(before);
+    expect((await api(`/api/workspaces/${encWs}/attachments/${sha(fake)}`)).status).toBe(404);
+    // A plain workspace still takes any bytes with their paths.
+    expect((await upload(ws, randomBytes(600))).status).toBe(200);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { equalBytes, readU32, u32 } from './bytes';
-import { attachmentAddress, AttachmentRejectedError, decryptAttachment, encryptAttachment, type AttachmentRef } from './attachment-blob';
+import { attachmentAddress, attachmentBlobChunks, attachmentHeadProblem, AttachmentRejectedError, decryptAttachment, encryptAttachment, type AttachmentRef } from './attachment-blob';
 import { attachmentKey } from './keys';
 
 const kAtt = attachmentKey(new Uint8Array(32).fill(5), 'ws-att');
@@ -80,5 +80,29 @@ describe('attachment blobs', () => {
     expect(rejection({ ...ref, key: other.ref.key }, blob)).toMatch(/failed authentication/);
     expect(rejection(ref, blob, kAtt2)).toMatch(/file key is not the HMAC of the file/);
     expect(rejection({ ...ref, key: 'zz' }, blob)).toMatch(/not hex/);
+  });
+});
+
+describe('blob layout checks without a key (what the server can verify)', () => {
+  it('knows the size and head of every sealed file, and refuses other sizes and heads', () => {
+    for (const size of [0, 1, 252, 253, 5000, MIB - 4, MIB - 3, 3 * MIB + 7]) {
+      const { blob } = encryptAttachment(kAtt, 3, file(size));
+      expect(attachmentBlobChunks(blob.length)).toBe(readU32(blob, 8));
+      expect(attachmentHeadProblem(blob.subarray(0, 12), blob.length)).toBeNull();
+      expect(attachmentBlobChunks(blob.length + 1)).toBeNull();
+      expect(attachmentBlobChunks(blob.length - 1)).toBeNull();
+    }
+    // Plain files of ordinary sizes are not blob sizes.
+    expect(attachmentBlobChunks(5000)).toBeNull();
+    expect(attachmentBlobChunks(0)).toBeNull();
+    const { blob } = encryptAttachment(kAtt, 1, file(10));
+    const head = blob.slice(0, 12);
+    expect(attachmentHeadProblem(Uint8Array.of(...head.subarray(0, 4), 0, 0, 0, 0, ...head.subarray(8)), blob.length)).toMatch(/epoch is 0/);
+    const notMagic = head.slice();
+    notMagic[0] ^= 1;
+    expect(attachmentHeadProblem(notMagic, blob.length)).toMatch(/DXA1/);
+    const chunks = head.slice();
+    chunks.set(u32(2), 8);
+    expect(attachmentHeadProblem(chunks, blob.length)).toMatch(/names 2 chunks/);
   });
 });

@@ -49,6 +49,34 @@ function chunkAad(epoch: number, i: number, last: boolean): Uint8Array {
   return concatBytes([MAGIC, u32(epoch), u32(i), Uint8Array.of(last ? 1 : 0)]);
 }
 
+/** Bytes of a blob's head (`DXA1` || u32 epoch || u32 chunks). */
+export const ATTACHMENT_HEAD_BYTES = HEAD_BYTES;
+
+/**
+ * The chunk count of a blob of `size` bytes, or null when no DXA1 blob has
+ * that size (the server refuses such an upload to an encrypted workspace:
+ * it cannot be a sealed file). Uses no key.
+ */
+export function attachmentBlobChunks(size: number): number | null {
+  if (!Number.isSafeInteger(size)) return null;
+  for (let chunks = 1; chunks <= MAX_PADDED_BYTES / CHUNK_BYTES; chunks++) {
+    const padded = size - HEAD_BYTES - chunks * TAG_BYTES;
+    if (padded <= 0) return null;
+    if (Math.ceil(padded / CHUNK_BYTES) === chunks && padded <= MAX_PADDED_BYTES && paddedLength(padded - 4) === padded) return chunks;
+  }
+  return null;
+}
+
+/** What is wrong with the first bytes of a blob of `size` bytes, or null when they are a DXA1 head of that size. Uses no key. */
+export function attachmentHeadProblem(head: Uint8Array, size: number): string | null {
+  const chunks = attachmentBlobChunks(size);
+  if (chunks === null) return `${size} bytes is not the size of a DXA1 blob`;
+  if (head.length < HEAD_BYTES || !equalBytes(head.subarray(0, 4), MAGIC)) return 'it does not start with DXA1';
+  if (readU32(head, 4) === 0) return 'its epoch is 0';
+  if (readU32(head, 8) !== chunks) return `its head names ${readU32(head, 8)} chunks, its size ${chunks}`;
+  return null;
+}
+
 export function attachmentAddress(blob: Uint8Array): string {
   return toHex(sha256(blob));
 }

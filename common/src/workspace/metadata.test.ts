@@ -129,3 +129,40 @@ describe('formatJsonNumber (serde_json number text)', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'q' } })).toBe('{"a":{"c":"q","d":[1,{"x":1,"y":2}]},"b":1}');
   });
 });
+
+describe('the e2ee field of a BinaryRef', () => {
+  const addr = 'ab'.repeat(32);
+  const key = 'cd'.repeat(32);
+  const plainRef = '{"path":"p.png","source":"local","hash":"","mime_type":"","size":0,"uploaded_at":null,"deleted":false}';
+
+  it('is written after deleted only when present, and read back', () => {
+    const m = emptyMetadata('x.md');
+    m.attachments = [{ path: 'p.png', source: 'local', hash: '', mime_type: '', size: 0, uploaded_at: null, deleted: false }];
+    expect(serializeMetadata(m)).toContain(`"attachments":[${plainRef}]`);
+    m.attachments[0].e2ee = { addr, key, epoch: 2 };
+    const json = serializeMetadata(m);
+    expect(json).toContain(`"deleted":false,"e2ee":{"addr":"${addr}","key":"${key}","epoch":2}}]`);
+    const back = parseMetadata(json)!;
+    expect(back.attachments[0].e2ee).toEqual({ addr, key, epoch: 2 });
+    expect(metadataEqual(back, m)).toBe(true);
+  });
+
+  it('takes part in equality and deep copies', () => {
+    const m = emptyMetadata('x.md');
+    m.attachments = [{ path: 'p.png', source: 'local', hash: 'h', mime_type: '', size: 1, uploaded_at: null, deleted: false, e2ee: { addr, key, epoch: 1 } }];
+    const copy = cloneMetadata(m);
+    copy.attachments[0].e2ee!.epoch = 3;
+    expect(m.attachments[0].e2ee!.epoch).toBe(1);
+    expect(metadataContentEqual(m, copy)).toBe(false);
+    delete copy.attachments[0].e2ee;
+    expect(metadataContentEqual(m, copy)).toBe(false);
+  });
+
+  it('drops a malformed e2ee field, as serde ignores a field it does not know, and keeps the entry', () => {
+    for (const bad of ['1', '{"addr":"x","key":"' + key + '","epoch":1}', `{"addr":"${addr}","key":"${key}","epoch":0}`, `{"addr":"${addr.toUpperCase()}","key":"${key}","epoch":1}`]) {
+      const m = parseMetadata(`{"attachments":[${plainRef.slice(0, -1)},"e2ee":${bad}}]}`);
+      expect(m).not.toBeNull();
+      expect(m!.attachments[0].e2ee).toBeUndefined();
+    }
+  });
+});

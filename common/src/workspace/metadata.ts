@@ -29,6 +29,19 @@ export interface BinaryRef {
   size: number;
   uploaded_at: number | null;
   deleted: boolean;
+  /**
+   * Only in an end-to-end encrypted workspace (whose doc the server cannot
+   * read): where the sealed blob is and how to open it (common/src/e2ee/attachment-blob.ts).
+   * Absent otherwise, and then never written, so plain workspaces keep serde's bytes.
+   */
+  e2ee?: EncryptedBlobRef;
+}
+
+/** A BinaryRef's `"e2ee":{"addr","key","epoch"}`: blob address, file key (hex) and key epoch. */
+export interface EncryptedBlobRef {
+  addr: string;
+  key: string;
+  epoch: number;
 }
 
 export interface FileMetadata {
@@ -104,7 +117,9 @@ function binaryRefJson(r: BinaryRef): string {
   return (
     `{"path":${JSON.stringify(r.path)},"source":${JSON.stringify(r.source)},"hash":${JSON.stringify(r.hash)},` +
     `"mime_type":${JSON.stringify(r.mime_type)},"size":${JSON.stringify(r.size)},` +
-    `"uploaded_at":${r.uploaded_at === null ? 'null' : JSON.stringify(r.uploaded_at)},"deleted":${r.deleted}}`
+    `"uploaded_at":${r.uploaded_at === null ? 'null' : JSON.stringify(r.uploaded_at)},"deleted":${r.deleted}` +
+    (r.e2ee === undefined ? '' : `,"e2ee":{"addr":${JSON.stringify(r.e2ee.addr)},"key":${JSON.stringify(r.e2ee.key)},"epoch":${JSON.stringify(r.e2ee.epoch)}}`) +
+    '}'
   );
 }
 
@@ -173,12 +188,26 @@ function optStringList(o: Record<string, unknown>, k: string): string[] | null {
 
 function parseBinaryRef(v: unknown): BinaryRef {
   if (!isObject(v)) throw new Invalid();
-  const { path, source, hash, mime_type, size, uploaded_at, deleted } = v;
+  const { path, source, hash, mime_type, size, uploaded_at, deleted, e2ee } = v;
   if (typeof path !== 'string' || typeof source !== 'string' || typeof hash !== 'string') throw new Invalid();
   if (typeof mime_type !== 'string' || typeof deleted !== 'boolean') throw new Invalid();
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw new Invalid();
   if (uploaded_at !== undefined && uploaded_at !== null && !isI64(uploaded_at)) throw new Invalid();
-  return { path, source, hash, mime_type, size, uploaded_at: uploaded_at ?? null, deleted };
+  const ref: BinaryRef = { path, source, hash, mime_type, size, uploaded_at: uploaded_at ?? null, deleted };
+  // serde ignores a field it does not know: a malformed e2ee is dropped, not the entry.
+  const blob = parseEncryptedBlobRef(e2ee);
+  if (blob !== null) ref.e2ee = blob;
+  return ref;
+}
+
+const HEX_64 = /^[0-9a-f]{64}$/;
+
+function parseEncryptedBlobRef(v: unknown): EncryptedBlobRef | null {
+  if (!isObject(v)) return null;
+  const { addr, key, epoch } = v;
+  if (typeof addr !== 'string' || !HEX_64.test(addr) || typeof key !== 'string' || !HEX_64.test(key)) return null;
+  if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1 || epoch > 0xffffffff) return null;
+  return { addr, key, epoch };
 }
 
 /** Validates a decoded JSON value as FileMetadata (serde rules); null when serde would reject it. */
@@ -280,7 +309,10 @@ export function binaryRefEqual(a: BinaryRef, b: BinaryRef): boolean {
     a.mime_type === b.mime_type &&
     a.size === b.size &&
     a.uploaded_at === b.uploaded_at &&
-    a.deleted === b.deleted
+    a.deleted === b.deleted &&
+    a.e2ee?.addr === b.e2ee?.addr &&
+    a.e2ee?.key === b.e2ee?.key &&
+    a.e2ee?.epoch === b.e2ee?.epoch
   );
 }
 
@@ -310,7 +342,7 @@ export function cloneMetadata(m: FileMetadata): FileMetadata {
   return {
     ...m,
     contents: m.contents === null ? null : [...m.contents],
-    attachments: m.attachments.map((r) => ({ ...r })),
+    attachments: m.attachments.map((r) => (r.e2ee === undefined ? { ...r } : { ...r, e2ee: { ...r.e2ee } })),
     audience: m.audience === null ? null : [...m.audience],
     extra: cloneJson(m.extra) as Record<string, JsonValue>,
   };

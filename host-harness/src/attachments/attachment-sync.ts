@@ -14,15 +14,24 @@
  *   bytes -> download (the hash from the BinaryRef, or, for a body link, the
  *   latest upload of that path the server lists).
  * A file in the folder that no entry references is named once, and not synced.
+ *
+ * In an end-to-end encrypted workspace (the plugin answers GetAttachmentKeys,
+ * sealed.ts) the same decisions move sealed blobs instead: the upload is the
+ * DXA1 blob announced by its address alone, the BinaryRef gets `e2ee`
+ * {addr, key, epoch} beside the file's own hash, and a download fetches the
+ * address and opens the blob before anything is written. The server lists no
+ * paths there, so a file only a body links to (no BinaryRef) is not synced.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { splitFrontmatter } from '../../../common/src/workspace/frontmatter';
-import type { BinaryRef, FileMetadata } from '../../../common/src/workspace/metadata';
+import type { BinaryRef, EncryptedBlobRef, FileMetadata } from '../../../common/src/workspace/metadata';
 import { withSourceFrontmatter } from '../../../common/src/workspace/source-frontmatter';
 import type { CommandResponse } from '../host-types';
 import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
 import { bodyReferences } from './references';
+import { atomicWrite } from '../workspace-fs';
+import { attachmentMode, openSealedBlob, sealFile, type AttachmentMode } from './sealed';
 import { hashFile, TransferClient, TransferError, type HeldAttachment } from './transfer-client';
 import { TransferQueue, type PendingTransfer } from './transfer-queue';
 
@@ -33,6 +42,7 @@ export type AttachmentActivity =
   | { kind: 'attachment-failed'; path: string; reason: string }
   | { kind: 'attachment-progress'; path: string; direction: 'up' | 'down'; done: number; total: number }
   | { kind: 'unreferenced'; path: string }
+  | { kind: 'not-synced'; path: string; reason: string }
   | { kind: 'referenced'; path: string };
 
 export interface AttachmentSyncOptions {
@@ -59,7 +69,22 @@ interface Reference {
   entry: string;
   /** The hash the workspace names for it, '' when none. */
   hash: string;
+  /** The sealed blob the workspace names for it (encrypted workspaces), null when none. */
+  e2ee: EncryptedBlobRef | null;
+  /** The file's size as the workspace names it (with `hash`). */
+  size: number;
 }
+
+/**
+ * Sealing and opening hold a file and its blob in memory (up to 256 MiB
+ * each): files from this size on take turns, so parallel transfers do not
+ * multiply that.
+ */
+const LARGE_SEALED_BYTES = 16 * 1024 * 1024;
+
+/** Why a body-linked file stays here in an encrypted workspace. */
+export const BODY_LINK_ONLY_REASON =
+  'only a body links to it: in an end-to-end encrypted workspace a file syncs when an entry lists it in `attachments:` (the server cannot list paths)';
 
 export class AttachmentSync {
   readonly queue: TransferQueue;
@@ -75,6 +100,12 @@ export class AttachmentSync {
   /** Ends the wait before a retry (a new trigger, runNow, close). */
   private wake: (() => void) | null = null;
   private readonly linkCache = new Map<string, { mtimeMs: number; size: number; links: string[] }>();
+  /** The live list last sent (encrypted workspaces), null before the first. */
+  private lastLive: string | null = null;
+  /** The end of the last large sealed transfer queued (LARGE_SEALED_BYTES). */
+  private largeSealed: Promise<unknown> = Promise.resolve();
+  /** Body-linked files said not to sync (encrypted workspaces), so each is said once. */
+  private readonly bodyLinkOnly = new Set<string>();
   /** Paths whose last transfer failed, with the reason (a pass that succeeds clears them). */
   readonly failures = new Map<string, string>();
 
@@ -176,24 +207,30 @@ export class AttachmentSync {
     return (res.data as [string, FileMetadata][]).filter(([key, meta]) => !meta.deleted && key.toLowerCase().endsWith('.md'));
   }
 
-  /** What the workspace's entries reference, by path. */
-  private async references(): Promise<Map<string, Reference>> {
+  /** What the workspace's entries reference, by path, and the sealed blobs they name (encrypted workspaces). */
+  private async references(): Promise<{ refs: Map<string, Reference>; live: Set<string> }> {
     const refs = new Map<string, Reference>();
+    const live = new Set<string>();
     const get = (p: string, entry: string) => {
       let r = refs.get(p);
-      if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '' }));
+      if (!r) refs.set(p, (r = { listedBy: [], entry, hash: '', e2ee: null, size: 0 }));
       return r;
     };
     for (const [key, meta] of await this.listEntries()) {
       for (const a of meta.attachments) {
+        if (!a.deleted && a.e2ee) live.add(a.e2ee.addr);
         if (a.deleted || a.path.toLowerCase().endsWith('.md')) continue;
         const r = get(a.path, key);
         r.listedBy.push(key);
-        if (a.hash !== '' && r.hash === '') r.hash = a.hash;
+        if (a.hash !== '' && r.hash === '') {
+          r.hash = a.hash;
+          r.e2ee = a.e2ee ?? null;
+          r.size = a.size;
+        }
       }
       for (const p of this.bodyLinks(key)) get(p, key);
     }
-    return refs;
+    return { refs, live };
   }
 
   /** The body links of an entry's file, read again only when the file changed. */
@@ -220,7 +257,8 @@ export class AttachmentSync {
 
   /** One pass; false when some transfer failed (tried again later). */
   private async pass(): Promise<boolean> {
-    const refs = await this.references();
+    const mode = await attachmentMode(this.o.command, this.o.workspaceId);
+    const { refs } = await this.references();
     let held: Promise<Map<string, HeldAttachment>> | null = null;
     const heldHash = async (p: string): Promise<string> => {
       held ??= this.client.list().then((list) => {
@@ -239,7 +277,8 @@ export class AttachmentSync {
       for (let p = todo.shift(); p !== undefined && !this.closed; p = todo.shift()) {
         const ref = refs.get(p)!;
         try {
-          await this.syncPath(p, ref, heldHash);
+          if (mode.kind === 'plain') await this.syncPath(p, ref, heldHash);
+          else await this.syncSealedPath(p, ref, mode);
           this.failures.delete(p);
         } catch (e) {
           ok = false;
@@ -252,6 +291,7 @@ export class AttachmentSync {
     await Promise.all(Array.from({ length: CONCURRENT_TRANSFERS }, worker));
     for (const t of this.queue.pending) if (!refs.has(t.path)) this.queue.done(t.path);
     this.reportUnreferenced(refs);
+    if (mode.kind === 'sealed') await this.sendLive();
     return ok;
   }
 
@@ -284,6 +324,90 @@ export class AttachmentSync {
     await this.download(p, file, remote, ref);
   }
 
+  /** syncPath for an encrypted workspace: the same decisions, moving sealed blobs (the file's hash decides, the blob's address travels). */
+  private async syncSealedPath(p: string, ref: Reference, mode: Extract<AttachmentMode, { kind: 'sealed' }>): Promise<void> {
+    if (ref.listedBy.length === 0) {
+      if (!this.bodyLinkOnly.has(p)) this.o.report({ kind: 'not-synced', path: p, reason: BODY_LINK_ONLY_REASON });
+      this.bodyLinkOnly.add(p);
+      return;
+    }
+    // Listed now: no longer said not to sync.
+    if (this.bodyLinkOnly.delete(p)) this.o.report({ kind: 'referenced', path: p });
+    const file = path.join(this.o.dir, ...p.split('/'));
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(file);
+      if (!stat.isFile()) return;
+    } catch {
+      stat = null;
+    }
+    const last = this.queue.synced(p);
+    let local: { hash: string; size: number } | null = null;
+    if (stat) local = last && last.size === stat.size && last.mtimeMs === stat.mtimeMs ? { hash: last.hash, size: last.size } : await hashFile(file);
+    // A reference without its blob cannot be downloaded: as if the workspace named nothing.
+    const remote = ref.e2ee === null ? '' : ref.hash;
+    const changedHere = local !== null && (last === undefined || last.hash !== local.hash);
+    if (local !== null && (changedHere || remote === '')) {
+      if (local.hash !== remote || !(await this.client.holds(ref.e2ee!.addr))) {
+        await this.oneLargeAtATime(local.size, () => this.uploadSealed(p, file, ref, mode));
+      } else {
+        this.queue.setSynced(p, { ...local, mtimeMs: stat!.mtimeMs });
+        await this.fillRefs(p, ref, local.hash, local.size, ref.e2ee!);
+      }
+      return;
+    }
+    if (remote === '') return;
+    if (local !== null && local.hash === remote) {
+      if (!last || last.hash !== local.hash || last.mtimeMs !== stat!.mtimeMs) this.queue.setSynced(p, { ...local, mtimeMs: stat!.mtimeMs });
+      await this.fillRefs(p, ref, local.hash, local.size, ref.e2ee!);
+      return;
+    }
+    await this.oneLargeAtATime(ref.size, () => this.downloadSealed(p, file, ref, ref.e2ee!, mode));
+  }
+
+  /** Runs `work` now for a small file, else after the large sealed transfers queued before it. */
+  private oneLargeAtATime(bytes: number, work: () => Promise<void>): Promise<void> {
+    if (bytes < LARGE_SEALED_BYTES) return work();
+    const run = this.largeSealed.then(work);
+    this.largeSealed = run.catch(() => undefined);
+    return run;
+  }
+
+  private async uploadSealed(p: string, file: string, ref: Reference, mode: Extract<AttachmentMode, { kind: 'sealed' }>): Promise<void> {
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    // The bytes read here are the ones sealed, hashed and named, whatever the file becomes meanwhile.
+    const sealed = sealFile(mode.keys, fs.readFileSync(file), p);
+    this.queue.add({ kind: 'upload', path: p, hash: sealed.hash, size: sealed.size, mimeType: mimeTypeOf(p), entry: ref.entry });
+    await this.client.upload({ blob: sealed.blob, hash: sealed.ref.addr, label: p }, (done) =>
+      this.o.report({ kind: 'attachment-progress', path: p, direction: 'up', done, total: sealed.blob.length }),
+    );
+    const now = await hashFile(file);
+    this.queue.setSynced(p, { hash: sealed.hash, size: sealed.size, mtimeMs: now.hash === sealed.hash ? mtimeMs : -1 });
+    this.queue.done(p);
+    await this.fillRefs(p, ref, sealed.hash, sealed.size, sealed.ref);
+    this.o.report({ kind: 'attachment-sent', path: p, bytes: sealed.size });
+    if (now.hash !== sealed.hash) this.again = true;
+  }
+
+  private async downloadSealed(p: string, file: string, ref: Reference, blobRef: EncryptedBlobRef, mode: Extract<AttachmentMode, { kind: 'sealed' }>): Promise<void> {
+    this.queue.add({ kind: 'download', path: p, hash: blobRef.addr, size: 0, mimeType: mimeTypeOf(p), entry: ref.entry });
+    const partial = this.queue.partialPath(blobRef.addr);
+    await this.client.fetchBlob(blobRef.addr, partial, (done, total) => this.o.report({ kind: 'attachment-progress', path: p, direction: 'down', done, total }));
+    let bytes: Uint8Array;
+    try {
+      bytes = openSealedBlob(mode.keys, blobRef, fs.readFileSync(partial), ref.hash, p);
+    } catch (e) {
+      fs.rmSync(partial, { force: true });
+      throw e;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    atomicWrite(file, bytes);
+    fs.rmSync(partial, { force: true });
+    this.queue.setSynced(p, { hash: ref.hash, size: bytes.length, mtimeMs: fs.statSync(file).mtimeMs });
+    this.queue.done(p);
+    this.o.report({ kind: 'attachment-received', path: p, bytes: bytes.length });
+  }
+
   private async upload(p: string, file: string, local: { hash: string; size: number }, ref: Reference): Promise<void> {
     const t: PendingTransfer = { kind: 'upload', path: p, hash: local.hash, size: local.size, mimeType: mimeTypeOf(p), entry: ref.entry };
     this.queue.add(t);
@@ -310,8 +434,8 @@ export class AttachmentSync {
     this.o.report({ kind: 'attachment-received', path: p, bytes: size });
   }
 
-  /** Gives the BinaryRefs that name `p` their hash, size, type and upload time. */
-  private async fillRefs(p: string, ref: Reference, hash: string, size: number): Promise<void> {
+  /** Gives the BinaryRefs that name `p` their hash, size, type and upload time (and, encrypted, their blob). */
+  private async fillRefs(p: string, ref: Reference, hash: string, size: number, blob?: EncryptedBlobRef): Promise<void> {
     for (const key of ref.listedBy) {
       const res = await this.o.command('GetCrdtFile', { path: key });
       if (!res.success || res.data === null || typeof res.data !== 'object') continue;
@@ -319,9 +443,12 @@ export class AttachmentSync {
       let changed = false;
       const mime = mimeTypeOf(p);
       const attachments: BinaryRef[] = meta.attachments.map((a) => {
-        if (a.path !== p || a.deleted || (a.hash === hash && a.size === size && a.mime_type === mime && a.uploaded_at !== null)) return a;
+        const sameBlob = blob === undefined || (a.e2ee?.addr === blob.addr && a.e2ee.key === blob.key && a.e2ee.epoch === blob.epoch);
+        if (a.path !== p || a.deleted || (a.hash === hash && a.size === size && a.mime_type === mime && a.uploaded_at !== null && sameBlob)) return a;
         changed = true;
-        return { ...a, source: 'local', hash, size, mime_type: mime, uploaded_at: Date.now() };
+        const filled: BinaryRef = { ...a, source: 'local', hash, size, mime_type: mime, uploaded_at: Date.now() };
+        if (blob !== undefined) filled.e2ee = { ...blob };
+        return filled;
       });
       if (!changed) continue;
       let next: FileMetadata = { ...meta, attachments };
@@ -334,6 +461,19 @@ export class AttachmentSync {
       const set = await this.o.command('SetCrdtFile', { path: key, metadata: next });
       if (!set.success) throw new Error(`updating the attachment reference of ${key} failed: ${set.error ?? ''}`);
     }
+  }
+
+  /**
+   * After a pass of an encrypted workspace, the blobs its live entries name
+   * (read again: the pass filled references), for the server's collection;
+   * sent when they changed since the last list this process sent.
+   */
+  private async sendLive(): Promise<void> {
+    const { live } = await this.references();
+    const key = [...live].sort().join(',');
+    if (key === this.lastLive) return;
+    await this.client.sendLive(live);
+    this.lastLive = key;
   }
 
   /** Names each file of the folder that no entry references, once. */

@@ -2,8 +2,9 @@
  * The host side of the attachment API (the Diaryx apps' protocol, routes in
  * server/README.md): uploads in parts (init, PUT parts, complete, re-sending
  * what the server says is missing) and downloads by hash, resumed with
- * `Range` from a partial file. Bytes stream from and to files; raw bytes on
- * the wire, no base64.
+ * `Range` from a partial file. Bytes stream from and to files (a sealed
+ * blob of an encrypted workspace goes from memory); raw bytes on the wire,
+ * no base64.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,7 +28,8 @@ export class TransferError extends Error {
   }
 }
 
-export interface UploadRequest {
+/** A file of a plain workspace: announced with its paths and type, streamed from disk. */
+export interface FileUpload {
   file: string;
   attachmentPath: string;
   entryPath: string;
@@ -35,6 +37,21 @@ export interface UploadRequest {
   size: number;
   mimeType: string;
 }
+
+/**
+ * A sealed blob of an end-to-end encrypted workspace: announced by its
+ * address and size alone (the server refuses paths and types there), sent
+ * from memory. `label` (the local path) names it in errors, never on the wire.
+ */
+export interface SealedUpload {
+  blob: Uint8Array;
+  hash: string;
+  label: string;
+}
+
+export type UploadRequest = FileUpload | SealedUpload;
+
+type Body = { json: unknown } | { file: string; start: number; end: number } | { bytes: Uint8Array };
 
 /** A blob the workspace holds, as `GET .../attachments` lists it. */
 export interface HeldAttachment {
@@ -88,7 +105,7 @@ export class TransferClient {
   }
 
   /** One request; `body` is a JSON value, a file range, or nothing. Resolves with the answer's text. */
-  private request(method: string, url: URL, body?: { json: unknown } | { file: string; start: number; end: number }): Promise<Answer> {
+  private request(method: string, url: URL, body?: Body): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { Authorization: `Bearer ${this.token}` };
       let payload: Buffer | null = null;
@@ -96,6 +113,11 @@ export class TransferClient {
         payload = Buffer.from(JSON.stringify(body.json));
         headers['Content-Type'] = 'application/json';
         headers['Content-Length'] = payload.length;
+      } else if (body && 'bytes' in body) {
+        payload = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+        headers['Content-Type'] = 'application/octet-stream';
+        headers['Content-Length'] = payload.length;
+        this.bodyBytes += payload.length;
       } else if (body) {
         headers['Content-Type'] = 'application/octet-stream';
         headers['Content-Length'] = body.end - body.start;
@@ -144,19 +166,15 @@ export class TransferClient {
    * after a failure or crash sends only the rest. `onBytes` counts progress.
    */
   async upload(u: UploadRequest, onBytes: (sent: number) => void = () => undefined): Promise<'uploaded' | 'already_exists'> {
-    const totalParts = Math.max(1, Math.ceil(u.size / PART_BYTES));
-    const announce = {
-      entry_path: u.entryPath,
-      attachment_path: u.attachmentPath,
-      hash: u.hash,
-      size_bytes: u.size,
-      mime_type: u.mimeType,
-      part_size: PART_BYTES,
-      total_parts: totalParts,
-    };
+    const sealed = 'blob' in u;
+    const size = sealed ? u.blob.length : u.size;
+    const label = sealed ? u.label : u.attachmentPath;
+    const totalParts = Math.max(1, Math.ceil(size / PART_BYTES));
+    const shape = { hash: u.hash, size_bytes: size, part_size: PART_BYTES, total_parts: totalParts };
+    const announce = sealed ? shape : { entry_path: u.entryPath, attachment_path: u.attachmentPath, ...shape, mime_type: u.mimeType };
     const started = TransferClient.json<{ upload_id: string | null; status: string; uploaded_parts?: number[] }>(
       await this.request('POST', this.url('/uploads'), { json: announce }),
-      `uploading ${u.attachmentPath}`,
+      `uploading ${label}`,
     );
     if (started.status === 'already_exists' || started.upload_id === null) return 'already_exists';
     const id = started.upload_id;
@@ -165,19 +183,20 @@ export class TransferClient {
     for (let attempt = 0; ; attempt++) {
       for (const n of missing) {
         const start = (n - 1) * PART_BYTES;
-        const end = Math.min(u.size, n * PART_BYTES);
-        TransferClient.json(await this.request('PUT', this.url(`/uploads/${id}/parts/${n}`), { file: u.file, start, end }), `uploading ${u.attachmentPath} part ${n}`);
+        const end = Math.min(size, n * PART_BYTES);
+        const body: Body = sealed ? { bytes: u.blob.subarray(start, end) } : { file: u.file, start, end };
+        TransferClient.json(await this.request('PUT', this.url(`/uploads/${id}/parts/${n}`), body), `uploading ${label} part ${n}`);
         sent += end - start;
-        onBytes(Math.min(sent, u.size));
+        onBytes(Math.min(sent, size));
       }
       const done = await this.request('POST', this.url(`/uploads/${id}/complete`), {
-        json: { entry_path: u.entryPath, attachment_path: u.attachmentPath, hash: u.hash, size_bytes: u.size, mime_type: u.mimeType },
+        json: sealed ? { hash: u.hash } : { entry_path: u.entryPath, attachment_path: u.attachmentPath, hash: u.hash, size_bytes: u.size, mime_type: u.mimeType },
       });
       if (done.status === 409 && attempt < 3) {
         missing = (JSON.parse(done.body) as { missing_parts: number[] }).missing_parts;
         continue;
       }
-      TransferClient.json(done, `completing ${u.attachmentPath}`);
+      TransferClient.json(done, `completing ${label}`);
       return 'uploaded';
     }
   }
@@ -188,6 +207,31 @@ export class TransferClient {
    * under `dest` only whole and checked.
    */
   async download(hash: string, dest: string, partial: string, onBytes: (received: number, total: number) => void = () => undefined): Promise<number> {
+    const size = await this.fetchBlob(hash, partial, onBytes);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.renameSync(partial, dest);
+    return size;
+  }
+
+  /** Tells the server which blobs an encrypted workspace's live entries name (the others may be collected). */
+  async sendLive(addresses: Iterable<string>): Promise<{ held: number; unreferenced: number }> {
+    return TransferClient.json(await this.request('POST', this.url('/live'), { json: { addresses: [...addresses].sort() } }), 'sending the live attachment list');
+  }
+
+  /** Whether the workspace holds the blob `hash` (HEAD). */
+  async holds(hash: string): Promise<boolean> {
+    const a = await this.request('HEAD', this.url(`/${hash}`));
+    if (a.status === 404) return false;
+    if (a.status >= 200 && a.status < 300) return true;
+    throw new TransferError(`looking up ${hash}: HTTP ${a.status}`, a.status);
+  }
+
+  /**
+   * Fetches the blob `hash` into `partial` (resumed with Range from what is
+   * there) and checks that it hashes to `hash`; resolves with its size. A
+   * blob of other bytes is deleted and refused.
+   */
+  async fetchBlob(hash: string, partial: string, onBytes: (received: number, total: number) => void = () => undefined): Promise<number> {
     let have = 0;
     try {
       have = fs.statSync(partial).size;
@@ -229,8 +273,6 @@ export class TransferClient {
       fs.rmSync(partial, { force: true });
       throw new TransferError(`downloaded bytes of ${hash} hash to ${got.hash}; will download again`, 0);
     }
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.renameSync(partial, dest);
     return got.size;
   }
 }

@@ -4,10 +4,14 @@
  * from the in-browser folder is downloaded on display, as the Diaryx web app
  * does: by the hash of its BinaryRef (or, for a body link, the latest upload
  * of that path the server lists), checked against that hash, and kept in the
- * folder.
+ * folder. In an end-to-end encrypted workspace a BinaryRef carries `e2ee`:
+ * the sealed blob is fetched by its address and opened here with the
+ * plugin's attachment keys (GetAttachmentKeys) before anything is kept.
  */
+import { decryptAttachment } from '../../../common/src/e2ee/attachment-blob';
+import { parseAttachmentKeys } from '../../../common/src/e2ee/attachment-keys';
 import { splitFrontmatter } from '../../../common/src/workspace/frontmatter';
-import type { BinaryRef, FileMetadata } from '../../../common/src/workspace/metadata';
+import type { BinaryRef, EncryptedBlobRef, FileMetadata } from '../../../common/src/workspace/metadata';
 import { mimeTypeOf } from '../../../common/src/workspace/mime-types';
 import { bodyReferences } from '../../src/attachments/references';
 import type { PluginRunner } from './call-queue';
@@ -37,19 +41,19 @@ export class AttachmentView {
     const run = ++this.shown;
     const text = entryPath === null ? null : this.deps.folder.readText(entryPath);
     if (entryPath === null || text === null) return this.render(run, []);
-    const refs = new Map<string, string>();
+    const refs = new Map<string, { hash: string; e2ee?: EncryptedBlobRef }>();
     const meta = await this.deps.runner.command('GetCrdtFile', { path: entryPath });
     if (meta.success && meta.data && typeof meta.data === 'object') {
-      for (const a of (meta.data as FileMetadata).attachments as BinaryRef[]) if (!a.deleted) refs.set(a.path, a.hash);
+      for (const a of (meta.data as FileMetadata).attachments as BinaryRef[]) if (!a.deleted) refs.set(a.path, { hash: a.hash, e2ee: a.e2ee });
     }
-    for (const p of bodyReferences(entryPath, splitFrontmatter(text).body)) if (!refs.has(p)) refs.set(p, '');
+    for (const p of bodyReferences(entryPath, splitFrontmatter(text).body)) if (!refs.has(p)) refs.set(p, { hash: '' });
     const items: HTMLElement[] = [];
-    for (const [p, hash] of [...refs].filter(([p]) => mimeTypeOf(p).startsWith('image/'))) {
+    for (const [p, ref] of [...refs].filter(([p]) => mimeTypeOf(p).startsWith('image/'))) {
       let bytes = this.deps.folder.read(p);
       let problem = '';
       if (bytes === null) {
         try {
-          bytes = await this.download(p, hash);
+          bytes = await this.download(p, ref);
         } catch (e) {
           problem = (e as Error).message;
         }
@@ -72,14 +76,15 @@ export class AttachmentView {
   }
 
   /** Downloads a picture into the folder; null when the workspace is not linked to a server. */
-  private async download(p: string, knownHash: string): Promise<Uint8Array | null> {
+  private async download(p: string, ref: { hash: string; e2ee?: EncryptedBlobRef }): Promise<Uint8Array | null> {
     const res = await this.deps.runner.command('get_config', {});
     const config = (res.success ? res.data : null) as { server_url?: string; workspace_id?: string } | null;
     const token = this.deps.token();
     if (!config?.server_url || !config.workspace_id || !token) return null;
     const base = `${config.server_url.replace(/^ws/, 'http').replace(/\/sync2\/?$/, '').replace(/\/+$/, '')}/api/workspaces/${encodeURIComponent(config.workspace_id)}/attachments`;
     const q = `?token=${encodeURIComponent(token)}`;
-    let hash = knownHash;
+    if (ref.e2ee) return this.downloadSealed(p, ref.hash, ref.e2ee, base, q);
+    let hash = ref.hash;
     if (hash === '') {
       const list = await fetch(base + q);
       if (!list.ok) throw new Error(`listing attachments: HTTP ${list.status}`);
@@ -90,6 +95,20 @@ export class AttachmentView {
     if (!got.ok) throw new Error(`download: HTTP ${got.status}`);
     const bytes = new Uint8Array(await got.arrayBuffer());
     if ((await sha256Hex(bytes)) !== hash) throw new Error('downloaded bytes do not match their hash');
+    this.deps.folder.write(p, bytes, true);
+    return bytes;
+  }
+
+  /** Fetches a sealed blob by its address and opens it (address, every chunk, FK, then the file's hash); nothing is kept otherwise. */
+  private async downloadSealed(p: string, hash: string, blob: EncryptedBlobRef, base: string, q: string): Promise<Uint8Array> {
+    const res = await this.deps.runner.command('GetAttachmentKeys', {});
+    if (!res.success) throw new Error(res.error ?? 'no attachment keys');
+    const key = parseAttachmentKeys(res.data).keys.get(blob.epoch);
+    if (!key) throw new Error(`Missing key for epoch ${blob.epoch}`);
+    const got = await fetch(`${base}/${blob.addr}${q}`);
+    if (!got.ok) throw new Error(`download: HTTP ${got.status}`);
+    const bytes = decryptAttachment(key, blob, new Uint8Array(await got.arrayBuffer()));
+    if (hash !== '' && (await sha256Hex(bytes)) !== hash) throw new Error('the decrypted file does not match its hash');
     this.deps.folder.write(p, bytes, true);
     return bytes;
   }

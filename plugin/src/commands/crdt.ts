@@ -90,8 +90,8 @@ function handleSyncMessage(
 /**
  * SetCrdtFile's attachment refs, as the Rust plugin merges them: no refs
  * given keeps the existing ones; given refs stay as given, and one without a
- * hash takes hash, type, size, upload time and source from the existing ref
- * of that path that has a hash.
+ * hash takes hash, type, size, upload time and source (and the encrypted
+ * blob's reference) from the existing ref of that path that has a hash.
  */
 function mergeAttachmentRefs(existing: BinaryRef[], incoming: BinaryRef[]): BinaryRef[] {
   if (existing.length === 0) return incoming;
@@ -99,7 +99,10 @@ function mergeAttachmentRefs(existing: BinaryRef[], incoming: BinaryRef[]): Bina
   return incoming.map((a) => {
     if (a.hash !== '') return a;
     const known = existing.find((r) => r.path === a.path && r.hash !== '');
-    return known ? { ...a, hash: known.hash, mime_type: known.mime_type, size: known.size, uploaded_at: known.uploaded_at, source: known.source } : a;
+    if (!known) return a;
+    const filled: BinaryRef = { ...a, hash: known.hash, mime_type: known.mime_type, size: known.size, uploaded_at: known.uploaded_at, source: known.source };
+    if (known.e2ee !== undefined) filled.e2ee = { ...known.e2ee };
+    return filled;
   });
 }
 

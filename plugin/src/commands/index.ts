@@ -15,6 +15,7 @@ import { applyConfigPatch, loadConfig, saveConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
 import { CRDT_COMMANDS } from './crdt';
+import { getAttachmentKeys } from './attachment-keys';
 import { e2eeSelfTest } from './e2ee';
 import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
@@ -94,6 +95,7 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   UnlockWorkspace: (_host, rt, p) => encryption.unlockWorkspace(requireRuntime(rt), p),
   LockWorkspace: (_host, rt, p) => encryption.lockWorkspace(requireRuntime(rt), p),
   ChangePassphrase: (_host, rt, p) => encryption.changeWorkspacePassphrase(requireRuntime(rt), p),
+  GetAttachmentKeys: (host, _rt, p) => getAttachmentKeys(host, p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,

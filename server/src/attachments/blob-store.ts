@@ -104,6 +104,18 @@ export class BlobStore {
     }
   }
 
+  /** Up to `bytes` first bytes of part `n` of an upload (fewer when the part is shorter). */
+  async partHead(uploadId: string, n: number, bytes: number): Promise<Uint8Array> {
+    const fh = await fs.promises.open(path.join(this.uploadDir(uploadId), String(n)), 'r');
+    try {
+      const buf = Buffer.alloc(bytes);
+      const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
   /**
    * Joins the parts 1..totalParts of an upload into the blob of `hash`. Resolves
    * true when the bytes hash to `hash` (the blob is then in place; an equal

@@ -52,7 +52,8 @@ export interface GcResult {
 
 /**
  * One collection pass. `isEncrypted` names workspaces whose references the server cannot read (their
- * workspace doc is ciphertext): their holdings are kept whole.
+ * workspace doc is ciphertext): only their devices' live lists mark holdings unreferenced
+ * (AttachmentService.markLive), and those go after the grace period; the rest are kept.
  */
 export async function collectAttachmentGarbage(
   service: AttachmentService,
@@ -67,7 +68,14 @@ export async function collectAttachmentGarbage(
   const byWorkspace = new Map<string, typeof records>();
   for (const r of records) byWorkspace.set(r.workspaceId, [...(byWorkspace.get(r.workspaceId) ?? []), r]);
   for (const [workspaceId, held] of byWorkspace) {
-    if (await isEncrypted(workspaceId)) continue;
+    if (await isEncrypted(workspaceId)) {
+      for (const r of held) {
+        if (r.unreferencedSince === null || now - r.unreferencedSince < graceMs) continue;
+        await service.meta.removeAttachment(workspaceId, r.hash, r.path);
+        result.droppedRecords++;
+      }
+      continue;
+    }
     const refs = await core.read(workspaceDocId(workspaceId), workspaceReferences);
     for (const r of held) {
       const referenced = refs.hashes.has(r.hash) || refs.paths.has(r.path);

@@ -7,6 +7,13 @@
  *   GET  /api/workspaces/{id}/attachments/{sha256}                     the bytes (Range: bytes=a-b)
  *   GET  /api/user/storage                                             {"used_bytes":n,"limit_bytes":n}
  *   GET  /api/workspaces/{id}/attachments                              [{path, hash, size, mime_type, uploaded_at}] (not in the original)
+ *   POST /api/workspaces/{id}/attachments/live                         {"addresses":[..]} -> {held, unreferenced} (encrypted workspaces; not in the original)
+ *
+ * An end-to-end encrypted workspace's uploads are sealed DXA1 blobs named by
+ * their address alone: no entry or attachment path (an attachment_path, if
+ * sent, must be the hash), no media type, a size and head only a blob can
+ * have (sealedAnnouncement, checked again on complete); they are held under
+ * their address as path.
  *
  * The caller is authenticated by http-api.ts; a workspace the caller does not
  * own answers 404 like an unknown one. Refusals are JSON `{"error": ...}`
@@ -16,10 +23,13 @@
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessStore } from '../auth';
+import { attachmentBlobChunks, attachmentHeadProblem } from '../../../common/src/e2ee/attachment-blob';
 import { PartLengthError, HASH_PATTERN, UPLOAD_ID_PATTERN } from './blob-store';
 import { AttachmentRequestError, DEFAULT_PART_BYTES, MAX_PART_BYTES, MAX_PARTS, type AttachmentService, type UploadAnnouncement } from './service';
 
 const MAX_JSON_BYTES = 64 * 1024;
+/** A live list of about 120,000 addresses. */
+const MAX_LIVE_LIST_BYTES = 8 * 1024 * 1024;
 const MAX_PATH_BYTES = 1024;
 
 const ROUTE = /^\/api\/workspaces\/([^/]+)\/attachments(?:\/(.*))?$/;
@@ -32,7 +42,12 @@ export function isAttachmentRoute(path: string): boolean {
 export interface AttachmentRouteContext {
   service: AttachmentService;
   auth: AccessStore;
+  /** Whether a workspace is end-to-end encrypted (its uploads must be sealed blobs); none when absent. */
+  isEncrypted?: (workspaceId: string) => Promise<boolean>;
 }
+
+/** The media type every sealed blob is held with (the real one is inside the encrypted workspace doc). */
+export const SEALED_MIME_TYPE = 'application/octet-stream';
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -85,7 +100,8 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
   if (rest.length === 1 && rest[0] === 'uploads') {
     if (method !== 'POST') throw new AttachmentRequestError(405, 'Method not allowed');
     const body = await readJson(req);
-    return sendJson(res, 200, await ctx.service.init(user, workspaceId, parseAnnouncement(body)));
+    const sealed = (await ctx.isEncrypted?.(workspaceId)) ?? false;
+    return sendJson(res, 200, await ctx.service.init(user, workspaceId, sealed ? sealedAnnouncement(body) : parseAnnouncement(body)));
   }
   if (rest[0] === 'uploads' && rest.length >= 3) {
     const uploadId = rest[1];
@@ -103,8 +119,17 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
       if (method !== 'POST') throw new AttachmentRequestError(405, 'Method not allowed');
       const body = await readJson(req, true);
       const hash = body !== null && typeof body.hash === 'string' ? body.hash.toLowerCase() : null;
-      return sendJson(res, 200, await ctx.service.complete(user, workspaceId, uploadId, hash));
+      const sealed = (await ctx.isEncrypted?.(workspaceId)) ?? false;
+      return sendJson(res, 200, await ctx.service.complete(user, workspaceId, uploadId, hash, sealed ? attachmentHeadProblem : undefined));
     }
+  }
+  if (rest.length === 1 && rest[0] === 'live') {
+    if (method !== 'POST') throw new AttachmentRequestError(405, 'Method not allowed');
+    if (!((await ctx.isEncrypted?.(workspaceId)) ?? false)) {
+      throw new AttachmentRequestError(409, 'Workspace is not end-to-end encrypted: the server reads its references itself');
+    }
+    const addresses = liveAddresses(await readJson(req, false, MAX_LIVE_LIST_BYTES));
+    return sendJson(res, 200, await ctx.service.markLive(user, workspaceId, addresses));
   }
   if (rest.length === 1 && rest[0] !== 'uploads') {
     if (method !== 'GET' && method !== 'HEAD') throw new AttachmentRequestError(405, 'Method not allowed');
@@ -116,12 +141,12 @@ async function route(ctx: AttachmentRouteContext, user: string, req: IncomingMes
 }
 
 /** Reads a small JSON object body; `optional` accepts an empty body (null). */
-async function readJson(req: IncomingMessage, optional = false): Promise<Record<string, unknown> | null> {
+async function readJson(req: IncomingMessage, optional = false, limit = MAX_JSON_BYTES): Promise<Record<string, unknown> | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
-    if (size > MAX_JSON_BYTES) throw new AttachmentRequestError(413, `Request body larger than ${MAX_JSON_BYTES} bytes`);
+    if (size > limit) throw new AttachmentRequestError(413, `Request body larger than ${limit} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -187,6 +212,44 @@ function parseAnnouncement(body: Record<string, unknown> | null): UploadAnnounce
   if (totalParts !== expected) throw new AttachmentRequestError(400, `total_parts must be ${expected} for ${size} bytes in parts of ${partSize}`);
   if (totalParts > MAX_PARTS) throw new AttachmentRequestError(400, `More than ${MAX_PARTS} parts; use larger parts`);
   return { entryPath, attachmentPath, hash, size, mimeType, partSize, totalParts };
+}
+
+/**
+ * The announcement of a sealed blob in an end-to-end encrypted workspace: any
+ * path or media type would tell the server what the workspace keeps, so they
+ * are refused rather than stored; the blob is held under its address.
+ */
+export function sealedAnnouncement(body: Record<string, unknown> | null): UploadAnnouncement {
+  const b = body ?? {};
+  const refuse = (why: string): never => {
+    throw new AttachmentRequestError(400, `Workspace is end-to-end encrypted: ${why}`);
+  };
+  const hash = typeof b.hash === 'string' ? b.hash.toLowerCase() : '';
+  if (!HASH_PATTERN.test(hash)) refuse('field hash must be the sha256 hex address of the sealed blob');
+  for (const field of ['attachment_path', 'entry_path']) {
+    const v = b[field];
+    if (v !== undefined && v !== null && v !== '' && !(field === 'attachment_path' && typeof v === 'string' && v.toLowerCase() === hash)) {
+      refuse(`uploads carry no ${field} (send none, or the hash as attachment_path)`);
+    }
+  }
+  if (b.mime_type !== undefined && b.mime_type !== null && b.mime_type !== '' && b.mime_type !== SEALED_MIME_TYPE) {
+    refuse(`uploads carry no media type (send none, or ${SEALED_MIME_TYPE})`);
+  }
+  const a = parseAnnouncement({ ...b, attachment_path: hash, entry_path: null, mime_type: SEALED_MIME_TYPE });
+  if (attachmentBlobChunks(a.size) === null) refuse(`${a.size} bytes is not the size of a sealed (DXA1) attachment blob`);
+  return a;
+}
+
+/** `{"addresses":[sha256 hex, ...]}`, every one checked. */
+function liveAddresses(body: Record<string, unknown> | null): Set<string> {
+  const list = body?.addresses;
+  if (!Array.isArray(list)) throw new AttachmentRequestError(400, 'Field addresses must be a list of sha256 hex addresses');
+  const out = new Set<string>();
+  for (const a of list) {
+    if (typeof a !== 'string' || !HASH_PATTERN.test(a)) throw new AttachmentRequestError(400, `Not a sha256 hex address in addresses: ${JSON.stringify(a).slice(0, 80)}`);
+    out.add(a);
+  }
+  return out;
 }
 
 /** Streams a held blob, whole or one byte range. */

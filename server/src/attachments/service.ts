@@ -22,6 +22,14 @@ import { BlobStore } from './blob-store';
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /** Largest part size an upload may announce. */
 export const MAX_PART_BYTES = 16 * 1024 * 1024;
+/**
+ * A holding recorded this recently is never marked unreferenced by a live
+ * list: its reference may not have reached the device that sent the list yet
+ * (a blob is uploaded just before the ref that names it is written).
+ */
+export const LIVE_LIST_SETTLE_MS = 60 * 60 * 1000;
+/** Bytes of an upload's start that `complete` hands a head check. */
+const HEAD_CHECK_BYTES = 12;
 /** Most parts one upload may have. */
 export const MAX_PARTS = 100_000;
 
@@ -160,8 +168,17 @@ export class AttachmentService {
     return n < u.totalParts ? u.partSize : u.size - (u.totalParts - 1) * u.partSize;
   }
 
-  /** `POST .../uploads/{id}/complete`. */
-  async complete(user: string, workspaceId: string, uploadId: string, hash: string | null): Promise<{ ok: true }> {
+  /**
+   * `POST .../uploads/{id}/complete`. `headProblem` (encrypted workspaces)
+   * looks at the first bytes of the blob: a problem drops the upload, nothing stored.
+   */
+  async complete(
+    user: string,
+    workspaceId: string,
+    uploadId: string,
+    hash: string | null,
+    headProblem?: (head: Uint8Array, size: number) => string | null,
+  ): Promise<{ ok: true }> {
     return this.mutex.run(`upload:${uploadId}`, async () => {
       const u = await this.upload(workspaceId, uploadId);
       if (hash !== null && hash !== u.hash) throw new AttachmentRequestError(400, `hash ${hash} is not the hash this upload announced (${u.hash})`);
@@ -169,6 +186,15 @@ export class AttachmentService {
       const missing: number[] = [];
       for (let n = 1; n <= u.totalParts; n++) if (!received.has(n)) missing.push(n);
       if (missing.length > 0) throw new AttachmentRequestError(409, `Missing parts: ${missing.join(', ')}`, { ok: false, missing_parts: missing });
+      if (headProblem) {
+        const problem = headProblem(await this.blobs.partHead(uploadId, 1, HEAD_CHECK_BYTES), u.size);
+        if (problem !== null) {
+          await this.blobs.removeUpload(uploadId);
+          await this.meta.removeUpload(uploadId);
+          const error = `Workspace is end-to-end encrypted and this upload is not a sealed attachment blob: ${problem}; nothing was stored`;
+          throw new AttachmentRequestError(400, error, { ok: false, error });
+        }
+      }
       await this.mutex.run(`user:${user}`, async () => this.checkQuota(user, u.hash, u.size, await this.heldByUser(user)));
       const whole = await this.blobs.assemble(uploadId, u.totalParts, u.hash);
       // The workspace holds the blob before the upload goes: at no moment is a finished blob held by neither (gc.ts).
@@ -195,6 +221,29 @@ export class AttachmentService {
   async list(workspaceId: string): Promise<{ path: string; hash: string; size: number; mime_type: string; uploaded_at: number }[]> {
     const records = (await this.meta.listAttachments(workspaceId)).sort((a, b) => b.createdAt - a.createdAt);
     return records.map((r) => ({ path: r.path, hash: r.hash, size: r.size, mime_type: r.mimeType, uploaded_at: r.createdAt }));
+  }
+
+  /**
+   * `POST .../attachments/live` (encrypted workspaces, whose references only
+   * devices can read): the addresses the workspace's live entries name, sent
+   * by a device. A holding named is referenced; one not named, recorded
+   * before LIVE_LIST_SETTLE_MS, is unreferenced from now on (gc.ts drops it
+   * after the grace period unless a later list names it again).
+   */
+  async markLive(user: string, workspaceId: string, addresses: ReadonlySet<string>): Promise<{ held: number; unreferenced: number }> {
+    return this.mutex.run(`user:${user}`, async () => {
+      const now = this.now();
+      let unreferenced = 0;
+      const held = await this.meta.listAttachments(workspaceId);
+      for (const r of held) {
+        let since = r.unreferencedSince;
+        if (addresses.has(r.hash)) since = null;
+        else if (since === null && now - r.createdAt >= LIVE_LIST_SETTLE_MS) since = now;
+        if (since !== r.unreferencedSince) await this.meta.putAttachment({ ...r, unreferencedSince: since });
+        if (since !== null) unreferenced++;
+      }
+      return { held: held.length, unreferenced };
+    });
   }
 
   /** Holds an already stored blob in a workspace (snapshot import). */
