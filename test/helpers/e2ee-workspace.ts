@@ -23,7 +23,7 @@ export interface EncryptedWorkspace {
 export async function createEncryptedWorkspace(serverUrl: string, token: string, opts: { name?: string; passphrase?: string } = {}): Promise<EncryptedWorkspace> {
   const base = serverUrl.replace(/\/+$/, '');
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-  const created = await fetch(`${base}/api/workspaces`, { method: 'POST', headers, body: JSON.stringify({ name: opts.name ?? 'Encrypted journal' }) });
+  const created = await fetch(`${base}/api/workspaces`, { method: 'POST', headers, body: JSON.stringify({ name: opts.name ?? `Encrypted journal ${Math.random().toString(36).slice(2, 10)}` }) });
   if (!created.ok) throw new Error(`creating the workspace failed: HTTP ${created.status} ${await created.text()}`);
   const workspaceId = ((await created.json()) as { id: string }).id;
   const passphrase = opts.passphrase ?? 'correct horse battery staple';
