@@ -26,7 +26,8 @@ const ALL_TESTS = [
 /**
  * Suites that run on every engine (host-harness/src/engines/engine.ts): the
  * runtime through the .wasm, conformance, bad input, persistence and restore,
- * aborted calls, and two devices syncing through the real server. Everything
+ * aborted calls, and two devices syncing through the real server (plain and
+ * end-to-end encrypted). Everything
  * runs on the default engine (or the one DIARYX_ENGINE names); these files run
  * again on each other engine, in a project named after it, so a failure names
  * its engine (`|kernel| test/plugin/...`).
@@ -40,6 +41,8 @@ const EVERY_ENGINE = [
   'test/plugin/traps.test.ts',
   'test/e2e/devices.test.ts',
   'test/e2ee/self-test.test.ts',
+  'test/e2ee/sync.test.ts',
+  'test/e2ee/integrity.test.ts',
 ];
 
 /** host-harness/src/engines/engine.ts: ENGINES and DEFAULT_ENGINE (the config is loaded without TypeScript path resolution). */
