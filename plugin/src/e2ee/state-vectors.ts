@@ -10,7 +10,8 @@ import * as Y from 'yjs';
 /** Per-client maximum of a state vector and the clocks an update reaches. */
 export function raiseByUpdate(sv: Uint8Array, update: Uint8Array): Uint8Array {
   const known = Y.decodeStateVector(sv);
-  const seen = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update));
+  // parseUpdateMeta's `to` counts updates that do not start at clock 0 too (encodeStateVectorFromUpdate does not).
+  const seen = Y.parseUpdateMeta(update).to;
   let raised = false;
   for (const [client, clock] of seen) {
     if ((known.get(client) ?? 0) < clock) {
