@@ -11,7 +11,7 @@ const keys = DeviceKeys.fresh({ workspaceId: WS, epoch: 1, rootKeys: new Map([[1
 const other = new Uint8Array(16).fill(0x42);
 const TAG = keys.tagOf('body/a.md');
 
-function update(ctr: number, run = 1, device = other, epoch = 1): Uint8Array {
+function update(ctr: number, run = 1, device: Uint8Array = other, epoch = 1): Uint8Array {
   const key = epoch === 1 ? keys.docKey(1, TAG)! : new Uint8Array(32);
   return sealEnvelope(key, { workspaceId: WS, docTag: TAG }, { kind: 'update', epoch, deviceId: device, run, ctr }, Uint8Array.of(ctr));
 }
