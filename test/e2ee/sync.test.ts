@@ -5,7 +5,10 @@
  * acknowledged, a third device bootstraps from a client snapshot and the
  * tail, and the server's rows hold envelopes, not the text.
  */
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { pluginStorageDir } from '../../host-harness/src/workspace-host';
+import { storageKeyEntry } from '../../plugin/src/persistence';
 import { DeviceKeys } from '../../plugin/src/e2ee/key-store';
 import { docStateKey } from '../../plugin/src/e2ee/doc-state';
 import { crashDevice, entryText, stopDevice, waitFor, waitForSameFolders, waitLocalSeen, writeFile, type Device } from '../e2e/helpers';
@@ -65,6 +68,11 @@ describe('two devices on an encrypted workspace', () => {
     const stored = storedText(ws);
     expect(stored.length).toBeGreaterThan(0);
     for (const plain of ['canary river', 'Evening, from b', 'days/day.md', 'idea.md', 'mood', 'part_of', 'Index of plainly']) expect(stored).not.toContain(plain);
+    // Every key the devices stored is in STORAGE_KEYS, the doc states and the change number among them.
+    const keys = fs.readdirSync(pluginStorageDir(a.dir)).filter((n) => !n.startsWith('.') && !n.includes('~')).map((n) => Buffer.from(n.replace(/%([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'));
+    expect(keys.filter((k) => storageKeyEntry(k) === null)).toEqual([]);
+    expect(keys).toContain(`e2ee-doc:${ws.workspaceId}/body/days/day.md`);
+    expect(keys).toContain(`e2ee-changes:${ws.workspaceId}`);
     // Nothing of the workspace went into the plain tables.
     const plainRows = suite.db(
       (db) =>

@@ -10,7 +10,7 @@
  *   progress events; `synced` when all have answered.
  * - Each doc's cursor moves only contiguously: a Relay at cursor + 1 is
  *   applied, one at or below it skipped, any other pulls the gap.
- * - Local updates go out as Appends (outbox.ts), kept until Appended and
+ * - Local updates go out as Appends (appends.ts, outbox.ts), kept until Appended and
  *   resent unchanged after a reconnect. A doc pulled to head for the first
  *   time on a connection sends what the server was never shown: edits left
  *   unacknowledged by an earlier run (dirty), state beyond serverSV (a linked
@@ -19,7 +19,7 @@
  *   (compactor.ts).
  * The doc states follow their docs into storage (doc-state.ts).
  */
-import { encodeE2eeMessage, decodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, parseE2eeDocId, RefusedCode, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import { encodeE2eeMessage, decodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, parseE2eeDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionAction } from '../../../common/src/wire/envelope';
 import type { SyncEvent } from '../../../common/src/wire/events';
 import { decodeFrame, encodeFrame } from '../../../common/src/wire/frame';
@@ -30,13 +30,14 @@ import type { RuntimeSession, SessionDocs } from '../sync/session-host';
 import type { SyncLedger } from '../sync/sync-ledger';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, diffOf, nameOfBody, nameOfDocId, stateVectorOf, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import type { DeviceKeys, KeyStorage } from './key-store';
-import { Outbox } from './outbox';
+import { Appends, refusalText } from './appends';
 import { BodyPulls } from './body-pulls';
-import { beyond, raiseByUpdate } from './state-vectors';
+import { Outbox } from './outbox';
+import { raiseByUpdate } from './state-vectors';
 
 export interface EncryptedSessionConfig {
   workspaceId: string;
@@ -52,14 +53,13 @@ export interface EncryptedSessionConfig {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
-const EMPTY_SV = Uint8Array.of(0);
 const emit = (event: SyncEvent): SessionAction => ({ type: 'EmitEvent', event });
-const REFUSALS: Record<number, string> = { 1: 'not allowed', 2: 'malformed', 3: 'counter conflict', 4: 'over the size limit', 5: 'server unavailable' };
 
 export class EncryptedSession implements RuntimeSession {
   private current: SessionState = SessionState.AwaitingConnect;
   private toDisk: boolean;
   private readonly outbox: Outbox;
+  private readonly appends: Appends;
   private readonly store: DocStateStore;
   private readonly reader: EnvelopeReader;
   private readonly applier: DocApplier;
@@ -79,6 +79,7 @@ export class EncryptedSession implements RuntimeSession {
     const warn = (m: string) => c.log('warn', m);
     this.outbox = new Outbox(c.keys, c.storage);
     this.store = new DocStateStore(c.storage, c.workspaceId, warn);
+    this.appends = new Appends(c, this.store, this.outbox);
     this.reader = new EnvelopeReader(() => this.outbox.deviceKeys, warn);
     this.applier = new DocApplier(c.docs, c.ledger, () => this.toDisk);
     this.compactor = new Compactor(c.docs, this.outbox, (name) => this.tagOf(name));
@@ -256,7 +257,8 @@ export class EncryptedSession implements RuntimeSession {
       case 'relay':
         return this.onRelay(actions, name, tag, msg.seq, msg.env);
       case 'appended':
-        return this.onAppended(actions, name, msg.req, msg.seq);
+        if (this.appends.appended(name, msg.req, msg.seq)) this.pull(actions, name);
+        return;
       case 'refused':
         return this.onRefused(actions, name, tag, msg.req, msg.code);
       case 'compactHint':
@@ -286,7 +288,8 @@ export class EncryptedSession implements RuntimeSession {
     if (this.atHead.has(name) && !this.reappend.has(name)) return;
     const first = !this.atHead.has(name);
     this.atHead.add(name);
-    this.catchUp(actions, name, state);
+    const update = this.appends.catchUpUpdate(name, state, this.reappend.delete(name));
+    if (update !== null) this.appendLocal(actions, name, update);
     if (first && name === WORKSPACE_DOC_NAME) this.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
   }
 
@@ -304,39 +307,16 @@ export class EncryptedSession implements RuntimeSession {
     this.applyOutcome(actions, name, state, out, false);
   }
 
-  private onAppended(actions: SessionAction[], name: string, req: number, seq: number): void {
-    const p = this.outbox.acknowledge(req);
-    if (!p) return;
-    const state = this.store.get(name);
-    state.writers.record(this.outbox.deviceKeys.deviceId, p.run, p.ctr, seq);
-    state.serverSV = raiseByUpdate(state.serverSV, p.update);
-    state.head = Math.max(state.head, seq);
-    if (seq === state.cursor + 1) state.cursor = seq;
-    else if (seq > state.cursor) this.pull(actions, name);
-    if (!this.outbox.hasWaiting(name)) {
-      state.dirty = false;
-      this.store.dirtyOnLoad.delete(name);
-    }
-    this.store.touch(name);
-  }
-
   private onRefused(actions: SessionAction[], name: string, tag: string, req: number, code: number): void {
     if (req === 0) {
       // A Pull (or Changes) the server could not answer: the next connection asks again.
       this.pulling.delete(name);
-      this.c.log('warn', `[EncryptedSession] request for ${tag} refused: ${REFUSALS[code] ?? code}`);
+      this.c.log('warn', `[EncryptedSession] request for ${tag} refused: ${refusalText(code)}`);
       return;
     }
-    if (code === RefusedCode.CounterConflict) {
-      for (const p of this.outbox.resealAfterConflict(req)) this.send(actions, p.docName, { type: 'append', req: p.req, env: p.env });
-      return;
-    }
-    if (code === RefusedCode.Unavailable) {
-      this.c.log('warn', `[EncryptedSession] append to ${tag} not stored (server unavailable): resent at the next connection`);
-      return;
-    }
-    if (!this.outbox.drop(req)) return;
-    actions.push(emit({ type: 'error', message: `Append refused (${REFUSALS[code] ?? code}): ${tag}` }));
+    const { resend, error } = this.appends.refused(req, code, tag);
+    for (const r of resend) this.send(actions, r.name, r.msg);
+    if (error !== null) actions.push(emit({ type: 'error', message: error }));
   }
 
   // ---- applying and sending ----
@@ -359,35 +339,12 @@ export class EncryptedSession implements RuntimeSession {
     }
   }
 
-  /** At head for the first time on this connection (or after a rollback): what the server was never shown goes out. */
-  private catchUp(actions: SessionAction[], name: string, state: DocState): void {
-    let update: Uint8Array | null = null;
-    if (this.reappend.delete(name)) update = diffOf(this.c.docs, name, EMPTY_SV);
-    else if (this.store.dirtyOnLoad.has(name) || (!this.outbox.hasWaiting(name) && (state.dirty || beyond(stateVectorOf(this.c.docs, name), state.serverSV)))) {
-      update = diffOf(this.c.docs, name, state.serverSV);
-    }
-    this.store.dirtyOnLoad.delete(name);
-    if (update !== null && update.length > 2) this.appendLocal(actions, name, update);
-  }
-
   private appendLocal(actions: SessionAction[], name: string, update: Uint8Array): void {
-    const state = this.store.get(name);
-    if (!state.dirty) {
-      state.dirty = true;
-      // The mark is stored before the edit leaves, with the doc it belongs to.
-      if (!this.c.isDocStored(name)) this.c.saveDocs();
-      if (this.c.isDocStored(name)) {
-        try {
-          this.store.writeNow(name);
-        } catch (e) {
-          this.c.log('warn', `[EncryptedSession] storing the dirty mark of ${name} failed: ${(e as Error).message}`);
-        }
-      } else this.store.touch(name);
-    }
-    const p = this.outbox.add(name, this.tagOf(name), update);
+    const msg = this.appends.add(name, this.tagOf(name), update);
     if (this.current === SessionState.AwaitingConnect) return;
-    this.send(actions, name, { type: 'append', req: p.req, env: p.env });
+    this.send(actions, name, msg);
     const key = bodyKeyOf(name);
+    // A body appended before it was pulled on this connection is opened now, for the relays of others.
     if (this.current === SessionState.Active && key !== null && !this.bodies.joined.has(name) && this.c.docs.isActiveFile(key)) this.pull(actions, name);
   }
 
