@@ -21,6 +21,8 @@ const EMPTY_SV = Uint8Array.of(0);
 export class Compactor {
   /** Snapshots sent and not answered, by req. */
   private readonly sent = new Map<number, { name: string; snapId: Uint8Array; covers: number }>();
+  /** Docs the server hinted that could not be compacted yet (not at head, updates waiting). */
+  readonly hinted = new Set<string>();
 
   constructor(
     private readonly docs: SessionDocs,
@@ -68,5 +70,6 @@ export class Compactor {
   /** A new connection: answers to earlier snapshots will not come. */
   reset(): void {
     this.sent.clear();
+    this.hinted.clear();
   }
 }

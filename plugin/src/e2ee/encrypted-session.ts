@@ -24,7 +24,6 @@ import type { SessionAction } from '../../../common/src/wire/envelope';
 import type { SyncEvent } from '../../../common/src/wire/events';
 import { decodeFrame, encodeFrame } from '../../../common/src/wire/frame';
 import { decodeSyncMessages } from '../../../common/src/wire/sync';
-import { toHex } from '../../../common/src/e2ee/bytes';
 import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-state';
 import type { RuntimeSession, SessionDocs } from '../sync/session-host';
 import type { SyncLedger } from '../sync/sync-ledger';
@@ -258,6 +257,7 @@ export class EncryptedSession implements RuntimeSession {
         return this.onRelay(actions, name, tag, msg.seq, msg.env);
       case 'appended':
         if (this.appends.appended(name, msg.req, msg.seq)) this.pull(actions, name);
+        else if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
         return;
       case 'refused':
         return this.onRefused(actions, name, tag, msg.req, msg.code);
@@ -285,12 +285,14 @@ export class EncryptedSession implements RuntimeSession {
     this.applyOutcome(actions, name, state, out, done && !this.atHead.has(name));
     if (!done) return this.pull(actions, name);
     this.bodies.answered(name);
-    if (this.atHead.has(name) && !this.reappend.has(name)) return;
     const first = !this.atHead.has(name);
     this.atHead.add(name);
-    const update = this.appends.catchUpUpdate(name, state, this.reappend.delete(name));
-    if (update !== null) this.appendLocal(actions, name, update);
+    if (first || this.reappend.has(name)) {
+      const update = this.appends.catchUpUpdate(name, state, this.reappend.delete(name));
+      if (update !== null) this.appendLocal(actions, name, update);
+    }
     if (first && name === WORKSPACE_DOC_NAME) this.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
+    if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
   private onRelay(actions: SessionAction[], name: string, tag: string, seq: number, env: Uint8Array): void {
@@ -348,8 +350,11 @@ export class EncryptedSession implements RuntimeSession {
     if (this.current === SessionState.Active && key !== null && !this.bodies.joined.has(name) && this.c.docs.isActiveFile(key)) this.pull(actions, name);
   }
 
+  /** A hint met while the doc was not ready is kept until it is (the server hints a doc once per 10 minutes). */
   private maybeSnapshot(actions: SessionAction[], name: string): void {
+    this.compactor.hinted.add(name);
     if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name)) return;
+    this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, this.store.get(name));
     if (msg !== null) this.send(actions, name, msg);
   }
@@ -390,10 +395,5 @@ export class EncryptedSession implements RuntimeSession {
     this.compactor.reset();
     this.changeHead = null;
     this.syncedEmitted = false;
-  }
-
-  /** This device's id (hex), for logs and tests. */
-  get deviceHex(): string {
-    return toHex(this.outbox.deviceKeys.deviceId);
   }
 }
