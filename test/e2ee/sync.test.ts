@@ -11,7 +11,7 @@ import { pluginStorageDir } from '../../host-harness/src/workspace-host';
 import { storageKeyEntry } from '../../plugin/src/persistence';
 import { DeviceKeys } from '../../plugin/src/e2ee/key-store';
 import { docStateKey } from '../../plugin/src/e2ee/doc-state';
-import { crashDevice, entryText, stopDevice, waitFor, waitForSameFolders, waitLocalSeen, writeFile, type Device } from '../e2e/helpers';
+import { crashDevice, entryText, stopDevice, tempDir, waitFor, waitForSameFolders, waitLocalSeen, writeFile, type Device } from '../e2e/helpers';
 import { createEncryptedWorkspace, deviceStorage, type EncryptedWorkspace } from '../helpers/e2ee-workspace';
 import { encryptedSuite } from './suite';
 
@@ -126,6 +126,31 @@ describe('two devices on an encrypted workspace', () => {
     await suite.restartServer();
     const again = await suite.device('a', ws, { dir: a.dir, provision: false });
     await waitForSameFolders([again, b], f.all);
+  });
+});
+
+describe('a folder linked to an empty encrypted workspace', () => {
+  it('sends its whole state, and another device gets every file', async () => {
+    const ws = await workspace();
+    const dir = tempDir('existing');
+    const f: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) {
+      const rel = i % 3 === 0 ? `folder ${i}/entry ${i}.md` : `entry ${i}.md`;
+      f[rel] = entryText({ title: `Entry ${i}`, extra: { n: String(i) }, body: `\nText of entry ${i}.\n` });
+      writeFile(dir, rel, f[rel]);
+    }
+    const a = await suite.device('a', ws, { dir });
+    await synced(a);
+    const b = await suite.device('b', ws);
+    await waitForSameFolders([a, b], f);
+    // Edits made at the same moment on both sides of one file merge.
+    writeFile(a.dir, 'entry 1.md', entryText({ title: 'Entry 1', extra: { n: '1' }, body: '\nFrom a.\nText of entry 1.\n' }));
+    writeFile(b.dir, 'entry 2.md', entryText({ title: 'Entry 2', extra: { n: '2' }, body: '\nText of entry 2.\nFrom b.\n' }));
+    const same = await waitForSameFolders([a, b]);
+    expect(same['entry 1.md']).toContain('From a.');
+    expect(same['entry 2.md']).toContain('From b.');
+    expect(errors(a)).toEqual([]);
+    expect(errors(b)).toEqual([]);
   });
 });
 

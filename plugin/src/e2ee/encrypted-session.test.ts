@@ -57,6 +57,20 @@ describe('encrypted session', () => {
     expect(events(answer)).toEqual(['syncing', 'filesChanged', 'synced']);
   });
 
+  it('pulls every active body once the workspace doc is at head, with progress events, then goes synced', () => {
+    const { s, docs, keys } = session();
+    for (const k of ['a.md', 'b.md', 'c.md']) docs.addFile(k);
+    docs.drainLocalUpdates();
+    s.connected();
+    const atHead = s.binaryMessage(frame(keys.tagOf('workspace'), { type: 'batch', head: 0, more: false, snapshot: null, envelopes: [] }));
+    expect(events(atHead)).toEqual(['syncing', 'filesChanged', 'progress']);
+    const pulls = sent(atHead).filter((m) => m.msg.type === 'pull');
+    expect(pulls.map((m) => m.tag).sort()).toEqual(['a.md', 'b.md', 'c.md'].map((k) => keys.tagOf(`body/${k}`)).sort());
+    let last: SessionAction[] = [];
+    for (const p of pulls) last = s.binaryMessage(frame(p.tag!, { type: 'batch', head: 0, more: false, snapshot: null, envelopes: [] }));
+    expect(events(last)).toEqual(['progress', 'synced']);
+  });
+
   it('appends local updates with this run and counters from 1; moves the cursor contiguously', () => {
     const { s, docs, keys } = session();
     const ws = keys.tagOf('workspace');
