@@ -11,7 +11,7 @@ import { pluginStorageDir } from '../../host-harness/src/workspace-host';
 import { storageKeyEntry } from '../../plugin/src/persistence';
 import { DeviceKeys } from '../../plugin/src/e2ee/key-store';
 import { docStateKey } from '../../plugin/src/e2ee/doc-state';
-import { crashDevice, entryText, stopDevice, tempDir, waitFor, waitForSameFolders, waitLocalSeen, writeFile, type Device } from '../e2e/helpers';
+import { crashDevice, entryText, readFile, stopDevice, tempDir, waitFor, waitForSameFolders, waitLocalSeen, writeFile, type Device } from '../e2e/helpers';
 import { createEncryptedWorkspace, deviceStorage, type EncryptedWorkspace } from '../helpers/e2ee-workspace';
 import { encryptedSuite } from './suite';
 
@@ -176,5 +176,16 @@ describe('a third device', () => {
     const c = await suite.device('c', ws);
     await waitForSameFolders([a, b, c], f.all);
     expect(errors(c)).toEqual([]);
+
+    // The same snapshot with one byte flipped: a fourth device rejects it and holds none of its text.
+    suite.db((db) => {
+      const snap = Buffer.from((db.prepare('SELECT snapshot FROM e2ee_docs WHERE doc_id = ?').get(docId) as { snapshot: Buffer }).snapshot);
+      snap[snap.length - 30] ^= 0x80;
+      db.prepare('UPDATE e2ee_docs SET snapshot = ? WHERE doc_id = ?').run(snap, docId);
+    });
+    const d = await suite.device('d', ws);
+    await d.job.waitUntilSynced(30_000);
+    await waitFor(() => d.statuses.includes(`error: Envelope rejected: ${tag}`), 'the snapshot to be rejected');
+    expect(readFile(d.dir, 'log.md') ?? '').not.toContain('line 0');
   });
 });
