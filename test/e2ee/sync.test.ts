@@ -6,6 +6,7 @@
  * tail, and the server's rows hold envelopes, not the text.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pluginStorageDir } from '../../host-harness/src/workspace-host';
 import { storageKeyEntry } from '../../plugin/src/persistence';
@@ -36,6 +37,16 @@ class Files {
     writeFile(d.dir, rel, text);
     this.all[rel] = text;
   }
+  move(d: Device, from: string, to: string): void {
+    fs.mkdirSync(path.dirname(path.join(d.dir, to)), { recursive: true });
+    fs.renameSync(path.join(d.dir, from), path.join(d.dir, to));
+    this.all[to] = this.all[from];
+    delete this.all[from];
+  }
+  remove(d: Device, rel: string): void {
+    fs.rmSync(path.join(d.dir, rel));
+    delete this.all[rel];
+  }
 }
 
 /** Every stored byte of the server for a workspace's encrypted docs, as latin1 text for searching. */
@@ -48,7 +59,7 @@ function storedText(ws: EncryptedWorkspace): string {
 }
 
 describe('two devices on an encrypted workspace', () => {
-  it('sync files, folders and front matter byte for byte, both ways; the server stores envelopes only', async () => {
+  it('sync files, folders, front matter, renames, moves and deletes byte for byte, both ways; the server stores envelopes only', async () => {
     const ws = await workspace();
     const a = await suite.device('a', ws);
     const b = await suite.device('b', ws);
@@ -61,6 +72,12 @@ describe('two devices on an encrypted workspace', () => {
     await waitForSameFolders([a, b], f.all);
     f.put(a, 'notes/idea.md', entryText({ title: 'Idea', body: '\nAn idea.\n' }));
     f.put(b, 'todo.md', entryText({ title: 'Todo', body: '\n- [ ] test\n' }));
+    await waitForSameFolders([a, b], f.all);
+    // Rename, move to another folder, delete.
+    f.move(b, 'todo.md', 'done/todo.md');
+    f.remove(a, 'notes/idea.md');
+    await waitForSameFolders([a, b], f.all);
+    f.put(a, 'done/todo.md', entryText({ title: 'Todo', body: '\n- [x] test\n' }));
     await waitForSameFolders([a, b], f.all);
     expect(errors(a)).toEqual([]);
     expect(errors(b)).toEqual([]);

@@ -43,6 +43,12 @@ export class BodyPulls {
     this.waiting.delete(name);
   }
 
+  /** A body whose file went inactive: no longer waited for, and pulled again if it comes back. */
+  left(name: string): void {
+    this.waiting.delete(name);
+    this.joined.delete(name);
+  }
+
   /** True when no bootstrap body is left to answer; bodies no longer active (`active` false) do not count. */
   done(active: (name: string) => boolean): boolean {
     for (const n of [...this.waiting]) if (!active(n)) this.waiting.delete(n);

@@ -36,6 +36,7 @@ import type { DeviceKeys, KeyStorage } from './key-store';
 import { Appends, refusalText } from './appends';
 import { BodyPulls } from './body-pulls';
 import { Outbox } from './outbox';
+import { serverErrorText } from './server-text';
 import { raiseByUpdate } from './state-vectors';
 
 export interface EncryptedSessionConfig {
@@ -170,15 +171,9 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   textMessage(text: string): SessionAction[] {
-    let v: { type?: unknown; message?: unknown } | null = null;
-    try {
-      v = JSON.parse(text) as { type?: unknown; message?: unknown };
-    } catch {
-      v = null;
-    }
-    if (v && v.type === 'error' && typeof v.message === 'string') return [emit({ type: 'error', message: v.message })];
-    this.c.log('debug', `[EncryptedSession] ignoring text ${text.slice(0, 80)}`);
-    return [];
+    const message = serverErrorText(text);
+    if (message === null) this.c.log('debug', `[EncryptedSession] ignoring text ${text.slice(0, 80)}`);
+    return message === null ? [] : [emit({ type: 'error', message })];
   }
 
   snapshotImported(): SessionAction[] {
@@ -274,8 +269,15 @@ export class EncryptedSession implements RuntimeSession {
     }
   }
 
+  /** A body whose file is not active here: its envelopes wait (cursor unmoved); it is pulled again when the file comes back. */
+  private inactive(name: string): boolean {
+    const key = bodyKeyOf(name);
+    return key !== null && !this.c.docs.isActiveFile(key);
+  }
+
   private onBatch(actions: SessionAction[], name: string, tag: string, msg: Extract<E2eeMessage, { type: 'batch' }>): void {
     this.pulling.delete(name);
+    if (this.inactive(name)) return this.bodies.left(name);
     const state = this.store.get(name);
     const out = emptyOutcome();
     this.reader.checkHead(tag, state, msg.head, out);
@@ -298,8 +300,7 @@ export class EncryptedSession implements RuntimeSession {
   private onRelay(actions: SessionAction[], name: string, tag: string, seq: number, env: Uint8Array): void {
     // A Relay that came before the answer of a Pull in flight is in that answer.
     if (this.pulling.has(name)) return;
-    const key = bodyKeyOf(name);
-    if (key !== null && !this.c.docs.isActiveFile(key)) return;
+    if (this.inactive(name)) return this.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
     if (next === 'pull') return this.pull(actions, name);
