@@ -107,6 +107,37 @@ describe('encrypted session', () => {
     expect((resent[0].msg as { req: number }).req).not.toBe(req);
   });
 
+  it('puts a snapshot on a hint once at head with nothing waiting; a conflict pulls, a stored one becomes the next prev', () => {
+    const { s, docs, keys } = session();
+    const ws = keys.tagOf('workspace');
+    s.connected();
+    s.binaryMessage(frame(ws, { type: 'batch', head: 0, more: false, snapshot: null, envelopes: [] }));
+    docs.addFile('e.md');
+    const [append] = sent(s.flushLocalUpdates());
+    // Hinted while an append waits: kept until it is acknowledged.
+    expect(sent(s.binaryMessage(frame(ws, { type: 'compactHint', logCount: 9, logBytes: 9 })))).toEqual([]);
+    const [put] = sent(s.binaryMessage(frame(ws, { type: 'appended', req: (append.msg as { req: number }).req, seq: 1 })));
+    expect(put.msg.type).toBe('putSnapshot');
+    const snap = parseEnvelope((put.msg as { env: Uint8Array }).env).header.snapshot!;
+    expect(snap.coversSeq).toBe(1);
+    expect(Array.from(snap.prevSnapId)).toEqual(new Array(16).fill(0));
+    const req = (put.msg as { req: number }).req;
+    const conflict = sent(s.binaryMessage(frame(ws, { type: 'snapshotResult', req, status: 1, snapId: new Uint8Array(16).fill(5), snapSeq: 1 })));
+    expect(conflict.map((m) => m.msg.type)).toEqual(['pull']);
+    s.binaryMessage(frame(ws, { type: 'batch', head: 1, more: false, snapshot: null, envelopes: [] }));
+    docs.addFile('f.md');
+    const [second] = sent(s.flushLocalUpdates());
+    s.binaryMessage(frame(ws, { type: 'appended', req: (second.msg as { req: number }).req, seq: 2 }));
+    const [again] = sent(s.binaryMessage(frame(ws, { type: 'compactHint', logCount: 9, logBytes: 9 })));
+    const stored = parseEnvelope((again.msg as { env: Uint8Array }).env).header.snapshot!;
+    s.binaryMessage(frame(ws, { type: 'snapshotResult', req: (again.msg as { req: number }).req, status: 0, snapId: stored.snapId, snapSeq: 2 }));
+    docs.addFile('g.md');
+    const [third] = sent(s.flushLocalUpdates());
+    s.binaryMessage(frame(ws, { type: 'appended', req: (third.msg as { req: number }).req, seq: 3 }));
+    const [next] = sent(s.binaryMessage(frame(ws, { type: 'compactHint', logCount: 9, logBytes: 9 })));
+    expect(parseEnvelope((next.msg as { env: Uint8Array }).env).header.snapshot!.prevSnapId).toEqual(stored.snapId);
+  });
+
   it('resends what waits, unchanged, after a reconnect', () => {
     const { s, docs, keys } = session();
     s.connected();
