@@ -19,10 +19,10 @@
  *   (compactor.ts).
  * The doc states follow their docs into storage (doc-state.ts).
  */
-import { encodeE2eeMessage, decodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, parseE2eeDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import { encodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionAction } from '../../../common/src/wire/envelope';
 import type { SyncEvent } from '../../../common/src/wire/events';
-import { decodeFrame, encodeFrame } from '../../../common/src/wire/frame';
+import { encodeFrame } from '../../../common/src/wire/frame';
 import { decodeSyncMessages } from '../../../common/src/wire/sync';
 import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-state';
 import type { RuntimeSession, SessionDocs } from '../sync/session-host';
@@ -36,7 +36,7 @@ import type { DeviceKeys, KeyStorage } from './key-store';
 import { Appends, refusalText } from './appends';
 import { BodyPulls } from './body-pulls';
 import { Outbox } from './outbox';
-import { serverErrorText } from './server-text';
+import { BatchAssembly, decodeIncoming, serverErrorText, type Batch } from './incoming';
 import { raiseByUpdate } from './state-vectors';
 
 export interface EncryptedSessionConfig {
@@ -65,6 +65,7 @@ export class EncryptedSession implements RuntimeSession {
   private readonly applier: DocApplier;
   private readonly compactor: Compactor;
   private readonly bodies = new BodyPulls();
+  private readonly assembly = new BatchAssembly();
   /** Doc tag -> doc name, for every tag derived so far. */
   private readonly names = new Map<string, string>();
   // ---- per connection ----
@@ -112,11 +113,11 @@ export class EncryptedSession implements RuntimeSession {
     actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
   }
 
-  private pull(actions: SessionAction[], name: string): void {
+  private pull(actions: SessionAction[], name: string, after = this.store.get(name).cursor): void {
     if (this.pulling.has(name)) return;
     this.pulling.add(name);
     this.bodies.joined.add(name);
-    this.send(actions, name, { type: 'pull', after: this.store.get(name).cursor });
+    this.send(actions, name, { type: 'pull', after });
   }
 
   // ---- inputs ----
@@ -138,21 +139,12 @@ export class EncryptedSession implements RuntimeSession {
       this.c.log('warn', '[EncryptedSession] Binary message received before connect');
       return [];
     }
-    let msg: E2eeMessage;
-    let tag: string | null;
-    try {
-      const { docId, payload } = decodeFrame(bytes);
-      const target = parseE2eeDocId(docId);
-      if (target === null || target.workspaceId !== this.c.workspaceId) {
-        this.c.log('debug', `[EncryptedSession] ignoring a frame of ${docId}`);
-        return [];
-      }
-      tag = target.tag;
-      msg = decodeE2eeMessage(payload);
-    } catch (e) {
-      this.c.log('warn', `[EncryptedSession] dropped a frame: ${(e as Error).message}`);
+    const incoming = decodeIncoming(bytes, this.c.workspaceId);
+    if (typeof incoming === 'string') {
+      this.c.log('debug', `[EncryptedSession] ${incoming}`);
       return [];
     }
+    const { tag, msg } = incoming;
     const actions: SessionAction[] = [];
     if (this.current === SessionState.WaitingForHandshake) {
       this.transition(SessionState.Active);
@@ -275,17 +267,18 @@ export class EncryptedSession implements RuntimeSession {
     return key !== null && !this.c.docs.isActiveFile(key);
   }
 
-  private onBatch(actions: SessionAction[], name: string, tag: string, msg: Extract<E2eeMessage, { type: 'batch' }>): void {
+  private onBatch(actions: SessionAction[], name: string, tag: string, part: Batch): void {
     this.pulling.delete(name);
     if (this.inactive(name)) return this.bodies.left(name);
+    const assembled = this.assembly.add(name, part);
+    if ('nextAfter' in assembled) return this.pull(actions, name, assembled.nextAfter);
+    const msg = assembled.whole;
     const state = this.store.get(name);
     const out = emptyOutcome();
     this.reader.checkHead(tag, state, msg.head, out);
     if (msg.snapshot && msg.snapshot.snapSeq > state.cursor) this.reader.snapshot(tag, state, msg.snapshot.snapSeq, msg.snapshot.env, out);
     if (!out.waiting) this.reader.envelopes(tag, state, msg.envelopes, out);
-    const done = !msg.more || out.waiting;
-    this.applyOutcome(actions, name, state, out, done && !this.atHead.has(name));
-    if (!done) return this.pull(actions, name);
+    this.applyOutcome(actions, name, state, out, !this.atHead.has(name));
     this.bodies.answered(name);
     const first = !this.atHead.has(name);
     this.atHead.add(name);
@@ -393,6 +386,7 @@ export class EncryptedSession implements RuntimeSession {
     this.atHead.clear();
     this.reappend.clear();
     this.bodies.reset();
+    this.assembly.reset();
     this.compactor.reset();
     this.changeHead = null;
     this.syncedEmitted = false;
