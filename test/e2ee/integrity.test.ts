@@ -3,12 +3,15 @@
  * encrypted workspace (the rows of its storage changed under it): a flipped
  * byte or an envelope moved to another doc is rejected with the doc
  * unchanged and an error; a replayed envelope is ignored and reported; a
- * head rolled back is detected and the device sends its state again. And a
- * locked workspace syncs nothing.
+ * head rolled back is detected and the device sends its state again; a
+ * deleted middle envelope is a gap of its writer; an envelope of an epoch the
+ * device lacks waits for the unlock. And a locked workspace syncs nothing.
  */
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DeviceKeys, lockDeviceKeys } from '../../plugin/src/e2ee/key-store';
+import { toHex } from '../../common/src/e2ee/bytes';
+import { rotateKey } from '../../common/src/e2ee/key-record';
+import { DeviceKeys, loadDeviceKeys, lockDeviceKeys, saveDeviceKeys } from '../../plugin/src/e2ee/key-store';
 import { entryText, readFile, stopDevice, tempDir, waitFor, waitForSameFolders, writeFile, type Device } from '../e2e/helpers';
 import { createEncryptedWorkspace, deviceStorage, type EncryptedWorkspace } from '../helpers/e2ee-workspace';
 import { encryptedSuite } from './suite';
@@ -95,6 +98,52 @@ describe('a changed envelope', () => {
     await waitFor(() => hasError(c, `Replayed envelope ignored: ${tagOf(ws, 'body/g.md')}`), 'the replay to be reported');
     expect(readFile(c.dir, 'g.md')).toBe(readFile(a.dir, 'g.md'));
     expect(readFile(c.dir, 'h.md')).toBe(readFile(a.dir, 'h.md'));
+  });
+});
+
+describe('a deleted middle envelope', () => {
+  it('is reported as a gap of its writer; the rest is applied', async () => {
+    const ws = await workspace();
+    const [a, b] = await twoDevices(ws);
+    let body = '\n';
+    for (const line of ['one', 'two', 'three']) {
+      body += `${line}\n`;
+      writeFile(a.dir, 'm.md', entryText({ title: 'M', body }));
+      await waitForSameFolders([a, b]);
+    }
+    const docId = docIdOf(ws, 'body/m.md');
+    const all = rows(docId);
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    suite.db((db) => db.prepare('DELETE FROM e2ee_envelopes WHERE doc_id = ? AND seq = ?').run(docId, all[1].seq));
+    const writer = toHex(loadDeviceKeys(deviceStorage(a.dir), ws.workspaceId)!.deviceId);
+    const c = await suite.device('c', ws);
+    await c.job.waitUntilSynced(30_000);
+    await waitFor(() => hasError(c, `Missing envelopes from ${writer}`), 'the gap to be reported');
+    expect(readFile(c.dir, 'm.md') ?? '').toContain('one');
+  });
+});
+
+describe('an envelope of an epoch the device lacks', () => {
+  it('is not applied (Missing key for epoch 2) and waits: after the unlock with that epoch it goes in', async () => {
+    const ws = await workspace();
+    const rotated = rotateKey(ws.record, ws.keys, ws.passphrase).keys;
+    // a holds epochs 1 and 2 and seals with 2; b holds epoch 1 only.
+    const aDir = tempDir('a');
+    saveDeviceKeys(deviceStorage(aDir), DeviceKeys.fresh(rotated));
+    const a = await suite.device('a', ws, { dir: aDir, provision: false });
+    const b = await suite.device('b', ws);
+    await Promise.all([a, b].map((d) => d.job.waitUntilSynced(30_000)));
+    writeFile(a.dir, 'new.md', entryText({ title: 'New', body: '\nsealed under epoch 2\n' }));
+    await waitFor(() => hasError(b, 'Missing key for epoch 2'), 'b to lack the key');
+    expect(readFile(b.dir, 'new.md')).toBeNull();
+    // The unlock that brings epoch 2 (same device id and run), then a restart.
+    await stopDevice(b);
+    suite.untrack(b);
+    const storage = deviceStorage(b.dir);
+    saveDeviceKeys(storage, loadDeviceKeys(storage, ws.workspaceId)!.withKeys(rotated));
+    const again = await suite.device('b', ws, { dir: b.dir, provision: false });
+    await waitForSameFolders([a, again]);
+    expect(readFile(again.dir, 'new.md')).toContain('sealed under epoch 2');
   });
 });
 
