@@ -26,8 +26,8 @@ const ALL_TESTS = [
 /**
  * Suites that run on every engine (host-harness/src/engines/engine.ts): the
  * runtime through the .wasm, conformance, bad input, persistence and restore,
- * aborted calls, two devices syncing through the real server, and the
- * encryption commands' steps that run no KDF. Everything
+ * aborted calls, two devices syncing through the real server (plain and
+ * end-to-end encrypted), and the encryption commands' steps that run no KDF. Everything
  * runs on the default engine (or the one DIARYX_ENGINE names); these files run
  * again on each other engine, in a project named after it, so a failure names
  * its engine (`|kernel| test/plugin/...`).
@@ -41,6 +41,8 @@ const EVERY_ENGINE = [
   'test/plugin/traps.test.ts',
   'test/e2e/devices.test.ts',
   'test/e2ee/self-test.test.ts',
+  'test/e2ee/sync.test.ts',
+  'test/e2ee/integrity.test.ts',
   'test/e2ee/encryption-commands.test.ts',
   'test/e2ee/attachments.test.ts',
 ];

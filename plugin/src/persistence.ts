@@ -34,6 +34,8 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { key: 'snapshot:<id>:<n>', value: 'a local workspace snapshot, a zip in chunks', module: 'snapshot-store.ts' },
   { key: 'device_id', value: "this device's random id (hex), named in history entries", module: 'doc-persistence.ts' },
   { key: 'e2ee:<id>', value: 'JSON `{v, epoch, keys, device, run}`: the root keys of an unlocked encrypted workspace, this device\'s id and run; `{v, locked}` once locked', module: 'e2ee/key-store.ts' },
+  { key: 'e2ee-doc:<id>', value: 'JSON `{v, cursor, head, snapId, snapSeq, writers, serverSV, dirty}` of one encrypted doc, `<id>` = `<workspace id>/<doc name>`; written after the doc itself', module: 'e2ee/doc-state.ts' },
+  { key: 'e2ee-changes:<id>', value: 'JSON `{v, changeNo}`: the workspace change number an encrypted workspace synced up to', module: 'e2ee/doc-state.ts' },
   { key: 'concurrent_edits', value: 'JSON array of the last 200 concurrent edits, marked in History', module: 'concurrent-edits-log.ts' },
   { key: '<key>.corrupt', value: 'bytes of a stored value that did not decode, set aside instead of overwritten', module: 'persistence.ts' },
   { key: '<key>.corrupt.<n>', value: 'an earlier set-aside value, when another one came', module: 'persistence.ts' },

@@ -23,6 +23,8 @@ import { deviceRegistry } from './devices';
 import { PluginSessionDocs } from './session-docs';
 import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
+import type { RuntimeSession } from './sync/runtime-session';
+import { encryptedOrLockedSession } from './e2ee/session-choice';
 import type { SyncStatusView } from './events';
 import { deviceEncryption } from './e2ee/workspace-keys';
 
@@ -49,7 +51,7 @@ export interface CallStart {
 export class SyncRuntime {
   readonly disk: WorkspaceDisk;
   readonly docs: PluginSessionDocs;
-  session: SyncSession | null = null;
+  session: RuntimeSession | null = null;
   private lastSave = 0;
   /**
    * Frames carrying changes that storage refused to keep (SyncStep2 and
@@ -73,10 +75,13 @@ export class SyncRuntime {
   }
 
   /** (Re)creates the session for a workspace, keeping it when nothing changed. */
-  ensureSession(workspaceId: string, writeToDisk: boolean): SyncSession {
+  ensureSession(workspaceId: string, writeToDisk: boolean): RuntimeSession {
     this.state.writeToDisk = writeToDisk;
     if (this.session && this.session.workspaceId === workspaceId && this.session.writeToDisk === writeToDisk) return this.session;
     this.state.workspaceId = workspaceId;
+    // An encrypted workspace (keys or the locked marker stored) never syncs plain frames.
+    this.session = encryptedOrLockedSession(this, workspaceId, writeToDisk);
+    if (this.session) return this.session;
     this.session = new SyncSession(this.docs, {
       workspaceId,
       writeToDisk,
@@ -221,7 +226,7 @@ export class SyncRuntime {
   }
 
   /** Runs a session input: returns its first-level actions and executes everything that follows. */
-  run(label: string, input: (session: SyncSession) => SessionAction[]): SessionAction[] {
+  run(label: string, input: (session: RuntimeSession) => SessionAction[]): SessionAction[] {
     let actions: SessionAction[] = [];
     const start = this.startCall();
     if (this.session) {

@@ -15,6 +15,8 @@
  * vectors are `Y.encodeStateVector` output.
  */
 
+export type { RuntimeSession } from './runtime-session';
+
 /** How a remote workspace update arrived: in a SyncStep2 (`sync`) or as an Update (`remote`). */
 export type RemoteOrigin = 'sync' | 'remote';
 

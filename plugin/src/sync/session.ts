@@ -28,7 +28,7 @@ import { controlEvent } from './control-events';
 import { FrameOut } from './frame-out';
 import { GapHeal } from './gap-heal';
 import { applyBodyPayload, applyWorkspacePayload } from './session-apply';
-import type { LocalUpdate, SessionDocs } from './session-host';
+import type { LocalUpdate, RuntimeSession, SessionDocs } from './session-host';
 import { SyncLedger } from './sync-ledger';
 import { LEGAL_MOVES, SessionState, SessionStateError } from './session-state';
 
@@ -51,7 +51,7 @@ export interface SessionConfig {
 const emit = (event: SyncEvent): SessionAction => ({ type: 'EmitEvent', event });
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export class SyncSession {
+export class SyncSession implements RuntimeSession {
   private current: SessionState = SessionState.AwaitingConnect;
   private wsId: string;
   private toDisk: boolean;

@@ -1,0 +1,109 @@
+/**
+ * This device's side of an encrypted doc: local updates become Appends
+ * (sealed by the outbox), the doc is marked dirty in storage until the
+ * server acknowledged them all, an acknowledgement moves the writer table,
+ * serverSV and the cursor, and a refusal is resent, resealed or reported.
+ * At a doc's first head on a connection, what the server was never shown is
+ * worked out here (catchUpUpdate).
+ */
+import { RefusedCode, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import type { SessionDocs } from '../sync/session-host';
+import { diffOf, stateVectorOf } from './doc-names';
+import type { DocState, DocStateStore } from './doc-state';
+import type { Outbox } from './outbox';
+import { beyond, raiseByUpdate } from './state-vectors';
+
+export interface AppendsHost {
+  readonly docs: SessionDocs;
+  saveDocs(): void;
+  isDocStored(name: string): boolean;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+type Append = Extract<E2eeMessage, { type: 'append' }>;
+
+const REFUSALS: Record<number, string> = { 1: 'not allowed', 2: 'malformed', 3: 'counter conflict', 4: 'over the size limit', 5: 'server unavailable' };
+const EMPTY_SV = Uint8Array.of(0);
+
+export function refusalText(code: number): string {
+  return REFUSALS[code] ?? `code ${code}`;
+}
+
+export class Appends {
+  constructor(
+    private readonly h: AppendsHost,
+    private readonly store: DocStateStore,
+    readonly outbox: Outbox,
+  ) {}
+
+  /** Seals a local update of a doc (the doc marked dirty first); returns its Append. */
+  add(name: string, tag: string, update: Uint8Array): Append {
+    const state = this.store.get(name);
+    if (!state.dirty) {
+      state.dirty = true;
+      // The mark is stored before the edit leaves, with the doc it belongs to.
+      if (!this.h.isDocStored(name)) this.h.saveDocs();
+      if (this.h.isDocStored(name)) {
+        try {
+          this.store.writeNow(name);
+        } catch (e) {
+          this.h.log('warn', `[EncryptedSession] storing the dirty mark of ${name} failed: ${(e as Error).message}`);
+        }
+      } else this.store.touch(name);
+    }
+    const p = this.outbox.add(name, tag, update);
+    return { type: 'append', req: p.req, env: p.env };
+  }
+
+  /**
+   * What a doc at head for the first time on this connection sends: its full
+   * state after a rollback; else, when an earlier run left it dirty, or it
+   * holds structs the server was never shown with nothing waiting, its state
+   * beyond serverSV. Null: nothing to send.
+   */
+  catchUpUpdate(name: string, state: DocState, rollback: boolean): Uint8Array | null {
+    let update: Uint8Array | null = null;
+    if (rollback) update = diffOf(this.h.docs, name, EMPTY_SV);
+    else if (this.store.dirtyOnLoad.has(name) || (!this.outbox.hasWaiting(name) && (state.dirty || beyond(stateVectorOf(this.h.docs, name), state.serverSV)))) {
+      update = diffOf(this.h.docs, name, state.serverSV);
+    }
+    this.store.dirtyOnLoad.delete(name);
+    return update !== null && update.length > 2 ? update : null;
+  }
+
+  /** Appended: the doc's state follows. True when the seq is past cursor + 1 (the caller pulls the gap). */
+  appended(name: string, req: number, seq: number): boolean {
+    const p = this.outbox.acknowledge(req);
+    if (!p) return false;
+    const state = this.store.get(name);
+    state.writers.record(this.outbox.deviceKeys.deviceId, p.run, p.ctr, seq);
+    state.serverSV = raiseByUpdate(state.serverSV, p.update);
+    state.head = Math.max(state.head, seq);
+    let gap = false;
+    if (seq === state.cursor + 1) state.cursor = seq;
+    else gap = seq > state.cursor;
+    if (!this.outbox.hasWaiting(name)) {
+      state.dirty = false;
+      this.store.dirtyOnLoad.delete(name);
+    }
+    this.store.touch(name);
+    return gap;
+  }
+
+  /**
+   * Refused: a counter conflict reseals under a new run (the Appends to
+   * send are returned); unavailable waits for the next connection's resend;
+   * anything else drops the update and returns the error to report.
+   */
+  refused(req: number, code: number, tag: string): { resend: { name: string; msg: Append }[]; error: string | null } {
+    if (code === RefusedCode.CounterConflict) {
+      return { resend: this.outbox.resealAfterConflict(req).map((p) => ({ name: p.docName, msg: { type: 'append', req: p.req, env: p.env } })), error: null };
+    }
+    if (code === RefusedCode.Unavailable) {
+      this.h.log('warn', `[EncryptedSession] append to ${tag} not stored (server unavailable): resent at the next connection`);
+      return { resend: [], error: null };
+    }
+    if (!this.outbox.drop(req)) return { resend: [], error: null };
+    return { resend: [], error: `Append refused (${refusalText(code)}): ${tag}` };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Encrypted docs by name (`workspace`, or `body/<key>` with the key of
+ * `body:<ws>/<key>`), the names their tags are derived from, and the reads a
+ * session makes of each through SessionDocs.
+ */
+import { bodyDocName, WORKSPACE_DOC_NAME } from '../../../common/src/e2ee/keys';
+import { parseDocId } from '../../../common/src/wire/frame';
+import type { SessionDocs } from '../sync/session-host';
+
+export { WORKSPACE_DOC_NAME };
+const BODY_PREFIX = 'body/';
+
+export function nameOfBody(key: string): string {
+  return bodyDocName(key);
+}
+
+/** The body key of a doc name, or null for the workspace doc. */
+export function bodyKeyOf(name: string): string | null {
+  return name.startsWith(BODY_PREFIX) ? name.slice(BODY_PREFIX.length) : null;
+}
+
+/** The doc name of a plain doc id of `workspaceId`, or null (another workspace, not a doc id). */
+export function nameOfDocId(docId: string, workspaceId: string): string | null {
+  const parsed = parseDocId(docId);
+  if (parsed === null || parsed.workspaceId !== workspaceId) return null;
+  if (parsed.kind === 'workspace') return WORKSPACE_DOC_NAME;
+  return parsed.key === '' ? null : nameOfBody(parsed.key);
+}
+
+export function stateVectorOf(docs: SessionDocs, name: string): Uint8Array {
+  const key = bodyKeyOf(name);
+  return key === null ? docs.workspaceStateVector() : docs.bodyStateVector(key);
+}
+
+/** `Y.encodeStateAsUpdate(doc, sv)` of a doc. */
+export function diffOf(docs: SessionDocs, name: string, sv: Uint8Array): Uint8Array {
+  const key = bodyKeyOf(name);
+  return key === null ? docs.encodeWorkspaceDiff(sv) : docs.encodeBodyDiff(key, sv);
+}

@@ -1,0 +1,394 @@
+/**
+ * The sync session of an end-to-end encrypted workspace (README "End-to-end
+ * encryption"): the same inputs, states and events as the plain session
+ * (connected, syncing, synced, progress), spoken as envelopes and cursors
+ * (`e2e:` frames, common/src/e2ee/frames.ts) instead of y-sync.
+ *
+ * - Connect: Changes from the saved change number, Pull of the workspace doc;
+ *   once it is at head, a Pull of every active body (the server relays a
+ *   doc's appends only to sockets that opened it, so each is opened), with
+ *   progress events; `synced` when all have answered.
+ * - Each doc's cursor moves only contiguously: a Relay at cursor + 1 is
+ *   applied, one at or below it skipped, any other pulls the gap.
+ * - Local updates go out as Appends (appends.ts, outbox.ts), kept until Appended and
+ *   resent unchanged after a reconnect. A doc pulled to head for the first
+ *   time on a connection sends what the server was never shown: edits left
+ *   unacknowledged by an earlier run (dirty), state beyond serverSV (a linked
+ *   local workspace), or its full state after a rollback.
+ * - CompactHint: a doc at head with nothing waiting puts a snapshot
+ *   (compactor.ts).
+ * The doc states follow their docs into storage (doc-state.ts).
+ */
+import { encodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import type { SessionAction } from '../../../common/src/wire/envelope';
+import type { SyncEvent } from '../../../common/src/wire/events';
+import { encodeFrame } from '../../../common/src/wire/frame';
+import { decodeSyncMessages } from '../../../common/src/wire/sync';
+import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-state';
+import type { RuntimeSession, SessionDocs } from '../sync/session-host';
+import type { SyncLedger } from '../sync/sync-ledger';
+import { Compactor } from './compactor';
+import { DocApplier } from './doc-applier';
+import { bodyKeyOf, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { DocStateStore, relayAction, type DocState } from './doc-state';
+import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
+import type { DeviceKeys, KeyStorage } from './key-store';
+import { Appends, refusalText } from './appends';
+import { BodyPulls } from './body-pulls';
+import { Outbox } from './outbox';
+import { BatchAssembly, decodeIncoming, serverErrorText, type Batch } from './incoming';
+import { raiseByUpdate } from './state-vectors';
+
+export interface EncryptedSessionConfig {
+  workspaceId: string;
+  writeToDisk: boolean;
+  keys: DeviceKeys;
+  docs: SessionDocs;
+  ledger: SyncLedger;
+  storage: KeyStorage;
+  /** Stores the docs that changed (doc states are written only after their docs). */
+  saveDocs(): void;
+  /** Whether the doc of a name holds no unstored change. */
+  isDocStored(name: string): boolean;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+const emit = (event: SyncEvent): SessionAction => ({ type: 'EmitEvent', event });
+
+export class EncryptedSession implements RuntimeSession {
+  private current: SessionState = SessionState.AwaitingConnect;
+  private toDisk: boolean;
+  private readonly outbox: Outbox;
+  private readonly appends: Appends;
+  private readonly store: DocStateStore;
+  private readonly reader: EnvelopeReader;
+  private readonly applier: DocApplier;
+  private readonly compactor: Compactor;
+  private readonly bodies = new BodyPulls();
+  private readonly assembly = new BatchAssembly();
+  /** Doc tag -> doc name, for every tag derived so far. */
+  private readonly names = new Map<string, string>();
+  // ---- per connection ----
+  private readonly pulling = new Set<string>();
+  private readonly atHead = new Set<string>();
+  private readonly reappend = new Set<string>();
+  private changeHead: number | null = null;
+  private syncedEmitted = false;
+
+  constructor(private readonly c: EncryptedSessionConfig) {
+    this.toDisk = c.writeToDisk;
+    const warn = (m: string) => c.log('warn', m);
+    this.outbox = new Outbox(c.keys, c.storage);
+    this.store = new DocStateStore(c.storage, c.workspaceId, warn);
+    this.appends = new Appends(c, this.store, this.outbox);
+    this.reader = new EnvelopeReader(() => this.outbox.deviceKeys, warn);
+    this.applier = new DocApplier(c.docs, c.ledger, () => this.toDisk);
+    this.compactor = new Compactor(c.docs, this.outbox, (name) => this.tagOf(name));
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+  get workspaceId(): string {
+    return this.c.workspaceId;
+  }
+  get writeToDisk(): boolean {
+    return this.toDisk;
+  }
+
+  private transition(to: SessionState): void {
+    if (!LEGAL_MOVES[this.current].includes(to)) throw new SessionStateError(this.current, to);
+    this.c.log('debug', `[EncryptedSession] ${this.current} -> ${to}`);
+    this.current = to;
+  }
+
+  private tagOf(name: string): string {
+    const tag = this.outbox.deviceKeys.tagOf(name);
+    this.names.set(tag, name);
+    return tag;
+  }
+
+  private send(actions: SessionAction[], name: string | null, msg: E2eeMessage): void {
+    const docId = name === null ? e2eeWorkspaceDocId(this.c.workspaceId) : e2eeDocId(this.c.workspaceId, this.tagOf(name));
+    actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
+  }
+
+  private pull(actions: SessionAction[], name: string, after = this.store.get(name).cursor): void {
+    if (this.pulling.has(name)) return;
+    this.pulling.add(name);
+    this.bodies.joined.add(name);
+    this.send(actions, name, { type: 'pull', after });
+  }
+
+  // ---- inputs ----
+
+  connected(workspaceId?: string, writeToDisk?: boolean): SessionAction[] {
+    if (workspaceId !== undefined && workspaceId !== this.c.workspaceId) this.c.log('warn', `[EncryptedSession] connected for ${workspaceId}, keys are of ${this.c.workspaceId}`);
+    if (writeToDisk !== undefined) this.toDisk = writeToDisk;
+    this.transition(SessionState.WaitingForHandshake);
+    this.resetConnection();
+    const actions: SessionAction[] = [emit({ type: 'statusChanged', status: { state: 'connected' } })];
+    this.send(actions, null, { type: 'changes', after: this.store.workspaceChangeNo });
+    this.pull(actions, WORKSPACE_DOC_NAME);
+    for (const p of this.outbox.waiting()) this.send(actions, p.docName, { type: 'append', req: p.req, env: p.env });
+    return actions;
+  }
+
+  binaryMessage(bytes: Uint8Array): SessionAction[] {
+    if (this.current === SessionState.AwaitingConnect) {
+      this.c.log('warn', '[EncryptedSession] Binary message received before connect');
+      return [];
+    }
+    const incoming = decodeIncoming(bytes, this.c.workspaceId);
+    if (typeof incoming === 'string') {
+      this.c.log('debug', `[EncryptedSession] ${incoming}`);
+      return [];
+    }
+    const { tag, msg } = incoming;
+    const actions: SessionAction[] = [];
+    if (this.current === SessionState.WaitingForHandshake) {
+      this.transition(SessionState.Active);
+      actions.push(emit({ type: 'statusChanged', status: { state: 'syncing' } }));
+    }
+    try {
+      this.route(msg, tag, actions);
+    } catch (e) {
+      this.c.log('error', `[EncryptedSession] ${msg.type}: ${(e as Error).message}`);
+      actions.push(emit({ type: 'error', message: `Encrypted sync failed: ${(e as Error).message}` }));
+    }
+    this.sendBodyPulls(actions);
+    this.maybeSynced(actions);
+    this.persist();
+    return actions;
+  }
+
+  textMessage(text: string): SessionAction[] {
+    const message = serverErrorText(text);
+    if (message === null) this.c.log('debug', `[EncryptedSession] ignoring text ${text.slice(0, 80)}`);
+    return message === null ? [] : [emit({ type: 'error', message })];
+  }
+
+  snapshotImported(): SessionAction[] {
+    return [];
+  }
+
+  disconnected(): SessionAction[] {
+    if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
+    this.resetConnection();
+    this.c.ledger.reset();
+    this.persist();
+    return [emit({ type: 'statusChanged', status: { state: 'disconnected' } })];
+  }
+
+  localUpdate(docId: string, data: Uint8Array): SessionAction[] {
+    const name = nameOfDocId(docId, this.c.workspaceId);
+    if (name === null) {
+      this.c.log('warn', `[EncryptedSession] dropping a local update of ${docId}`);
+      return [];
+    }
+    const actions: SessionAction[] = [];
+    try {
+      for (const msg of decodeSyncMessages(data)) {
+        if ((msg.kind === 'update' || msg.kind === 'step2') && msg.update.length > 2) this.appendLocal(actions, name, msg.update);
+      }
+    } catch (e) {
+      this.c.log('error', `[EncryptedSession] local update of ${name}: ${(e as Error).message}`);
+      actions.push(emit({ type: 'error', message: `Encrypted sync failed: ${(e as Error).message}` }));
+    }
+    return actions;
+  }
+
+  flushLocalUpdates(): SessionAction[] {
+    const actions: SessionAction[] = [];
+    for (const u of this.c.docs.drainLocalUpdates()) actions.push(...this.localUpdate(u.docId, u.data));
+    return actions;
+  }
+
+  syncBodyFiles(paths: readonly string[]): SessionAction[] {
+    const keys: string[] = [];
+    for (const p of paths) {
+      const key = !p.includes('/') && !p.includes('.') ? p : this.c.docs.resolveFileKey(p);
+      if (key !== null) keys.push(key);
+    }
+    return this.requestBodies(keys);
+  }
+
+  requestBodies(keys: readonly string[]): SessionAction[] {
+    const actions: SessionAction[] = [];
+    if (this.current !== SessionState.Active) return actions;
+    for (const key of keys) {
+      if (!this.c.docs.isActiveFile(key)) continue;
+      if (!this.atHead.has(nameOfBody(key))) this.c.docs.ensureBodyLoaded(key);
+      this.pull(actions, nameOfBody(key));
+    }
+    return actions;
+  }
+
+  // ---- routing ----
+
+  private route(msg: E2eeMessage, tag: string | null, actions: SessionAction[]): void {
+    if (tag === null) {
+      if (msg.type === 'changesReply') this.changeHead = msg.changeHead;
+      else this.c.log('warn', `[EncryptedSession] ${msg.type} on the workspace id`);
+      return;
+    }
+    const name = this.names.get(tag);
+    if (name === undefined) {
+      this.c.log('debug', `[EncryptedSession] ${msg.type} for unknown doc ${tag}`);
+      return;
+    }
+    switch (msg.type) {
+      case 'batch':
+        return this.onBatch(actions, name, tag, msg);
+      case 'relay':
+        return this.onRelay(actions, name, tag, msg.seq, msg.env);
+      case 'appended':
+        if (this.appends.appended(name, msg.req, msg.seq)) this.pull(actions, name);
+        else if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
+        return;
+      case 'refused':
+        return this.onRefused(actions, name, tag, msg.req, msg.code);
+      case 'compactHint':
+        return this.maybeSnapshot(actions, name);
+      case 'snapshotResult': {
+        const conflict = this.compactor.result(this.store.get(name), msg);
+        this.store.touch(name);
+        if (conflict) this.pull(actions, name);
+        return;
+      }
+      default:
+        this.c.log('warn', `[EncryptedSession] unexpected ${msg.type} for ${tag}`);
+    }
+  }
+
+  /** A body whose file is not active here: its envelopes wait (cursor unmoved); it is pulled again when the file comes back. */
+  private inactive(name: string): boolean {
+    const key = bodyKeyOf(name);
+    return key !== null && !this.c.docs.isActiveFile(key);
+  }
+
+  private onBatch(actions: SessionAction[], name: string, tag: string, part: Batch): void {
+    this.pulling.delete(name);
+    if (this.inactive(name)) return this.bodies.left(name);
+    const assembled = this.assembly.add(name, part);
+    if ('nextAfter' in assembled) return this.pull(actions, name, assembled.nextAfter);
+    const msg = assembled.whole;
+    const state = this.store.get(name);
+    const out = emptyOutcome();
+    this.reader.checkHead(tag, state, msg.head, out);
+    if (msg.snapshot && msg.snapshot.snapSeq > state.cursor) this.reader.snapshot(tag, state, msg.snapshot.snapSeq, msg.snapshot.env, out);
+    if (!out.waiting) this.reader.envelopes(tag, state, msg.envelopes, out);
+    this.applyOutcome(actions, name, state, out, !this.atHead.has(name));
+    this.bodies.answered(name);
+    const first = !this.atHead.has(name);
+    this.atHead.add(name);
+    if (first || this.reappend.has(name)) {
+      const update = this.appends.catchUpUpdate(name, state, this.reappend.delete(name));
+      if (update !== null) this.appendLocal(actions, name, update);
+    }
+    if (first && name === WORKSPACE_DOC_NAME) this.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
+    if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
+  }
+
+  private onRelay(actions: SessionAction[], name: string, tag: string, seq: number, env: Uint8Array): void {
+    // A Relay that came before the answer of a Pull in flight is in that answer.
+    if (this.pulling.has(name)) return;
+    if (this.inactive(name)) return this.bodies.left(name);
+    const state = this.store.get(name);
+    const next = relayAction(state.cursor, seq);
+    if (next === 'pull') return this.pull(actions, name);
+    if (next === 'skip') return;
+    const out = emptyOutcome();
+    this.reader.envelopes(tag, state, [{ seq, env }], out);
+    this.applyOutcome(actions, name, state, out, false);
+  }
+
+  private onRefused(actions: SessionAction[], name: string, tag: string, req: number, code: number): void {
+    if (req === 0) {
+      // A Pull (or Changes) the server could not answer: the next connection asks again.
+      this.pulling.delete(name);
+      this.c.log('warn', `[EncryptedSession] request for ${tag} refused: ${refusalText(code)}`);
+      return;
+    }
+    const { resend, error } = this.appends.refused(req, code, tag);
+    for (const r of resend) this.send(actions, r.name, r.msg);
+    if (error !== null) actions.push(emit({ type: 'error', message: error }));
+  }
+
+  // ---- applying and sending ----
+
+  private applyOutcome(actions: SessionAction[], name: string, state: DocState, out: ReadOutcome, first: boolean): void {
+    for (const message of out.errors) actions.push(emit({ type: 'error', message }));
+    if (out.rollback) this.reappend.add(name);
+    let changed: string[] = [];
+    try {
+      changed = this.applier.apply(name, out.updates, first, actions);
+    } catch (e) {
+      this.c.log('error', `[EncryptedSession] applying to ${name}: ${(e as Error).message}`);
+      actions.push(emit({ type: 'error', message: `CRDT error: ${(e as Error).message}` }));
+    }
+    for (const u of out.updates) state.serverSV = raiseByUpdate(state.serverSV, u);
+    this.store.touch(name);
+    // Files created (or renamed) elsewhere: their bodies are opened now.
+    if (name === WORKSPACE_DOC_NAME && this.atHead.has(name)) {
+      for (const key of changed) if (this.c.docs.isActiveFile(key) && !this.bodies.joined.has(nameOfBody(key))) this.pull(actions, nameOfBody(key));
+    }
+  }
+
+  private appendLocal(actions: SessionAction[], name: string, update: Uint8Array): void {
+    const msg = this.appends.add(name, this.tagOf(name), update);
+    if (this.current === SessionState.AwaitingConnect) return;
+    this.send(actions, name, msg);
+    const key = bodyKeyOf(name);
+    // A body appended before it was pulled on this connection is opened now, for the relays of others.
+    if (this.current === SessionState.Active && key !== null && !this.bodies.joined.has(name) && this.c.docs.isActiveFile(key)) this.pull(actions, name);
+  }
+
+  /** A hint met while the doc was not ready is kept until it is (the server hints a doc once per 10 minutes). */
+  private maybeSnapshot(actions: SessionAction[], name: string): void {
+    this.compactor.hinted.add(name);
+    if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name)) return;
+    this.compactor.hinted.delete(name);
+    const msg = this.compactor.snapshot(name, this.store.get(name));
+    if (msg !== null) this.send(actions, name, msg);
+  }
+
+  private sendBodyPulls(actions: SessionAction[]): void {
+    if (this.current !== SessionState.Active) return;
+    for (const name of this.bodies.take((n) => this.c.docs.claimBodyRequests(n), actions)) {
+      try {
+        this.c.docs.ensureBodyLoaded(bodyKeyOf(name) ?? '');
+      } catch (e) {
+        this.c.log('warn', `[EncryptedSession] loading ${name} from its file failed: ${(e as Error).message}`);
+      }
+      this.pull(actions, name);
+    }
+  }
+
+  private maybeSynced(actions: SessionAction[]): void {
+    if (this.syncedEmitted || !this.atHead.has(WORKSPACE_DOC_NAME)) return;
+    if (!this.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
+    this.syncedEmitted = true;
+    actions.push(...this.bodies.finishProgress());
+    actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
+    if (this.changeHead !== null) this.store.setWorkspaceChangeNo(this.changeHead);
+  }
+
+  /** Writes the doc states whose docs are stored (storing the docs first when they wait). */
+  private persist(): void {
+    if (this.store.pendingWrites === 0) return;
+    if (this.store.waitingNames().some((n) => !this.c.isDocStored(n))) this.c.saveDocs();
+    this.store.flush((n) => this.c.isDocStored(n));
+  }
+
+  private resetConnection(): void {
+    this.pulling.clear();
+    this.atHead.clear();
+    this.reappend.clear();
+    this.bodies.reset();
+    this.assembly.reset();
+    this.compactor.reset();
+    this.changeHead = null;
+    this.syncedEmitted = false;
+  }
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { beyond, raiseByUpdate } from './state-vectors';
+
+describe('server state vector', () => {
+  it('rises by the clocks of each update seen, and tells when a doc holds more', () => {
+    const doc = new Y.Doc();
+    doc.clientID = 1;
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    doc.getText('t').insert(0, 'abc');
+    doc.getText('t').insert(3, 'def');
+    let sv: Uint8Array = Uint8Array.of(0);
+    expect(beyond(Y.encodeStateVector(doc), sv)).toBe(true);
+    sv = raiseByUpdate(sv, updates[0]);
+    expect(Y.decodeStateVector(sv).get(1)).toBe(3);
+    expect(beyond(Y.encodeStateVector(doc), sv)).toBe(true);
+    sv = raiseByUpdate(sv, updates[1]);
+    expect(beyond(Y.encodeStateVector(doc), sv)).toBe(false);
+    // A lower update changes nothing.
+    expect(raiseByUpdate(sv, updates[0])).toBe(sv);
+    // What the doc holds beyond it is exactly what is missing.
+    const fresh = new Y.Doc();
+    Y.applyUpdate(fresh, updates[0]);
+    Y.applyUpdate(fresh, Y.encodeStateAsUpdate(doc, raiseByUpdate(Uint8Array.of(0), updates[0])));
+    expect(fresh.getText('t').toString()).toBe('abcdef');
+  });
+});
