@@ -26,8 +26,8 @@ const ALL_TESTS = [
 /**
  * Suites that run on every engine (host-harness/src/engines/engine.ts): the
  * runtime through the .wasm, conformance, bad input, persistence and restore,
- * aborted calls, and two devices syncing through the real server (plain and
- * end-to-end encrypted). Everything
+ * aborted calls, two devices syncing through the real server (plain and
+ * end-to-end encrypted), and the encryption commands' steps that run no KDF. Everything
  * runs on the default engine (or the one DIARYX_ENGINE names); these files run
  * again on each other engine, in a project named after it, so a failure names
  * its engine (`|kernel| test/plugin/...`).
@@ -43,6 +43,7 @@ const EVERY_ENGINE = [
   'test/e2ee/self-test.test.ts',
   'test/e2ee/sync.test.ts',
   'test/e2ee/integrity.test.ts',
+  'test/e2ee/encryption-commands.test.ts',
 ];
 
 /** host-harness/src/engines/engine.ts: ENGINES and DEFAULT_ENGINE (the config is loaded without TypeScript path resolution). */

@@ -17,7 +17,8 @@
  */
 import type { WsRequest, WsResponse } from '../host-harness/src/host-types';
 import type { Prng } from './prng';
-import type { ServerSide, SimBackend } from './sim-server';
+import type { ServerSide } from '../server/src/testing/memory-link';
+import type { SimBackend } from './sim-server';
 import { SERVER_URL } from './sim-server';
 import { decodeBase64 } from '../common/src/base64';
 import { reconnectDelay } from '../common/src/host/backoff';

@@ -3,7 +3,7 @@
  * simulation's two-node mode (`--nodes 2`). Each node is what `serve --database`
  * runs: its own `SyncCore` on its own `PostgresStorage` pool, the real
  * `NodeRelay` with its LISTEN connection and sweep, `PgAuthStore` for per-doc
- * authorisation, and the server's `Connection` over fake sockets.
+ * authorisation, and the server's `Connection` over in-memory links.
  *
  * - A device's connection goes to its home node (device index modulo the node
  *   count), sometimes to another one (a load balancer without sticky routing);
@@ -35,7 +35,6 @@ import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
 import { authExtension } from '../server/src/auth';
 import { PgAuthStore } from '../server/src/auth-postgres';
-import { Connection } from '../server/src/connection';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError, describeError } from '../server/src/errors';
 import type { KeyedMutex } from '../server/src/keyed-mutex';
@@ -47,7 +46,8 @@ import { PostgresStorage } from '../server/src/storage/postgres';
 import { SyncCore } from '../server/src/sync-core';
 import { postgresBinary, type PostgresInstance } from '../server/src/testing/postgres-instance';
 import { Prng } from './prng';
-import { FakeSocket, ServerSide, type ServerLinkHandlers, type SimBackend } from './sim-server';
+import { openServerSide, type ServerLinkHandlers, type ServerSide } from '../server/src/testing/memory-link';
+import type { SimBackend } from './sim-server';
 
 /** How long a node may take to read what another stored before the run fails. */
 const CATCH_UP_TIMEOUT_MS = 30_000;
@@ -276,7 +276,7 @@ export class SimCluster implements SimBackend {
     n.storage.dead = true;
     if (idle) await Promise.all([...n.sides].map((s) => s.idle()));
     // Nothing of the dead process may reach a client any more.
-    for (const side of [...n.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1006);
+    for (const side of [...n.sides]) side.close(1006);
     const docs = docsOf(n.core);
     for (const doc of docs.values()) doc.destroy();
     docs.clear();
@@ -294,7 +294,7 @@ export class SimCluster implements SimBackend {
     if (!n) return;
     this.nodes[i] = null;
     this.pastFailures += n.storage.failures;
-    for (const side of [...n.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1001);
+    for (const side of [...n.sides]) side.close(1001);
     for (const side of [...n.sides]) await side.connection.finished;
     await n.relay.close();
     await n.core.close();
@@ -329,11 +329,9 @@ export class SimCluster implements SimBackend {
     if (live.length === 0) return null;
     const choice = this.pick.chance(0.25) ? this.pick.int(this.nodes.length) : device % this.nodes.length;
     const node = this.nodes[choice] ?? live[0];
-    const socket = new FakeSocket(handlers);
-    const conn = new Connection(socket as never, { core: node.core, logger: silentLogger, token: this.token, user: 'fuzz' });
-    const side = new ServerSide(socket, conn, () => this.caughtUp());
+    const side = openServerSide({ core: node.core, logger: silentLogger, token: this.token, user: 'fuzz' }, handlers, () => this.caughtUp());
     node.sides.add(side);
-    socket.once('close', () => node.sides.delete(side));
+    side.onClose(() => node.sides.delete(side));
     this.nodeOfSide.set(side, node.index);
     return side;
   }

@@ -1,9 +1,10 @@
 /**
  * The real sync server core, driven in-process for the simulation: the
  * server's own `Connection` (per-doc auth, Files-Ready handshake, ordered
- * handling) over a fake socket, `SyncCore` and `SqliteStorage` on a data
- * directory, `AuthStore` for the token. Nothing listens on a port; every frame
- * the server sends is handed to the simulated network.
+ * handling) over an in-memory link (server/src/testing/memory-link.ts),
+ * `SyncCore` and `SqliteStorage` on a data directory, `AuthStore` for the
+ * token. Nothing listens on a port; every frame the server sends is handed to
+ * the simulated network.
  *
  * - `crash()` is a kill -9: sockets vanish, documents are dropped without
  *   compaction, the database handle is closed; `start()` reopens the same
@@ -18,12 +19,10 @@
  * - Inspection (`docIds`, `doc`, `loadedPending`) reads the documents as the
  *   server holds them (in memory when loaded, else from the database).
  */
-import { EventEmitter } from 'node:events';
 import * as Y from 'yjs';
 import { hasPendingStructs } from '../common/src/wire/sync';
 import type { HttpRequest, HttpResponse } from '../host-harness/src/host-types';
 import { AuthStore, authExtension } from '../server/src/auth';
-import { Connection } from '../server/src/connection';
 import { openDatabase, type SqliteDatabase } from '../server/src/db';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError } from '../server/src/errors';
@@ -32,96 +31,8 @@ import { importPostedSnapshot, snapshotZipResponse } from './sim-snapshot-route'
 import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
 import { SqliteStorage } from '../server/src/storage/sqlite';
 import { SyncCore } from '../server/src/sync-core';
+import { openServerSide, type ServerLinkHandlers, type ServerSide } from '../server/src/testing/memory-link';
 import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
-
-/** What the network does with the server side of one connection. */
-export interface ServerLinkHandlers {
-  /** The server sent a frame. */
-  send(binary: boolean, data: Uint8Array | string): void;
-  /** The server closed the socket (code as sent). */
-  closed(code: number): void;
-}
-
-/** The `ws` WebSocket surface that `Connection` uses. */
-export class FakeSocket extends EventEmitter {
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
-  readyState = 1;
-  bufferedAmount = 0;
-
-  constructor(private readonly handlers: ServerLinkHandlers) {
-    super();
-  }
-
-  send(data: Uint8Array | string): void {
-    if (this.readyState !== this.OPEN) return;
-    if (typeof data === 'string') this.handlers.send(false, data);
-    else this.handlers.send(true, new Uint8Array(data));
-  }
-
-  close(code = 1000): void {
-    if (this.readyState === this.CLOSED) return;
-    this.readyState = this.CLOSED;
-    this.handlers.closed(code);
-    this.emit('close', code);
-  }
-
-  terminate(): void {
-    this.close(1006);
-  }
-
-  ping(): void {}
-
-  /** The peer went away (network failure or client close): no notice to the handlers. */
-  dropFromPeer(): void {
-    if (this.readyState === this.CLOSED) return;
-    this.readyState = this.CLOSED;
-    this.emit('close', 1006);
-  }
-}
-
-/** The server end of one simulated WebSocket. */
-export class ServerSide {
-  readonly connection: Connection;
-  constructor(
-    private readonly socket: FakeSocket,
-    connection: Connection,
-    /** Runs once the connection is idle (two nodes: until the other node relayed what this one stored). */
-    private readonly afterIdle?: () => Promise<void>,
-  ) {
-    this.connection = connection;
-  }
-
-  get open(): boolean {
-    return this.socket.readyState === this.socket.OPEN;
-  }
-
-  /** A frame from the client arrives. */
-  receive(binary: boolean, data: Uint8Array | string): void {
-    if (!this.open) return;
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-    this.socket.emit('message', buf, binary);
-  }
-
-  /** The client side vanished. */
-  drop(): void {
-    this.socket.dropFromPeer();
-  }
-
-  /** Resolves when the connection has handled everything it received. */
-  async idle(): Promise<void> {
-    const c = this.connection as unknown as { queue: Promise<void> };
-    for (;;) {
-      const q = c.queue;
-      await q;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (c.queue === q) break;
-    }
-    if (this.afterIdle) await this.afterIdle();
-  }
-}
 
 /** SqliteStorage whose appends (and compactions) can be made to fail. */
 class FlakyStorage implements StorageAdapter {
@@ -240,12 +151,10 @@ export class SimServer implements SimBackend {
   accept(handlers: ServerLinkHandlers, _device?: number): ServerSide | null {
     const r = this.running;
     if (!r) return null;
-    const socket = new FakeSocket(handlers);
     const user = r.auth.authenticate(this.token);
-    const conn = new Connection(socket as never, { core: r.core, logger: silentLogger, token: this.token, user });
-    const side = new ServerSide(socket, conn);
+    const side = openServerSide({ core: r.core, logger: silentLogger, token: this.token, user }, handlers);
     r.sides.add(side);
-    socket.once('close', () => r.sides.delete(side));
+    side.onClose(() => r.sides.delete(side));
     return side;
   }
 
@@ -268,7 +177,7 @@ export class SimServer implements SimBackend {
     if (!r) return;
     this.running = null;
     await Promise.all([...r.sides].map((s) => s.idle()));
-    for (const side of [...r.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1006);
+    for (const side of [...r.sides]) side.close(1006);
     const docs = (r.core as unknown as { docs: Map<string, ServerDocument> }).docs;
     for (const doc of docs.values()) doc.destroy();
     docs.clear();
@@ -280,7 +189,7 @@ export class SimServer implements SimBackend {
     const r = this.running;
     if (!r) return;
     this.running = null;
-    for (const side of [...r.sides]) (side as unknown as { socket: FakeSocket }).socket.close(1001);
+    for (const side of [...r.sides]) side.close(1001);
     for (const side of [...r.sides]) await side.connection.finished;
     await r.core.close();
     await r.storage.close();

@@ -25,7 +25,8 @@ import { Prng } from './prng';
 import type { Schedule, Step } from './schedule';
 import { setDefaultRandomSource } from './seeded-crypto';
 import { SimCluster, type ClusterDatabase } from './sim-cluster';
-import { SimServer, type ServerSide, type SimBackend } from './sim-server';
+import type { ServerSide } from '../server/src/testing/memory-link';
+import { SimServer, type SimBackend } from './sim-server';
 import { activeWorkspaceFiles } from '../server/src/workspace-files';
 
 export const CLOCK_START = Date.UTC(2026, 0, 5, 8, 0, 0);

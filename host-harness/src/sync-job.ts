@@ -17,6 +17,7 @@ import type { HttpRequest } from './host-types';
 import { syncHttpRequest } from './sync-http';
 import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
+import { setUpEncryption, type EncryptionOptions, type EncryptionOutcome } from './encryption-setup';
 
 export interface SyncJobOptions {
   dir: string;
@@ -38,6 +39,10 @@ export interface SyncJobOptions {
   attachments?: boolean;
   /** Bytes of one attachment transfer moved so far. */
   onTransferProgress?: (path: string, direction: 'up' | 'down', done: number, total: number) => void;
+  /** An encrypted workspace: unlock it here, or turn encryption on (encryption-setup.ts). */
+  encryption?: EncryptionOptions;
+  /** Progress of the passphrase KDF (KeyDerivationProgress events: percent of 100 and the plugin's line). */
+  onKeyDerivation?: (completed: number, total: number, message: string) => void;
 }
 
 export interface SyncDifference {
@@ -58,6 +63,8 @@ export class SyncJob {
   ) {}
 
   private tracker: ActivityTracker | null = null;
+  /** What the encryption step did (null without one). */
+  encryption: EncryptionOutcome | null = null;
   /** The attachment syncer (null when turned off). */
   attachments: AttachmentSync | null = null;
 
@@ -114,7 +121,13 @@ export class SyncJob {
       tracker.nonMarkdown = () => sync.trigger();
     }
     tracker?.reportSkippedAtStart();
-    await job.begin();
+    try {
+      await job.begin();
+    } catch (e) {
+      // Nothing may keep the process alive after a failed start (the plugin saves and closes).
+      await job.stop().catch(() => undefined);
+      throw e;
+    }
     return job;
   }
 
@@ -159,6 +172,8 @@ export class SyncJob {
       const reason = typeof e.message === 'string' ? e.message : `left out (${String(e.reason)})`;
       this.skipped.add(e.path);
       this.tracker?.fileSkipped(e.path, reason);
+    } else if (e.type === 'KeyDerivationProgress' && typeof e.completed === 'number' && typeof e.total === 'number') {
+      this.options.onKeyDerivation?.(e.completed, e.total, typeof e.message === 'string' ? e.message : 'Deriving the key from the passphrase');
     } else if (e.type === 'ConcurrentEdit' && typeof e.path === 'string') {
       this.tracker?.concurrentEdit(e.path, typeof e.message === 'string' ? e.message : `${e.path}: edited on two devices at the same time`);
     }
@@ -169,6 +184,10 @@ export class SyncJob {
     const dir = this.host.dir;
     await plugin.manifest();
     await plugin.init({ workspace_root: dir });
+    if (this.options.encryption) {
+      const { serverUrl, token, workspaceId } = this.options;
+      this.encryption = await setUpEncryption(plugin, { serverUrl, token, workspaceId }, this.options.encryption);
+    }
     // Link first (the socket opens once this call returns), so that files
     // picked up below are reconciled with what the server already has.
     const res = await plugin.command('set_config', {

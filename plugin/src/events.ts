@@ -36,6 +36,15 @@ export interface FileSkippedEvent {
   message: string;
 }
 
+/** What a passphrase KDF runs for: enabling encryption, unlocking, or changing the passphrase. */
+export type KeyDerivationOperation = 'enable' | 'unlock' | 'change';
+
+const KEY_DERIVATION_TEXT: Record<KeyDerivationOperation, string> = {
+  enable: 'Enabling encryption: deriving the key from the passphrase',
+  unlock: 'Unlocking: deriving the key from the passphrase',
+  change: 'Changing the passphrase: deriving the new key',
+};
+
 export class EventSink {
   readonly status: SyncStatusView = { error: null, progress: null, synced: false, transfer: null };
 
@@ -75,6 +84,15 @@ export class EventSink {
   /** `{"before_update_id","devices","message","path","type":"ConcurrentEdit","update_id"}`. */
   concurrentEdit(e: ConcurrentEditEvent): void {
     this.host.emitEvent({ before_update_id: e.before_update_id, devices: e.devices, message: e.message, path: e.path, type: 'ConcurrentEdit', update_id: e.update_id });
+  }
+
+  /**
+   * `{"completed","message","operation","total","type":"KeyDerivationProgress"}`:
+   * the passphrase KDF runs for seconds inside one command call; completed/total as in SyncProgress (percent of 100).
+   */
+  keyDerivationProgress(operation: KeyDerivationOperation, completed: number, total: number): void {
+    const message = `${KEY_DERIVATION_TEXT[operation]}… ${Math.round((completed / total) * 100)}%`;
+    this.host.emitEvent({ completed, message, operation, total, type: 'KeyDerivationProgress' });
   }
 
   /** Snapshot transfer progress: the session's progress event shape, without touching the bootstrap count. */

@@ -26,6 +26,7 @@ import { SessionState, SyncSession } from './sync/session';
 import type { RuntimeSession } from './sync/runtime-session';
 import { encryptedOrLockedSession } from './e2ee/session-choice';
 import type { SyncStatusView } from './events';
+import { deviceEncryption } from './e2ee/workspace-keys';
 
 /** Milliseconds of host time between automatic saves during live sync (binary exports). */
 const AUTOSAVE_INTERVAL_MS = 2000;
@@ -108,8 +109,10 @@ export class SyncRuntime {
     const toDisk = writeToDisk ?? this.state.writeToDisk;
     // Until a session exists, local changes are keyed by the configured workspace.
     if (!this.session && workspaceId !== null && workspaceId.trim() !== '') this.state.workspaceId = workspaceId;
+    // A locked encrypted workspace does not connect at all: it must never sync in plain, and has no keys to sync encrypted.
+    const locked = deviceEncryption(this.host, workspaceId) === 'locked';
     const res =
-      server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== ''
+      !locked && server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== ''
         ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })
         : this.host.wsRequest({ type: 'disconnect' });
     if (!res.ok) this.host.log('warn', `[sync_transport] ${res.error ?? 'host_ws_request failed'}`);

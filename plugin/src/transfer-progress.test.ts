@@ -22,7 +22,7 @@ function recordingHost(): { host: HostBridge; events: { completed: number; total
 /** What GetSyncStatus answers while `transfer` runs. */
 function statusDuring(transfer: TransferStatus): Record<string, unknown> {
   const rt = { status: { error: null, progress: null, synced: false, transfer }, session: null } as unknown as SyncRuntime;
-  return syncStatus(rt, false);
+  return syncStatus(rt, false, 'plain');
 }
 
 describe('transfer progress', () => {
@@ -56,6 +56,7 @@ describe('transfer progress', () => {
       state: 'syncing',
       label: 'Uploading snapshot… 120/1,000 files',
       detail: 'Building the snapshot zip: 120/1,000 files',
+      encryption: 'plain',
       progress: { completed: 120, total: 1000 },
     });
     expect(statusDuring({ kind: 'upload', phase: 'send', completed: 0, total: 1000, bytes: 1_234_567 })).toMatchObject({

@@ -254,7 +254,16 @@ async function route(ctx: HttpApiContext, req: IncomingMessage, res: ServerRespo
     } catch {
       throw new HttpError(404, 'Workspace not found');
     }
-    if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
+    if (method === 'PUT') {
+      // The first PUT is a first use, like a socket's first frame: a new workspace id becomes the caller's
+      // (so a device can choose the id of the encrypted workspace it creates before any doc exists).
+      try {
+        await ctx.auth.authorizeWorkspace(user, workspaceId);
+      } catch (e) {
+        if (e instanceof AccessDeniedError) throw new HttpError(404, 'Workspace not found');
+        throw e;
+      }
+    } else if (!(await ctx.auth.ownsWorkspace(user, workspaceId))) throw new HttpError(404, 'Workspace not found');
     if (method === 'GET') {
       const record = await ctx.e2ee.getKeys(workspaceId);
       if (record === null) throw new HttpError(404, 'Workspace is not end-to-end encrypted');

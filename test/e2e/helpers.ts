@@ -51,6 +51,8 @@ export interface ServerProcess {
   url: string;
   port: number;
   dataDir: string;
+  /** Everything the process wrote so far, in order (its log). */
+  stdout: string[];
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM and wait for the exit. */
@@ -91,6 +93,7 @@ export async function startServerProcess(dataDir: string, opts: { port?: number;
     url,
     port: Number(new URL(url).port),
     dataDir,
+    stdout,
     stderr,
     exited,
     stop: async () => {

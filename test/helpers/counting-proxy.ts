@@ -1,4 +1,8 @@
-/** A loopback TCP forwarder that counts the bytes both ways (what a transfer really costs on the wire). */
+/**
+ * A loopback TCP forwarder that counts the bytes both ways (what a transfer
+ * really costs on the wire) and, when asked, keeps every byte of every
+ * connection in order, per direction (what a server saw and sent).
+ */
 import net from 'node:net';
 
 export interface CountingProxy {
@@ -7,15 +11,47 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
+/** One client connection through a recording proxy, its bytes per direction in arrival order. */
+export interface RecordedConnection {
+  /** 1, 2, ... in the order clients connected. */
+  id: number;
+  toServer: Buffer[];
+  toClient: Buffer[];
+}
+
+export interface RecordingProxy extends CountingProxy {
+  /** Every connection so far (still open ones included, with what they carried up to now). */
+  connections(): readonly RecordedConnection[];
+}
+
 /** Forwards 127.0.0.1:<returned port> to 127.0.0.1:`port`. */
 export async function countingProxy(port: number): Promise<CountingProxy> {
+  return forward(port, null);
+}
+
+/** `countingProxy` that also records every connection's bytes. */
+export async function recordingProxy(port: number): Promise<RecordingProxy> {
+  const connections: RecordedConnection[] = [];
+  const proxy = await forward(port, connections);
+  return { ...proxy, connections: () => connections };
+}
+
+async function forward(port: number, record: RecordedConnection[] | null): Promise<CountingProxy> {
   let bytes = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(client).add(upstream);
-    client.on('data', (d) => (bytes += d.length));
-    upstream.on('data', (d) => (bytes += d.length));
+    const conn: RecordedConnection | null = record ? { id: record.length + 1, toServer: [], toClient: [] } : null;
+    if (conn) record!.push(conn);
+    client.on('data', (d: Buffer) => {
+      bytes += d.length;
+      conn?.toServer.push(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      bytes += d.length;
+      conn?.toClient.push(d);
+    });
     client.pipe(upstream);
     upstream.pipe(client);
     const end = () => {

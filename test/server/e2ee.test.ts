@@ -116,6 +116,28 @@ describe('key record routes', () => {
     expect((await api(`/api/workspaces/${ws}/keys`, { token: null })).status).toBe(401);
   });
 
+  it('takes a first PUT on a new workspace id as its first use: the id becomes the caller\'s, encrypted', async () => {
+    const bob = ts.server.createToken('bob');
+    // GET does not create: an unknown id is 404 like another user's.
+    expect((await api('/api/workspaces/chosen-id/keys')).status).toBe(404);
+    expect((await api('/api/workspaces')).ok).toBe(true);
+    expect(((await (await api('/api/workspaces')).json()) as { id: string }[]).map((w) => w.id)).not.toContain('chosen-id');
+    const res = await putKeys('chosen-id', keyRecord(0));
+    expect(res.status).toBe(200);
+    expect(((await (await api('/api/workspaces')).json()) as { id: string }[]).map((w) => w.id)).toContain('chosen-id');
+    expect((await api('/api/workspaces/chosen-id/keys')).status).toBe(200);
+    // Now alice's: bob neither reads nor replaces it, nor claims a taken id.
+    expect((await putKeys('chosen-id', keyRecord(1), bob)).status).toBe(404);
+    expect((await api('/api/workspaces/chosen-id/keys', { token: bob })).status).toBe(404);
+  });
+
+  it('does not create a workspace by PUT when the server creates none on first use', async () => {
+    await ts.dispose();
+    await start({ createWorkspaces: false });
+    expect((await putKeys('chosen-id', keyRecord(0))).status).toBe(404);
+    expect(((await (await api('/api/workspaces')).json()) as { id: string }[]).map((w) => w.id)).not.toContain('chosen-id');
+  });
+
   it('encrypts only a workspace without plain documents', async () => {
     const plain = await TestClient.connect(ts.wsUrl, token);
     clients.push(plain);

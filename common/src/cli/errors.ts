@@ -58,8 +58,8 @@ export function describeFsError(e: unknown, withPath = true): string | null {
 }
 
 /**
- * Parses and runs a commander program; resolves to the exit code: 0, the
- * parser's own code, an ActionableError's code (message only), EXIT.folder
+ * Parses and runs a commander program; resolves to the exit code: 0,
+ * EXIT.usage for what the parser refuses, an ActionableError's code (message only), EXIT.folder
  * for a file system error, EXIT.internal otherwise. Every failure is one line;
  * DIARYX_SYNC_DEBUG=1 adds the stack of unexpected ones.
  */
@@ -68,7 +68,8 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // The parser's failures (unknown or missing options, bad arguments) are bad usage; help and version exit 0.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (e instanceof ActionableError) {
       process.stderr.write(`error: ${e.message}\n`);
       return e.exitCode;

@@ -139,6 +139,8 @@ export class SyncPrinter {
   private readonly transferBarEnabled: boolean;
   private transferBar: cliProgress.SingleBar | null = null;
   private transferLabel = '';
+  /** When the running key derivation's line was started (null: none runs). */
+  private kdfStarted: number | null = null;
 
   constructor(
     private readonly verbosity: Verbosity,
@@ -197,6 +199,28 @@ export class SyncPrinter {
     this.transferBar?.stop();
     this.transferBar = null;
     this.transferLabel = '';
+  }
+
+  /**
+   * The passphrase KDF (seconds inside the plugin) as one line: on a terminal
+   * the percentage moves in place; elsewhere the line is written once, with
+   * `done in N s` at its end.
+   */
+  keyDerivation(completed: number, total: number, message: string): void {
+    if (this.verbosity === 'quiet') return;
+    const text = message.replace(/\s*\d+%$/, '');
+    const done = completed >= total;
+    if (this.kdfStarted === null) {
+      this.bar.pause();
+      this.endTransfer();
+      this.kdfStarted = Date.now();
+      if (!process.stdout.isTTY) process.stdout.write(`${time()} ${text}`);
+    }
+    if (process.stdout.isTTY) process.stdout.write(`\r${time()} ${text} ${Math.round((completed / total) * 100)}%`);
+    if (done) {
+      process.stdout.write(` done in ${seconds(Date.now() - this.kdfStarted)}\n`);
+      this.kdfStarted = null;
+    }
   }
 
   status(status: string, detail?: string): void {

@@ -20,10 +20,12 @@ import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
 import { RETENTION_COMMANDS } from './retention';
 import { automaticSnapshot, SNAPSHOT_COMMANDS } from './snapshots';
-import { asParams, CommandError, optionalString, type Params } from './params';
+import { asParams, CommandError, optionalBool, optionalString, type Params } from './params';
+import * as encryption from './encryption';
 import * as remote from './remote';
 import { syncStatus, WORKSPACE_COMMANDS } from './workspace';
 import { EventSink } from '../events';
+import { deviceEncryption } from '../e2ee/workspace-keys';
 
 export const NOT_INITIALIZED = 'Plugin state not initialized';
 /** How the Rust plugin's delegated commands report an error. */
@@ -74,12 +76,12 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
     rt?.reconcileTransport();
     return null;
   },
-  GetSyncStatus: (_host, rt, p) => (rt ? WORKSPACE_COMMANDS.GetSyncStatus!(rt, p) : syncStatus(null, false)),
+  GetSyncStatus: (host, rt, p) => (rt ? WORKSPACE_COMMANDS.GetSyncStatus!(rt, p) : syncStatus(null, false, deviceEncryption(host, loadConfig(host).workspace_id))),
   GetProviderStatus: (host, _rt, p) => remote.getProviderStatus(host, p),
   ListRemoteWorkspaces: (host, _rt, p) => remote.listRemoteWorkspaces(host, p),
-  LinkWorkspace: (host, rt, p) => remote.linkWorkspace(remoteDeps(host, rt), p),
+  LinkWorkspace: (host, rt, p) => (optionalBool(p, 'encrypt') === true ? encryption.linkEncryptedWorkspace(requireRuntime(rt), p) : remote.linkWorkspace(remoteDeps(host, rt), p)),
   UploadWorkspaceSnapshot: (host, rt, p) => remote.uploadWorkspaceSnapshot(remoteDeps(host, rt), p),
-  UnlinkWorkspace: (host, rt) => remote.unlinkWorkspace(remoteDeps(host, rt)),
+  UnlinkWorkspace: (host, rt) => encryption.unlinkWorkspace(rt, remoteDeps(host, rt)),
   DownloadWorkspace: (host, rt, p) => {
     // The files already here are kept in an automatic snapshot before the import overwrites them.
     const beforeImport = rt ? () => void automaticSnapshot(rt, 'Before downloading the workspace', true) : undefined;
@@ -89,6 +91,9 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   ConnectLiveShareSession: (host, rt, p) => remote.connectLiveShareSession(remoteDeps(host, rt), p),
   DisconnectLiveShareSession: (host, rt) => remote.disconnectLiveShareSession(remoteDeps(host, rt)),
   E2eeSelfTest: (_host, _rt, p) => e2eeSelfTest(p),
+  UnlockWorkspace: (_host, rt, p) => encryption.unlockWorkspace(requireRuntime(rt), p),
+  LockWorkspace: (_host, rt, p) => encryption.lockWorkspace(requireRuntime(rt), p),
+  ChangePassphrase: (_host, rt, p) => encryption.changeWorkspacePassphrase(requireRuntime(rt), p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,

@@ -9,6 +9,7 @@ import { loadConfig, resolveAuthToken, resolveServerUrl, saveConfig, type SyncCo
 import { workspaceDir } from '../disk';
 import { readSnapshotZip, SnapshotZipError, zipWorkspaceFiles } from '../snapshot-zip';
 import { EventSink } from '../events';
+import { refuseEncryptedRemote } from '../e2ee/workspace-keys';
 import { TransferProgress, type TransferKind, type TransferStatus } from '../transfer-progress';
 import { CommandError, type Params, optionalBool, optionalString } from './params';
 
@@ -54,12 +55,12 @@ function withProgress<T>(deps: RemoteDeps, kind: TransferKind, run: (progress: T
 
 const SUPPORTED_PROVIDERS = ['sync', 'diaryx.sync'];
 
-function providerSupported(params: Params): boolean {
+export function providerSupported(params: Params): boolean {
   const id = optionalString(params, 'provider_id');
   return id === null || SUPPORTED_PROVIDERS.includes(id);
 }
 
-function httpError(res: HttpResponse): string {
+export function httpError(res: HttpResponse): string {
   return res.body === '' ? `HTTP ${res.status}` : `HTTP ${res.status}: ${res.body}`;
 }
 
@@ -69,20 +70,20 @@ function authHeaders(token: string | null, contentType = 'application/json'): Re
   return headers;
 }
 
-interface Server {
+export interface Server {
   url: string;
   token: string | null;
   config: SyncConfig;
 }
 
-function server(host: HostBridge, params: Params): Server {
+export function server(host: HostBridge, params: Params): Server {
   const config = loadConfig(host);
   const url = resolveServerUrl(host, params, config);
   if (url === null) throw new CommandError('Missing server_url');
   return { url, token: resolveAuthToken(host, params, config), config };
 }
 
-function request(host: HostBridge, s: Server, method: string, path: string, body?: unknown): HttpResponse {
+export function request(host: HostBridge, s: Server, method: string, path: string, body?: unknown): HttpResponse {
   const res = host.httpRequest({
     url: s.url + path,
     method,
@@ -93,7 +94,7 @@ function request(host: HostBridge, s: Server, method: string, path: string, body
   return res;
 }
 
-function jsonBody(res: HttpResponse): unknown {
+export function jsonBody(res: HttpResponse): unknown {
   if (res.body === '') return null;
   try {
     return JSON.parse(res.body) as unknown;
@@ -179,7 +180,7 @@ export function linkWorkspace(deps: RemoteDeps, params: Params): unknown {
     if (!body || typeof body.id !== 'string') throw new CommandError('Invalid workspace response');
     remoteId = body.id;
     created = true;
-  }
+  } else refuseEncryptedRemote(deps.host, s, remoteId);
   const root = optionalString(params, 'workspace_root') ?? deps.workspaceRoot();
   const includeAttachments = optionalBool(params, 'include_attachments') ?? true;
   const uploaded = uploadSnapshot(deps, s, remoteId, root, 'replace', includeAttachments, true);

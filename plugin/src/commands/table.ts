@@ -28,7 +28,7 @@ export const COMMAND_NAMES = [
   // Additions of this plugin (not in the Rust plugin's list).
   'GetWorkspaceHistory', 'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots',
   'CreateSnapshot', 'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot',
-  'GetHistoryRetention', 'SetHistoryRetention', 'E2eeSelfTest',
+  'GetHistoryRetention', 'SetHistoryRetention', 'E2eeSelfTest', 'UnlockWorkspace', 'LockWorkspace', 'ChangePassphrase',
   // Answered, not advertised (as in the Rust plugin).
   'MaterializeWorkspace', 'PrepareLiveShareRuntime', 'ConnectLiveShareSession', 'DisconnectLiveShareSession',
 ] as const;

@@ -9,6 +9,8 @@ import { loadConfig } from '../config';
 import type { SyncRuntime } from '../runtime';
 import { SessionState } from '../sync/session';
 import { transferStatusText } from '../transfer-progress';
+import type { EncryptionState } from '../e2ee/key-store';
+import { deviceEncryption } from '../e2ee/workspace-keys';
 import type { CommandTable } from './table';
 import { CommandError, optionalString, type Params } from './params';
 
@@ -21,12 +23,13 @@ function filePaths(params: Params): string[] {
 }
 
 /** Status for the status bar: a state and a label a person understands. */
-export function syncStatus(rt: SyncRuntime | null, linked: boolean): Record<string, unknown> {
-  const status = (state: string, label: string, detail: string | null = null, progress: unknown = null) => ({ detail, label, progress, state });
+export function syncStatus(rt: SyncRuntime | null, linked: boolean, encryption: EncryptionState): Record<string, unknown> {
+  const status = (state: string, label: string, detail: string | null = null, progress: unknown = null) => ({ detail, encryption, label, progress, state });
   if (rt?.status.transfer) {
     const t = transferStatusText(rt.status.transfer);
     return status('syncing', t.label, t.detail, t.progress);
   }
+  if (linked && encryption === 'locked') return status('idle', 'Locked: unlock with the passphrase to sync', 'The workspace is end-to-end encrypted and its keys are not on this device');
   if (!rt || !linked || !rt.session) return status('idle', 'Idle');
   const s = rt.status;
   if (s.error) return status('error', `Error: ${s.error}`, s.error);
@@ -86,6 +89,6 @@ export const WORKSPACE_COMMANDS: CommandTable = {
   },
   GetSyncStatus: (rt) => {
     const id = loadConfig(rt.host).workspace_id;
-    return syncStatus(rt, id !== null && id.trim() !== '');
+    return syncStatus(rt, id !== null && id.trim() !== '', deviceEncryption(rt.host, id));
   },
 };

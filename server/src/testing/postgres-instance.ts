@@ -15,6 +15,10 @@ import pg from 'pg';
 
 export interface PostgresInstance {
   port: number;
+  /** The server's data directory (its files, for tests that read what it stored). */
+  dataDir: string;
+  /** Everything the server printed (its log), over every start. */
+  log(): string;
   /** `postgres://postgres@127.0.0.1:<port>/<db>` */
   url(database?: string): string;
   /** Creates an empty database and returns its URL. */
@@ -109,6 +113,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
   const url = (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`;
   let proc: ChildProcess;
   let output = '';
+  const log: Buffer[] = [];
   const launch = async () => {
     output = '';
     proc = spawn(
@@ -121,8 +126,12 @@ export async function startPostgres(): Promise<PostgresInstance> {
     const onExit = () => current.kill('SIGQUIT');
     process.once('exit', onExit);
     proc.once('exit', () => process.off('exit', onExit));
-    proc.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    proc.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+    const keep = (d: Buffer) => {
+      log.push(d);
+      output = (output + d.toString()).slice(-4000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
     await waitReady(url(), proc, () => output);
   };
   const halt = async () => {
@@ -135,6 +144,8 @@ export async function startPostgres(): Promise<PostgresInstance> {
   let stopped = false;
   return {
     port,
+    dataDir: data,
+    log: () => Buffer.concat(log).toString('utf8'),
     url,
     async createDatabase(name) {
       const c = new pg.Client({ connectionString: url() });

@@ -22,6 +22,10 @@ export function useTestPostgres(): PostgresInstance {
     get port() {
       return started().port;
     },
+    get dataDir() {
+      return started().dataDir;
+    },
+    log: () => started().log(),
     url: (database) => started().url(database),
     createDatabase: (name) => started().createDatabase(name),
     restart: () => started().restart(),

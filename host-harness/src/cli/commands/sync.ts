@@ -18,6 +18,8 @@ import { closeSharedHttpClient } from '../../sync-http';
 import { ActionableError, EXIT, describeFsError } from '../../../../common/src/cli/errors';
 import { ensurePluginModule, withWasmOption } from '../plugin-session';
 import { SyncPrinter, type Verbosity } from '../sync-output';
+import { remoteKeyRecord } from '../../encryption-setup';
+import { PASSPHRASE_ENV, readPassphrase } from '../passphrase';
 
 export const DEFAULT_WORKSPACE_ID = 'diaryx-demo';
 /** How long `--once` waits for the first full sync, by default (seconds). */
@@ -41,6 +43,8 @@ interface SyncFlags {
   wasm: string;
   verbose?: boolean;
   quiet?: boolean;
+  encrypt?: boolean;
+  passphraseFile?: string;
 }
 
 /** Demo entries, in the front matter format the plugin writes (so every device has the same bytes). */
@@ -175,8 +179,13 @@ async function run(flags: SyncFlags): Promise<void> {
   if (access.kind === 'refused') throw refusedToken(serverUrl, access.status);
   if (access.kind === 'not-a-server') throw new ActionableError(`${serverUrl} does not look like a Diaryx sync server (${access.detail}); check --server`);
   // Unreachable: the socket's attempts say why, with the next retry.
-  // A new demo folder gets content only when the workspace has none yet on the server.
-  if (fresh && flags.demo && access.kind !== 'unreachable' && !(await workspaceHasFiles(serverUrl, token, flags.workspaceId))) writeDemoWorkspace(dir);
+  const remoteEncrypted = access.kind === 'unreachable' ? null : await remoteKeyRecord(serverUrl, token, flags.workspaceId);
+  if (flags.encrypt && remoteEncrypted === null) {
+    throw new ActionableError(`--encrypt: the server at ${serverUrl} cannot be asked whether workspace ${flags.workspaceId} is encrypted (${access.kind === 'unreachable' ? access.reason : 'no answer'}); try again when it is reachable`, EXIT.unreachable);
+  }
+  // A new demo folder gets content only when the workspace has none yet on the server (an encrypted one has its own).
+  if (fresh && flags.demo && access.kind !== 'unreachable' && !remoteEncrypted && !(await workspaceHasFiles(serverUrl, token, flags.workspaceId))) writeDemoWorkspace(dir);
+  const purpose = remoteEncrypted ? `unlock the end-to-end encrypted workspace ${flags.workspaceId}` : `encrypt the new workspace ${flags.workspaceId}`;
 
   let lastUnreachable = access.kind === 'unreachable' ? access.reason : null;
   const job = await SyncJob.start({
@@ -189,6 +198,11 @@ async function run(flags: SyncFlags): Promise<void> {
     onLog: flags.verbose ? (level, message) => process.stderr.write(`[plugin ${level}] ${message}\n`) : undefined,
     onProgress: (completed, total) => printer.progress(completed, total),
     onTransferProgress: (p, direction, done, total) => printer.transfer(p, direction, done, total),
+    encryption:
+      flags.encrypt || remoteEncrypted
+        ? { enable: flags.encrypt === true, remoteEncrypted: remoteEncrypted === true, passphrase: (confirm) => readPassphrase({ file: flags.passphraseFile }, purpose, confirm) }
+        : undefined,
+    onKeyDerivation: (completed, total, message) => printer.keyDerivation(completed, total, message),
     onActivity: (a) => {
       if (a.kind === 'unreachable') lastUnreachable = a.reason;
       if (a.kind === 'reconnected') {
@@ -206,13 +220,18 @@ async function run(flags: SyncFlags): Promise<void> {
         fatal.fail(new ActionableError(`sync failed: ${detail ?? 'error'}`, WRITE_ERROR.test(detail ?? '') ? EXIT.folder : EXIT.notInSync));
       }
     },
-  }).catch((e: unknown) => {
+  }).catch(async (e: unknown) => {
+    printer.stop();
+    closeSharedHttpClient();
+    await local?.stop();
     if (e instanceof ActionableError) throw e;
     const fsError = describeFsError(e);
     if (fsError) throw new ActionableError(`cannot use the folder ${dir}: ${fsError}`, EXIT.folder);
     throw e;
   });
 
+  if (job.encryption === 'enabled') printer.info(`end-to-end encryption is on for workspace ${flags.workspaceId}: the server keeps only ciphertext; other devices need the passphrase`);
+  if (job.encryption === 'unlocked') printer.info(`unlocked the end-to-end encrypted workspace ${flags.workspaceId} on this device`);
   let stopped = false;
   // A workspace id that is not the user's must become theirs once connected
   // (a new workspace); otherwise it is another user's and nothing would sync.
@@ -320,6 +339,8 @@ const SYNC_EXAMPLES = `Examples:
       sync with a remote server; the token comes from the environment (a --token value is visible to other users in \`ps\`)
   diaryx-sync sync --dir ~/journal --once --token-file ~/.diaryx-token --server http://192.168.1.5:3030
       sync once and exit: 0 = in sync; see the exit codes in the README
+  diaryx-sync sync --dir ~/journal --workspace-id private --encrypt --passphrase-file ~/.journal-passphrase
+      a new end-to-end encrypted workspace; other devices join it with the same passphrase (file, $${PASSPHRASE_ENV} or a prompt)
 
 `;
 
@@ -337,6 +358,8 @@ export function register(program: Command): void {
       .option('--once', 'exit when the folder and the server hold the same state')
       .option('--timeout <seconds>', 'with --once: give up after this long', String(ONCE_TIMEOUT_S))
       .option('-q, --quiet', 'print problems only')
+      .option('--encrypt', 'turn on end-to-end encryption for a new workspace (the server keeps only ciphertext)')
+      .option('--passphrase-file <file>', `the passphrase of an encrypted workspace (else $${PASSPHRASE_ENV}, else asked on a terminal)`)
       .option('--demo', 'fill a new empty folder with a demo workspace when the server has none')
       .option('--port <port>', 'port of the embedded local server', String(DEFAULT_LOCAL_PORT))
       .option('--data-dir <dir>', 'data folder of the embedded local server', DEFAULT_LOCAL_DATA_DIR),
