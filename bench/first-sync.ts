@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import * as Y from 'yjs';
 import { openEnvelope } from '../common/src/e2ee/envelope';
 import { headerLength, NONCE_BYTES, TAG_BYTES, parseEnvelope } from '../common/src/e2ee/envelope-header';
 import { docKey } from '../common/src/e2ee/keys';
@@ -51,6 +52,8 @@ export interface EnvelopeMakeup {
   framingBytes: number;
   /** Zeros from the payload's end to its bucket. */
   paddingBytes: number;
+  /** Each doc's update payloads merged into one (Y.mergeUpdates): the payload without what repeats. */
+  mergedUpdateBytes: number;
   /** Padded plaintext size -> envelopes of that size. */
   buckets: Record<number, number>;
 }
@@ -194,7 +197,8 @@ function readStored(dataDir: string, keys: WorkspaceKeys | null): Stored {
       envelopes: null,
     };
     if (keys) {
-      const m: EnvelopeMakeup = { updates: 0, snapshots: 0, payloadBytes: 0, framingBytes: 0, paddingBytes: 0, buckets: {} };
+      const m: EnvelopeMakeup = { updates: 0, snapshots: 0, payloadBytes: 0, framingBytes: 0, paddingBytes: 0, mergedUpdateBytes: 0, buckets: {} };
+      const updatesByDoc = new Map<string, Uint8Array[]>();
       const rows = [
         ...(db.prepare('SELECT doc_id, data FROM e2ee_envelopes').all() as { doc_id: string; data: Buffer }[]),
         ...(db.prepare('SELECT doc_id, snapshot AS data FROM e2ee_docs WHERE snapshot IS NOT NULL').all() as { doc_id: string; data: Buffer }[]),
@@ -211,13 +215,16 @@ function readStored(dataDir: string, keys: WorkspaceKeys | null): Stored {
         });
         const framing = headerLength(header.kind) + NONCE_BYTES + TAG_BYTES + 4;
         const padded = bytes.length - headerLength(header.kind) - NONCE_BYTES - TAG_BYTES;
-        if (header.kind === 'update') m.updates++;
-        else m.snapshots++;
+        if (header.kind === 'update') {
+          m.updates++;
+          updatesByDoc.set(r.doc_id, [...(updatesByDoc.get(r.doc_id) ?? []), opened.payload]);
+        } else m.snapshots++;
         m.payloadBytes += opened.payload.length;
         m.framingBytes += framing;
         m.paddingBytes += padded - 4 - opened.payload.length;
         m.buckets[padded] = (m.buckets[padded] ?? 0) + 1;
       }
+      for (const updates of updatesByDoc.values()) m.mergedUpdateBytes += Y.mergeUpdates(updates).length;
       stored.envelopes = m;
     }
     return stored;
