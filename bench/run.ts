@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   'scale-out': () => import('./suites/scale-out'),
   attachments: () => import('./suites/attachments'),
   e2ee: () => import('./suites/e2ee'),
+  'e2ee-sync': () => import('./suites/e2ee-sync'),
 };
 
 const { values } = parseArgs({

@@ -7,7 +7,12 @@ import net from 'node:net';
 
 export interface CountingProxy {
   port: number;
+  /** Both directions together. */
   bytes(): number;
+  /** Client to server only. */
+  bytesToServer(): number;
+  /** Server to client only. */
+  bytesToClient(): number;
   close(): Promise<void>;
 }
 
@@ -37,7 +42,8 @@ export async function recordingProxy(port: number): Promise<RecordingProxy> {
 }
 
 async function forward(port: number, record: RecordedConnection[] | null): Promise<CountingProxy> {
-  let bytes = 0;
+  let toServer = 0;
+  let toClient = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
@@ -45,11 +51,11 @@ async function forward(port: number, record: RecordedConnection[] | null): Promi
     const conn: RecordedConnection | null = record ? { id: record.length + 1, toServer: [], toClient: [] } : null;
     if (conn) record!.push(conn);
     client.on('data', (d: Buffer) => {
-      bytes += d.length;
+      toServer += d.length;
       conn?.toServer.push(d);
     });
     upstream.on('data', (d: Buffer) => {
-      bytes += d.length;
+      toClient += d.length;
       conn?.toClient.push(d);
     });
     client.pipe(upstream);
@@ -64,7 +70,9 @@ async function forward(port: number, record: RecordedConnection[] | null): Promi
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as net.AddressInfo).port,
-    bytes: () => bytes,
+    bytes: () => toServer + toClient,
+    bytesToServer: () => toServer,
+    bytesToClient: () => toClient,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { zipSync } from 'fflate';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { recordingProxy, type RecordingProxy } from './counting-proxy';
+import { recordingProxy, type RecordedConnection, type RecordingProxy } from './counting-proxy';
 import { scan, stringNeedles } from './leak-scanner';
 import { trafficSources } from './wire-capture';
 
@@ -65,6 +65,12 @@ describe('trafficSources', () => {
     const where = hits.map((h) => h.source);
     expect(where.filter((s) => s.includes('gzip undone'))).toHaveLength(1);
     expect(where).toEqual(expect.arrayContaining([expect.stringMatching(/POST \/zip HTTP\/1\.1 \(body\)$/), expect.stringMatching(/zip member body\.md$/)]));
+    // The counters per direction are the recorded bytes of every connection, each way.
+    const sum = (pick: (c: RecordedConnection) => Buffer[]) => proxy.connections().reduce((n, c) => n + pick(c).reduce((m, b) => m + b.length, 0), 0);
+    expect(proxy.bytesToServer()).toBe(sum((c) => c.toServer));
+    expect(proxy.bytesToClient()).toBe(sum((c) => c.toClient));
+    expect(proxy.bytesToClient()).toBeGreaterThan(zipped.length);
+    expect(proxy.bytes()).toBe(proxy.bytesToServer() + proxy.bytesToClient());
   });
 
   it('refuses a compressed WebSocket frame instead of skipping it', async () => {
