@@ -72,6 +72,7 @@ export class EncryptedSession implements RuntimeSession {
   private readonly pulling = new Set<string>();
   private readonly atHead = new Set<string>();
   private readonly reappend = new Set<string>();
+  private readonly catchUpDue = new Set<string>();
   private changeHead: number | null = null;
   private syncedEmitted = false;
 
@@ -201,6 +202,11 @@ export class EncryptedSession implements RuntimeSession {
   flushLocalUpdates(): SessionAction[] {
     const actions: SessionAction[] = [];
     for (const u of this.c.docs.drainLocalUpdates()) actions.push(...this.localUpdate(u.docId, u.data));
+    for (const name of this.catchUpDue) {
+      const update = this.appends.catchUpUpdate(name, this.store.get(name), this.reappend.delete(name));
+      if (update !== null) this.appendLocal(actions, name, update);
+    }
+    this.catchUpDue.clear();
     return actions;
   }
 
@@ -282,10 +288,8 @@ export class EncryptedSession implements RuntimeSession {
     this.bodies.answered(name);
     const first = !this.atHead.has(name);
     this.atHead.add(name);
-    if (first || this.reappend.has(name)) {
-      const update = this.appends.catchUpUpdate(name, state, this.reappend.delete(name));
-      if (update !== null) this.appendLocal(actions, name, update);
-    }
+    // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
+    if (first || this.reappend.has(name)) this.catchUpDue.add(name);
     if (first && name === WORKSPACE_DOC_NAME) this.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
@@ -347,7 +351,7 @@ export class EncryptedSession implements RuntimeSession {
   /** A hint met while the doc was not ready is kept until it is (the server hints a doc once per 10 minutes). */
   private maybeSnapshot(actions: SessionAction[], name: string): void {
     this.compactor.hinted.add(name);
-    if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name)) return;
+    if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name) || this.catchUpDue.has(name)) return;
     this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, this.store.get(name));
     if (msg !== null) this.send(actions, name, msg);
@@ -385,6 +389,7 @@ export class EncryptedSession implements RuntimeSession {
     this.pulling.clear();
     this.atHead.clear();
     this.reappend.clear();
+    this.catchUpDue.clear();
     this.bodies.reset();
     this.assembly.reset();
     this.compactor.reset();
