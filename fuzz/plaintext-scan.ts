@@ -1,8 +1,8 @@
 /**
  * The encrypted runs' extra check: nothing the devices wrote reaches the
  * server in the clear. Searched: every row of every table of the server's
- * database, its files on disk (database, WAL), and every frame the server
- * sent or received. Looked for:
+ * database, its files on disk (database, WAL), its log (every level), and
+ * every frame the server sent or received. Looked for:
  *
  * - any token-shaped string (`⟦` + 10 base32 characters + `⟧`, the markers
  *   every typed fragment carries), as UTF-8 and as UTF-16LE: tokens are

@@ -26,7 +26,7 @@ import { AuthStore, authExtension } from '../server/src/auth';
 import { openDatabase, type SqliteDatabase } from '../server/src/db';
 import type { ServerDocument } from '../server/src/document';
 import { StorageError } from '../server/src/errors';
-import { silentLogger } from '../server/src/log';
+import { silentLogger, type Logger, type LogFields } from '../server/src/log';
 import { importPostedSnapshot, snapshotZipResponse } from './sim-snapshot-route';
 import type { StorageAdapter, StoredDocument } from '../server/src/storage/adapter';
 import { SqliteStorage } from '../server/src/storage/sqlite';
@@ -91,6 +91,17 @@ export interface SimServerOptions {
   encryption?: { workspaceId: string; enc: SimEncryption; compactAfterUpdates: number; compactAfterBytes: number };
 }
 
+/** A logger that keeps each line as text, with its fields (bytes as Latin-1, errors as their message). */
+function capturingLogger(lines: string[]): Logger {
+  const line = (level: string) => (message: string, fields?: LogFields) => {
+    const text = fields
+      ? JSON.stringify(fields, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v instanceof Error ? `${v.name}: ${v.message}` : v))
+      : '';
+    lines.push(`${level} ${message} ${text}`);
+  };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
 export const SERVER_URL = 'http://sim-server.invalid';
 
 /**
@@ -131,6 +142,10 @@ export class SimServer implements SimBackend {
   token = '';
   /** Encrypted runs: every frame the server sent (the plaintext scan reads them). */
   readonly sentFrames: (Uint8Array | string)[] = [];
+  /** Encrypted runs: every line the server logged, at every level (the plaintext scan reads them). */
+  readonly logLines: string[] = [];
+  /** Plain runs log nothing; encrypted runs keep every line. */
+  private readonly logger: Logger;
   /** Encrypted runs: the checker's decrypting view of the encrypted store. */
   readonly view: DecryptingView | null;
   /** Encrypted runs: refused writes of the encrypted store on earlier cores. */
@@ -139,6 +154,7 @@ export class SimServer implements SimBackend {
   constructor(private readonly options: SimServerOptions) {
     const e = options.encryption;
     this.view = e ? new DecryptingView(e.workspaceId, e.enc.keys) : null;
+    this.logger = e ? capturingLogger(this.logLines) : silentLogger;
   }
 
   get dataDir(): string {
@@ -167,7 +183,7 @@ export class SimServer implements SimBackend {
     const gate: Extension = { onAuthenticate: (p) => service!.checkDocKind(p), afterLoadDocument: (p) => service!.checkLoadedDoc(p.docId) };
     const core = new SyncCore({
       storage,
-      logger: silentLogger,
+      logger: this.logger,
       extensions: this.options.encryption ? [authExtension(auth), gate] : [authExtension(auth)],
       unloadDelayMs: 2 ** 30,
       compactAfterUpdates: this.options.compactAfterUpdates ?? 25,
@@ -178,7 +194,7 @@ export class SimServer implements SimBackend {
     if (e) {
       const store = new FlakyEncryptedStore(new SqliteEncryptedStore(db));
       store.failing = this.failAppends;
-      service = new E2eeService({ store, storage, core, logger: silentLogger, maxDocBytes: 64 * 1024 * 1024, compactAfterUpdates: e.compactAfterUpdates, compactAfterBytes: e.compactAfterBytes });
+      service = new E2eeService({ store, storage, core, logger: this.logger, maxDocBytes: 64 * 1024 * 1024, compactAfterUpdates: e.compactAfterUpdates, compactAfterBytes: e.compactAfterBytes });
       e2ee = { service, store };
     }
     this.running = { db, auth, storage, core, sides: new Set(), e2ee };
@@ -225,7 +241,7 @@ export class SimServer implements SimBackend {
           closed: (code) => handlers.closed(code),
         }
       : handlers;
-    const side = openServerSide({ core: r.core, logger: silentLogger, token: this.token, user, e2ee: r.e2ee?.service.hub }, capture);
+    const side = openServerSide({ core: r.core, logger: this.logger, token: this.token, user, e2ee: r.e2ee?.service.hub }, capture);
     r.sides.add(side);
     side.onClose(() => r.sides.delete(side));
     return side;

@@ -483,7 +483,7 @@ export class Simulation {
 
   /**
    * Encrypted runs: the server's storage (every row of every table, its
-   * files) and every frame it sent or received hold none of the text, names
+   * files), its log and every frame it sent or received hold none of the text, names
    * and paths the devices wrote (plaintext-scan.ts).
    */
   plaintextFailures(): Failure[] {
@@ -495,6 +495,7 @@ export class Simulation {
       ...directorySources(server.dataDir),
       framesSource('frames the server sent', server.sentFrames),
       framesSource('frames the devices sent', this.deviceFrames),
+      framesSource("the server's log", server.logLines),
     ];
     const strings = new Set<string>();
     for (const rec of this.ledger.tokens.values()) for (const key of rec.keys) strings.add(key);
