@@ -18,6 +18,11 @@
  *   simulation (`settle`), as the real route answers only once it is applied.
  * - Inspection (`docIds`, `doc`, `loadedPending`) reads the documents as the
  *   server holds them (in memory when loaded, else from the database).
+ * - Encrypted runs (`encryption`): the core also runs the e2ee gate and
+ *   `E2eeService` on a `SqliteEncryptedStore` in the same database (as
+ *   `serve` does); `doc` then reads what the encrypted store holds, decrypted
+ *   with the workspace keys (sim-e2ee.ts), and every frame the server sends
+ *   and every line it logs is kept for the plaintext scan.
  */
 import * as Y from 'yjs';
 import { hasPendingStructs } from '../common/src/wire/sync';
