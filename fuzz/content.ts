@@ -61,8 +61,37 @@ export function randomFolder(rng: Prng): string {
   return rng.pick(FOLDERS);
 }
 
+/**
+ * A run's canary (encrypted runs): a distinctive string put into every file
+ * name and title, so the plaintext scan finds any name or path that reaches
+ * the server in the clear. Null in plain runs (their names stay as they were).
+ */
+let canary: string | null = null;
+
+export function setNameCanary(value: string | null): void {
+  canary = value;
+}
+
+/** The canary of a seed: `cnry` and 8 base32 characters. */
+export function canaryOf(seed: number): string {
+  let x = (seed ^ 0x6a09e667) >>> 0;
+  let id = 'cnry';
+  for (let i = 0; i < 8; i++) {
+    x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 0;
+    x = (x ^ (x >>> 12) ^ Math.imul(i + 1, 0x297a2d39)) >>> 0;
+    id += BASE32[x & 31];
+  }
+  return id;
+}
+
+function pickTitle(rng: Prng): string {
+  const title = rng.pick(TITLES);
+  return canary === null ? title : `${title} ${canary}`;
+}
+
 export function randomFileName(rng: Prng): string {
-  const base = rng.pick(NAMES);
+  const picked = rng.pick(NAMES);
+  const base = canary === null ? picked : `${picked}-${canary}`;
   return rng.chance(0.5) ? `${base}.md` : `${base}-${rng.int(4)}.md`;
 }
 
@@ -112,7 +141,7 @@ export function newBody(rng: Prng, mint: TokenMint, device: number): string {
 /** Random metadata for a new file. */
 export function newMetadata(rng: Prng, filePath: string, now: number): FileMetadata {
   const meta = emptyMetadata(filePath.split('/').pop() ?? filePath);
-  if (rng.chance(0.8)) meta.title = rng.pick(TITLES);
+  if (rng.chance(0.8)) meta.title = pickTitle(rng);
   if (rng.chance(0.2)) meta.description = rng.pick(DESCRIPTIONS);
   if (rng.chance(0.2)) meta.extra[rng.pick(EXTRA_KEYS)] = rng.chance(0.5) ? rng.pick(WORDS) : rng.int(5);
   meta.modified_at = now;
@@ -179,7 +208,7 @@ export function editMetadata(rng: Prng, meta: FileMetadata, now: number): FileMe
   const next: FileMetadata = { ...meta, extra: { ...meta.extra } };
   switch (rng.weighted({ title: 3, description: 1, extra: 2, dropExtra: 1 })) {
     case 'title':
-      next.title = rng.chance(0.1) ? null : rng.pick(TITLES);
+      next.title = rng.chance(0.1) ? null : pickTitle(rng);
       break;
     case 'description':
       next.description = rng.chance(0.2) ? null : rng.pick(DESCRIPTIONS);

@@ -93,7 +93,9 @@ export class Network {
   readonly stats: NetStats = { delivered: 0, dropped: 0, duplicated: 0, reordered: 0, linkDrops: 0, handshakeDrops: 0, serverCloses: 0, failedOpens: 0 };
   private readonly conns = new Map<number, GuestConn>();
   /** Called after the server handled a frame from a device (doc id known to the caller). */
-  onServerReceived: (frame: Uint8Array, side: ServerSide) => void = () => {};
+  onServerReceived: (frame: Uint8Array, side: ServerSide) => void | Promise<void> = () => {};
+  /** Observes every frame a device's guest sends (encrypted runs keep them for the plaintext scan). */
+  onDeviceSend: ((device: number, data: Uint8Array | string) => void) | null = null;
   /** Observes every delivered message (traces). */
   onDeliver: ((device: number, toServer: boolean, msg: Msg) => void) | null = null;
 
@@ -139,6 +141,7 @@ export class Network {
         if (!conn) return { ok: false, error: 'host_ws_request: WebSocket bridge is not connected' };
         const msg: Omit<Msg, 'at'> =
           req.type === 'send_binary' ? { kind: 'frame', binary: true, data: decodeBase64(req.data) } : { kind: 'frame', binary: false, data: req.text };
+        this.onDeviceSend?.(index, msg.data);
         if (conn.link) this.push(conn.link.toServer, msg);
         else conn.pending.push({ ...msg, at: 0 });
         return { ok: true };
@@ -255,6 +258,31 @@ export class Network {
     return true;
   }
 
+  /** Queues a frame from the server to a device's open connection, deliverable now; null without one. */
+  injectToDevice(index: number, data: Uint8Array): { link: Link; msg: Msg } | null {
+    const link = this.linkOf(index);
+    if (!link) return null;
+    const msg: Msg = { kind: 'frame', binary: true, data, at: this.now() };
+    link.toDevice.push(msg);
+    return { link, msg };
+  }
+
+  /**
+   * Delivers what is queued for these devices' connections until each mark
+   * was delivered (or lost: dropped, or its connection closed), with the
+   * run's faults; nothing else moves meanwhile.
+   */
+  async deliverToDevicesThrough(marks: readonly { link: Link; msg: Msg }[], rng: Prng): Promise<void> {
+    for (const { link } of marks) for (const m of link.toDevice) m.at = Math.min(m.at, this.now());
+    for (;;) {
+      const open = new Set(this.links());
+      const waiting = marks.filter(({ link, msg }) => open.has(link) && link.toDevice.includes(msg));
+      if (waiting.length === 0) return;
+      const heads = new Set(waiting.flatMap(({ link }) => link.toDevice.slice(0, 2)));
+      if (!(await this.deliverOne(rng, (m) => heads.has(m)))) return;
+    }
+  }
+
   /** Delivers one ready message (random link and direction; only heads accepted by `only`); false when none is ready. */
   async deliverOne(rng: Prng, only?: (m: Msg) => boolean): Promise<boolean> {
     const now = this.now();
@@ -286,7 +314,11 @@ export class Network {
     if (toServer) {
       link.side.receive(msg.binary, msg.data);
       await link.side.idle();
-      if (msg.binary) this.onServerReceived(msg.data as Uint8Array, link.side);
+      if (msg.binary) {
+        // Awaited only when asynchronous (encrypted runs), so plain runs keep their exact interleaving.
+        const observed = this.onServerReceived(msg.data as Uint8Array, link.side);
+        if (observed) await observed;
+      }
       return true;
     }
     if (msg.kind === 'close') {

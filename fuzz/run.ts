@@ -16,6 +16,9 @@
  *   --wasm PATH       plugin module (default dist/diaryx_sync.wasm)
  *   --nodes N         N server nodes on one Postgres database (started for the campaign) instead of
  *                     one node on SQLite; node kills and database restarts join the faults
+ *   --encrypted       the workspace is end-to-end encrypted (one SQLite node); the checker also
+ *                     scans the server's storage and frames for plaintext
+ *   --encrypted-share P  a share P (0..1) of the seeds run encrypted, the rest plain (chosen by seed)
  *
  * Exit status 1 when a run failed. Each failure prints the one-line command
  * that replays it, then (after shrinking) the minimal step list and the
@@ -52,6 +55,8 @@ interface Args {
   wasm: string;
   checkDuplicates: boolean;
   nodes: number;
+  /** Share of seeds run encrypted (1 with --encrypted, 0 by default). */
+  encryptedShare: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -73,6 +78,7 @@ function parseArgs(argv: string[]): Args {
     wasm: path.join(ROOT, 'dist', 'diaryx_sync.wasm'),
     checkDuplicates: false,
     nodes: 1,
+    encryptedShare: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -104,19 +110,30 @@ function parseArgs(argv: string[]): Args {
       case '--check-duplicates': args.checkDuplicates = true; break;
       case '--wasm': args.wasm = path.resolve(value()); break;
       case '--nodes': args.nodes = num(); if (!Number.isInteger(args.nodes) || args.nodes < 1) throw new Error('--nodes needs a whole number of at least 1'); break;
+      case '--encrypted': args.encryptedShare = 1; break;
+      case '--encrypted-share': args.encryptedShare = num(); if (args.encryptedShare < 0 || args.encryptedShare > 1) throw new Error('--encrypted-share needs a number from 0 to 1'); break;
       case '--help': case '-h':
-        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep] [--check-duplicates] [--nodes N]');
+        console.log('usage: npm run fuzz -- [--seed S] [--count C] [--devices N] [--steps K] [--minutes M] [--node-devices D] [--faults F] [--replay FILE] [--no-shrink] [--trace] [--keep] [--check-duplicates] [--nodes N] [--encrypted | --encrypted-share P]');
         process.exit(0);
         break;
       default:
         throw new Error(`unknown option ${a}`);
     }
   }
+  if (args.encryptedShare > 0 && args.nodes > 1) throw new Error('--encrypted runs use one server node: --nodes is not supported with it');
   return args;
+}
+
+/** Whether a seed runs encrypted: all with --encrypted, a share of them (a hash of the seed) with --encrypted-share. */
+function encryptedSeed(args: Args, seed: number): boolean {
+  if (args.encryptedShare >= 1) return true;
+  if (args.encryptedShare <= 0) return false;
+  return ((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) >>> 0) % 1000) / 1000 < args.encryptedShare;
 }
 
 function replayCommand(args: Args, seed: number): string {
   const extra = [
+    encryptedSeed(args, seed) ? ' --encrypted' : '',
     args.nodeDevices !== undefined ? ` --node-devices ${args.nodeDevices}` : '',
     args.faults !== 1 ? ` --faults ${args.faults}` : '',
     args.nodes > 1 ? ` --nodes ${args.nodes}` : '',
@@ -159,7 +176,7 @@ async function runOne(args: Args, schedule: Schedule, label: string, replay: str
   });
   addTotals(result);
   const { config } = schedule;
-  const servers = (config.nodes ?? 1) > 1 ? `, ${config.nodes} server nodes on Postgres` : '';
+  const servers = ((config.nodes ?? 1) > 1 ? `, ${config.nodes} server nodes on Postgres` : '') + (config.encrypted ? ', encrypted' : '');
   const summary = `${config.devices} devices (${config.nodeDevices.length} node)${servers}, ${schedule.steps.length} steps, ${result.actions} actions, ${result.messages} messages, ${result.rounds} rounds, ${(result.durationMs / 1000).toFixed(1)} s`;
   if (result.failures.length === 0) {
     console.log(`${label}: ok  ${summary}`);
@@ -203,7 +220,7 @@ async function main(): Promise<void> {
     const deadline = args.minutes !== null ? started + args.minutes * 60_000 : null;
     for (let i = 0; deadline !== null ? Date.now() < deadline : i < args.count; i++) {
       const seed = (args.seed + i) >>> 0;
-      const schedule = generateSchedule({ seed, devices: args.devices, steps: args.steps, nodeDevices: args.nodeDevices, faults: args.faults, nodes: args.nodes });
+      const schedule = generateSchedule({ seed, devices: args.devices, steps: args.steps, nodeDevices: args.nodeDevices, faults: args.faults, nodes: args.nodes, encrypted: encryptedSeed(args, seed) });
       ok = (await runOne(args, schedule, `seed ${seed}`, replayCommand(args, seed))) && ok;
     }
   }

@@ -21,7 +21,9 @@ export type Step =
   | { t: 'restart-db'; downMs: number }
   | { t: 'storage-fail'; dev: number; ms: number }
   | { t: 'server-storage-fail'; ms: number }
-  | { t: 'link-after-offline'; dev: number; edits: number; seed: number };
+  | { t: 'link-after-offline'; dev: number; edits: number; seed: number }
+  /** Encrypted runs: two devices are asked to compact the same doc at once (two nodes' CompactHints). */
+  | { t: 'compact-race'; devs: number[]; seed: number };
 
 export interface RunConfig {
   seed: number;
@@ -33,6 +35,8 @@ export interface RunConfig {
   maxRounds: number;
   /** Server nodes on one Postgres database (absent: one node on SQLite). */
   nodes?: number;
+  /** The workspace is end-to-end encrypted (absent: plain). */
+  encrypted?: boolean;
 }
 
 export interface Schedule {
@@ -50,6 +54,8 @@ export interface GenerateOptions {
   faults?: number;
   /** Server nodes on one Postgres database (default 1: one node on SQLite). */
   nodes?: number;
+  /** An end-to-end encrypted workspace. */
+  encrypted?: boolean;
 }
 
 const USER_WEIGHTS: Record<UserAction, number> = {
@@ -134,14 +140,28 @@ export function generateSchedule(options: GenerateOptions): Schedule {
   }
   // Half the runs with 2+ devices: one device unlinks, edits, and links the workspace again by
   // uploading its folder (drawn from a stream of its own, so the other steps stay as they were).
+  // Not in encrypted runs: a link uploads a snapshot zip, which an encrypted workspace has none of.
   const linkRng = new Prng(options.seed ^ 0x11c0);
-  if (n >= 2 && linkRng.chance(0.5)) {
+  if (n >= 2 && linkRng.chance(0.5) && !options.encrypted) {
     const at = linkRng.int(steps.length + 1);
     steps.splice(at, 0, { t: 'link-after-offline', dev: linkRng.int(n), edits: linkRng.range(1, 4), seed: linkRng.u32() });
   }
   const nodes = options.nodes ?? 1;
   if (nodes > 1) addNodeFaults(steps, options.seed, nodes, faults);
-  return { config: { seed: options.seed, devices: n, nodeDevices, net, maxRounds: 40, ...(nodes > 1 ? { nodes } : {}) }, steps };
+  if (options.encrypted && n >= 2) addCompactRaces(steps, options.seed, n);
+  return {
+    config: { seed: options.seed, devices: n, nodeDevices, net, maxRounds: 40, ...(nodes > 1 ? { nodes } : {}), ...(options.encrypted ? { encrypted: true } : {}) },
+    steps,
+  };
+}
+
+/** Encrypted runs: a few concurrent compactions, from a stream of their own (the other steps stay the seed's). */
+function addCompactRaces(steps: Step[], seed: number, devices: number): void {
+  const rng = new Prng(seed ^ 0xc0a1);
+  for (let i = rng.range(3, 6); i > 0; i--) {
+    const devs = rng.shuffle([...Array(devices).keys()]).slice(0, 2).sort((a, b) => a - b);
+    steps.splice(rng.int(steps.length + 1), 0, { t: 'compact-race', devs, seed: rng.u32() });
+  }
 }
 
 /**
@@ -192,5 +212,7 @@ export function describeStep(step: Step): string {
       return `server storage refuses appends for ${step.ms} ms`;
     case 'link-after-offline':
       return `dev${step.dev} unlinks, makes ${step.edits} edit(s), links again by uploading its folder (seed ${step.seed})`;
+    case 'compact-race':
+      return `${step.devs.map((d) => `dev${d}`).join(' and ')} are asked to compact the same doc at once (seed ${step.seed})`;
   }
 }

@@ -28,6 +28,13 @@ import { SimCluster, type ClusterDatabase } from './sim-cluster';
 import type { ServerSide } from '../server/src/testing/memory-link';
 import { SimServer, type SimBackend } from './sim-server';
 import { activeWorkspaceFiles } from '../server/src/workspace-files';
+import * as Y from 'yjs';
+import { encodeE2eeMessage } from '../common/src/e2ee/frames';
+import { encodeFrame } from '../common/src/wire/frame';
+import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
+import { canaryOf, setNameCanary } from './content';
+import { databaseSources, directorySources, findPlaintext, framesSource } from './plaintext-scan';
+import { provisionKeys, simEncryption, type SimEncryption } from './sim-e2ee';
 
 export const CLOCK_START = Date.UTC(2026, 0, 5, 8, 0, 0);
 
@@ -62,6 +69,8 @@ export interface FaultCounts {
   databaseRestarts: number;
   deviceStorageRefusals: number;
   serverStorageFailures: number;
+  /** Encrypted runs: two devices asked to compact one doc at once. */
+  compactRaces: number;
 }
 
 export interface RunResult {
@@ -117,8 +126,11 @@ export class Simulation {
     databaseRestarts: 0,
     deviceStorageRefusals: 0,
     serverStorageFailures: 0,
+    compactRaces: 0,
   };
   actions = 0;
+  /** Encrypted runs: every frame the devices sent (the plaintext scan reads them). */
+  private readonly deviceFrames: (Uint8Array | string)[] = [];
   private rng: Prng;
   private serverBackAt: number | null = null;
   /** Several nodes: when each node that was killed comes back. */
@@ -134,8 +146,13 @@ export class Simulation {
     readonly schedule: Schedule,
     readonly workDir: string,
     private readonly options: RunOptions,
+    /** Encrypted runs: the workspace's key record and keys. */
+    private readonly encryption: SimEncryption | null = null,
   ) {
     const { config } = schedule;
+    if (config.encrypted && !encryption) throw new Error('an encrypted run needs the workspace keys');
+    if (config.encrypted && config.nodes !== undefined && config.nodes > 1) throw new Error('encrypted runs use one server node (--nodes with --encrypted is not supported)');
+    setNameCanary(config.encrypted ? canaryOf(config.seed) : null);
     this.rng = new Prng(config.seed ^ 0x5eed);
     this.mint = new TokenMint(config.seed);
     const defaults = new Prng(config.seed ^ 0xdef);
@@ -145,7 +162,13 @@ export class Simulation {
       this.cluster = new SimCluster({ nodes: config.nodes, compactAfterUpdates: 20, now: () => this.now, seed: config.seed });
       this.server = this.cluster;
     } else {
-      this.single = new SimServer({ dataDir: path.join(workDir, 'server'), compactAfterUpdates: 20, now: () => this.now });
+      this.single = new SimServer({
+        dataDir: path.join(workDir, 'server'),
+        compactAfterUpdates: 20,
+        now: () => this.now,
+        // Low thresholds: CompactHints as soon as a doc has a few envelopes.
+        ...(encryption ? { encryption: { workspaceId: WORKSPACE_ID, enc: encryption, compactAfterUpdates: 4, compactAfterBytes: 4096 } } : {}),
+      });
       this.server = this.single;
     }
     for (let i = 0; i < config.devices; i++) {
@@ -163,7 +186,8 @@ export class Simulation {
       );
     }
     this.network = new Network(this.server, this.devices, () => this.now, () => this.rng, config.net);
-    this.network.onServerReceived = (frame, side) => this.serverReceived(frame, side);
+    this.network.onServerReceived = encryption ? (frame) => this.serverReceivedEncrypted(frame) : (frame, side) => this.serverReceived(frame, side);
+    if (encryption) this.network.onDeviceSend = (_device, data) => this.deviceFrames.push(data);
     if (options.traceMessages) this.network.onDeliver = (device, toServer, msg) => this.trace(`  ${toServer ? `dev${device} -> server` : `server -> dev${device}`} ${describeMessage(msg)}`);
   }
 
@@ -189,6 +213,22 @@ export class Simulation {
       const text = this.server.loadedBodyText(docId, side);
       if (text !== null) this.ledger.acknowledge(docId, text);
     }
+  }
+
+  /** Encrypted runs: the same records, from what the server stored of the doc, decrypted with the keys. */
+  private async serverReceivedEncrypted(frame: Uint8Array): Promise<void> {
+    let docId: string;
+    try {
+      docId = decodeFrame(frame).docId;
+    } catch {
+      return;
+    }
+    const seen = await this.server.acknowledged?.(docId);
+    if (!seen) return;
+    let acked = this.ackedSv.get(seen.plainDocId);
+    if (!acked) this.ackedSv.set(seen.plainDocId, (acked = new Map()));
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(seen.doc))) if ((acked.get(client) ?? 0) < clock) acked.set(client, clock);
+    if (seen.plainDocId !== workspaceDocId(WORKSPACE_ID)) this.ledger.acknowledge(seen.plainDocId, seen.doc.getText(BODY_TEXT_NAME).toString());
   }
 
   /** Fires every timer that is due. */
@@ -228,6 +268,11 @@ export class Simulation {
   async start(): Promise<void> {
     fs.mkdirSync(this.workDir, { recursive: true });
     if (this.single) this.single.start();
+    if (this.single && this.encryption) {
+      // As a device that creates an encrypted workspace does: the key record first, then the keys on every device.
+      await this.single.storeKeyRecord();
+      for (const d of this.devices) provisionKeys(d.storageDir, this.encryption.keys, new Prng((this.schedule.config.seed * 31 + d.index * 7 + 0xd1) >>> 0));
+    }
     if (this.cluster) {
       this.database = await this.options.database!();
       await this.cluster.start(this.database);
@@ -354,6 +399,9 @@ export class Simulation {
       case 'link-after-offline':
         if (await this.linkAfterOfflineEdits(this.devices[step.dev], step.edits, rng, ctx)) this.trace(`#${index} dev${step.dev} linked again after offline edits`);
         break;
+      case 'compact-race':
+        if (await this.compactRace(step.devs, rng)) this.trace(`#${index} compaction race on ${step.devs.map((d) => `dev${d}`).join(', ')}`);
+        break;
     }
     await this.timers();
   }
@@ -401,6 +449,67 @@ export class Simulation {
     const serverFilesAfter = await this.serverFileKeys();
     for (const key of serverFilesBefore) if (!serverFilesAfter.has(key)) this.ledger.deletedKey(key, d.index, this.now);
     return true;
+  }
+
+  /**
+   * Encrypted runs: a CompactHint for one stored doc goes to two devices at
+   * once (as two server nodes could send), and everything queued for them up
+   * to it is delivered: each device that holds the doc up to its cursor with
+   * nothing waiting puts a snapshot, both on the same previous snapshot, and
+   * the store takes one (the other gets a conflict and pulls).
+   */
+  private async compactRace(devs: number[], rng: Prng): Promise<boolean> {
+    const store = this.single?.encryptedStore;
+    if (!store) return false;
+    const docs = (await store.changes(WORKSPACE_ID, 0)).docs.filter((d) => d.head > 0).sort((a, b) => (a.docId < b.docId ? -1 : a.docId > b.docId ? 1 : 0));
+    if (docs.length === 0) return false;
+    const target = rng.pick(docs);
+    const frame = encodeFrame(target.docId, encodeE2eeMessage({ type: 'compactHint', logCount: target.head, logBytes: 0 }));
+    const marks = devs.flatMap((i) => {
+      const link = this.network.linkOf(i);
+      if (!this.devices[i].up || !link?.handshakeDone) return [];
+      const mark = this.network.injectToDevice(i, frame);
+      return mark ? [mark] : [];
+    });
+    if (marks.length < 2) {
+      // One device alone is an ordinary hint; the frame still goes.
+      await this.network.deliverToDevicesThrough(marks, rng);
+      return false;
+    }
+    await this.network.deliverToDevicesThrough(marks, rng);
+    this.faults.compactRaces++;
+    return true;
+  }
+
+  /**
+   * Encrypted runs: the server's storage (every row of every table, its
+   * files), its log and every frame it sent or received hold none of the text, names
+   * and paths the devices wrote (plaintext-scan.ts).
+   */
+  plaintextFailures(): Failure[] {
+    const server = this.single;
+    if (!server || !this.encryption) return [];
+    const db = server.database;
+    const sources = [
+      ...(db ? databaseSources(db) : []),
+      ...directorySources(server.dataDir),
+      framesSource('frames the server sent', server.sentFrames),
+      framesSource('frames the devices sent', this.deviceFrames),
+      framesSource("the server's log", server.logLines),
+    ];
+    const strings = new Set<string>();
+    for (const rec of this.ledger.tokens.values()) for (const key of rec.keys) strings.add(key);
+    for (const d of this.devices) {
+      for (const rel of listMarkdown(d.dir)) {
+        strings.add(rel);
+        const body = splitFile(fs.readFileSync(path.join(d.dir, ...rel.split('/')), 'utf8')).body;
+        for (const line of body.split('\n')) if (Buffer.byteLength(line.trim()) >= 24) strings.add(line.trim());
+      }
+    }
+    const hits = findPlaintext(sources, { canary: canaryOf(this.schedule.config.seed), strings });
+    if (hits.length === 0) return [];
+    const shown = hits.slice(0, 12).join('\n');
+    return [{ kind: 'plaintext-on-server', message: `seed ${this.schedule.config.seed}: ${hits.length} plaintext hit(s) on the server side:\n${shown}` }];
   }
 
   /** Keys of the files the server stores that are not deleted. */
@@ -475,7 +584,7 @@ export class Simulation {
       connectionsDropped: s.linkDrops,
       droppedMidHandshake: s.handshakeDrops,
       deviceStorageRefusals: this.devices.reduce((n, d) => n + d.stats.storageRefusals, 0),
-      serverStorageFailures: this.serverFailuresBefore + this.server.storageFailures,
+      serverStorageFailures: this.serverFailuresBefore + this.server.storageFailures + (this.single?.encryptedStorageFailures ?? 0),
     };
   }
 
@@ -485,6 +594,8 @@ export class Simulation {
     await this.cluster?.close().catch(() => undefined);
     await this.database?.drop().catch(() => undefined);
     setDefaultRandomSource(null);
+    setNameCanary(null);
+    this.single?.view?.destroy();
     if (!this.options.keep) fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 
@@ -519,7 +630,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions): Prom
   const root = options.workRoot ?? defaultWorkRoot();
   const workDir = path.join(root, `diaryx-fuzz-${process.pid}-${schedule.config.seed}-${++runCounter}`);
   fs.rmSync(workDir, { recursive: true, force: true });
-  const sim = new Simulation(schedule, workDir, options);
+  const encryption = schedule.config.encrypted ? await simEncryption(WORKSPACE_ID) : null;
+  const sim = new Simulation(schedule, workDir, options, encryption);
   const failures: Failure[] = [];
   const checkStats: CheckStats = { lostToDeletes: 0, gapsInDeletedFiles: 0, unfillableGaps: 0 };
   let rounds = 0;
@@ -534,6 +646,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions): Prom
     // Any closed connection loses what was in flight, like a dropped message.
     const lossy = f.messagesDropped + f.connectionsDropped + f.pluginCrashes + f.pluginRestarts + f.serverCrashes + f.serverRestarts + f.databaseRestarts + f.serverStorageFailures > 0;
     failures.push(...(await checkConvergence(sim.devices, sim.server, sim.ledger, sim.ackedSv, checkStats, { lossy, duplicates: options.checkDuplicates })));
+    failures.push(...sim.plaintextFailures());
   } catch (e) {
     const kind = e instanceof PluginTrap ? 'trap' : 'exception';
     failures.push({ kind, message: `at step ${sim.currentStep}: ${(e as Error).stack ?? String(e)}` });

@@ -1,0 +1,136 @@
+/**
+ * The seeded convergence simulation on end-to-end encrypted workspaces
+ * (`npm run fuzz -- --encrypted`): the server runs E2eeService on its SQLite
+ * database, devices hold the keys, every fault of the plain runs plus
+ * concurrent compactions; the checker also requires that nothing the devices
+ * wrote is on the server side in the clear. And the plaintext scan itself:
+ * it finds text put where it must not be.
+ */
+import '../../fuzz/seeded-crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { canaryOf } from '../../fuzz/content';
+import { databaseSources, directorySources, findPlaintext, framesSource } from '../../fuzz/plaintext-scan';
+import { generateSchedule, type GenerateOptions, type Schedule } from '../../fuzz/schedule';
+import { runSchedule } from '../../fuzz/simulation';
+import { openDatabase } from '../../server/src/db';
+import { SqliteEncryptedStore } from '../../server/src/storage/sqlite-e2ee';
+import { PLUGIN_WASM } from '../helpers/paths';
+
+const TOKEN = '⟦abcdefgh23⟧';
+const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-plaintext-'));
+afterAll(() => fs.rmSync(temp, { recursive: true, force: true }));
+
+/** Bytes that look like ciphertext (no token, no canary). */
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+describe('plaintext scan of the server side', () => {
+  it('finds a token stored in a row of the encrypted store, in its table and in the database file', async () => {
+    const dir = path.join(temp, 'server');
+    const db = openDatabase(dir);
+    const store = new SqliteEncryptedStore(db);
+    expect((await store.putKeys('ws', 0, '{"v":1}')).ok).toBe(true);
+    const plaintext = new TextEncoder().encode(`\n${TOKEN} a body typed on a device, stored as is\n`);
+    const env = new Uint8Array([...noise(40, 1), ...plaintext, ...noise(40, 2)]);
+    const out = await store.append('e2e:ws/AAAAAAAAAAAAAAAAAAAAAA', 'ws', noise(24, 3), env, 1 << 20);
+    expect(out.kind).toBe('stored');
+    const hits = findPlaintext([...databaseSources(db), ...directorySources(dir)], { canary: null, strings: [] });
+    db.close();
+    expect(hits.some((h) => h.startsWith(`token ${TOKEN} (utf-8) in table e2ee_envelopes`))).toBe(true);
+    expect(hits.some((h) => h.includes('in file '))).toBe(true);
+  });
+
+  it('finds the canary in any encoding, tokens as UTF-16, paths and body lines; nothing in noise', () => {
+    const canary = canaryOf(7);
+    const filePath = `journal/2026/today-${canary}.md`;
+    const line = 'a line of a body that is long enough to search';
+    const needles = { canary, strings: [filePath, line, 'x.md'] };
+    const sources = [
+      { name: 'b64', bytes: Buffer.from(`{"name":"${Buffer.from(`notes-${canary}`).toString('base64')}"}`) },
+      { name: 'utf16', bytes: Buffer.concat([Buffer.from(noise(9, 4)), Buffer.from(TOKEN, 'utf16le')]) },
+      framesSource('frames', [noise(100, 5), `{"files":["${filePath}"]}`, Buffer.from(line, 'utf16le')]),
+      { name: 'noise', bytes: noise(1 << 16, 6) },
+      // Four bytes are too short to search: `x.md` in noise is not a finding.
+      { name: 'short', bytes: Buffer.from('..x.md..') },
+    ];
+    const hits = findPlaintext(sources, needles);
+    expect(hits.some((h) => h.includes('in b64') && h.includes('base64'))).toBe(true);
+    expect(hits.some((h) => h.startsWith(`token ${TOKEN} (utf-16le) in utf16`))).toBe(true);
+    expect(hits.some((h) => h.startsWith(JSON.stringify(filePath)) && h.includes('in frames'))).toBe(true);
+    expect(hits.some((h) => h.startsWith(JSON.stringify(line)) && h.includes('utf-16le'))).toBe(true);
+    expect(hits.filter((h) => h.includes(' in noise') || h.includes(' in short'))).toEqual([]);
+  });
+});
+
+interface Case extends Omit<GenerateOptions, 'seed' | 'encrypted'> {
+  seeds: number[];
+}
+
+// Seeds that converge today; most other seeds still fail (fuzz/README.md, "Encrypted workspaces").
+const CASES: Case[] = [{ seeds: [1, 8, 13, 19], devices: 2, steps: 80 }];
+
+function replayCommand(c: Case, seed: number): string {
+  return `npm run fuzz -- --encrypted --seed ${seed} --devices ${c.devices} --steps ${c.steps}${c.faults !== undefined ? ` --faults ${c.faults}` : ''}`;
+}
+
+describe('seeded convergence simulation, encrypted workspace', () => {
+  it('replays an encrypted seed exactly', async () => {
+    const schedule = generateSchedule({ seed: 11, devices: 2, steps: 60, encrypted: true });
+    const a = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+    const b = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+    const summary = (r: typeof a) => ({ actions: r.actions, messages: r.messages, rounds: r.rounds, faults: r.faults, failures: r.failures.map((f) => f.kind) });
+    expect(summary(b)).toEqual(summary(a));
+  }, 60_000);
+
+  for (const c of CASES) {
+    for (const seed of c.seeds) {
+      it(`seed ${seed}: ${c.devices} devices, ${c.steps} steps, faults x${c.faults ?? 1}, encrypted`, async () => {
+        const schedule = generateSchedule({ ...c, seed, encrypted: true });
+        expect(schedule.steps.some((s) => s.t === 'compact-race')).toBe(true);
+        const result = await runSchedule(schedule, { wasm: PLUGIN_WASM });
+        const report = result.failures.map((f) => `[${f.kind}] ${f.message}`).join('\n');
+        expect(result.failures, `replay: ${replayCommand(c, seed)}\n${report}`).toEqual([]);
+        expect(result.actions).toBeGreaterThan(0);
+      }, 60_000);
+    }
+  }
+});
+
+/**
+ * Shrunk schedules of engine bugs the encrypted runs found and that are not fixed yet
+ * (fuzz/README.md, "Encrypted workspaces"). `it.fails`: each must still fail; once its bug is
+ * fixed the case fails, and it moves to the cases that must converge.
+ */
+const KNOWN_BUGS: { name: string; schedule: Schedule }[] = [
+  {
+    name: 'a file moved on one device while the others edit it comes back at its old path there without text that device had before the move: its body doc lacks updates the server holds and it never pulls them again (seed 5, --faults 0)',
+    schedule: {"config": {"seed": 5, "devices": 3, "nodeDevices": [2], "net": {"maxDelayMs": 1000, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 500}, {"t": "user", "action": "create", "dev": 2, "seed": 78845617}, {"t": "deliver", "n": 2, "seed": 4029649847}, {"t": "advance", "ms": 6000}, {"t": "deliver", "n": 2, "seed": 2436400242}, {"t": "deliver", "n": 2, "seed": 2367729310}, {"t": "deliver", "n": 3, "seed": 152625207}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 6, "seed": 1412522258}, {"t": "concurrent", "devs": [0, 1, 2], "seed": 3111547242}, {"t": "user", "action": "move", "dev": 1, "seed": 2412737455}]},
+  },
+  {
+    name: 'two appends of one device stored out of counter order (here: a reordered frame): readers take the later-stored one for a replay and drop it, and a snapshot made from such a doc takes the update off the server (seed 3)',
+    schedule: {"config": {"seed": 3, "devices": 2, "nodeDevices": [], "net": {"maxDelayMs": 200, "pDrop": 0.01, "pDuplicate": 0.01, "pReorder": 0.1}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 100}, {"t": "deliver", "n": 5, "seed": 3642998841}, {"t": "user", "action": "create", "dev": 0, "seed": 1991217588}, {"t": "user", "action": "create", "dev": 0, "seed": 706943127}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 1, "seed": 400307183}]},
+  },
+  {
+    name: 'a file renamed on one device and restored at its old path there, then compacted by two devices at once: the stored snapshot lacks text the file had before the rename, and the server loses it (seed 1005 without reordering)',
+    schedule: {"config": {"seed": 1005, "devices": 3, "nodeDevices": [0], "net": {"maxDelayMs": 50, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "user", "action": "create", "dev": 2, "seed": 3413719676}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 5, "seed": 358712223}, {"t": "advance", "ms": 6000}, {"t": "deliver", "n": 10, "seed": 3049904121}, {"t": "user", "action": "edit", "dev": 1, "seed": 2203374977}, {"t": "user", "action": "rename", "dev": 1, "seed": 3929526694}, {"t": "advance", "ms": 100}, {"t": "user", "action": "restore", "dev": 1, "seed": 4287711745}, {"t": "deliver", "n": 12, "seed": 783519411}, {"t": "user", "action": "create", "dev": 0, "seed": 2218139714}, {"t": "compact-race", "devs": [1, 2], "seed": 1061841639}, {"t": "user", "action": "delete", "dev": 1, "seed": 2051992940}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 3, "seed": 4001595857}, {"t": "deliver", "n": 5, "seed": 1166895979}, {"t": "advance", "ms": 100}, {"t": "deliver", "n": 9, "seed": 2755989688}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 9, "seed": 4040625997}]},
+  },
+];
+
+describe('known engine bugs of encrypted sync (shrunk schedules)', () => {
+  for (const c of KNOWN_BUGS) {
+    it.fails(c.name, async () => {
+      const result = await runSchedule(c.schedule, { wasm: PLUGIN_WASM });
+      expect(result.failures.map((f) => f.kind)).toEqual([]);
+    }, 60_000);
+  }
+});
