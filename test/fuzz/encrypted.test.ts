@@ -107,28 +107,27 @@ describe('seeded convergence simulation, encrypted workspace', () => {
 });
 
 /**
- * Shrunk schedules of engine bugs the encrypted runs found and that are not fixed yet
- * (fuzz/README.md, "Encrypted workspaces"). `it.fails`: each must still fail; once its bug is
- * fixed the case fails, and it moves to the cases that must converge.
+ * Shrunk schedules of engine bugs the encrypted runs found (fuzz/README.md, "Encrypted
+ * workspaces"), fixed: each must converge. Each failed before its fix.
  */
-const KNOWN_BUGS: { name: string; schedule: Schedule }[] = [
+const REGRESSIONS: { name: string; schedule: Schedule }[] = [
   {
-    name: 'a file moved on one device while the others edit it comes back at its old path there without text that device had before the move: its body doc lacks updates the server holds and it never pulls them again (seed 5, --faults 0)',
+    name: 'a file moved on one device while the others edit it, back at its old path there, gets all its text again: its doc state starts over (seed 5, --faults 0)',
     schedule: {"config": {"seed": 5, "devices": 3, "nodeDevices": [2], "net": {"maxDelayMs": 1000, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 500}, {"t": "user", "action": "create", "dev": 2, "seed": 78845617}, {"t": "deliver", "n": 2, "seed": 4029649847}, {"t": "advance", "ms": 6000}, {"t": "deliver", "n": 2, "seed": 2436400242}, {"t": "deliver", "n": 2, "seed": 2367729310}, {"t": "deliver", "n": 3, "seed": 152625207}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 6, "seed": 1412522258}, {"t": "concurrent", "devs": [0, 1, 2], "seed": 3111547242}, {"t": "user", "action": "move", "dev": 1, "seed": 2412737455}]},
   },
   {
-    name: 'two appends of one device stored out of counter order (here: a reordered frame): readers take the later-stored one for a replay and drop it, and a snapshot made from such a doc takes the update off the server (seed 3)',
+    name: 'two appends of one device stored out of counter order (here: a reordered frame): the later-stored one fills the gap, nothing is dropped or taken off the server (seed 3)',
     schedule: {"config": {"seed": 3, "devices": 2, "nodeDevices": [], "net": {"maxDelayMs": 200, "pDrop": 0.01, "pDuplicate": 0.01, "pReorder": 0.1}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 100}, {"t": "deliver", "n": 5, "seed": 3642998841}, {"t": "user", "action": "create", "dev": 0, "seed": 1991217588}, {"t": "user", "action": "create", "dev": 0, "seed": 706943127}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 1, "seed": 400307183}]},
   },
   {
-    name: 'a file renamed on one device and restored at its old path there, then compacted by two devices at once: the stored snapshot lacks text the file had before the rename, and the server loses it (seed 1005 without reordering)',
+    name: 'a file renamed on one device and restored at its old path there, then compacted by two devices at once: the remade doc is pulled again before any snapshot, nothing is lost (seed 1005 without reordering)',
     schedule: {"config": {"seed": 1005, "devices": 3, "nodeDevices": [0], "net": {"maxDelayMs": 50, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "user", "action": "create", "dev": 2, "seed": 3413719676}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 5, "seed": 358712223}, {"t": "advance", "ms": 6000}, {"t": "deliver", "n": 10, "seed": 3049904121}, {"t": "user", "action": "edit", "dev": 1, "seed": 2203374977}, {"t": "user", "action": "rename", "dev": 1, "seed": 3929526694}, {"t": "advance", "ms": 100}, {"t": "user", "action": "restore", "dev": 1, "seed": 4287711745}, {"t": "deliver", "n": 12, "seed": 783519411}, {"t": "user", "action": "create", "dev": 0, "seed": 2218139714}, {"t": "compact-race", "devs": [1, 2], "seed": 1061841639}, {"t": "user", "action": "delete", "dev": 1, "seed": 2051992940}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 3, "seed": 4001595857}, {"t": "deliver", "n": 5, "seed": 1166895979}, {"t": "advance", "ms": 100}, {"t": "deliver", "n": 9, "seed": 2755989688}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 9, "seed": 4040625997}]},
   },
 ];
 
-describe('known engine bugs of encrypted sync (shrunk schedules)', () => {
-  for (const c of KNOWN_BUGS) {
-    it.fails(c.name, async () => {
+describe('encrypted sync regressions (shrunk schedules)', () => {
+  for (const c of REGRESSIONS) {
+    it(c.name, async () => {
       const result = await runSchedule(c.schedule, { wasm: PLUGIN_WASM });
       expect(result.failures.map((f) => f.kind)).toEqual([]);
     }, 60_000);

@@ -5,6 +5,7 @@
  */
 import { bodyDocName, WORKSPACE_DOC_NAME } from '../../../common/src/e2ee/keys';
 import { parseDocId } from '../../../common/src/wire/frame';
+import { beyond } from './state-vectors';
 import type { SessionDocs } from '../sync/session-host';
 
 export { WORKSPACE_DOC_NAME };
@@ -36,4 +37,16 @@ export function stateVectorOf(docs: SessionDocs, name: string): Uint8Array {
 export function diffOf(docs: SessionDocs, name: string, sv: Uint8Array): Uint8Array {
   const key = bodyKeyOf(name);
   return key === null ? docs.encodeWorkspaceDiff(sv) : docs.encodeBodyDiff(key, sv);
+}
+
+/**
+ * True when the doc lacks structs `serverSV` says it pulled: it was made
+ * again here (a body dropped by a move, its path back), so its cursor is
+ * past text it no longer holds. While structs wait for missing earlier ones
+ * the state vector says too little, so the answer is false then.
+ */
+export function docLacks(docs: SessionDocs, name: string, serverSV: Uint8Array): boolean {
+  const key = bodyKeyOf(name);
+  if (key === null ? docs.workspaceHasPendingStructs() : docs.hasBody(key) && docs.bodyHasPendingStructs(key)) return false;
+  return beyond(serverSV, stateVectorOf(docs, name));
 }

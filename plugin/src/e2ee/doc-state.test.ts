@@ -29,12 +29,15 @@ describe('doc state', () => {
     const back = DocState.fromJson(s.toJson());
     expect(back.toJson()).toBe(s.toJson());
     expect(back.writers.get('ab'.repeat(16), 2)?.seq).toBe(7);
+    // Counters 1 and 2 were skipped: kept, so a late one fills the gap after a restart too.
+    expect(back.writers.get('ab'.repeat(16), 2)?.missing).toEqual([1, 2]);
   });
 
   it.each([
     ['version', '{"v":2}'],
     ['cursor', '{"v":1,"cursor":-1,"head":0,"snapSeq":0,"snapId":null,"writers":[],"serverSV":"AA==","dirty":false}'],
     ['writer', '{"v":1,"cursor":0,"head":0,"snapSeq":0,"snapId":null,"writers":[["xx",1,1,1]],"serverSV":"AA==","dirty":false}'],
+    ['skipped counter', `{"v":1,"cursor":0,"head":0,"snapSeq":0,"snapId":null,"writers":[["${'ab'.repeat(16)}",1,3,1,[-1]]],"serverSV":"AA==","dirty":false}`],
   ])('refuses a stored state with a bad %s', (_what, text) => {
     expect(() => DocState.fromJson(text)).toThrow();
   });

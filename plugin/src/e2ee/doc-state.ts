@@ -4,7 +4,7 @@
  * `workspace` or `body/<key>`; local storage, so names, not tags):
  *
  *   {"v":1,"cursor":n,"head":n,"snapId":hex|null,"snapSeq":n,
- *    "writers":[[device hex, run, ctr, seq],...],"serverSV":b64,"dirty":bool}
+ *    "writers":[[device hex, run, ctr, seq(, skipped counters)],...],"serverSV":b64,"dirty":bool}
  *
  * - cursor: the highest seq applied without a gap; head, snapId, snapSeq: the
  *   highest the server showed (a lower one later is a rollback);
@@ -50,7 +50,7 @@ export class DocState {
       head: this.head,
       snapId: this.snapId === null ? null : toHex(this.snapId),
       snapSeq: this.snapSeq,
-      writers: this.writers.list().map((w) => [w.device, w.run, w.ctr, w.seq]),
+      writers: this.writers.list().map((w) => (w.missing ? [w.device, w.run, w.ctr, w.seq, w.missing] : [w.device, w.run, w.ctr, w.seq])),
       serverSV: encodeBase64(this.serverSV),
       dirty: this.dirty,
     });
@@ -73,10 +73,13 @@ export class DocState {
     if (s.snapId !== null && s.snapId.length !== 16) throw new Error('snapId is not 16 bytes');
     if (!Array.isArray(v.writers)) throw new Error('writers is not a list');
     const entries: WriterEntry[] = v.writers.map((w: unknown, i: number) => {
-      if (!Array.isArray(w) || w.length !== 4 || typeof w[0] !== 'string' || !/^[0-9a-f]{32}$/.test(w[0]) || !w.slice(1).every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      const counts = (list: unknown[]) => list.every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+      if (!Array.isArray(w) || (w.length !== 4 && w.length !== 5) || typeof w[0] !== 'string' || !/^[0-9a-f]{32}$/.test(w[0]) || !counts(w.slice(1, 4))) {
         throw new Error(`writer entry ${i}`);
       }
-      return { device: w[0], run: w[1] as number, ctr: w[2] as number, seq: w[3] as number };
+      if (w.length === 5 && !(Array.isArray(w[4]) && counts(w[4]))) throw new Error(`writer entry ${i}: missing counters`);
+      const entry: WriterEntry = { device: w[0], run: w[1] as number, ctr: w[2] as number, seq: w[3] as number };
+      return w.length === 5 ? { ...entry, missing: w[4] as number[] } : entry;
     });
     s.writers = new WriterTable(entries);
     s.serverSV = decodeBase64(String(v.serverSV));
@@ -129,6 +132,25 @@ export class DocStateStore {
   }
 
   /** The state changed: written at the next flush its doc is stored by. */
+  /**
+   * The cursor a default Pull starts after. A doc that `lacks` what its state
+   * says was pulled starts over (cursor, writers, serverSV and snapshot id
+   * cleared; head kept, so a rollback is still seen): pulled from 0, its
+   * envelopes are read again and not taken for replays.
+   */
+  pullFrom(docName: string, lacks: (state: DocState) => boolean): number {
+    const state = this.get(docName);
+    if (state.cursor > 0 && lacks(state)) {
+      state.cursor = 0;
+      state.snapSeq = 0;
+      state.snapId = null;
+      state.writers = new WriterTable();
+      state.serverSV = EMPTY_SV;
+      this.touch(docName);
+    }
+    return state.cursor;
+  }
+
   touch(docName: string): void {
     this.changed.add(docName);
   }

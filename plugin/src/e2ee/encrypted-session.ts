@@ -29,7 +29,7 @@ import type { RuntimeSession, SessionDocs } from '../sync/session-host';
 import type { SyncLedger } from '../sync/sync-ledger';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docLacks, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import type { DeviceKeys, KeyStorage } from './key-store';
@@ -114,7 +114,7 @@ export class EncryptedSession implements RuntimeSession {
     actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
   }
 
-  private pull(actions: SessionAction[], name: string, after = this.store.get(name).cursor): void {
+  private pull(actions: SessionAction[], name: string, after = this.store.pullFrom(name, (s) => docLacks(this.c.docs, name, s.serverSV))): void {
     if (this.pulling.has(name)) return;
     this.pulling.add(name);
     this.bodies.joined.add(name);
@@ -188,26 +188,35 @@ export class EncryptedSession implements RuntimeSession {
       return [];
     }
     const actions: SessionAction[] = [];
-    try {
+    this.guarded(actions, name, () => {
       for (const msg of decodeSyncMessages(data)) {
         if ((msg.kind === 'update' || msg.kind === 'step2') && msg.update.length > 2) this.appendLocal(actions, name, msg.update);
       }
-    } catch (e) {
-      this.c.log('error', `[EncryptedSession] local update of ${name}: ${(e as Error).message}`);
-      actions.push(emit({ type: 'error', message: `Encrypted sync failed: ${(e as Error).message}` }));
-    }
+    });
     return actions;
   }
 
   flushLocalUpdates(): SessionAction[] {
     const actions: SessionAction[] = [];
     for (const u of this.c.docs.drainLocalUpdates()) actions.push(...this.localUpdate(u.docId, u.data));
+    // One that fails (storage refused the dirty mark) is reported and tried again at the next connection's first head.
     for (const name of this.catchUpDue) {
-      const update = this.appends.catchUpUpdate(name, this.store.get(name), this.reappend.delete(name));
-      if (update !== null) this.appendLocal(actions, name, update);
+      this.guarded(actions, name, () => {
+        const update = this.appends.catchUpUpdate(name, this.store.get(name), this.reappend.delete(name));
+        if (update !== null) this.appendLocal(actions, name, update);
+      });
     }
     this.catchUpDue.clear();
     return actions;
+  }
+
+  private guarded(actions: SessionAction[], name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.c.log('error', `[EncryptedSession] local update of ${name}: ${(e as Error).message}`);
+      actions.push(emit({ type: 'error', message: `Encrypted sync failed: ${(e as Error).message}` }));
+    }
   }
 
   syncBodyFiles(paths: readonly string[]): SessionAction[] {
@@ -352,6 +361,8 @@ export class EncryptedSession implements RuntimeSession {
   private maybeSnapshot(actions: SessionAction[], name: string): void {
     this.compactor.hinted.add(name);
     if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name) || this.catchUpDue.has(name)) return;
+    // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
+    if (docLacks(this.c.docs, name, this.store.get(name).serverSV)) return this.pull(actions, name);
     this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, this.store.get(name));
     if (msg !== null) this.send(actions, name, msg);

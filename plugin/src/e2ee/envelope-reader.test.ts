@@ -26,13 +26,14 @@ function snapshot(coversSeq: number, writers: { device: string; run: number; ctr
 const reader = new EnvelopeReader(() => keys, () => {});
 
 describe('envelope reader', () => {
-  it('applies in order, reports a gap (still applied), ignores and reports a replay', () => {
+  it('applies in order, reports a gap (still applied); a late counter fills it; a replay is reported (its update applied again, a no-op)', () => {
     const state = new DocState();
     const out = emptyOutcome();
-    reader.envelopes(TAG, state, [{ seq: 1, env: update(1) }, { seq: 2, env: update(3) }, { seq: 3, env: update(2) }], out);
-    expect(out.updates.map((u) => u[0])).toEqual([1, 3]);
+    reader.envelopes(TAG, state, [{ seq: 1, env: update(1) }, { seq: 2, env: update(3) }, { seq: 3, env: update(2) }, { seq: 4, env: update(1) }], out);
+    // Counter 2 came after 3 (the server refused its first append and took the next): applied, not a replay.
+    expect(out.updates.map((u) => u[0])).toEqual([1, 3, 2, 1]);
     expect(out.errors).toEqual([`Missing envelopes from ${toHex(other)}`, `Replayed envelope ignored: ${TAG}`]);
-    expect(state.cursor).toBe(3);
+    expect(state.cursor).toBe(4);
     expect(state.writers.get(other, 1)).toEqual({ device: toHex(other), run: 1, ctr: 3, seq: 2 });
   });
 

@@ -8,9 +8,11 @@
  * - an epoch this device holds no key of is `Missing key for epoch <e>`: the
  *   envelope is not applied and the cursor stops before it (it is read again
  *   after the next unlock);
- * - the writer table ignores replays (`Replayed envelope ignored: <doc tag>`,
- *   silent for this device's own envelopes coming back) and reports gaps
- *   (`Missing envelopes from <device id hex>`, applied all the same);
+ * - the writer table reports replays (`Replayed envelope ignored: <doc tag>`,
+ *   silent for this device's own envelopes coming back; the writer table
+ *   ignores them, their update is applied again, which changes nothing) and
+ *   gaps (`Missing envelopes from <device id hex>`, applied all the same); a
+ *   late envelope filling a gap is neither;
  * - a snapshot must cover every writer entry held up to its covers seq, and
  *   head and snapshot seq never drop: else `Rollback detected: <doc tag>`.
  * The doc's state (cursor, writers, head, snapshot) moves here; the caller
@@ -133,10 +135,13 @@ export class EnvelopeReader {
       const device = toHex(h.deviceId);
       const verdict = state.writers.check(device, h.run, h.ctr);
       if (verdict === 'replay') {
-        if (device !== own) {
-          out.errors.push(`Replayed envelope ignored: ${tag}`);
-          this.warn(`[e2ee] replay of ${device} run ${h.run} counter ${h.ctr} at seq ${seq} in ${tag}`);
-        }
+        if (device === own) continue;
+        out.errors.push(`Replayed envelope ignored: ${tag}`);
+        this.warn(`[e2ee] replay of ${device} run ${h.run} counter ${h.ctr} at seq ${seq} in ${tag}`);
+        // Its update is applied all the same: an authentic update held already changes nothing (Yjs
+        // drops it), and one that only reads as a replay (stored late, past a snapshot that took
+        // its run's higher counter) is not lost.
+        out.updates.push(opened.payload);
         continue;
       }
       if (verdict === 'gap') {

@@ -21,9 +21,21 @@ describe('writer table', () => {
     const t = new WriterTable();
     t.record(new Uint8Array(16).fill(0xaa), 1, 5, 50);
     t.raise({ device: A, run: 1, ctr: 3, seq: 30 });
-    expect(t.get(A, 1)).toEqual({ device: A, run: 1, ctr: 5, seq: 50 });
+    expect(t.get(A, 1)).toEqual({ device: A, run: 1, ctr: 5, seq: 50, missing: [1, 2, 3, 4] });
     t.raise({ device: A, run: 1, ctr: 7, seq: 70 });
     expect(t.get(A, 1)?.ctr).toBe(7);
+  });
+
+  it('remembers the counters a gap skipped: a late one fills (not a replay), then reads as a replay', () => {
+    const t = new WriterTable();
+    t.record(A, 1, 1, 1);
+    expect(t.check(A, 1, 3)).toBe('gap');
+    t.record(A, 1, 3, 2);
+    expect(t.check(A, 1, 2)).toBe('fill');
+    t.record(A, 1, 2, 3);
+    expect(t.get(A, 1)).toEqual({ device: A, run: 1, ctr: 3, seq: 2 });
+    expect(t.check(A, 1, 2)).toBe('replay');
+    expect(t.check(A, 1, 1)).toBe('replay');
   });
 
   it('lists entries in a stable order', () => {
