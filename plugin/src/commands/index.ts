@@ -16,6 +16,7 @@ import type { SyncRuntime } from '../runtime';
 import { componentHtml } from '../ui';
 import { CRDT_COMMANDS } from './crdt';
 import { e2eeSelfTest } from './e2ee';
+import { checkEncryptedSync } from './encrypted-sync-check';
 import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
 import { RETENTION_COMMANDS } from './retention';
@@ -94,6 +95,7 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   UnlockWorkspace: (_host, rt, p) => encryption.unlockWorkspace(requireRuntime(rt), p),
   LockWorkspace: (_host, rt, p) => encryption.lockWorkspace(requireRuntime(rt), p),
   ChangePassphrase: (_host, rt, p) => encryption.changeWorkspacePassphrase(requireRuntime(rt), p),
+  CheckEncryptedSync: (_host, rt, p) => checkEncryptedSync(requireRuntime(rt), p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,

@@ -29,6 +29,7 @@ export const COMMAND_NAMES = [
   'GetWorkspaceHistory', 'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots',
   'CreateSnapshot', 'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot',
   'GetHistoryRetention', 'SetHistoryRetention', 'E2eeSelfTest', 'UnlockWorkspace', 'LockWorkspace', 'ChangePassphrase',
+  'CheckEncryptedSync',
   // Answered, not advertised (as in the Rust plugin).
   'MaterializeWorkspace', 'PrepareLiveShareRuntime', 'ConnectLiveShareSession', 'DisconnectLiveShareSession',
 ] as const;
