@@ -226,7 +226,8 @@ export class EncryptedSession implements RuntimeSession {
 
   private route(msg: E2eeMessage, tag: string | null, actions: SessionAction[]): void {
     if (tag === null) {
-      if (msg.type !== 'changesReply' && msg.type !== 'refused') this.c.log('warn', `[EncryptedSession] ${msg.type} on the workspace id`);
+      if (msg.type === 'refused') this.c.log('warn', `[EncryptedSession] Changes refused: ${refusalText(msg.code)}`);
+      else if (msg.type !== 'changesReply') this.c.log('warn', `[EncryptedSession] ${msg.type} on the workspace id`);
       const probeNow = msg.type === 'changesReply' ? this.probe.reply(msg) : msg.type === 'refused' && this.probe.refused(refusalText(msg.code));
       if (probeNow) this.send(actions, null, { type: 'changes', after: 0 });
       return;
