@@ -42,6 +42,7 @@ const EVERY_ENGINE = [
   'test/e2e/devices.test.ts',
   'test/e2ee/self-test.test.ts',
   'test/e2ee/sync.test.ts',
+  'test/e2ee/sync-check.test.ts',
   'test/e2ee/integrity.test.ts',
   'test/e2ee/encryption-commands.test.ts',
   'test/e2ee/attachments.test.ts',

@@ -4,9 +4,11 @@
  * the folder watcher, picks up what changed on disk while it was not running,
  * links the folder to the workspace id, and reports status and progress.
  *
- * `verify()` checks the outcome independently of the plugin: it downloads the
- * server's snapshot of the workspace and compares every Markdown body with
- * the folder.
+ * `verify()` checks the outcome: for a plain workspace independently of the
+ * plugin (the server's snapshot zip, every Markdown body compared with the
+ * folder); for an encrypted one, whose server holds only ciphertext, the
+ * plugin's check against the heads the server reports now, and the bodies
+ * of its docs compared with the folder.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import { syncHttpRequest } from './sync-http';
 import { ActivityTracker, type SyncActivity } from './sync-activity';
 import { openWorkspaceHost, type WorkspaceHost } from './workspace-host';
 import { setUpEncryption, type EncryptionOptions, type EncryptionOutcome } from './encryption-setup';
+import type { EncryptedSyncReport } from '../../plugin/src/commands/encrypted-sync-check';
 
 export interface SyncJobOptions {
   dir: string;
@@ -231,37 +234,83 @@ export class SyncJob {
     });
   }
 
-  /** Differences between the folder and the server's snapshot of the workspace (empty = same). */
+  /**
+   * Differences between the folder and the server (empty = same): for a
+   * plain workspace the server's snapshot zip, for an encrypted one (which
+   * the server cannot render) this device's own check (encryptedState).
+   */
   async verify(): Promise<SyncDifference[]> {
-    const { serverUrl, token, workspaceId } = this.options;
-    const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/api/workspaces/${encodeURIComponent(workspaceId)}/snapshot?include_attachments=false`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    if (!res.ok) return [{ path: '', problem: `snapshot download failed: HTTP ${res.status}` }];
-    const remote = unzipSync(new Uint8Array(await res.arrayBuffer()));
     const differences: SyncDifference[] = [];
     if (this.attachments) {
       // Attachments count too: a pass now, and what it could not transfer.
       await this.attachments.runNow();
       differences.push(...(await this.attachments.differences()));
     }
+    const status = await this.host.plugin.command('GetSyncStatus', {});
+    const encryption = status.success ? (status.data as { encryption?: unknown }).encryption : undefined;
+    const remote = encryption === 'locked' || encryption === 'unlocked' ? await this.encryptedState() : await this.serverSnapshot();
+    if ('failure' in remote) return [...differences, ...remote.failure];
+    differences.push(...remote.problems);
     const local = new Set(listMarkdown(this.host.dir));
-    for (const [name, bytes] of Object.entries(remote)) {
-      if (!name.endsWith('.md')) continue;
-      const file = path.join(this.host.dir, name);
+    for (const [name, remoteBody] of remote.bodies) {
       if (!local.has(name)) {
-        differences.push({ path: name, problem: 'on the server, missing in the folder' });
+        differences.push({ path: name, problem: `${remote.source}, missing in the folder` });
         continue;
       }
-      const remoteBody = splitFrontmatter(new TextDecoder().decode(bytes)).body.replace(/^\n/, '');
-      const localBody = splitFrontmatter(fs.readFileSync(file, 'utf8')).body.replace(/^\n/, '');
-      if (remoteBody !== localBody) differences.push({ path: name, problem: 'body differs from the server' });
+      const localBody = splitFrontmatter(fs.readFileSync(path.join(this.host.dir, name), 'utf8')).body.replace(/^\n/, '');
+      if (remoteBody !== localBody) differences.push({ path: name, problem: `body differs from ${remote.source === 'on the server' ? 'the server' : "this device's synced state"}` });
       local.delete(name);
     }
     for (const name of local) {
-      differences.push({ path: name, problem: this.skipped.has(name) ? 'not synced: over the size limit for one file' : 'in the folder, missing on the server' });
+      const missing = remote.source === 'on the server' ? 'missing on the server' : "missing in this device's synced state";
+      differences.push({ path: name, problem: this.skipped.has(name) ? 'not synced: over the size limit for one file' : `in the folder, ${missing}` });
     }
     return differences;
+  }
+
+  /** The bodies of the server's snapshot zip (a plain workspace). */
+  private async serverSnapshot(): Promise<RemoteState | { failure: SyncDifference[] }> {
+    const { serverUrl, token, workspaceId } = this.options;
+    const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/api/workspaces/${encodeURIComponent(workspaceId)}/snapshot?include_attachments=false`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) return { failure: [{ path: '', problem: `snapshot download failed: HTTP ${res.status}` }] };
+    const bodies = new Map<string, string>();
+    for (const [name, bytes] of Object.entries(unzipSync(new Uint8Array(await res.arrayBuffer())))) {
+      if (name.endsWith('.md')) bodies.set(name, splitFrontmatter(new TextDecoder().decode(bytes)).body.replace(/^\n/, ''));
+    }
+    return { source: 'on the server', bodies, problems: [] };
+  }
+
+  /**
+   * An encrypted workspace, checked by the plugin (CheckEncryptedSync): it
+   * asks the server for the head of every doc, waits for the answer, then
+   * says what is not pulled to that head or not acknowledged yet, with the
+   * bodies its docs hold (compared with the folder by verify).
+   */
+  private async encryptedState(): Promise<RemoteState | { failure: SyncDifference[] }> {
+    const plugin = this.host.plugin;
+    const check = async (params: object): Promise<EncryptedSyncReport> => {
+      const res = await plugin.command('CheckEncryptedSync', params);
+      if (!res.success) throw new Error(`CheckEncryptedSync failed: ${res.error}`);
+      return res.data as EncryptedSyncReport;
+    };
+    let report = await check({ ask_server: true });
+    const asked = report.heads.asked;
+    const deadline = Date.now() + HEADS_WAIT_MS;
+    // The answer comes over the socket (a device that is not connected asks nothing: asked stays at answered).
+    while (report.heads.answered < asked && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      report = await check({});
+    }
+    report = await check({ files: true });
+    const problems = report.problems.map((p) => ({
+      path: p.doc === 'workspace' ? '' : p.doc,
+      problem: p.doc === 'workspace' ? `the file list: ${p.problem}` : p.problem,
+    }));
+    if (report.heads.answered < asked && problems.length === 0) problems.push({ path: '', problem: `the server did not tell the heads of the documents within ${HEADS_WAIT_MS / 1000} s` });
+    const bodies = new Map((report.files ?? []).map((f) => [f.path, f.body.replace(/^\n/, '')]));
+    return { source: "in this device's synced state", bodies, problems };
   }
 
   /** Saves the plugin state, closes the socket and the watcher. */
@@ -289,6 +338,16 @@ export function withoutSnapshotAttachments(req: HttpRequest): HttpRequest {
   url.searchParams.set('include_attachments', 'false');
   return { ...req, url: url.toString() };
 }
+
+/** What verify compares the folder with: Markdown bodies by path, and the problems found on the way. */
+interface RemoteState {
+  source: 'on the server' | "in this device's synced state";
+  bodies: Map<string, string>;
+  problems: SyncDifference[];
+}
+
+/** How long verify waits for the server's answer to an encrypted workspace's heads request. */
+const HEADS_WAIT_MS = 10_000;
 
 /** Workspace updates from the server are gathered this long into one attachment pass. */
 const REMOTE_TRIGGER_MS = 1_000;

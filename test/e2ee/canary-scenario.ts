@@ -88,6 +88,8 @@ export interface ScenarioOptions {
   mode: SyncMode;
   /** Longest one `sync --once` may take (its `--timeout`), seconds. */
   timeoutSeconds: number;
+  /** Whether the entry references an attachment that syncs too (default true). */
+  attachment?: boolean;
 }
 
 /** What a scenario run leaves: every source, and what a test checks beside the scan. */
@@ -128,19 +130,20 @@ export async function runCanaryScenario(opts: ScenarioOptions): Promise<Scenario
     ];
 
     writeFile(dirA, paths.index, entryText({ title: 'Journal', contents: [paths.entry], body: '\n# Journal\n' }));
+    const attachment = opts.attachment ?? true;
     const entry = entryText({
       title: c.title,
       partOf: '../README.md',
       extra: { [c.frontMatterKey]: c.frontMatterValue },
-      body: `\n${c.body}\n\nSee [the note](files/${c.attachmentName}.txt).\n`,
+      body: `\n${c.body}\n${attachment ? `\nSee [the note](files/${c.attachmentName}.txt).\n` : ''}`,
     });
     writeFile(dirA, paths.entry, entry);
-    writeFile(dirA, paths.attachment, `attachment ${c.attachmentBytes}\n`);
+    if (attachment) writeFile(dirA, paths.attachment, `attachment ${c.attachmentBytes}\n`);
 
     await syncOnce('A (first)', args(dirA, 'A', true), deployment.token);
     await syncOnce('B (join)', args(dirB, 'B', false), deployment.token);
     expect(readFile(dirB, paths.entry), 'B holds the entry as A wrote it').toBe(entry);
-    expect(readFile(dirB, paths.attachment), 'B holds the attachment').toBe(`attachment ${c.attachmentBytes}\n`);
+    if (attachment) expect(readFile(dirB, paths.attachment), 'B holds the attachment').toBe(`attachment ${c.attachmentBytes}\n`);
 
     const edited = `${entry}\n${c.edit}\n`;
     writeFile(dirB, paths.entry, edited);

@@ -67,11 +67,16 @@ const PATHS: Record<Backend, [keyof Canaries, RegExp, string][]> = {
 
 const BACKENDS: Backend[] = ['sqlite', 'postgres'];
 
+/** The encrypted runs: encrypted sync through the CLI's --encrypt / --passphrase-file. */
+const ENCRYPTED_SYNC_READY = true;
+
 /**
- * Encrypted sync (the plugin's engine and the CLI's --encrypt / --passphrase-file) is not in this
- * branch yet: the encrypted runs are written and skipped. Set to true once it is.
+ * Whether the encrypted runs sync an attachment too. Attachments of an encrypted workspace are
+ * not encrypted by any client yet (README, "Encrypted sync on a device"): their path (folder,
+ * entry and attachment names) and bytes reach the server's attachment API in the clear, so until
+ * they are sealed the encrypted runs leave the attachment out. The one switch to turn on then.
  */
-const ENCRYPTED_SYNC_READY = false;
+const ENCRYPTED_RUNS_SYNC_AN_ATTACHMENT = false;
 
 describe.each(BACKENDS)('canaries on %s', (backend) => {
   it('a plain workspace: every canary is found, through every capture path (the positive control)', async () => {
@@ -91,7 +96,7 @@ describe.each(BACKENDS)('canaries on %s', (backend) => {
   it.skipIf(!ENCRYPTED_SYNC_READY)('an encrypted workspace: no canary, passphrase, field name or key reaches the server', async () => {
     const canaries = makeCanaries();
     const mode: SyncMode = { encrypted: true, passphraseFile: passphraseFile(canaries.passphrase) };
-    const run = await runCanaryScenario({ canaries, backend, mode, timeoutSeconds: 150 });
+    const run = await runCanaryScenario({ canaries, backend, mode, timeoutSeconds: 150, attachment: ENCRYPTED_RUNS_SYNC_AN_ATTACHMENT });
 
     // It really ran encrypted: the server holds a key record, the devices hold keys, frames use e2e: doc ids.
     expect(run.keyRecord, 'the server holds no key record: the workspace was synced plain').not.toBeNull();

@@ -173,13 +173,17 @@ describe('a rolled back server', () => {
 });
 
 describe('a locked workspace', () => {
-  it('sends nothing and says it is locked', async () => {
+  it('never connects, so sends nothing, and its status says it is locked', async () => {
     const ws = await workspace();
     const dir = tempDir('locked');
     lockDeviceKeys(deviceStorage(dir), ws.workspaceId);
     writeFile(dir, 'secret.md', entryText({ title: 'Secret', body: '\nnot for the server\n' }));
     const d = await suite.device('locked', ws, { dir, provision: false });
-    await waitFor(() => d.statuses.some((s) => s.startsWith('error:') && s.includes('end-to-end encrypted and locked')), 'the locked error');
+    // Linked (server, workspace id and token set), yet no socket was asked for: it must not sync plain and cannot sync encrypted.
+    await d.job.host.bridge!.idle();
+    expect(d.job.host.bridge!.status()).toMatchObject({ state: 'idle', url: null, opens: 0, framesSent: 0 });
+    const status = await d.job.host.plugin.command('GetSyncStatus', {});
+    expect(status.data).toMatchObject({ encryption: 'locked', state: 'idle', label: 'Locked: unlock with the passphrase to sync' });
     const stored = suite.db((db) => (db.prepare('SELECT count(*) AS n FROM e2ee_docs WHERE workspace_id = ?').get(ws.workspaceId) as { n: number }).n);
     expect(stored).toBe(0);
   });

@@ -50,6 +50,8 @@ export async function readPassphrase(source: PassphraseSource, purpose: string, 
 /** Reads one line from the terminal without echo (Ctrl-C or Ctrl-D ends the program with a usage error). */
 function prompt(question: string): Promise<string> {
   const stdin = process.stdin;
+  // Echo goes off before the question shows: what is typed as soon as it shows is never echoed.
+  stdin.setRawMode(true);
   process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
@@ -69,7 +71,6 @@ function prompt(question: string): Promise<string> {
         else value += ch;
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });

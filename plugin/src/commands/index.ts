@@ -17,6 +17,7 @@ import { componentHtml } from '../ui';
 import { CRDT_COMMANDS } from './crdt';
 import { getAttachmentKeys } from './attachment-keys';
 import { e2eeSelfTest } from './e2ee';
+import { checkEncryptedSync } from './encrypted-sync-check';
 import { isCommandName, type CommandName, type CommandTable } from './table';
 import { HISTORY_COMMANDS } from './history';
 import { RETENTION_COMMANDS } from './retention';
@@ -96,6 +97,7 @@ const OWN: { [K in CommandName]?: OwnHandler } = {
   LockWorkspace: (_host, rt, p) => encryption.lockWorkspace(requireRuntime(rt), p),
   ChangePassphrase: (_host, rt, p) => encryption.changeWorkspacePassphrase(requireRuntime(rt), p),
   GetAttachmentKeys: (host, _rt, p) => getAttachmentKeys(host, p),
+  CheckEncryptedSync: (_host, rt, p) => checkEncryptedSync(requireRuntime(rt), p),
   NsCreateNamespace: namespaceCommand,
   NsListNamespaces: namespaceCommand,
   NsPutObject: namespaceCommand,

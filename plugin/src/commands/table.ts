@@ -29,7 +29,7 @@ export const COMMAND_NAMES = [
   'GetWorkspaceHistory', 'GetFileVersion', 'RestoreFileVersion', 'RestoreDeletedFile', 'ListSnapshots',
   'CreateSnapshot', 'GetSnapshot', 'GetSnapshotFile', 'RestoreSnapshot', 'DeleteSnapshot',
   'GetHistoryRetention', 'SetHistoryRetention', 'E2eeSelfTest', 'UnlockWorkspace', 'LockWorkspace', 'ChangePassphrase',
-  'GetAttachmentKeys',
+  'GetAttachmentKeys', 'CheckEncryptedSync',
   // Answered, not advertised (as in the Rust plugin).
   'MaterializeWorkspace', 'PrepareLiveShareRuntime', 'ConnectLiveShareSession', 'DisconnectLiveShareSession',
 ] as const;

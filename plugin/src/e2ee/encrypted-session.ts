@@ -1,23 +1,11 @@
 /**
- * The sync session of an end-to-end encrypted workspace (README "End-to-end
- * encryption"): the same inputs, states and events as the plain session
- * (connected, syncing, synced, progress), spoken as envelopes and cursors
- * (`e2e:` frames, common/src/e2ee/frames.ts) instead of y-sync.
- *
- * - Connect: Changes from the saved change number, Pull of the workspace doc;
- *   once it is at head, a Pull of every active body (the server relays a
- *   doc's appends only to sockets that opened it, so each is opened), with
- *   progress events; `synced` when all have answered.
- * - Each doc's cursor moves only contiguously: a Relay at cursor + 1 is
- *   applied, one at or below it skipped, any other pulls the gap.
- * - Local updates go out as Appends (appends.ts, outbox.ts), kept until Appended and
- *   resent unchanged after a reconnect. A doc pulled to head for the first
- *   time on a connection sends what the server was never shown: edits left
- *   unacknowledged by an earlier run (dirty), state beyond serverSV (a linked
- *   local workspace), or its full state after a rollback.
- * - CompactHint: a doc at head with nothing waiting puts a snapshot
- *   (compactor.ts).
- * The doc states follow their docs into storage (doc-state.ts).
+ * The sync session of an end-to-end encrypted workspace: the plain session's inputs, states
+ * and events, spoken as envelopes and cursors (`e2e:` frames, common/src/e2ee/frames.ts)
+ * instead of y-sync. README "Encrypted sync on a device" describes each step: connect
+ * (Changes, the workspace doc, then a Pull of every active body), contiguous cursors, Appends
+ * kept until Appended (appends.ts, outbox.ts), what a doc sends at its first head on a
+ * connection, snapshots on CompactHint (compactor.ts), doc states stored after their docs
+ * (doc-state.ts), the in-sync check (sync-check.ts).
  */
 import { encodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionAction } from '../../../common/src/wire/envelope';
@@ -25,33 +13,19 @@ import type { SyncEvent } from '../../../common/src/wire/events';
 import { encodeFrame } from '../../../common/src/wire/frame';
 import { decodeSyncMessages } from '../../../common/src/wire/sync';
 import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-state';
-import type { RuntimeSession, SessionDocs } from '../sync/session-host';
-import type { SyncLedger } from '../sync/sync-ledger';
+import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
 import { bodyKeyOf, docLacks, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
-import type { DeviceKeys, KeyStorage } from './key-store';
 import { Appends, refusalText } from './appends';
 import { BodyPulls } from './body-pulls';
 import { Outbox } from './outbox';
 import { BatchAssembly, decodeIncoming, serverErrorText, type Batch } from './incoming';
 import { raiseByUpdate } from './state-vectors';
-
-export interface EncryptedSessionConfig {
-  workspaceId: string;
-  writeToDisk: boolean;
-  keys: DeviceKeys;
-  docs: SessionDocs;
-  ledger: SyncLedger;
-  storage: KeyStorage;
-  /** Stores the docs that changed (doc states are written only after their docs). */
-  saveDocs(): void;
-  /** Whether the doc of a name holds no unstored change. */
-  isDocStored(name: string): boolean;
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
-}
+import { checkSession, HeadsProbe, type SyncCheck } from './sync-check';
+import type { EncryptedSessionConfig } from './session-config';
 
 const emit = (event: SyncEvent): SessionAction => ({ type: 'EmitEvent', event });
 
@@ -66,6 +40,7 @@ export class EncryptedSession implements RuntimeSession {
   private readonly compactor: Compactor;
   private readonly bodies = new BodyPulls();
   private readonly assembly = new BatchAssembly();
+  private readonly probe = new HeadsProbe();
   /** Doc tag -> doc name, for every tag derived so far. */
   private readonly names = new Map<string, string>();
   // ---- per connection ----
@@ -73,7 +48,6 @@ export class EncryptedSession implements RuntimeSession {
   private readonly atHead = new Set<string>();
   private readonly reappend = new Set<string>();
   private readonly catchUpDue = new Set<string>();
-  private changeHead: number | null = null;
   private syncedEmitted = false;
 
   constructor(private readonly c: EncryptedSessionConfig) {
@@ -130,6 +104,7 @@ export class EncryptedSession implements RuntimeSession {
     this.resetConnection();
     const actions: SessionAction[] = [emit({ type: 'statusChanged', status: { state: 'connected' } })];
     this.send(actions, null, { type: 'changes', after: this.store.workspaceChangeNo });
+    this.probe.changesSent();
     this.pull(actions, WORKSPACE_DOC_NAME);
     for (const p of this.outbox.waiting()) this.send(actions, p.docName, { type: 'append', req: p.req, env: p.env });
     return actions;
@@ -239,12 +214,27 @@ export class EncryptedSession implements RuntimeSession {
     return actions;
   }
 
+  /** Asks the server for the head of every doc (sync-check.ts); the answer comes on the socket. */
+  askHeads(): SessionAction[] {
+    const actions: SessionAction[] = [];
+    if (this.current !== SessionState.AwaitingConnect && this.probe.ask()) this.send(actions, null, { type: 'changes', after: 0 });
+    return actions;
+  }
+
+  /** Why the workspace is not in sync now (empty: it is), with the probe's counts (sync-check.ts). */
+  syncCheck(): SyncCheck {
+    const connected = this.current !== SessionState.AwaitingConnect;
+    return checkSession({ connected, synced: this.syncedEmitted, probe: this.probe, docs: this.c.docs, outbox: this.outbox, store: this.store, atHead: this.atHead, pulling: this.pulling, tagOf: (n) => this.tagOf(n) });
+  }
+
   // ---- routing ----
 
   private route(msg: E2eeMessage, tag: string | null, actions: SessionAction[]): void {
     if (tag === null) {
-      if (msg.type === 'changesReply') this.changeHead = msg.changeHead;
-      else this.c.log('warn', `[EncryptedSession] ${msg.type} on the workspace id`);
+      if (msg.type === 'refused') this.c.log('warn', `[EncryptedSession] Changes refused: ${refusalText(msg.code)}`);
+      else if (msg.type !== 'changesReply') this.c.log('warn', `[EncryptedSession] ${msg.type} on the workspace id`);
+      const probeNow = msg.type === 'changesReply' ? this.probe.reply(msg) : msg.type === 'refused' && this.probe.refused(refusalText(msg.code));
+      if (probeNow) this.send(actions, null, { type: 'changes', after: 0 });
       return;
     }
     const name = this.names.get(tag);
@@ -386,7 +376,7 @@ export class EncryptedSession implements RuntimeSession {
     this.syncedEmitted = true;
     actions.push(...this.bodies.finishProgress());
     actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
-    if (this.changeHead !== null) this.store.setWorkspaceChangeNo(this.changeHead);
+    if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);
   }
 
   /** Writes the doc states whose docs are stored (storing the docs first when they wait). */
@@ -404,7 +394,7 @@ export class EncryptedSession implements RuntimeSession {
     this.bodies.reset();
     this.assembly.reset();
     this.compactor.reset();
-    this.changeHead = null;
+    this.probe.reset();
     this.syncedEmitted = false;
   }
 }

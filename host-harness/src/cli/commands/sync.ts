@@ -230,6 +230,19 @@ async function run(flags: SyncFlags): Promise<void> {
     throw e;
   });
 
+  // A device holding only the locked marker never connects: the unlock happens at start, with the server's key record.
+  if (!job.encryption || job.encryption === 'plain') {
+    const status = await job.host.plugin.command('GetSyncStatus', {});
+    if (status.success && (status.data as { encryption?: unknown }).encryption === 'locked') {
+      printer.stop();
+      await job.stop();
+      closeSharedHttpClient();
+      await local?.stop();
+      throw remoteEncrypted === null
+        ? new ActionableError(`workspace ${flags.workspaceId} is end-to-end encrypted and locked on this device, and the server at ${serverUrl} cannot be asked for its key record (${lastUnreachable ?? 'no answer'}): run sync again with the passphrase once it is reachable`, EXIT.unreachable)
+        : new ActionableError(`workspace ${flags.workspaceId} is end-to-end encrypted and locked on this device, but the server at ${serverUrl} holds no key record for it: it cannot be unlocked there`);
+    }
+  }
   if (job.encryption === 'enabled') printer.info(`end-to-end encryption is on for workspace ${flags.workspaceId}: the server keeps only ciphertext; other devices need the passphrase`);
   if (job.encryption === 'unlocked') printer.info(`unlocked the end-to-end encrypted workspace ${flags.workspaceId} on this device`);
   let stopped = false;
