@@ -22,7 +22,7 @@ import {
   type E2eeMessage,
 } from '../../../common/src/e2ee/frames';
 import { parseEnvelope, type ParsedEnvelope } from '../../../common/src/e2ee/envelope-header';
-import { describeError } from '../errors';
+import { CloseCode, describeError } from '../errors';
 import type { DocumentClient } from '../hooks';
 import { KeyedMutex } from '../keyed-mutex';
 import type { Logger } from '../log';
@@ -51,6 +51,15 @@ interface Member {
 interface HubDoc {
   cursor: number;
   members: Map<DocumentClient, Member>;
+}
+
+/**
+ * After a storage failure (answered Refused 5) the connection is closed, as a failed plain
+ * append closes its doc's clients: a device resends its waiting appends and pulls again only
+ * on its next connection, which the host opens with its reconnect backoff.
+ */
+function unavailable(client: DocumentClient): void {
+  client.close(CloseCode.InternalError, 'storage failure');
 }
 
 export class E2eeHub {
@@ -137,7 +146,8 @@ export class E2eeHub {
     } catch (e) {
       // Unknown outcome: the device resends the same bytes, which the client key makes safe.
       this.o.logger.error('storing an envelope failed', { conn: client.id, doc: docId, error: describeError(e) });
-      return refused(RefusedCode.Unavailable);
+      refused(RefusedCode.Unavailable);
+      return unavailable(client);
     }
     if (out.kind === 'conflict') return refused(RefusedCode.CounterConflict);
     if (out.kind === 'quota') {
@@ -199,6 +209,7 @@ export class E2eeHub {
     } catch (e) {
       this.o.logger.error('reading envelopes failed', { conn: client.id, doc: docId, error: describeError(e) });
       send(client, docId, { type: 'refused', req: 0, code: RefusedCode.Unavailable });
+      unavailable(client);
       return;
     }
     send(client, docId, {
@@ -233,6 +244,7 @@ export class E2eeHub {
     } catch (e) {
       this.o.logger.error('storing a snapshot failed', { conn: client.id, doc: docId, error: describeError(e) });
       send(client, docId, { type: 'refused', req, code: RefusedCode.Unavailable });
+      unavailable(client);
       return;
     }
     send(client, docId, { type: 'snapshotResult', req, status: out.stored ? SnapshotStatus.Stored : SnapshotStatus.Conflict, snapId: out.snapId, snapSeq: out.snapSeq });
@@ -245,6 +257,7 @@ export class E2eeHub {
     } catch (e) {
       this.o.logger.error('reading changed docs failed', { conn: client.id, workspace: workspaceId, error: describeError(e) });
       send(client, docId, { type: 'refused', req: 0, code: RefusedCode.Unavailable });
+      unavailable(client);
       return;
     }
     const docs = r.docs.flatMap((d) => {
