@@ -134,7 +134,9 @@ export async function runCanaryScenario(opts: ScenarioOptions): Promise<Scenario
     const entry = entryText({
       title: c.title,
       partOf: '../README.md',
-      extra: { [c.frontMatterKey]: c.frontMatterValue },
+      // Listed in front matter too: an encrypted workspace syncs the attachments entries list
+      // (the server cannot tell it which path a body-only link names).
+      extra: { [c.frontMatterKey]: c.frontMatterValue, ...(attachment ? { attachments: `["files/${c.attachmentName}.txt"]` } : {}) },
       body: `\n${c.body}\n${attachment ? `\nSee [the note](files/${c.attachmentName}.txt).\n` : ''}`,
     });
     writeFile(dirA, paths.entry, entry);

@@ -71,12 +71,10 @@ const BACKENDS: Backend[] = ['sqlite', 'postgres'];
 const ENCRYPTED_SYNC_READY = true;
 
 /**
- * Whether the encrypted runs sync an attachment too. Attachments of an encrypted workspace are
- * not encrypted by any client yet (README, "Encrypted sync on a device"): their path (folder,
- * entry and attachment names) and bytes reach the server's attachment API in the clear, so until
- * they are sealed the encrypted runs leave the attachment out. The one switch to turn on then.
+ * Whether the encrypted runs sync an attachment too (listed in the entry's front matter: an
+ * encrypted workspace syncs listed attachments, sealed by the host before upload).
  */
-const ENCRYPTED_RUNS_SYNC_AN_ATTACHMENT = false;
+const ENCRYPTED_RUNS_SYNC_AN_ATTACHMENT = true;
 
 describe.each(BACKENDS)('canaries on %s', (backend) => {
   it('a plain workspace: every canary is found, through every capture path (the positive control)', async () => {

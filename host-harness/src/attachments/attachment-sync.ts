@@ -295,18 +295,26 @@ export class AttachmentSync {
     return ok;
   }
 
-  private async syncPath(p: string, ref: Reference, heldHash: (p: string) => Promise<string>): Promise<void> {
+  /** The file of `p` here (null when the path is something other than a file): its stat, the last synced record, its hash (reused while size and mtime hold). */
+  private async localFile(p: string): Promise<{ file: string; stat: fs.Stats | null; last: ReturnType<TransferQueue['synced']>; local: { hash: string; size: number } | null } | null> {
     const file = path.join(this.o.dir, ...p.split('/'));
     let stat: fs.Stats | null = null;
     try {
       stat = fs.statSync(file);
-      if (!stat.isFile()) return;
+      if (!stat.isFile()) return null;
     } catch {
       stat = null;
     }
     const last = this.queue.synced(p);
     let local: { hash: string; size: number } | null = null;
     if (stat) local = last && last.size === stat.size && last.mtimeMs === stat.mtimeMs ? { hash: last.hash, size: last.size } : await hashFile(file);
+    return { file, stat, last, local };
+  }
+
+  private async syncPath(p: string, ref: Reference, heldHash: (p: string) => Promise<string>): Promise<void> {
+    const here = await this.localFile(p);
+    if (here === null) return;
+    const { file, stat, last, local } = here;
     const remote = ref.hash || (await heldHash(p));
     const changedHere = local !== null && (last === undefined || last.hash !== local.hash);
     if (local !== null && (changedHere || remote === '')) {
@@ -333,17 +341,9 @@ export class AttachmentSync {
     }
     // Listed now: no longer said not to sync.
     if (this.bodyLinkOnly.delete(p)) this.o.report({ kind: 'referenced', path: p });
-    const file = path.join(this.o.dir, ...p.split('/'));
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.statSync(file);
-      if (!stat.isFile()) return;
-    } catch {
-      stat = null;
-    }
-    const last = this.queue.synced(p);
-    let local: { hash: string; size: number } | null = null;
-    if (stat) local = last && last.size === stat.size && last.mtimeMs === stat.mtimeMs ? { hash: last.hash, size: last.size } : await hashFile(file);
+    const here = await this.localFile(p);
+    if (here === null) return;
+    const { file, stat, last, local } = here;
     // A reference without its blob cannot be downloaded: as if the workspace named nothing.
     const remote = ref.e2ee === null ? '' : ref.hash;
     const changedHere = local !== null && (last === undefined || last.hash !== local.hash);
