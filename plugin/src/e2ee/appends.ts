@@ -59,7 +59,10 @@ export class Appends {
    * What a doc at head for the first time on this connection sends: its full
    * state after a rollback; else, when an earlier run left it dirty, or it
    * holds structs the server was never shown with nothing waiting, its state
-   * beyond serverSV. Null: nothing to send.
+   * beyond serverSV. Null: nothing to send. The session works it out after
+   * the local updates queued meanwhile are drained; one that fails (storage
+   * refused the dirty mark) is reported and worked out again at the next
+   * connection's first head.
    */
   catchUpUpdate(name: string, state: DocState, rollback: boolean): Uint8Array | null {
     let update: Uint8Array | null = null;

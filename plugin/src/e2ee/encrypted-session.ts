@@ -174,7 +174,6 @@ export class EncryptedSession implements RuntimeSession {
   flushLocalUpdates(): SessionAction[] {
     const actions: SessionAction[] = [];
     for (const u of this.c.docs.drainLocalUpdates()) actions.push(...this.localUpdate(u.docId, u.data));
-    // One that fails (storage refused the dirty mark) is reported and tried again at the next connection's first head.
     for (const name of this.catchUpDue) {
       this.guarded(actions, name, () => {
         const update = this.appends.catchUpUpdate(name, this.store.get(name), this.reappend.delete(name));
@@ -294,12 +293,13 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private onRelay(actions: SessionAction[], name: string, tag: string, seq: number, env: Uint8Array): void {
-    // A Relay that came before the answer of a Pull in flight is in that answer.
+    // A Relay that came before the answer of a Pull in flight is in that answer. A doc made again
+    // here (deleted, then back) takes none on top of nothing: it is pulled from the start.
     if (this.pulling.has(name)) return;
     if (this.inactive(name)) return this.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
-    if (next === 'pull') return this.pull(actions, name);
+    if (next === 'pull' || (next === 'apply' && docLacks(this.c.docs, name, state.serverSV))) return this.pull(actions, name);
     if (next === 'skip') return;
     const out = emptyOutcome();
     this.reader.envelopes(tag, state, [{ seq, env }], out);
@@ -332,9 +332,9 @@ export class EncryptedSession implements RuntimeSession {
     }
     for (const u of out.updates) state.serverSV = raiseByUpdate(state.serverSV, u);
     this.store.touch(name);
-    // Files created (or renamed) elsewhere: their bodies are opened now.
+    // Files created (or renamed, or back) elsewhere: their bodies are opened (again) now.
     if (name === WORKSPACE_DOC_NAME && this.atHead.has(name)) {
-      for (const key of changed) if (this.c.docs.isActiveFile(key) && !this.bodies.joined.has(nameOfBody(key))) this.pull(actions, nameOfBody(key));
+      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.bodies.joined.has(n) || docLacks(this.c.docs, n, this.store.get(n).serverSV)) this.pull(actions, n);
     }
   }
 
