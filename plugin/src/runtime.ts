@@ -25,7 +25,6 @@ import { PluginState } from './state';
 import { SessionState, SyncSession } from './sync/session';
 import type { RuntimeSession } from './sync/runtime-session';
 import { encryptedOrLockedSession } from './e2ee/session-choice';
-import { lockedMessage } from './e2ee/locked-session';
 import type { SyncStatusView } from './events';
 import { deviceEncryption } from './e2ee/workspace-keys';
 
@@ -117,8 +116,6 @@ export class SyncRuntime {
         ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })
         : this.host.wsRequest({ type: 'disconnect' });
     if (!res.ok) this.host.log('warn', `[sync_transport] ${res.error ?? 'host_ws_request failed'}`);
-    // Said, not only shown in the status: a host that only listens to events learns why nothing syncs.
-    if (locked && workspaceId !== null) this.emit({ type: 'error', message: lockedMessage(workspaceId) });
   }
 
   remoteDeps(): RemoteDeps {
