@@ -5,6 +5,7 @@
  * `useCliServer`, a real server process for a test file's `sync` runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ROOT, cleanupTemp, createToken, startServerProcess, tempDir, waitFor, type ServerProcess } from './helpers';
@@ -142,4 +143,13 @@ export function useCliServer(options: { otherUsers?: string[] } = {}): CliServer
       return runCli(args(dir, workspaceId, [...extra, '--once']));
     },
   };
+}
+
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

@@ -5,12 +5,11 @@
  * with its reason, what happens next, and a distinct exit code.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT, createToken, entryText, readFile, startServerProcess, tempDir, waitFor, writeFile } from './helpers';
-import { runCli, startCli, startOnTerminal, useCliServer, type CliProcess } from './cli-helpers';
+import { closedPort, runCli, startCli, startOnTerminal, useCliServer, type CliProcess } from './cli-helpers';
 
 const cli = useCliServer({ otherUsers: ['bob'] });
 
@@ -29,15 +28,6 @@ function lines(text: string): string[] {
 }
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('changes', () => {
   it('each device prints one line per change, sent or received', async () => {

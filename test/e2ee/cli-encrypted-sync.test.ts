@@ -13,10 +13,9 @@
  * order, so no device derives twice for the same state.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli, useCliServer, type CliResult } from '../e2e/cli-helpers';
+import { closedPort, runCli, startCli, useCliServer, type CliResult } from '../e2e/cli-helpers';
 import { entryText, folderSnapshot, readFile, tempDir, waitFor, writeFile } from '../e2e/helpers';
 
 const server = useCliServer();
@@ -40,15 +39,6 @@ function once(dir: string, extra: string[] = []): Promise<CliResult> {
 function expectInSync(run: CliResult, dir: string): void {
   expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
   expect(run.stdout).toContain(`in sync: ${dir} <-> ${server.url} workspace ${WORKSPACE}\n`);
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 const KDF_LINE = /deriving the key from the passphrase… done in \d+ s/;

@@ -1,45 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../../common/src/e2ee/envelope-header';
-import { decodeE2eeMessage, e2eeDocId, encodeE2eeMessage, parseE2eeDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import { e2eeDocId, encodeE2eeMessage, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionAction } from '../../../common/src/wire/envelope';
-import { decodeFrame, encodeFrame } from '../../../common/src/wire/frame';
-import { SyncLedger } from '../sync/sync-ledger';
+import { encodeFrame } from '../../../common/src/wire/frame';
 import { MemoryDocs } from '../sync/testing/memory-docs';
-import { EncryptedSession } from './encrypted-session';
-import { DeviceKeys, type KeyStorage } from './key-store';
+import { encryptedSessionFixture, sentE2ee } from './testing/session-fixture';
 
 const WS = 'ws-e';
 const ROOT = new Map([[1, new Uint8Array(32).fill(7)]]);
 
-function memoryStorage(): KeyStorage {
-  const map = new Map<string, Uint8Array>();
-  return { storageGet: (k) => map.get(k) ?? null, storageSet: (k, v) => void map.set(k, v) };
+function session(docs?: MemoryDocs) {
+  return encryptedSessionFixture(WS, ROOT, docs);
 }
 
-function session(docs = new MemoryDocs(WS, 1)) {
-  const keys = DeviceKeys.fresh({ workspaceId: WS, epoch: 1, rootKeys: ROOT });
-  const s = new EncryptedSession({
-    workspaceId: WS,
-    writeToDisk: true,
-    keys,
-    docs,
-    ledger: new SyncLedger(),
-    storage: memoryStorage(),
-    saveDocs: () => {},
-    isDocStored: () => true,
-    log: () => {},
-  });
-  return { s, docs, keys };
-}
-
-/** The e2e messages among actions, with their doc tags (null: the workspace id). */
-function sent(actions: SessionAction[]): { tag: string | null; msg: E2eeMessage }[] {
-  return actions.flatMap((a) => {
-    if (a.type !== 'SendBinary') return [];
-    const { docId, payload } = decodeFrame(a.data);
-    return [{ tag: parseE2eeDocId(docId)!.tag, msg: decodeE2eeMessage(payload) }];
-  });
-}
+const sent = sentE2ee;
 
 const frame = (tag: string, msg: E2eeMessage) => encodeFrame(e2eeDocId(WS, tag), encodeE2eeMessage(msg));
 

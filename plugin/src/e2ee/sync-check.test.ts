@@ -1,32 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { decodeE2eeMessage, e2eeDocId, e2eeWorkspaceDocId, encodeE2eeMessage, parseE2eeDocId, type E2eeMessage } from '../../../common/src/e2ee/frames';
-import type { SessionAction } from '../../../common/src/wire/envelope';
-import { decodeFrame, encodeFrame } from '../../../common/src/wire/frame';
-import { SyncLedger } from '../sync/sync-ledger';
-import { MemoryDocs } from '../sync/testing/memory-docs';
-import { EncryptedSession } from './encrypted-session';
-import { DeviceKeys, type KeyStorage } from './key-store';
+import { e2eeDocId, e2eeWorkspaceDocId, encodeE2eeMessage, type E2eeMessage } from '../../../common/src/e2ee/frames';
+import { encodeFrame } from '../../../common/src/wire/frame';
+import { encryptedSessionFixture, sentE2ee } from './testing/session-fixture';
 import { HeadsProbe } from './sync-check';
 
 const WS = 'ws-check';
 const ROOT = new Map([[1, new Uint8Array(32).fill(9)]]);
 
 function session() {
-  const map = new Map<string, Uint8Array>();
-  const storage: KeyStorage = { storageGet: (k) => map.get(k) ?? null, storageSet: (k, v) => void map.set(k, v) };
-  const docs = new MemoryDocs(WS, 1);
-  const keys = DeviceKeys.fresh({ workspaceId: WS, epoch: 1, rootKeys: ROOT });
-  const s = new EncryptedSession({ workspaceId: WS, writeToDisk: true, keys, docs, ledger: new SyncLedger(), storage, saveDocs: () => {}, isDocStored: () => true, log: () => {} });
-  return { s, docs, keys };
+  return encryptedSessionFixture(WS, ROOT);
 }
 
-function sent(actions: SessionAction[]): { tag: string | null; msg: E2eeMessage }[] {
-  return actions.flatMap((a) => {
-    if (a.type !== 'SendBinary') return [];
-    const { docId, payload } = decodeFrame(a.data);
-    return [{ tag: parseE2eeDocId(docId)!.tag, msg: decodeE2eeMessage(payload) }];
-  });
-}
+const sent = sentE2ee;
 
 const frame = (tag: string | null, msg: E2eeMessage) => encodeFrame(tag === null ? e2eeWorkspaceDocId(WS) : e2eeDocId(WS, tag), encodeE2eeMessage(msg));
 const batch = (head: number): E2eeMessage => ({ type: 'batch', head, more: false, snapshot: null, envelopes: [] });
