@@ -14,6 +14,7 @@
  *   keys), and what each stored append made of a doc (acknowledged text).
  */
 import * as Y from 'yjs';
+import { toHex } from '../common/src/e2ee/bytes';
 import { openEnvelope } from '../common/src/e2ee/envelope';
 import { e2eeDocId, parseE2eeDocId } from '../common/src/e2ee/frames';
 import { createKeyRecord, type KeyRecord, type WorkspaceKeys } from '../common/src/e2ee/key-record';
@@ -123,6 +124,32 @@ export class DecryptingView {
     const tag = this.keys.tagOf(name);
     this.names.set(tag, name);
     return tag;
+  }
+
+  /** The doc name of a tag met so far (traces). */
+  nameOfTag(tag: string): string | undefined {
+    return this.names.get(tag);
+  }
+
+  /** What an envelope of doc `tag` holds, for traces: writer, counter and the update's structs and deletions. */
+  describeEnvelope(tag: string, env: Uint8Array): string {
+    try {
+      const opened = openEnvelope(env, { workspaceId: this.workspaceId, docTag: tag }, (epoch) => this.keys.docKey(epoch, tag));
+      const h = opened.header;
+      const update = h.kind === 'snapshot' ? decodeSnapshotPayload(opened.payload).update : opened.payload;
+      const { structs, ds } = Y.decodeUpdate(update);
+      const ranges = new Map<number, [number, number]>();
+      for (const s of structs) {
+        const r = ranges.get(s.id.client);
+        const end = s.id.clock + s.length;
+        ranges.set(s.id.client, r ? [Math.min(r[0], s.id.clock), Math.max(r[1], end)] : [s.id.clock, end]);
+      }
+      const who = h.kind === 'snapshot' ? 'snapshot' : `${toHex(h.deviceId).slice(0, 6)} run ${h.run} ctr ${h.ctr}`;
+      const deletes = [...ds.clients.values()].reduce((n, list) => n + list.length, 0);
+      return `{${who}: ${[...ranges].map(([c, [a, b]]) => `${c}:${a}-${b}`).join(' ')}${deletes > 0 ? ` del ${deletes}` : ''}}`;
+    } catch (e) {
+      return `{unopened: ${(e as Error).message}}`;
+    }
   }
 
   /** The `e2e:` doc id of a plain doc id of the workspace, or null. */

@@ -29,7 +29,7 @@ import type { ServerSide } from '../server/src/testing/memory-link';
 import { SimServer, type SimBackend } from './sim-server';
 import { activeWorkspaceFiles } from '../server/src/workspace-files';
 import * as Y from 'yjs';
-import { encodeE2eeMessage } from '../common/src/e2ee/frames';
+import { decodeE2eeMessage, encodeE2eeMessage, parseE2eeDocId, type E2eeMessage } from '../common/src/e2ee/frames';
 import { encodeFrame } from '../common/src/wire/frame';
 import { BODY_TEXT_NAME } from '../common/src/workspace/schema';
 import { canaryOf, setNameCanary } from './content';
@@ -188,7 +188,7 @@ export class Simulation {
     this.network = new Network(this.server, this.devices, () => this.now, () => this.rng, config.net);
     this.network.onServerReceived = encryption ? (frame) => this.serverReceivedEncrypted(frame) : (frame, side) => this.serverReceived(frame, side);
     if (encryption) this.network.onDeviceSend = (_device, data) => this.deviceFrames.push(data);
-    if (options.traceMessages) this.network.onDeliver = (device, toServer, msg) => this.trace(`  ${toServer ? `dev${device} -> server` : `server -> dev${device}`} ${describeMessage(msg)}`);
+    if (options.traceMessages) this.network.onDeliver = (device, toServer, msg) => this.trace(`  ${toServer ? `dev${device} -> server` : `server -> dev${device}`} ${describeMessage(msg, this.single?.view ?? undefined)}`);
   }
 
   private trace(line: string): void {
@@ -609,16 +609,41 @@ export class Simulation {
   }
 }
 
-/** One line for a message: doc id and y-sync kind, or the control text. */
-export function describeMessage(msg: Msg): string {
+/** One line for a message: doc id and y-sync kind (or the encrypted message's fields), or the control text. */
+export function describeMessage(msg: Msg, view?: { nameOfTag(tag: string): string | undefined; describeEnvelope(tag: string, env: Uint8Array): string }): string {
   if (msg.kind === 'close') return 'close';
   if (!msg.binary) return String(msg.data).slice(0, 100);
   try {
     const { docId, payload } = decodeFrame(msg.data as Uint8Array);
+    const e2ee = parseE2eeDocId(docId);
+    if (e2ee !== null) {
+      const tag = e2ee.tag ?? null;
+      const m = decodeE2eeMessage(payload);
+      const env = tag === null || view === undefined ? '' : 'env' in m ? ` ${view.describeEnvelope(tag, m.env)}` : m.type === 'batch' ? ` ${[...(m.snapshot ? [m.snapshot.env] : []), ...m.envelopes.map((e) => e.env)].map((e) => view.describeEnvelope(tag, e)).join(' ')}` : '';
+      return `${tag === null ? '(workspace id)' : (view?.nameOfTag(tag) ?? tag)} ${describeE2eeMessage(m)}${env}`;
+    }
     const kinds = decodeSyncMessages(payload).map((m) => m.kind + (m.kind === 'step1' ? '' : `(${'update' in m ? m.update.length : ''})`));
     return `${docId} ${kinds.join('+')}`;
   } catch {
     return `undecodable frame (${(msg.data as Uint8Array).length} bytes)`;
+  }
+}
+
+function describeE2eeMessage(m: E2eeMessage): string {
+  switch (m.type) {
+    case 'append':
+    case 'putSnapshot':
+      return `${m.type} req ${m.req} (${m.env.length} bytes)`;
+    case 'batch':
+      return `batch head ${m.head}${m.more ? ' more' : ''}${m.snapshot ? ` snapshot@${m.snapshot.snapSeq}` : ''} seqs [${m.envelopes.map((e) => e.seq).join(',')}]`;
+    case 'relay':
+      return `relay seq ${m.seq}`;
+    case 'changesReply':
+      return `changesReply head ${m.changeHead} (${m.docs.length} docs)`;
+    case 'snapshotResult':
+      return `snapshotResult req ${m.req} status ${m.status} snapSeq ${m.snapSeq}`;
+    default:
+      return JSON.stringify(m);
   }
 }
 

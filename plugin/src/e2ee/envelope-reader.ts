@@ -10,7 +10,8 @@
  *   after the next unlock);
  * - the writer table reports replays (`Replayed envelope ignored: <doc tag>`,
  *   silent for this device's own envelopes coming back; the writer table
- *   ignores them, their update is applied again, which changes nothing) and
+ *   ignores them, their update is applied again, which changes nothing for
+ *   a doc that holds it and restores it to one made again here) and
  *   gaps (`Missing envelopes from <device id hex>`, applied all the same); a
  *   late envelope filling a gap is neither;
  * - a snapshot must cover every writer entry held up to its covers seq, and
@@ -135,12 +136,14 @@ export class EnvelopeReader {
       const device = toHex(h.deviceId);
       const verdict = state.writers.check(device, h.run, h.ctr);
       if (verdict === 'replay') {
-        if (device === own) continue;
-        out.errors.push(`Replayed envelope ignored: ${tag}`);
-        this.warn(`[e2ee] replay of ${device} run ${h.run} counter ${h.ctr} at seq ${seq} in ${tag}`);
+        if (device !== own) {
+          out.errors.push(`Replayed envelope ignored: ${tag}`);
+          this.warn(`[e2ee] replay of ${device} run ${h.run} counter ${h.ctr} at seq ${seq} in ${tag}`);
+        }
         // Its update is applied all the same: an authentic update held already changes nothing (Yjs
-        // drops it), and one that only reads as a replay (stored late, past a snapshot that took
-        // its run's higher counter) is not lost.
+        // drops it), one that only reads as a replay (stored late, past a snapshot that took its
+        // run's higher counter) is not lost, and this device's own, coming back to a doc made again
+        // here (its body moved away by a rename, then the path back), is held again.
         out.updates.push(opened.payload);
         continue;
       }
