@@ -6,6 +6,7 @@
  * At a doc's first head on a connection, what the server was never shown is
  * worked out here (catchUpUpdate).
  */
+import * as Y from 'yjs';
 import { RefusedCode, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionDocs } from '../sync/session-host';
 import { diffOf, stateVectorOf } from './doc-names';
@@ -30,14 +31,44 @@ export function refusalText(code: number): string {
 }
 
 export class Appends {
+  /**
+   * Local updates not sealed yet because sealing failed (storage refused the
+   * new run's record): they go out merged into the doc's next Append, so no
+   * later update of the doc leaves without them.
+   */
+  private readonly unsealed = new Map<string, Uint8Array>();
+
   constructor(
     private readonly h: AppendsHost,
     private readonly store: DocStateStore,
     readonly outbox: Outbox,
   ) {}
 
-  /** Seals a local update of a doc (the doc marked dirty first); returns its Append. */
+  /** Docs with local updates that are not sealed yet (retried at the next flush). */
+  unsealedNames(): string[] {
+    return [...this.unsealed.keys()];
+  }
+
+  /** Takes the unsealed updates of a doc (to hand back to `add`). */
+  takeUnsealed(name: string): Uint8Array | null {
+    const u = this.unsealed.get(name) ?? null;
+    this.unsealed.delete(name);
+    return u;
+  }
+
+  /** Seals a local update of a doc (the doc marked dirty first) with any that failed before; returns its Append. Throws when sealing fails: the update is kept for the next try. */
   add(name: string, tag: string, update: Uint8Array): Append {
+    const earlier = this.takeUnsealed(name);
+    const merged = earlier === null ? update : Y.mergeUpdates([earlier, update]);
+    try {
+      return this.seal(name, tag, merged);
+    } catch (e) {
+      this.unsealed.set(name, merged);
+      throw e;
+    }
+  }
+
+  private seal(name: string, tag: string, update: Uint8Array): Append {
     const state = this.store.get(name);
     if (!state.dirty) {
       state.dirty = true;
@@ -48,6 +79,7 @@ export class Appends {
           this.store.writeNow(name);
         } catch (e) {
           this.h.log('warn', `[EncryptedSession] storing the dirty mark of ${name} failed: ${(e as Error).message}`);
+          this.store.touch(name);
         }
       } else this.store.touch(name);
     }

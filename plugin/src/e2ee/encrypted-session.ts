@@ -20,9 +20,9 @@ import { bodyKeyOf, docLacks, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
-import { BodyPulls } from './body-pulls';
+import { ConnectionState } from './connection-state';
 import { Outbox } from './outbox';
-import { BatchAssembly, decodeIncoming, serverErrorText, type Batch } from './incoming';
+import { decodeIncoming, serverErrorText, type Batch } from './incoming';
 import { raiseByUpdate } from './state-vectors';
 import { checkSession, HeadsProbe, type SyncCheck } from './sync-check';
 import type { EncryptedSessionConfig } from './session-config';
@@ -38,17 +38,10 @@ export class EncryptedSession implements RuntimeSession {
   private readonly reader: EnvelopeReader;
   private readonly applier: DocApplier;
   private readonly compactor: Compactor;
-  private readonly bodies = new BodyPulls();
-  private readonly assembly = new BatchAssembly();
   private readonly probe = new HeadsProbe();
   /** Doc tag -> doc name, for every tag derived so far. */
   private readonly names = new Map<string, string>();
-  // ---- per connection ----
-  private readonly pulling = new Set<string>();
-  private readonly atHead = new Set<string>();
-  private readonly reappend = new Set<string>();
-  private readonly catchUpDue = new Set<string>();
-  private syncedEmitted = false;
+  private readonly conn = new ConnectionState();
 
   constructor(private readonly c: EncryptedSessionConfig) {
     this.toDisk = c.writeToDisk;
@@ -89,9 +82,9 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private pull(actions: SessionAction[], name: string, after = this.store.pullFrom(name, (s) => docLacks(this.c.docs, name, s.serverSV))): void {
-    if (this.pulling.has(name)) return;
-    this.pulling.add(name);
-    this.bodies.joined.add(name);
+    if (this.conn.pulling.has(name)) return;
+    this.conn.pulling.add(name);
+    this.conn.bodies.joined.add(name);
     this.send(actions, name, { type: 'pull', after });
   }
 
@@ -173,15 +166,27 @@ export class EncryptedSession implements RuntimeSession {
 
   flushLocalUpdates(): SessionAction[] {
     const actions: SessionAction[] = [];
+    this.retryUnsealed(actions);
     for (const u of this.c.docs.drainLocalUpdates()) actions.push(...this.localUpdate(u.docId, u.data));
-    for (const name of this.catchUpDue) {
+    for (const name of this.conn.catchUpDue) {
       this.guarded(actions, name, () => {
-        const update = this.appends.catchUpUpdate(name, this.store.get(name), this.reappend.delete(name));
+        const update = this.appends.catchUpUpdate(name, this.store.get(name), this.conn.reappend.delete(name));
         if (update !== null) this.appendLocal(actions, name, update);
       });
     }
-    this.catchUpDue.clear();
+    this.conn.catchUpDue.clear();
     return actions;
+  }
+
+  /** Local updates whose sealing failed before go out first; a new failure was reported already (the caller flushes until nothing comes). */
+  private retryUnsealed(actions: SessionAction[]): void {
+    for (const name of this.appends.unsealedNames()) {
+      try {
+        this.appendLocal(actions, name, this.appends.takeUnsealed(name) ?? new Uint8Array());
+      } catch (e) {
+        this.c.log('debug', `[EncryptedSession] sealing ${name} failed again: ${(e as Error).message}`);
+      }
+    }
   }
 
   private guarded(actions: SessionAction[], name: string, fn: () => void): void {
@@ -207,7 +212,7 @@ export class EncryptedSession implements RuntimeSession {
     if (this.current !== SessionState.Active) return actions;
     for (const key of keys) {
       if (!this.c.docs.isActiveFile(key)) continue;
-      if (!this.atHead.has(nameOfBody(key))) this.c.docs.ensureBodyLoaded(key);
+      if (!this.conn.atHead.has(nameOfBody(key))) this.c.docs.ensureBodyLoaded(key);
       this.pull(actions, nameOfBody(key));
     }
     return actions;
@@ -223,7 +228,7 @@ export class EncryptedSession implements RuntimeSession {
   /** Why the workspace is not in sync now (empty: it is), with the probe's counts (sync-check.ts). */
   syncCheck(): SyncCheck {
     const connected = this.current !== SessionState.AwaitingConnect;
-    return checkSession({ connected, synced: this.syncedEmitted, probe: this.probe, docs: this.c.docs, outbox: this.outbox, store: this.store, atHead: this.atHead, pulling: this.pulling, tagOf: (n) => this.tagOf(n) });
+    return checkSession({ connected, synced: this.conn.syncedEmitted, probe: this.probe, docs: this.c.docs, outbox: this.outbox, store: this.store, atHead: this.conn.atHead, pulling: this.conn.pulling, tagOf: (n) => this.tagOf(n) });
   }
 
   // ---- routing ----
@@ -272,9 +277,9 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private onBatch(actions: SessionAction[], name: string, tag: string, part: Batch): void {
-    this.pulling.delete(name);
-    if (this.inactive(name)) return this.bodies.left(name);
-    const assembled = this.assembly.add(name, part);
+    this.conn.pulling.delete(name);
+    if (this.inactive(name)) return this.conn.bodies.left(name);
+    const assembled = this.conn.assembly.add(name, part);
     if ('nextAfter' in assembled) return this.pull(actions, name, assembled.nextAfter);
     const msg = assembled.whole;
     const state = this.store.get(name);
@@ -282,21 +287,21 @@ export class EncryptedSession implements RuntimeSession {
     this.reader.checkHead(tag, state, msg.head, out);
     if (msg.snapshot && msg.snapshot.snapSeq > state.cursor) this.reader.snapshot(tag, state, msg.snapshot.snapSeq, msg.snapshot.env, out);
     if (!out.waiting) this.reader.envelopes(tag, state, msg.envelopes, out);
-    this.applyOutcome(actions, name, state, out, !this.atHead.has(name));
-    this.bodies.answered(name);
-    const first = !this.atHead.has(name);
-    this.atHead.add(name);
+    this.applyOutcome(actions, name, state, out, !this.conn.atHead.has(name));
+    this.conn.bodies.answered(name);
+    const first = !this.conn.atHead.has(name);
+    this.conn.atHead.add(name);
     // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
-    if (first || this.reappend.has(name)) this.catchUpDue.add(name);
-    if (first && name === WORKSPACE_DOC_NAME) this.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
+    if (first || this.conn.reappend.has(name)) this.conn.catchUpDue.add(name);
+    if (first && name === WORKSPACE_DOC_NAME) this.conn.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
   private onRelay(actions: SessionAction[], name: string, tag: string, seq: number, env: Uint8Array): void {
     // A Relay that came before the answer of a Pull in flight is in that answer. A doc made again
     // here (deleted, then back) takes none on top of nothing: it is pulled from the start.
-    if (this.pulling.has(name)) return;
-    if (this.inactive(name)) return this.bodies.left(name);
+    if (this.conn.pulling.has(name)) return;
+    if (this.inactive(name)) return this.conn.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
     if (next === 'pull' || (next === 'apply' && docLacks(this.c.docs, name, state.serverSV))) return this.pull(actions, name);
@@ -309,7 +314,7 @@ export class EncryptedSession implements RuntimeSession {
   private onRefused(actions: SessionAction[], name: string, tag: string, req: number, code: number): void {
     if (req === 0) {
       // A Pull (or Changes) the server could not answer: the next connection asks again.
-      this.pulling.delete(name);
+      this.conn.pulling.delete(name);
       this.c.log('warn', `[EncryptedSession] request for ${tag} refused: ${refusalText(code)}`);
       return;
     }
@@ -322,7 +327,7 @@ export class EncryptedSession implements RuntimeSession {
 
   private applyOutcome(actions: SessionAction[], name: string, state: DocState, out: ReadOutcome, first: boolean): void {
     for (const message of out.errors) actions.push(emit({ type: 'error', message }));
-    if (out.rollback) this.reappend.add(name);
+    if (out.rollback) this.conn.reappend.add(name);
     let changed: string[] = [];
     try {
       changed = this.applier.apply(name, out.updates, first, actions);
@@ -333,8 +338,8 @@ export class EncryptedSession implements RuntimeSession {
     for (const u of out.updates) state.serverSV = raiseByUpdate(state.serverSV, u);
     this.store.touch(name);
     // Files created (or renamed, or back) elsewhere: their bodies are opened (again) now.
-    if (name === WORKSPACE_DOC_NAME && this.atHead.has(name)) {
-      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.bodies.joined.has(n) || docLacks(this.c.docs, n, this.store.get(n).serverSV)) this.pull(actions, n);
+    if (name === WORKSPACE_DOC_NAME && this.conn.atHead.has(name)) {
+      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.conn.bodies.joined.has(n) || docLacks(this.c.docs, n, this.store.get(n).serverSV)) this.pull(actions, n);
     }
   }
 
@@ -344,13 +349,13 @@ export class EncryptedSession implements RuntimeSession {
     this.send(actions, name, msg);
     const key = bodyKeyOf(name);
     // A body appended before it was pulled on this connection is opened now, for the relays of others.
-    if (this.current === SessionState.Active && key !== null && !this.bodies.joined.has(name) && this.c.docs.isActiveFile(key)) this.pull(actions, name);
+    if (this.current === SessionState.Active && key !== null && !this.conn.bodies.joined.has(name) && this.c.docs.isActiveFile(key)) this.pull(actions, name);
   }
 
   /** A hint met while the doc was not ready is kept until it is (the server hints a doc once per 10 minutes). */
   private maybeSnapshot(actions: SessionAction[], name: string): void {
     this.compactor.hinted.add(name);
-    if (!this.atHead.has(name) || this.pulling.has(name) || this.outbox.hasWaiting(name) || this.catchUpDue.has(name)) return;
+    if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
     // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
     if (docLacks(this.c.docs, name, this.store.get(name).serverSV)) return this.pull(actions, name);
     this.compactor.hinted.delete(name);
@@ -360,7 +365,7 @@ export class EncryptedSession implements RuntimeSession {
 
   private sendBodyPulls(actions: SessionAction[]): void {
     if (this.current !== SessionState.Active) return;
-    for (const name of this.bodies.take((n) => this.c.docs.claimBodyRequests(n), actions)) {
+    for (const name of this.conn.bodies.take((n) => this.c.docs.claimBodyRequests(n), actions)) {
       try {
         this.c.docs.ensureBodyLoaded(bodyKeyOf(name) ?? '');
       } catch (e) {
@@ -371,10 +376,10 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private maybeSynced(actions: SessionAction[]): void {
-    if (this.syncedEmitted || !this.atHead.has(WORKSPACE_DOC_NAME)) return;
-    if (!this.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
-    this.syncedEmitted = true;
-    actions.push(...this.bodies.finishProgress());
+    if (this.conn.syncedEmitted || !this.conn.atHead.has(WORKSPACE_DOC_NAME)) return;
+    if (!this.conn.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
+    this.conn.syncedEmitted = true;
+    actions.push(...this.conn.bodies.finishProgress());
     actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
     if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);
   }
@@ -387,14 +392,8 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private resetConnection(): void {
-    this.pulling.clear();
-    this.atHead.clear();
-    this.reappend.clear();
-    this.catchUpDue.clear();
-    this.bodies.reset();
-    this.assembly.reset();
+    this.conn.reset();
     this.compactor.reset();
     this.probe.reset();
-    this.syncedEmitted = false;
   }
 }
