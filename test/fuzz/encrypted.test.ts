@@ -123,6 +123,14 @@ const REGRESSIONS: { name: string; schedule: Schedule }[] = [
     name: 'a file renamed on one device and restored at its old path there, then compacted by two devices at once: the remade doc is pulled again before any snapshot, nothing is lost (seed 1005 without reordering)',
     schedule: {"config": {"seed": 1005, "devices": 3, "nodeDevices": [0], "net": {"maxDelayMs": 50, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "user", "action": "create", "dev": 2, "seed": 3413719676}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 5, "seed": 358712223}, {"t": "advance", "ms": 6000}, {"t": "deliver", "n": 10, "seed": 3049904121}, {"t": "user", "action": "edit", "dev": 1, "seed": 2203374977}, {"t": "user", "action": "rename", "dev": 1, "seed": 3929526694}, {"t": "advance", "ms": 100}, {"t": "user", "action": "restore", "dev": 1, "seed": 4287711745}, {"t": "deliver", "n": 12, "seed": 783519411}, {"t": "user", "action": "create", "dev": 0, "seed": 2218139714}, {"t": "compact-race", "devs": [1, 2], "seed": 1061841639}, {"t": "user", "action": "delete", "dev": 1, "seed": 2051992940}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 3, "seed": 4001595857}, {"t": "deliver", "n": 5, "seed": 1166895979}, {"t": "advance", "ms": 100}, {"t": "deliver", "n": 9, "seed": 2755989688}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 9, "seed": 4040625997}]},
   },
+  {
+    name: 'a file renamed on one device while two others edit it comes back at its old path there with every text: that device applies its own envelopes of the old doc again (seed 1002, no fault)',
+    schedule: {"config": {"seed": 1002, "devices": 3, "nodeDevices": [1], "net": {"maxDelayMs": 1000, "pDrop": 0, "pDuplicate": 0, "pReorder": 0.1}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 2000}, {"t": "deliver", "n": 9, "seed": 3855486274}, {"t": "user", "action": "create", "dev": 2, "seed": 710185015}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 6, "seed": 116505368}, {"t": "advance", "ms": 2000}, {"t": "deliver", "n": 11, "seed": 3733040240}, {"t": "concurrent", "devs": [0, 1], "seed": 2225449401}, {"t": "user", "action": "edit", "dev": 0, "seed": 1852169489}, {"t": "user", "action": "rename", "dev": 1, "seed": 3887691744}]},
+  },
+  {
+    name: 'a local update whose sealing fails (storage refuses the new run record) goes out with the next one instead of being dropped: no device waits for it (seed 1031)',
+    schedule: {"config": {"seed": 1031, "devices": 3, "nodeDevices": [1], "net": {"maxDelayMs": 50, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "storage-fail", "dev": 0, "ms": 2000}, {"t": "user", "action": "create", "dev": 0, "seed": 501373318}, {"t": "advance", "ms": 6000}, {"t": "user", "action": "frontmatter", "dev": 0, "seed": 3265099732}]},
+  },
 ];
 
 describe('encrypted sync regressions (shrunk schedules)', () => {
