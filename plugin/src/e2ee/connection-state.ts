@@ -17,9 +17,19 @@ export class ConnectionState {
   readonly catchUpDue = new Set<string>();
   readonly bodies = new BodyPulls();
   readonly assembly = new BatchAssembly();
+  /** Docs pulled again from the start on this connection because they lacked what their state says. */
+  private readonly repulled = new Set<string>();
   syncedEmitted = false;
 
+  /** True the first time on this connection a doc is pulled again from the start. */
+  repull(name: string): boolean {
+    if (this.repulled.has(name)) return false;
+    this.repulled.add(name);
+    return true;
+  }
+
   reset(): void {
+    this.repulled.clear();
     this.pulling.clear();
     this.atHead.clear();
     this.reappend.clear();

@@ -50,3 +50,9 @@ export function docLacks(docs: SessionDocs, name: string, serverSV: Uint8Array):
   if (key === null ? docs.workspaceHasPendingStructs() : docs.hasBody(key) && docs.bodyHasPendingStructs(key)) return false;
   return beyond(serverSV, stateVectorOf(docs, name));
 }
+
+/** A body whose file is not active here: its envelopes wait (cursor unmoved); it is pulled again when the file comes back. */
+export function inactiveBody(docs: SessionDocs, name: string): boolean {
+  const key = bodyKeyOf(name);
+  return key !== null && !docs.isActiveFile(key);
+}

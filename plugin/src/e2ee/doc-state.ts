@@ -203,12 +203,10 @@ export class DocStateStore {
     }
   }
 
-  /** Names of the states waiting to be written. */
-  waitingNames(): string[] {
-    return [...this.changed];
-  }
-
-  get pendingWrites(): number {
-    return this.changed.size;
+  /** Writes the states whose docs are stored, storing the docs first when some wait for theirs. */
+  persist(docs: { isDocStored(name: string): boolean; saveDocs(): void }): void {
+    if (this.changed.size === 0) return;
+    if ([...this.changed].some((n) => !docs.isDocStored(n))) docs.saveDocs();
+    this.flush((n) => docs.isDocStored(n));
   }
 }

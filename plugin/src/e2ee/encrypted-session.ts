@@ -16,7 +16,7 @@ import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-st
 import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, docLacks, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docLacks, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
@@ -127,7 +127,7 @@ export class EncryptedSession implements RuntimeSession {
     }
     this.sendBodyPulls(actions);
     this.maybeSynced(actions);
-    this.persist();
+    this.store.persist(this.c);
     return actions;
   }
 
@@ -145,7 +145,7 @@ export class EncryptedSession implements RuntimeSession {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
     this.resetConnection();
     this.c.ledger.reset();
-    this.persist();
+    this.store.persist(this.c);
     return [emit({ type: 'statusChanged', status: { state: 'disconnected' } })];
   }
 
@@ -270,15 +270,9 @@ export class EncryptedSession implements RuntimeSession {
     }
   }
 
-  /** A body whose file is not active here: its envelopes wait (cursor unmoved); it is pulled again when the file comes back. */
-  private inactive(name: string): boolean {
-    const key = bodyKeyOf(name);
-    return key !== null && !this.c.docs.isActiveFile(key);
-  }
-
   private onBatch(actions: SessionAction[], name: string, tag: string, part: Batch): void {
     this.conn.pulling.delete(name);
-    if (this.inactive(name)) return this.conn.bodies.left(name);
+    if (inactiveBody(this.c.docs, name)) return this.conn.bodies.left(name);
     const assembled = this.conn.assembly.add(name, part);
     if ('nextAfter' in assembled) return this.pull(actions, name, assembled.nextAfter);
     const msg = assembled.whole;
@@ -294,6 +288,9 @@ export class EncryptedSession implements RuntimeSession {
     // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
     if (first || this.conn.reappend.has(name)) this.conn.catchUpDue.add(name);
     if (first && name === WORKSPACE_DOC_NAME) this.conn.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
+    // Still lacking what its state says was pulled (made again here while an acknowledgement moved
+    // its cursor past its own envelopes): pulled once more from the start, once per connection.
+    if (docLacks(this.c.docs, name, state.serverSV) && this.conn.repull(name)) return this.pull(actions, name);
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
@@ -301,7 +298,7 @@ export class EncryptedSession implements RuntimeSession {
     // A Relay that came before the answer of a Pull in flight is in that answer. A doc made again
     // here (deleted, then back) takes none on top of nothing: it is pulled from the start.
     if (this.conn.pulling.has(name)) return;
-    if (this.inactive(name)) return this.conn.bodies.left(name);
+    if (inactiveBody(this.c.docs, name)) return this.conn.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
     if (next === 'pull' || (next === 'apply' && docLacks(this.c.docs, name, state.serverSV))) return this.pull(actions, name);
@@ -384,12 +381,6 @@ export class EncryptedSession implements RuntimeSession {
     if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);
   }
 
-  /** Writes the doc states whose docs are stored (storing the docs first when they wait). */
-  private persist(): void {
-    if (this.store.pendingWrites === 0) return;
-    if (this.store.waitingNames().some((n) => !this.c.isDocStored(n))) this.c.saveDocs();
-    this.store.flush((n) => this.c.isDocStored(n));
-  }
 
   private resetConnection(): void {
     this.conn.reset();
