@@ -25,4 +25,24 @@ describe('server state vector', () => {
     Y.applyUpdate(fresh, Y.encodeStateAsUpdate(doc, raiseByUpdate(Uint8Array.of(0), updates[0])));
     expect(fresh.getText('t').toString()).toBe('abcdef');
   });
+
+  it('does not rise past a hole: an update starting above the clock held counts only once what comes before it does', () => {
+    const doc = new Y.Doc();
+    doc.clientID = 7;
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    for (const part of ['ab', 'cd', 'ef']) doc.getText('t').insert(doc.getText('t').length, part);
+    let sv: Uint8Array = raiseByUpdate(Uint8Array.of(0), updates[0]);
+    // The second Append was lost: the third alone leaves clock 2.
+    sv = raiseByUpdate(sv, updates[2]);
+    expect(Y.decodeStateVector(sv).get(7)).toBe(2);
+    // So a restart's catch-up still carries "cd".
+    const server = new Y.Doc();
+    Y.applyUpdate(server, updates[0]);
+    Y.applyUpdate(server, updates[2]);
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(doc, sv));
+    expect(server.getText('t').toString()).toBe('abcdef');
+    // Once the hole is filled, the clock continues.
+    expect(Y.decodeStateVector(raiseByUpdate(sv, updates[1])).get(7)).toBe(4);
+  });
 });

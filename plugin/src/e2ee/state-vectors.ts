@@ -1,20 +1,25 @@
 /**
  * State vector arithmetic for what the server is known to hold (serverSV):
- * the per-client maximum over every update seen on the server (pulled, or
- * appended and acknowledged). A device's edits of one client id reach the
- * server in order, so holding a client up to a clock means holding all of it
- * below; a restart then sends `Y.encodeStateAsUpdate(doc, serverSV)` only.
+ * per client, the clock up to which every struct was seen on the server
+ * (pulled, or appended and acknowledged). An update raises a client only
+ * when it starts at or below the clock held: one that starts above it (an
+ * earlier Append of the same client was lost, or is acknowledged later)
+ * leaves a hole the server may not have, so it does not count. Too low a
+ * clock only means resending something the server has; too high a clock
+ * would lose the hole for good, as a restart sends
+ * `Y.encodeStateAsUpdate(doc, serverSV)` only.
  */
 import * as Y from 'yjs';
 
-/** Per-client maximum of a state vector and the clocks an update reaches. */
+/** `sv` raised by the clocks of an update that continue it (see above). */
 export function raiseByUpdate(sv: Uint8Array, update: Uint8Array): Uint8Array {
   const known = Y.decodeStateVector(sv);
-  // parseUpdateMeta's `to` counts updates that do not start at clock 0 too (encodeStateVectorFromUpdate does not).
-  const seen = Y.parseUpdateMeta(update).to;
+  // parseUpdateMeta counts updates that do not start at clock 0 too (encodeStateVectorFromUpdate does not).
+  const { from, to } = Y.parseUpdateMeta(update);
   let raised = false;
-  for (const [client, clock] of seen) {
-    if ((known.get(client) ?? 0) < clock) {
+  for (const [client, clock] of to) {
+    const held = known.get(client) ?? 0;
+    if (held < clock && (from.get(client) ?? 0) <= held) {
       known.set(client, clock);
       raised = true;
     }
