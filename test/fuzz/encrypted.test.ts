@@ -131,6 +131,14 @@ const REGRESSIONS: { name: string; schedule: Schedule }[] = [
     name: 'a local update whose sealing fails (storage refuses the new run record) goes out with the next one instead of being dropped: no device waits for it (seed 1031)',
     schedule: {"config": {"seed": 1031, "devices": 3, "nodeDevices": [1], "net": {"maxDelayMs": 50, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "storage-fail", "dev": 0, "ms": 2000}, {"t": "user", "action": "create", "dev": 0, "seed": 501373318}, {"t": "advance", "ms": 6000}, {"t": "user", "action": "frontmatter", "dev": 0, "seed": 3265099732}]},
   },
+  {
+    name: 'a file moved away and restored on one device before its own Append of the old body is acknowledged: the restored body gets that text again (seed 1024, no fault)',
+    schedule: {"config": {"seed": 1024, "devices": 3, "nodeDevices": [2], "net": {"maxDelayMs": 200, "pDrop": 0, "pDuplicate": 0, "pReorder": 0}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 2000}, {"t": "deliver", "n": 4, "seed": 558646935}, {"t": "user", "action": "create", "dev": 1, "seed": 1807839131}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 8, "seed": 608915720}, {"t": "user", "action": "edit", "dev": 1, "seed": 2001753159}, {"t": "user", "action": "move", "dev": 1, "seed": 1450797810}, {"t": "user", "action": "restore", "dev": 1, "seed": 3831295399}]},
+  },
+  {
+    name: 'an Append lost before a graceful restart while a later one of the same doc was stored: the restart sends what the server lacks, no device waits for it (seed 1049)',
+    schedule: {"config": {"seed": 1049, "devices": 3, "nodeDevices": [0], "net": {"maxDelayMs": 50, "pDrop": 0.03, "pDuplicate": 0, "pReorder": 0.1}, "maxRounds": 40, "encrypted": true}, "steps": [{"t": "advance", "ms": 100}, {"t": "user", "action": "create", "dev": 1, "seed": 3674654117}, {"t": "user", "action": "create", "dev": 2, "seed": 2633182742}, {"t": "deliver", "n": 3, "seed": 3671510082}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 5, "seed": 3537437354}, {"t": "advance", "ms": 10}, {"t": "deliver", "n": 12, "seed": 4139648686}, {"t": "user", "action": "create", "dev": 1, "seed": 2351093820}, {"t": "user", "action": "create", "dev": 2, "seed": 896797300}, {"t": "user", "action": "edit", "dev": 2, "seed": 1815685732}, {"t": "user", "action": "edit", "dev": 2, "seed": 3251884623}, {"t": "user", "action": "frontmatter", "dev": 1, "seed": 891979410}, {"t": "advance", "ms": 500}, {"t": "deliver", "n": 8, "seed": 2165525512}, {"t": "compact-race", "devs": [1, 2], "seed": 3632812993}, {"t": "deliver", "n": 5, "seed": 2822327339}, {"t": "deliver", "n": 5, "seed": 505951902}, {"t": "restart-plugin", "dev": 1}]},
+  },
 ];
 
 describe('encrypted sync regressions (shrunk schedules)', () => {
