@@ -46,9 +46,14 @@ export function diffOf(docs: SessionDocs, name: string, sv: Uint8Array): Uint8Ar
  * the state vector says too little, so the answer is false then.
  */
 export function docLacks(docs: SessionDocs, name: string, serverSV: Uint8Array): boolean {
-  const key = bodyKeyOf(name);
-  if (key === null ? docs.workspaceHasPendingStructs() : docs.hasBody(key) && docs.bodyHasPendingStructs(key)) return false;
+  if (hasPendingStructs(docs, name)) return false;
   return beyond(serverSV, stateVectorOf(docs, name));
+}
+
+/** True when the doc holds structs waiting for earlier ones it lacks. */
+export function hasPendingStructs(docs: SessionDocs, name: string): boolean {
+  const key = bodyKeyOf(name);
+  return key === null ? docs.workspaceHasPendingStructs() : docs.hasBody(key) && docs.bodyHasPendingStructs(key);
 }
 
 /** A body whose file is not active here: its envelopes wait (cursor unmoved); it is pulled again when the file comes back. */

@@ -16,7 +16,7 @@ import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-st
 import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, docLacks, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docLacks, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
@@ -288,9 +288,10 @@ export class EncryptedSession implements RuntimeSession {
     // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
     if (first || this.conn.reappend.has(name)) this.conn.catchUpDue.add(name);
     if (first && name === WORKSPACE_DOC_NAME) this.conn.bodies.start(this.c.docs.activeFileKeys().map(nameOfBody), actions);
-    // Still lacking what its state says was pulled (made again here while an acknowledgement moved
-    // its cursor past its own envelopes): pulled once more from the start, once per connection.
-    if (docLacks(this.c.docs, name, state.serverSV) && this.conn.repull(name)) return this.pull(actions, name);
+    // At head and still lacking what its state says was pulled (made again here while an
+    // acknowledgement moved its cursor past its own envelopes), or waiting for structs (which the
+    // server may hold below the cursor): pulled once more from the start, once per connection.
+    if ((docLacks(this.c.docs, name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, this.store.pullFrom(name, () => true));
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
@@ -355,6 +356,8 @@ export class EncryptedSession implements RuntimeSession {
     if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
     // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
     if (docLacks(this.c.docs, name, this.store.get(name).serverSV)) return this.pull(actions, name);
+    // Nor while structs wait for earlier ones: the server may hold those, and the snapshot would drop them.
+    if (hasPendingStructs(this.c.docs, name)) return;
     this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, this.store.get(name));
     if (msg !== null) this.send(actions, name, msg);
