@@ -145,8 +145,8 @@ export class DecryptingView {
         ranges.set(s.id.client, r ? [Math.min(r[0], s.id.clock), Math.max(r[1], end)] : [s.id.clock, end]);
       }
       const who = h.kind === 'snapshot' ? 'snapshot' : `${toHex(h.deviceId).slice(0, 6)} run ${h.run} ctr ${h.ctr}`;
-      const deletes = [...ds.clients.values()].reduce((n, list) => n + list.length, 0);
-      return `{${who}: ${[...ranges].map(([c, [a, b]]) => `${c}:${a}-${b}`).join(' ')}${deletes > 0 ? ` del ${deletes}` : ''}}`;
+      const deletes = [...ds.clients].flatMap(([client, list]) => list.map((d) => `${client}:${d.clock}+${d.len}`));
+      return `{${who}: ${[...ranges].map(([c, [a, b]]) => `${c}:${a}-${b}`).join(' ')}${deletes.length > 0 ? ` del ${deletes.join(' ')}` : ''}}`;
     } catch (e) {
       return `{unopened: ${(e as Error).message}}`;
     }

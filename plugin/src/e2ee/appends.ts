@@ -103,7 +103,12 @@ export class Appends {
       update = diffOf(this.h.docs, name, state.serverSV);
     }
     this.store.dirtyOnLoad.delete(name);
-    return update !== null && update.length > 2 ? update : null;
+    if (update !== null && update.length > 2) return update;
+    if (state.dirty && !this.outbox.hasWaiting(name)) {
+      state.dirty = false;
+      this.store.touch(name);
+    }
+    return null;
   }
 
   /** Appended: the doc's state follows. True when the seq is past cursor + 1 (the caller pulls the gap). */
@@ -117,10 +122,8 @@ export class Appends {
     let gap = false;
     if (seq === state.cursor + 1) state.cursor = seq;
     else gap = seq > state.cursor;
-    if (!this.outbox.hasWaiting(name)) {
-      state.dirty = false;
-      this.store.dirtyOnLoad.delete(name);
-    }
+    // An earlier run's edits not shown yet (dirtyOnLoad) keep the doc dirty until its catch-up is worked out.
+    if (!this.outbox.hasWaiting(name) && !this.store.dirtyOnLoad.has(name)) state.dirty = false;
     this.store.touch(name);
     return gap;
   }
