@@ -90,17 +90,21 @@ export class Appends {
   /**
    * What a doc at head for the first time on this connection sends: its full
    * state after a rollback; else, when an earlier run left it dirty, or it
-   * holds structs the server was never shown with nothing waiting, its state
-   * beyond serverSV. Null: nothing to send. The session works it out after
+   * holds structs neither the server nor a waiting Append has, its state
+   * beyond those. Null: nothing to send. The session works it out after
    * the local updates queued meanwhile are drained; one that fails (storage
    * refused the dirty mark) is reported and worked out again at the next
    * connection's first head.
    */
   catchUpUpdate(name: string, state: DocState, rollback: boolean): Uint8Array | null {
     let update: Uint8Array | null = null;
+    // What the server holds or will once the Appends waiting here are stored: structs beyond it
+    // were never sealed (their Append was lost with a crash, or refused with storage).
+    let shown = state.serverSV;
+    for (const p of this.outbox.waiting()) if (p.docName === name) shown = raiseByUpdate(shown, p.update);
     if (rollback) update = diffOf(this.h.docs, name, EMPTY_SV);
-    else if (this.store.dirtyOnLoad.has(name) || (!this.outbox.hasWaiting(name) && (state.dirty || beyond(stateVectorOf(this.h.docs, name), state.serverSV)))) {
-      update = diffOf(this.h.docs, name, state.serverSV);
+    else if (this.store.dirtyOnLoad.has(name) || (!this.outbox.hasWaiting(name) && state.dirty) || beyond(stateVectorOf(this.h.docs, name), shown)) {
+      update = diffOf(this.h.docs, name, shown);
     }
     this.store.dirtyOnLoad.delete(name);
     if (update !== null && update.length > 2) return update;
