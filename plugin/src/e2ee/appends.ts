@@ -56,6 +56,11 @@ export class Appends {
     return u;
   }
 
+  /** True when the doc holds local changes the server's log lacks: an update not sealed, or structs beyond serverSV. */
+  unsentHere(name: string, state: DocState): boolean {
+    return this.unsealed.has(name) || beyond(stateVectorOf(this.h.docs, name), state.serverSV);
+  }
+
   /** Seals a local update of a doc (the doc marked dirty first) with any that failed before; returns its Append. Throws when sealing fails: the update is kept for the next try. */
   add(name: string, tag: string, update: Uint8Array): Append {
     const earlier = this.takeUnsealed(name);

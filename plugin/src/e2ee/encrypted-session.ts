@@ -356,8 +356,10 @@ export class EncryptedSession implements RuntimeSession {
     if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
     // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
     if (docLacks(this.c.docs, name, this.store.get(name).serverSV)) return this.pull(actions, name);
-    // Nor while structs wait for earlier ones: the server may hold those, and the snapshot would drop them.
-    if (hasPendingStructs(this.c.docs, name)) return;
+    // Nor while structs wait for earlier ones (the server may hold those, the snapshot would drop
+    // them), nor with local changes not in the server's log (devices past the snapshot's seq never
+    // read it, so they would miss those).
+    if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, this.store.get(name))) return;
     this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, this.store.get(name));
     if (msg !== null) this.send(actions, name, msg);
