@@ -62,7 +62,8 @@ export async function encryptionView(deps: SettingsDeps): Promise<EncryptionView
   if (encryption !== 'plain') return { kind: 'unknown', workspaceId, reason: `GetSyncStatus gave no encryption state: ${status.success ? JSON.stringify(status.data) : status.error}` };
   if (typeof c.server_url !== 'string' || c.server_url.trim() === '') return { kind: 'plain', workspaceId };
   try {
-    return { kind: (await keyRecordExists(c.server_url, deps.account.token, workspaceId)) ? 'joining' : 'plain', workspaceId };
+    const token = deps.account.token || (typeof c.auth_token === 'string' ? c.auth_token : '');
+    return { kind: (await keyRecordExists(c.server_url, token, workspaceId)) ? 'joining' : 'plain', workspaceId };
   } catch (e) {
     return { kind: 'unknown', workspaceId, reason: `Could not ask the server whether workspace ${workspaceId} is encrypted: ${(e as Error).message}` };
   }
