@@ -9,7 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const ALLOW_HEADERS = 'Authorization, Content-Type';
-const ALLOW_METHODS = 'GET, POST, OPTIONS';
+/** Every method of the API: PUT stores key records and attachment parts. */
+const ALLOW_METHODS = 'GET, HEAD, POST, PUT, OPTIONS';
 /** How long a browser may cache a preflight answer. */
 const PREFLIGHT_MAX_AGE_S = 600;
 

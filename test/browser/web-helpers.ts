@@ -78,7 +78,8 @@ export interface Device {
 export interface DeviceOptions {
   server: SyncServer;
   webUrl: string;
-  workspaceId: string;
+  /** The remote workspace the page links to; omitted or empty: the page starts unlinked. */
+  workspaceId?: string;
   device: string;
   theme?: 'light' | 'dark';
   viewport?: { width: number; height: number };
@@ -107,11 +108,11 @@ export async function openDevice(browser: Browser, o: DeviceOptions): Promise<De
   const query = new URLSearchParams({
     server: o.server.url,
     token: o.server.token,
-    workspace: o.workspaceId,
     device: o.device,
     persist: '0',
     theme: o.theme ?? 'light',
   });
+  if (o.workspaceId) query.set('workspace', o.workspaceId);
   await page.goto(`${o.webUrl}/?${query}`);
   await page.waitForFunction(() => document.documentElement.dataset.ready !== undefined, null, { timeout: 60_000 });
   const ready = await page.evaluate(() => document.documentElement.dataset.ready);

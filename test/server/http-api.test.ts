@@ -103,6 +103,10 @@ describe('CORS', () => {
       expect(pre.headers['access-control-allow-headers']).toMatch(/Authorization/);
       expect(pre.headers['access-control-allow-methods']).toMatch(/POST/);
       expect(pre.headers.vary).toBe('Origin');
+      // PUT too: a page stores an encrypted workspace's key record with it.
+      const put = await rawRequest(`${url}/some-id/keys`, 'OPTIONS', { Origin: APP, 'Access-Control-Request-Method': 'PUT' });
+      expect(put.status).toBe(204);
+      expect(put.headers['access-control-allow-methods']?.split(', ')).toEqual(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']);
 
       const get = await rawRequest(url, 'GET', { Authorization: `Bearer ${t}`, Origin: 'http://localhost:5173' });
       expect(get.status).toBe(200);

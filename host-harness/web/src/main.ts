@@ -185,6 +185,7 @@ async function start(): Promise<void> {
         workspaceChanged();
         void status?.refresh();
       },
+      reconnect: () => ws.reconnect(),
     });
     settingsDialog.showModal();
   };

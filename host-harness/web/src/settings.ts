@@ -9,9 +9,11 @@
  * the runtime context (`auth_token`), like Diaryx's signed-in session, and the
  * device name through `device_name`. The workspace block links the folder to a
  * remote workspace (`set_config {workspace_id}`), creates one
- * (`LinkWorkspace {name}`) or unlinks it.
+ * (`LinkWorkspace {name}`) or unlinks it; the Encryption block
+ * (encryption-settings.ts) follows it.
  */
 import type { PluginRunner } from './call-queue';
+import { encryptionBlock } from './encryption-settings';
 
 export interface SettingsField {
   type: string;
@@ -38,6 +40,8 @@ export interface SettingsDeps {
   saveAccount(account: HostAccount): Promise<void>;
   /** Called after anything that may change the workspace (link, unlink). */
   changed(): void;
+  /** Opens the sync connection anew (after the plugin built a new session on the open one). */
+  reconnect(): void;
 }
 
 type Attrs = Record<string, string | boolean | undefined | ((ev: Event) => void)>;
@@ -54,7 +58,8 @@ export function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | 
 }
 
 let nextId = 0;
-const uid = (prefix: string) => `${prefix}-${++nextId}`;
+/** A page-unique element id, for labels bound to their inputs. */
+export const uid = (prefix: string) => `${prefix}-${++nextId}`;
 
 function describeResult(data: unknown): string {
   if (data && typeof data === 'object') {
@@ -181,7 +186,13 @@ export async function renderSettings(root: HTMLElement, manifest: Record<string,
   for (const tab of ui.filter((u) => u.slot === 'SettingsTab')) {
     const section = h('div', { class: 'settings-tab', 'data-settings-id': String(tab.id) }, h('h2', {}, String(tab.label ?? 'Settings')));
     renderFields(deps, (tab.fields as SettingsField[]) ?? [], config, section);
-    section.append(workspaceBlock(deps, config));
+    const encryption = encryptionBlock(deps);
+    const changed = () => {
+      deps.changed();
+      void encryption.refresh();
+    };
+    section.append(workspaceBlock({ ...deps, changed }, config), encryption.element);
+    await encryption.refresh();
     root.append(section);
   }
 }
