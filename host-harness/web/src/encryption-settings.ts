@@ -137,15 +137,13 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
       h('button', { type: 'submit', class: 'primary' }, 'Create encrypted workspace'));
   };
 
-  const unlockForm = (workspaceId: string, joining: boolean) => {
+  const unlockForm = (workspaceId: string) => {
     const pass = passwordField('Passphrase of the workspace');
     const unlock = async () => {
       const passphrase = pass.input.value;
       pass.input.value = '';
       if (passphrase === '') return report('Enter the passphrase.', true);
-      // A joining device is still connected, in plain, with the key the encrypted session uses too: the
-      // plugin's connect is then a no-op, so the page opens the connection anew for that session.
-      await run('UnlockWorkspace', { passphrase, remote_id: workspaceId }, true, () => 'Unlocked. Syncing…', 'Not unlocked', joining ? deps.reconnect : undefined);
+      await run('UnlockWorkspace', { passphrase, remote_id: workspaceId }, true, () => 'Unlocked. Syncing…', 'Not unlocked');
     };
     return h('form', { class: 'encryption-unlock', onsubmit: (e: Event) => { e.preventDefault(); void unlock(); } },
       pass.field, h('button', { type: 'submit', class: 'primary' }, 'Unlock'));
@@ -179,7 +177,7 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
         break;
       case 'joining':
       case 'locked':
-        body.replaceChildren(unlockForm(view.workspaceId, view.kind === 'joining'));
+        body.replaceChildren(unlockForm(view.workspaceId));
         break;
       case 'unlocked':
         body.replaceChildren(...unlockedControls(view.workspaceId));

@@ -185,7 +185,6 @@ async function start(): Promise<void> {
         workspaceChanged();
         void status?.refresh();
       },
-      reconnect: () => ws.reconnect(),
     });
     settingsDialog.showModal();
   };

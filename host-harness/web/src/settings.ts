@@ -40,8 +40,6 @@ export interface SettingsDeps {
   saveAccount(account: HostAccount): Promise<void>;
   /** Called after anything that may change the workspace (link, unlink). */
   changed(): void;
-  /** Opens the sync connection anew (after the plugin built a new session on the open one). */
-  reconnect(): void;
 }
 
 type Attrs = Record<string, string | boolean | undefined | ((ev: Event) => void)>;

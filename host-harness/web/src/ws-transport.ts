@@ -11,7 +11,6 @@
  *   on_disconnected are called through the plugin's one call queue, in order.
  * - Reconnects after a close with backoff (common/src/host/backoff.ts); a
  *   connection the guest ended itself closes without on_disconnected.
- * - `reconnect()` (the page's, not the guest's) opens the connection anew.
  */
 import { decodeBase64 } from '../../../common/src/base64';
 import { reconnectDelay } from '../../../common/src/host/backoff';
@@ -148,20 +147,6 @@ export class WsTransport {
       conn.timer = setTimeout(() => this.open(conn), delay);
       this.setState('backoff', `closed (${ev.code}); retrying in ${Math.round(delay / 1000)} s`);
     };
-  }
-
-  /**
-   * Closes the connection and opens it again at once, without
-   * on_disconnected: for a guest that built a new session while connected
-   * with the same key (its `connect` again is a no-op), so that session gets
-   * its own on_connected. Nothing happens without a connection.
-   */
-  reconnect(): void {
-    const old = this.conn;
-    if (!old) return;
-    this.stop();
-    this.conn = { key: old.key, url: old.url, workspaceId: old.workspaceId, writeToDisk: old.writeToDisk, socket: null, stopped: false, timer: null, attempt: 0 };
-    this.open(this.conn);
   }
 
   private stop(): void {
