@@ -100,8 +100,12 @@ export class SyncRuntime {
     this.session = null;
   }
 
-  /** Connects the host WebSocket when server, workspace id and token resolve; else disconnects. */
-  reconcileTransport(writeToDisk?: boolean): void {
+  /**
+   * Connects the host WebSocket when server, workspace id and token resolve; else disconnects.
+   * `anew`: a connection that is open already is ended first (hosts keep one asked for again with
+   * the same details, and a new session needs its own on_connected).
+   */
+  reconcileTransport(writeToDisk?: boolean, anew = false): void {
     const config = loadConfig(this.host);
     const server = resolveServerUrl(this.host, {}, config);
     const workspaceId = config.workspace_id;
@@ -111,10 +115,11 @@ export class SyncRuntime {
     if (!this.session && workspaceId !== null && workspaceId.trim() !== '') this.state.workspaceId = workspaceId;
     // A locked encrypted workspace does not connect at all: it must never sync in plain, and has no keys to sync encrypted.
     const locked = deviceEncryption(this.host, workspaceId) === 'locked';
-    const res =
-      !locked && server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== ''
-        ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })
-        : this.host.wsRequest({ type: 'disconnect' });
+    const connect = !locked && server !== null && workspaceId !== null && workspaceId.trim() !== '' && token !== null && token.trim() !== '';
+    if (connect && anew) this.host.wsRequest({ type: 'disconnect' });
+    const res = connect
+      ? this.host.wsRequest({ type: 'connect', server_url: server, workspace_id: workspaceId, auth_token: token, session_code: null, write_to_disk: toDisk })
+      : this.host.wsRequest({ type: 'disconnect' });
     if (!res.ok) this.host.log('warn', `[sync_transport] ${res.error ?? 'host_ws_request failed'}`);
   }
 

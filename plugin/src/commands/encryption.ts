@@ -72,11 +72,9 @@ function storeKeys(rt: SyncRuntime, keys: DeviceKeys, whatIfFailed: string): voi
 /** Builds the session anew for the protocol the keys call for, and (re)connects. */
 function restartSync(rt: SyncRuntime): void {
   rt.encryptionChanged();
-  // Hosts keep a connection asked for again with the same details, so the new session would never
-  // get its on_connected (a joining device is connected in plain, refused, when it unlocks): the
-  // old connection is ended first (a guest-ended connection brings no on_disconnected).
-  rt.host.wsRequest({ type: 'disconnect' });
-  rt.reconcileTransport(true);
+  // Connected anew: a joining device is connected in plain (refused) when it unlocks, and the
+  // encrypted session needs its own on_connected (a guest-ended connection brings no on_disconnected).
+  rt.reconcileTransport(true, true);
 }
 
 /**

@@ -45,4 +45,14 @@ describe('server state vector', () => {
     // Once the hole is filled, the clock continues.
     expect(Y.decodeStateVector(raiseByUpdate(sv, updates[1])).get(7)).toBe(4);
   });
+
+  it('does not rise past a hole inside one update (a merged update of a doc waiting for structs)', () => {
+    const doc = new Y.Doc();
+    doc.clientID = 9;
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    for (const part of ['ab', 'cd', 'ef']) doc.getText('t').insert(doc.getText('t').length, part);
+    const holed = Y.mergeUpdates([updates[0], updates[2]]);
+    expect(Y.decodeStateVector(raiseByUpdate(Uint8Array.of(0), holed)).get(9)).toBe(2);
+  });
 });

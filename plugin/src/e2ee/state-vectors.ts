@@ -14,13 +14,15 @@ import * as Y from 'yjs';
 /** `sv` raised by the clocks of an update that continue it (see above). */
 export function raiseByUpdate(sv: Uint8Array, update: Uint8Array): Uint8Array {
   const known = Y.decodeStateVector(sv);
-  // parseUpdateMeta counts updates that do not start at clock 0 too (encodeStateVectorFromUpdate does not).
-  const { from, to } = Y.parseUpdateMeta(update);
   let raised = false;
-  for (const [client, clock] of to) {
-    const held = known.get(client) ?? 0;
-    if (held < clock && (from.get(client) ?? 0) <= held) {
-      known.set(client, clock);
+  // Structs come per client in clock order; a merged update (a catch-up of a doc that waited for
+  // structs, a snapshot) marks its holes with Skip structs, which count as not held.
+  for (const struct of Y.decodeUpdate(update).structs) {
+    if (struct instanceof Y.Skip) continue;
+    const held = known.get(struct.id.client) ?? 0;
+    const end = struct.id.clock + struct.length;
+    if (struct.id.clock <= held && end > held) {
+      known.set(struct.id.client, end);
       raised = true;
     }
   }
