@@ -81,8 +81,10 @@ export class EncryptedSession implements RuntimeSession {
     actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
   }
 
-  private pull(actions: SessionAction[], name: string, after = this.store.pullFrom(name, (s) => docLacks(this.c.docs, name, s.serverSV))): void {
+  /** A Pull of a doc, unless one is in flight (its answer comes first; a state reset now would be lost under it). */
+  private pull(actions: SessionAction[], name: string, from?: () => number): void {
     if (this.conn.pulling.has(name)) return;
+    const after = from ? from() : this.store.pullFrom(name, (s) => docLacks(this.c.docs, name, s.serverSV));
     this.conn.pulling.add(name);
     this.conn.bodies.joined.add(name);
     this.send(actions, name, { type: 'pull', after });
@@ -274,7 +276,7 @@ export class EncryptedSession implements RuntimeSession {
     this.conn.pulling.delete(name);
     if (inactiveBody(this.c.docs, name)) return this.conn.bodies.left(name);
     const assembled = this.conn.assembly.add(name, part);
-    if ('nextAfter' in assembled) return this.pull(actions, name, assembled.nextAfter);
+    if ('nextAfter' in assembled) return this.pull(actions, name, () => assembled.nextAfter);
     const msg = assembled.whole;
     const state = this.store.get(name);
     const out = emptyOutcome();
@@ -291,7 +293,7 @@ export class EncryptedSession implements RuntimeSession {
     // At head and still lacking what its state says was pulled (made again here while an
     // acknowledgement moved its cursor past its own envelopes), or waiting for structs (which the
     // server may hold below the cursor): pulled once more from the start, once per connection.
-    if ((docLacks(this.c.docs, name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, this.store.pullFrom(name, () => true));
+    if ((docLacks(this.c.docs, name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, () => this.store.pullFrom(name, () => true));
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
