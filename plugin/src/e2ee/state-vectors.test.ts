@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { beyond, raiseByUpdate } from './state-vectors';
 
+/** A doc of client `client` with "abcdef" typed in three updates of two characters. */
+function typedInThreeParts(client: number): { doc: Y.Doc; updates: Uint8Array[] } {
+  const doc = new Y.Doc();
+  doc.clientID = client;
+  const updates: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => updates.push(u));
+  for (const part of ['ab', 'cd', 'ef']) doc.getText('t').insert(doc.getText('t').length, part);
+  return { doc, updates };
+}
+
 describe('server state vector', () => {
   it('rises by the clocks of each update seen, and tells when a doc holds more', () => {
     const doc = new Y.Doc();
@@ -27,11 +37,7 @@ describe('server state vector', () => {
   });
 
   it('does not rise past a hole: an update starting above the clock held counts only once what comes before it does', () => {
-    const doc = new Y.Doc();
-    doc.clientID = 7;
-    const updates: Uint8Array[] = [];
-    doc.on('update', (u: Uint8Array) => updates.push(u));
-    for (const part of ['ab', 'cd', 'ef']) doc.getText('t').insert(doc.getText('t').length, part);
+    const { doc, updates } = typedInThreeParts(7);
     let sv: Uint8Array = raiseByUpdate(Uint8Array.of(0), updates[0]);
     // The second Append was lost: the third alone leaves clock 2.
     sv = raiseByUpdate(sv, updates[2]);
@@ -47,11 +53,7 @@ describe('server state vector', () => {
   });
 
   it('does not rise past a hole inside one update (a merged update of a doc waiting for structs)', () => {
-    const doc = new Y.Doc();
-    doc.clientID = 9;
-    const updates: Uint8Array[] = [];
-    doc.on('update', (u: Uint8Array) => updates.push(u));
-    for (const part of ['ab', 'cd', 'ef']) doc.getText('t').insert(doc.getText('t').length, part);
+    const { updates } = typedInThreeParts(9);
     const holed = Y.mergeUpdates([updates[0], updates[2]]);
     expect(Y.decodeStateVector(raiseByUpdate(Uint8Array.of(0), holed)).get(9)).toBe(2);
   });
