@@ -617,16 +617,22 @@ export function describeMessage(msg: Msg, view?: { nameOfTag(tag: string): strin
     const { docId, payload } = decodeFrame(msg.data as Uint8Array);
     const e2ee = parseE2eeDocId(docId);
     if (e2ee !== null) {
-      const tag = e2ee.tag ?? null;
+      const { tag } = e2ee;
       const m = decodeE2eeMessage(payload);
-      const env = tag === null || view === undefined ? '' : 'env' in m ? ` ${view.describeEnvelope(tag, m.env)}` : m.type === 'batch' ? ` ${[...(m.snapshot ? [m.snapshot.env] : []), ...m.envelopes.map((e) => e.env)].map((e) => view.describeEnvelope(tag, e)).join(' ')}` : '';
-      return `${tag === null ? '(workspace id)' : (view?.nameOfTag(tag) ?? tag)} ${describeE2eeMessage(m)}${env}`;
+      const envelopes = tag === null || view === undefined ? '' : envelopesOf(m).map((env) => ` ${view.describeEnvelope(tag, env)}`).join('');
+      return `${tag === null ? '(workspace id)' : (view?.nameOfTag(tag) ?? tag)} ${describeE2eeMessage(m)}${envelopes}`;
     }
     const kinds = decodeSyncMessages(payload).map((m) => m.kind + (m.kind === 'step1' ? '' : `(${'update' in m ? m.update.length : ''})`));
     return `${docId} ${kinds.join('+')}`;
   } catch {
     return `undecodable frame (${(msg.data as Uint8Array).length} bytes)`;
   }
+}
+
+/** The envelopes a message carries: an Append's, PutSnapshot's or Relay's, a Batch's snapshot and tail. */
+function envelopesOf(m: E2eeMessage): Uint8Array[] {
+  if ('env' in m) return [m.env];
+  return m.type === 'batch' ? [...(m.snapshot ? [m.snapshot.env] : []), ...m.envelopes.map((e) => e.env)] : [];
 }
 
 function describeE2eeMessage(m: E2eeMessage): string {

@@ -92,6 +92,11 @@ function newPassphrase(a: HTMLInputElement, b: HTMLInputElement, report: (text: 
   return first;
 }
 
+/** A form of the block whose submit runs `submit` (the page does not navigate). */
+function form(className: string, submit: () => Promise<unknown>, ...children: HTMLElement[]): HTMLElement {
+  return h('form', { class: className, onsubmit: (e: Event) => { e.preventDefault(); void submit(); } }, ...children);
+}
+
 /** Renders the Encryption block; `refresh` re-reads the state (after the workspace block linked or unlinked). */
 export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; refresh(): Promise<void> } {
   const state = h('p', { class: 'encryption-state', 'aria-live': 'polite', 'data-encryption': 'checking' }, 'Checking…');
@@ -104,7 +109,7 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
   };
 
   /** Runs one encryption command with the block disabled meanwhile, then shows its outcome and the new state. */
-  const run = async (command: string, params: Record<string, unknown>, derives: boolean, done: (data: unknown) => string, failed: string, after?: () => void) => {
+  const run = async (command: string, params: Record<string, unknown>, derives: boolean, done: (data: unknown) => string, failed: string) => {
     section.setAttribute('aria-busy', 'true');
     section.querySelectorAll('button').forEach((b) => (b.disabled = true));
     report(derives ? DERIVING : 'Working…');
@@ -112,7 +117,6 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
       if (derives) await painted();
       const res = await deps.runner.command(command, params);
       report(res.success ? done(res.data) : `${failed}: ${res.error ?? 'no answer'}`, !res.success);
-      if (res.success) after?.();
       deps.changed();
     } finally {
       section.removeAttribute('aria-busy');
@@ -131,7 +135,7 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
       await run('LinkWorkspace', { name: name.value.trim() || 'My workspace', encrypt: true, passphrase }, true,
         (d) => `Created the encrypted workspace ${(d as { remote_id: string }).remote_id} and linked this folder to it.`, 'Not created');
     };
-    return h('form', { class: 'encryption-create', onsubmit: (e: Event) => { e.preventDefault(); void create(); } },
+    return form('encryption-create', create,
       h('div', { class: 'field' }, h('label', { for: nameId }, linked ? 'Or create a new end-to-end encrypted workspace (this folder is linked to it instead)' : 'Name of the new end-to-end encrypted workspace'), name),
       pass.field, again.field,
       h('button', { type: 'submit', class: 'primary' }, 'Create encrypted workspace'));
@@ -145,7 +149,7 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
       if (passphrase === '') return report('Enter the passphrase.', true);
       await run('UnlockWorkspace', { passphrase, remote_id: workspaceId }, true, () => 'Unlocked. Syncing…', 'Not unlocked');
     };
-    return h('form', { class: 'encryption-unlock', onsubmit: (e: Event) => { e.preventDefault(); void unlock(); } },
+    return form('encryption-unlock', unlock,
       pass.field, h('button', { type: 'submit', class: 'primary' }, 'Unlock'));
   };
 
@@ -160,7 +164,7 @@ export function encryptionBlock(deps: SettingsDeps): { element: HTMLElement; ref
     };
     return [
       h('div', { class: 'field' }, h('div', { class: 'row' }, lock), h('p', { class: 'hint' }, 'Lock removes the keys from this device; sync stops until you unlock it again.')),
-      h('form', { class: 'encryption-change', onsubmit: (e: Event) => { e.preventDefault(); void change(); } },
+      form('encryption-change', change,
         h('h4', {}, 'Change passphrase'), pass.field, again.field, h('button', { type: 'submit', class: 'outline' }, 'Change passphrase')),
     ];
   };

@@ -131,7 +131,6 @@ export class DocStateStore {
     return s;
   }
 
-  /** The state changed: written at the next flush its doc is stored by. */
   /**
    * The cursor a default Pull starts after. A doc that `lacks` what its state
    * says was pulled starts over (cursor, writers, serverSV and snapshot id
@@ -151,6 +150,7 @@ export class DocStateStore {
     return state.cursor;
   }
 
+  /** The state changed: written at the next flush its doc is stored by. */
   touch(docName: string): void {
     this.changed.add(docName);
   }

@@ -283,9 +283,9 @@ export class EncryptedSession implements RuntimeSession {
     this.reader.checkHead(tag, state, msg.head, out);
     if (msg.snapshot && msg.snapshot.snapSeq > state.cursor) this.reader.snapshot(tag, state, msg.snapshot.snapSeq, msg.snapshot.env, out);
     if (!out.waiting) this.reader.envelopes(tag, state, msg.envelopes, out);
-    this.applyOutcome(actions, name, state, out, !this.conn.atHead.has(name));
-    this.conn.bodies.answered(name);
     const first = !this.conn.atHead.has(name);
+    this.applyOutcome(actions, name, state, out, first);
+    this.conn.bodies.answered(name);
     this.conn.atHead.add(name);
     // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
     if (first || this.conn.reappend.has(name)) this.conn.catchUpDue.add(name);
@@ -356,14 +356,15 @@ export class EncryptedSession implements RuntimeSession {
   private maybeSnapshot(actions: SessionAction[], name: string): void {
     this.compactor.hinted.add(name);
     if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
+    const state = this.store.get(name);
     // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
-    if (docLacks(this.c.docs, name, this.store.get(name).serverSV)) return this.pull(actions, name);
+    if (docLacks(this.c.docs, name, state.serverSV)) return this.pull(actions, name);
     // Nor while structs wait for earlier ones (the server may hold those, the snapshot would drop
     // them), nor with local changes not in the server's log (devices past the snapshot's seq never
     // read it, so they would miss those).
-    if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, this.store.get(name))) return;
+    if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, state)) return;
     this.compactor.hinted.delete(name);
-    const msg = this.compactor.snapshot(name, this.store.get(name));
+    const msg = this.compactor.snapshot(name, state);
     if (msg !== null) this.send(actions, name, msg);
   }
 
@@ -387,7 +388,6 @@ export class EncryptedSession implements RuntimeSession {
     actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
     if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);
   }
-
 
   private resetConnection(): void {
     this.conn.reset();
