@@ -98,7 +98,7 @@ describe('appends', () => {
     state.dirty = true;
     docs.addFile('new.md');
     const sent = appends.add('workspace', tag, drain()[0]);
-    appends.appended('workspace', sent.req, 2);
+    expect(appends.appended('workspace', sent.req, 2)?.gap).toBe(true);
     expect(state.dirty).toBe(true);
     const catchUp = appends.catchUpUpdate('workspace', state, false);
     expect(catchUp).not.toBeNull();

@@ -120,10 +120,10 @@ export class Appends {
     return null;
   }
 
-  /** Appended: the doc's state follows. True when the seq is past cursor + 1 (the caller pulls the gap). */
-  appended(name: string, req: number, seq: number): boolean {
+  /** Appended: the doc's state follows. The update acknowledged, and whether the seq is past cursor + 1 (the caller pulls the gap); null for an unknown req. */
+  appended(name: string, req: number, seq: number): { update: Uint8Array; gap: boolean } | null {
     const p = this.outbox.acknowledge(req);
-    if (!p) return false;
+    if (!p) return null;
     const state = this.store.get(name);
     state.writers.record(this.outbox.deviceKeys.deviceId, p.run, p.ctr, seq);
     state.serverSV = raiseByUpdate(state.serverSV, p.update);
@@ -134,7 +134,7 @@ export class Appends {
     // An earlier run's edits not shown yet (dirtyOnLoad) keep the doc dirty until its catch-up is worked out.
     if (!this.outbox.hasWaiting(name) && !this.store.dirtyOnLoad.has(name)) state.dirty = false;
     this.store.touch(name);
-    return gap;
+    return { update: p.update, gap };
   }
 
   /**

@@ -139,9 +139,8 @@ export class EncryptedSession implements RuntimeSession {
     return message === null ? [] : [emit({ type: 'error', message })];
   }
 
-  snapshotImported(): SessionAction[] {
-    return [];
-  }
+  /** Encrypted workspaces have no server snapshot zip to import. */
+  snapshotImported = (): SessionAction[] => [];
 
   disconnected(): SessionAction[] {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
@@ -253,10 +252,14 @@ export class EncryptedSession implements RuntimeSession {
         return this.onBatch(actions, name, tag, msg);
       case 'relay':
         return this.onRelay(actions, name, tag, msg.seq, msg.env);
-      case 'appended':
-        if (this.appends.appended(name, msg.req, msg.seq)) this.pull(actions, name);
+      case 'appended': {
+        const acked = this.appends.appended(name, msg.req, msg.seq);
+        // Applied again: a doc made again since it was sealed (renamed away and back) lacks it; Yjs drops it where held.
+        if (acked) this.applyOutcome(actions, name, this.store.get(name), { ...emptyOutcome(), updates: [acked.update] }, false);
+        if (acked?.gap) this.pull(actions, name);
         else if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
         return;
+      }
       case 'refused':
         return this.onRefused(actions, name, tag, msg.req, msg.code);
       case 'compactHint':
