@@ -92,6 +92,9 @@ export class PluginState {
       this.persistence.bodyChanged(key);
       this.record(key, update, origin, [key]);
     });
+    // Updates waiting for earlier ones change no doc yet, but are stored with it (a restart keeps them).
+    this.workspace.onHeldBack(() => this.persistence.markWorkspaceDirty());
+    this.bodies.onHeldBack((key) => this.persistence.markBodyDirty(key));
     this.bodies.onLocalUpdate((key, update) => {
       if (key === '') {
         this.host.log('warn', 'dropping a body update with an empty key');

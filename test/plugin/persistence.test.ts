@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { storageKeyEntry } from '../../plugin/src/persistence';
 import { storageFileName } from '../../host-harness/src/plugin-storage';
 import type { WorkspaceHost } from '../../host-harness/src/workspace-host';
@@ -272,6 +273,28 @@ describe('saving after commands', () => {
     expect(await ok(again, 'GetCrdtFile', { path: 'a.md' })).toMatchObject({ title: 'A' });
     expect(await bodyOf(again, 'a.md')).toBe('by handle_command\n');
     expect(await bodyOf(again, 'b.md')).toBe('by execute_typed_command\n');
+  });
+
+  it('an update that waits for an earlier one (a deletion before its text) is stored too, and applies after a crash once the text comes', async () => {
+    const other = new Y.Doc();
+    other.getText('body').insert(0, 'keep this, drop this\n');
+    const text = Y.encodeStateAsUpdate(other);
+    const sv = Y.encodeStateVector(other);
+    other.getText('body').delete(9, 11);
+    const deletion = Y.encodeStateAsUpdate(other, sv);
+    const base64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
+
+    const dir = tempWorkspace();
+    const ws = await openPlugin(dir, { clock: frozen });
+    expect(await ws.plugin.init({ workspace_root: dir })).toBe('');
+    await ok(ws, 'SetCrdtFile', { path: 'first.md', metadata: { title: 'First' } });
+    await ok(ws, 'ApplyBodyUpdate', { doc_name: 'a.md', update: base64(deletion) });
+    await ws.plugin.dispose();
+
+    const again = await openPlugin(dir, { clock: frozen });
+    expect(await again.plugin.init({ workspace_root: dir })).toBe('');
+    await ok(again, 'ApplyBodyUpdate', { doc_name: 'a.md', update: base64(text) });
+    expect(await bodyOf(again, 'a.md')).toBe('keep this\n');
   });
 
   it('a command that changes nothing writes nothing', async () => {

@@ -218,6 +218,56 @@ describe('BodyDocManager', () => {
   });
 });
 
+describe('updates held back (a deletion that comes before its text)', () => {
+  /** Another replica's text, and the update deleting part of it. */
+  function textThenDeletion(): { text: Uint8Array; deletion: Uint8Array } {
+    const other = new Y.Doc();
+    other.getText('body').insert(0, 'keep this, drop this');
+    const text = Y.encodeStateAsUpdate(other);
+    const sv = Y.encodeStateVector(other);
+    other.getText('body').delete(9, 11);
+    return { text, deletion: Y.encodeStateAsUpdate(other, sv) };
+  }
+
+  it('are reported (no update event says so) and survive the store round trip, even in a doc with no text yet', () => {
+    const { text, deletion } = textThenDeletion();
+    const m = new BodyDocManager();
+    const heldBack: string[] = [];
+    const updates: string[] = [];
+    m.onHeldBack((key) => heldBack.push(key));
+    m.onUpdate((key) => updates.push(key));
+    expect(m.applyUpdate('a.md', deletion, ORIGIN_REMOTE)).toBe(false);
+    expect(heldBack).toEqual(['a.md']);
+    expect(updates).toEqual([]);
+    const stored = m.encodeState('a.md');
+
+    // A restart: the stored doc is loaded on first use, and the deletion is still waiting.
+    const again = new BodyDocManager();
+    again.setStore(['a.md'], { read: () => stored, corrupt: () => {}, loaded: () => {} });
+    expect(again.has('a.md')).toBe(true);
+    again.applyUpdate('a.md', text, ORIGIN_REMOTE);
+    expect(again.getBody('a.md')).toBe('keep this');
+  });
+
+  it('an empty stored doc without held-back updates is no doc', () => {
+    const empty = Y.encodeStateAsUpdate(new Y.Doc());
+    const m = new BodyDocManager();
+    m.setStore(['a.md'], { read: () => empty, corrupt: () => {}, loaded: () => {} });
+    expect(m.get('a.md')).toBeUndefined();
+  });
+
+  it('an update that applies reports nothing held back', () => {
+    const { text, deletion } = textThenDeletion();
+    const m = new BodyDocManager();
+    const heldBack: string[] = [];
+    m.onHeldBack((key) => heldBack.push(key));
+    m.applyUpdate('a.md', text, ORIGIN_REMOTE);
+    m.applyUpdate('a.md', deletion, ORIGIN_REMOTE);
+    expect(heldBack).toEqual([]);
+    expect(m.getBody('a.md')).toBe('keep this');
+  });
+});
+
 describe('listener errors', () => {
   it('are rethrown after setBody completes', () => {
     const m = new BodyDocManager();

@@ -26,6 +26,7 @@ import { minimalEdit, textOf } from './text-edits';
 import { Listeners } from './listeners';
 import { ORIGIN_LOCAL, originOf, type UpdateOrigin } from './origin';
 import { compareKeys, normalizeSyncKey } from '../../../common/src/workspace/paths';
+import { hasPendingStructs } from '../../../common/src/wire/sync';
 import { BODY_TEXT_NAME, FRONTMATTER_MAP_NAME } from '../../../common/src/workspace/schema';
 
 export { minimalEdit, textOf } from './text-edits';
@@ -65,6 +66,7 @@ export class BodyDocManager {
   private store: BodyStore | null = null;
   private readonly localListeners = new Listeners<[string, Uint8Array]>();
   private readonly updateListeners = new Listeners<[string, Uint8Array, UpdateOrigin]>();
+  private readonly heldBackListeners = new Listeners<[string]>();
 
   /**
    * Called with `(key, update)` for every local transaction on a body doc. A
@@ -79,10 +81,19 @@ export class BodyDocManager {
     return this.updateListeners.add(cb);
   }
 
+  /**
+   * Called with the key when an applied update is held back (it waits for earlier ones): Yjs
+   * reports no update then, but the doc's stored state must keep it (see DocPersistence).
+   */
+  onHeldBack(cb: (key: string) => void): () => void {
+    return this.heldBackListeners.add(cb);
+  }
+
   /** Raises a listener error kept during a transaction made directly on a doc. */
   rethrowListenerErrors(): void {
     this.localListeners.rethrow();
     this.updateListeners.rethrow();
+    this.heldBackListeners.rethrow();
   }
 
   /**
@@ -100,7 +111,9 @@ export class BodyDocManager {
     const bytes = this.store.read(key);
     if (!bytes || bytes.length === 0) return;
     const doc = this.getOrCreate(key, bytes);
-    if (doc.getText(BODY_TEXT_NAME).length === 0 && doc.store.clients.size === 0) this.docs.delete(key);
+    // An empty stored doc is no doc, unless it holds updates waiting for earlier ones (a deletion
+    // that came before its text): those are kept until the text comes.
+    if (doc.getText(BODY_TEXT_NAME).length === 0 && doc.store.clients.size === 0 && !hasPendingStructs(doc)) this.docs.delete(key);
   }
 
   get(key: string): Y.Doc | undefined {
@@ -211,6 +224,7 @@ export class BodyDocManager {
     } catch (e) {
       throw new BodyDocError(`Failed to apply update: ${(e as Error).message}`);
     }
+    if (hasPendingStructs(doc)) this.heldBackListeners.emit(key);
     this.rethrowListenerErrors();
     return this.getBody(key) !== before;
   }

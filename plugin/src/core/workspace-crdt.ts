@@ -24,6 +24,7 @@ import { cloneMetadata, metadataContentEqual, metadataEqual, serializeMetadata, 
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_SYNC, originOf, type UpdateOrigin } from './origin';
 import { compareKeys, isTempFile, normalizeSyncKey } from '../../../common/src/workspace/paths';
 import { FILES_MAP_NAME } from '../../../common/src/workspace/schema';
+import { hasPendingStructs } from '../../../common/src/wire/sync';
 import {
   collectSnapshot,
   diffSnapshots,
@@ -50,6 +51,7 @@ export class WorkspaceCrdt {
   private readonly files: Y.Map<unknown>;
   private readonly localListeners = new Listeners<[Uint8Array]>();
   private readonly updateListeners = new Listeners<[Uint8Array, UpdateOrigin, string[]]>();
+  private readonly heldBackListeners = new Listeners<[]>();
   private changedKeys: string[] = [];
   /** isActive answers until the next transaction (each one parses the entry's JSON; sync asks per frame). */
   private readonly activeCache = new Map<string, boolean>();
@@ -96,10 +98,19 @@ export class WorkspaceCrdt {
     return this.updateListeners.add(cb);
   }
 
+  /**
+   * Called when an applied update is held back (it waits for earlier ones): Yjs reports no
+   * update then, but the doc's stored state must keep it (see DocPersistence).
+   */
+  onHeldBack(cb: () => void): () => void {
+    return this.heldBackListeners.add(cb);
+  }
+
   /** Raises a listener error kept during a transaction made directly on `doc`. */
   rethrowListenerErrors(): void {
     this.localListeners.rethrow();
     this.updateListeners.rethrow();
+    this.heldBackListeners.rethrow();
   }
 
   /** Metadata for `path` (canonical key first, then the alias given or `./key`). */
@@ -219,6 +230,7 @@ export class WorkspaceCrdt {
     } catch (e) {
       throw new WorkspaceCrdtError(`Failed to apply update: ${(e as Error).message}`);
     }
+    if (hasPendingStructs(this.doc)) this.heldBackListeners.emit();
     let after = collectSnapshot(this.files);
     if (remote !== null && this.reconcileConcurrent(before, after, remote)) after = collectSnapshot(this.files);
     if (remote !== null && this.reassertOverwritten(liveItems, before, after)) after = collectSnapshot(this.files);
@@ -317,6 +329,7 @@ export class WorkspaceCrdt {
   destroy(): void {
     this.localListeners.clear();
     this.updateListeners.clear();
+    this.heldBackListeners.clear();
     this.doc.destroy();
   }
 }
