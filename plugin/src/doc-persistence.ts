@@ -52,6 +52,8 @@ export class DocPersistence {
   private readonly unreadable = new Set<string>();
   private historyDirty = false;
   private changes = 0;
+  /** Called after every save (see onSaved). */
+  private readonly savedCallbacks: (() => void)[] = [];
 
   constructor(
     private readonly host: HostBridge,
@@ -240,6 +242,14 @@ export class DocPersistence {
   // ---- saving -------------------------------------------------------------
 
   /**
+   * `cb` runs after every save, whatever called it (autosave, a command, shutdown): state kept
+   * beside the docs (an encrypted doc's cursor and dirty mark) is written once its doc is stored.
+   */
+  onSaved(cb: () => void): void {
+    this.savedCallbacks.push(cb);
+  }
+
+  /**
    * Saves what changed (the history only with `history`). Each refused write
    * is reported (returned and emitted as an error event) and stays pending
    * for the next save.
@@ -297,6 +307,7 @@ export class DocPersistence {
       if (ok) this.historyDirty = false;
     }
     for (const error of errors) this.reports.reportError(error);
+    for (const cb of this.savedCallbacks) cb();
     return errors;
   }
 

@@ -67,6 +67,7 @@ export class SyncRuntime {
   ) {
     this.disk = new WorkspaceDisk(state, host);
     this.docs = new PluginSessionDocs(state, this.disk, host, () => this.session?.state === SessionState.Active);
+    state.persistence.onSaved(() => this.session?.docsSaved?.());
   }
 
   /** What the status bar shows, kept by the event sink from every event emitted. */

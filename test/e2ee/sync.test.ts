@@ -144,6 +144,35 @@ describe('two devices on an encrypted workspace', () => {
     const again = await suite.device('a', ws, { dir: a.dir, provision: false });
     await waitForSameFolders([again, b], f.all);
   });
+
+  it('an offline deletion whose mark storage refused is marked by the next save of its doc, and a restart sends it', async () => {
+    const ws = await workspace();
+    const a = await suite.device('a', ws);
+    const b = await suite.device('b', ws);
+    await synced(a, b);
+    const f = new Files();
+    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nkeep this\ndrop this\n' }));
+    await waitForSameFolders([a, b], f.all);
+    await suite.stopServer();
+    await waitFor(() => a.job.status === 'disconnected' || a.statuses.includes('disconnected'), 'a to lose the server');
+    // Storage refuses while the deletion is sealed: neither the doc nor its mark is stored then.
+    const functions = a.job.host.functions;
+    const storageSet = functions.host_storage_set;
+    functions.host_storage_set = () => 'host_storage_set: No space left on device';
+    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nkeep this\n' }));
+    await waitLocalSeen(a, ['note.md']);
+    functions.host_storage_set = storageSet;
+    // A save that is not the session's own (here a command; an autosave or a shutdown alike) stores the doc, and its mark with it.
+    expect((await a.job.host.plugin.command('SaveAllBodyDocs', {})).success).toBe(true);
+    const stored = deviceStorage(a.dir).storageGet(docStateKey(ws.workspaceId, 'body/note.md'));
+    expect(JSON.parse(new TextDecoder().decode(stored!)).dirty).toBe(true);
+    await crashDevice(a);
+    suite.untrack(a);
+    await suite.restartServer();
+    // The doc comes back with the deletion (a state vector does not show it): the mark sends it.
+    const again = await suite.device('a', ws, { dir: a.dir, provision: false });
+    await waitForSameFolders([again, b], f.all);
+  });
 });
 
 describe('a folder linked to an empty encrypted workspace', () => {

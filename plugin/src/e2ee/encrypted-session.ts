@@ -141,6 +141,8 @@ export class EncryptedSession implements RuntimeSession {
 
   /** Encrypted workspaces have no server snapshot zip to import. */
   snapshotImported = (): SessionAction[] => [];
+  /** Doc states (a dirty mark above all) are written with their docs, by any save: else a restart could find an edit stored but not marked unsent. */
+  docsSaved = (): void => this.store.flush((n) => this.c.isDocStored(n));
 
   disconnected(): SessionAction[] {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
@@ -362,9 +364,8 @@ export class EncryptedSession implements RuntimeSession {
     const state = this.store.get(name);
     // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
     if (docLacks(this.c.docs, name, state.serverSV)) return this.pull(actions, name);
-    // Nor while structs wait for earlier ones (the server may hold those, the snapshot would drop
-    // them), nor with local changes not in the server's log (devices past the snapshot's seq never
-    // read it, so they would miss those).
+    // Nor while structs wait for earlier ones (the snapshot would drop those the server holds), nor
+    // with local changes the server's log lacks (devices past the snapshot's seq never read it).
     if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, state)) return;
     this.compactor.hinted.delete(name);
     const msg = this.compactor.snapshot(name, state);
@@ -387,8 +388,7 @@ export class EncryptedSession implements RuntimeSession {
     if (this.conn.syncedEmitted || !this.conn.atHead.has(WORKSPACE_DOC_NAME)) return;
     if (!this.conn.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
     this.conn.syncedEmitted = true;
-    actions.push(...this.conn.bodies.finishProgress());
-    actions.push(emit({ type: 'statusChanged', status: { state: 'synced' } }));
+    actions.push(...this.conn.bodies.finishProgress(), emit({ type: 'statusChanged', status: { state: 'synced' } }));
     if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);
   }
 

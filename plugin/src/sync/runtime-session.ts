@@ -27,4 +27,6 @@ export interface RuntimeSession {
   syncBodyFiles(paths: readonly string[]): SessionAction[];
   /** Asks the server for these bodies again. */
   requestBodies(keys: readonly string[]): SessionAction[];
+  /** The docs were just stored: what the session keeps beside them is written now (an encrypted session's doc states). */
+  docsSaved?(): void;
 }
