@@ -35,6 +35,11 @@ export class OutgoingQueue {
     return out;
   }
 
+  /** The doc ids with local updates waiting, each once. */
+  docIds(): string[] {
+    return [...new Set(this.updates.map((u) => u.docId))];
+  }
+
   /** Local updates are waiting to be sent. */
   get hasUpdates(): boolean {
     return this.updates.length > 0;

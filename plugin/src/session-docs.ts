@@ -324,6 +324,10 @@ export class PluginSessionDocs implements SessionDocs {
 
   // ---- local changes ----
 
+  queuedLocalDocIds(): string[] {
+    return this.state.outgoing.docIds();
+  }
+
   drainLocalUpdates(): LocalUpdate[] {
     const updates = this.state.outgoing.drain();
     if (!this.online()) {

@@ -203,6 +203,22 @@ export class DocStateStore {
     }
   }
 
+  /**
+   * The docs were stored (by any save): their states go with them. Docs holding local changes not
+   * sealed yet (`unsent`: queued while storage refused the docs) are marked dirty first, as a
+   * sealed one would be: stored with such changes, a doc's restart sends what the server lacks,
+   * deletions too (which no state vector shows).
+   */
+  docsStored(unsent: Iterable<string>, isStored: (docName: string) => boolean): void {
+    for (const name of unsent) {
+      const state = this.get(name);
+      if (state.dirty) continue;
+      state.dirty = true;
+      this.touch(name);
+    }
+    this.flush(isStored);
+  }
+
   /** Writes the states whose docs are stored, storing the docs first when some wait for theirs. */
   persist(docs: { isDocStored(name: string): boolean; saveDocs(): void }): void {
     if (this.changed.size === 0) return;

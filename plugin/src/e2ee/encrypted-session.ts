@@ -141,8 +141,8 @@ export class EncryptedSession implements RuntimeSession {
 
   /** Encrypted workspaces have no server snapshot zip to import. */
   snapshotImported = (): SessionAction[] => [];
-  /** Doc states (a dirty mark above all) are written with their docs, by any save: else a restart could find an edit stored but not marked unsent. */
-  docsSaved = (): void => this.store.flush((n) => this.c.isDocStored(n));
+  /** Doc states (dirty marks above all) go with their docs, by any save: else a restart could find an edit stored but not marked unsent. */
+  docsSaved = (): void => this.store.docsStored(this.c.docs.queuedLocalDocIds().flatMap((id) => nameOfDocId(id, this.c.workspaceId) ?? []), (n) => this.c.isDocStored(n));
 
   disconnected(): SessionAction[] {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);

@@ -97,4 +97,6 @@ export interface SessionDocs {
 
   /** Takes the local updates produced since the last call, oldest first. */
   drainLocalUpdates(): LocalUpdate[];
+  /** The doc ids of local updates waiting to be taken (drainLocalUpdates), each once. */
+  queuedLocalDocIds(): string[];
 }

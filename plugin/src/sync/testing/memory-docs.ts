@@ -194,4 +194,7 @@ export class MemoryDocs implements SessionDocs {
     this.queue = [];
     return out;
   }
+  queuedLocalDocIds(): string[] {
+    return [...new Set(this.queue.map((u) => u.docId))];
+  }
 }
