@@ -67,4 +67,19 @@ describe('doc state', () => {
     expect(new TextDecoder().decode(storage.map.get('e2ee-changes:w'))).toBe('{"v":1,"changeNo":12}');
     expect(new DocStateStore(storage, 'w', () => {}).workspaceChangeNo).toBe(12);
   });
+
+  it('docs stored with local changes not sealed yet are stored dirty: a restart sees them as unsent', () => {
+    const storage = memoryStorage();
+    const store = new DocStateStore(storage, 'w', () => {});
+    store.get('body/a.md').cursor = 3;
+    store.docsStored(['body/a.md'], (name) => name === 'body/a.md');
+    const again = new DocStateStore(storage, 'w', () => {});
+    expect(again.get('body/a.md')).toMatchObject({ dirty: true, cursor: 3 });
+    expect(again.dirtyOnLoad.has('body/a.md')).toBe(true);
+    // A doc not stored yet keeps its mark for the save that stores it.
+    store.docsStored(['body/b.md'], () => false);
+    expect(storage.map.has(docStateKey('w', 'body/b.md'))).toBe(false);
+    store.docsStored([], () => true);
+    expect(DocState.fromJson(new TextDecoder().decode(storage.map.get(docStateKey('w', 'body/b.md')))).dirty).toBe(true);
+  });
 });
