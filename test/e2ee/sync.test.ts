@@ -123,19 +123,22 @@ describe('two devices on an encrypted workspace', () => {
     expect(same['shared.md']).toContain('line two, b');
   });
 
-  it('a restart sends the edits the server never acknowledged', async () => {
+  /** Devices a and b with `note.md` synced, then the server stopped and a offline. */
+  async function offlineWithNote(body: string) {
     const ws = await workspace();
     const a = await suite.device('a', ws);
     const b = await suite.device('b', ws);
     await synced(a, b);
     const f = new Files();
-    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nfirst\n' }));
+    f.put(a, 'note.md', entryText({ title: 'Note', body }));
     await waitForSameFolders([a, b], f.all);
     await suite.stopServer();
     await waitFor(() => a.job.status === 'disconnected' || a.statuses.includes('disconnected'), 'a to lose the server');
-    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nfirst\nsecond, never acknowledged\n' }));
-    await waitLocalSeen(a, ['note.md']);
-    // The edit is marked unacknowledged in storage before the device goes down.
+    return { ws, a, b, f };
+  }
+
+  /** The stored dirty mark of a's `note.md`, then a crash, the server back, a started again: b must get what a holds. */
+  async function crashMarkedThenRestart(ws: EncryptedWorkspace, a: Device, b: Device, f: Files): Promise<void> {
     const stored = deviceStorage(a.dir).storageGet(docStateKey(ws.workspaceId, 'body/note.md'));
     expect(JSON.parse(new TextDecoder().decode(stored!)).dirty).toBe(true);
     await crashDevice(a);
@@ -143,18 +146,18 @@ describe('two devices on an encrypted workspace', () => {
     await suite.restartServer();
     const again = await suite.device('a', ws, { dir: a.dir, provision: false });
     await waitForSameFolders([again, b], f.all);
+  }
+
+  it('a restart sends the edits the server never acknowledged', async () => {
+    const { ws, a, b, f } = await offlineWithNote('\nfirst\n');
+    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nfirst\nsecond, never acknowledged\n' }));
+    await waitLocalSeen(a, ['note.md']);
+    // The edit is marked unacknowledged in storage before the device goes down.
+    await crashMarkedThenRestart(ws, a, b, f);
   });
 
   it('an offline deletion whose mark storage refused is marked by the next save of its doc, and a restart sends it', async () => {
-    const ws = await workspace();
-    const a = await suite.device('a', ws);
-    const b = await suite.device('b', ws);
-    await synced(a, b);
-    const f = new Files();
-    f.put(a, 'note.md', entryText({ title: 'Note', body: '\nkeep this\ndrop this\n' }));
-    await waitForSameFolders([a, b], f.all);
-    await suite.stopServer();
-    await waitFor(() => a.job.status === 'disconnected' || a.statuses.includes('disconnected'), 'a to lose the server');
+    const { ws, a, b, f } = await offlineWithNote('\nkeep this\ndrop this\n');
     // Storage refuses while the deletion is sealed: neither the doc nor its mark is stored then.
     const functions = a.job.host.functions;
     const storageSet = functions.host_storage_set;
@@ -162,16 +165,11 @@ describe('two devices on an encrypted workspace', () => {
     f.put(a, 'note.md', entryText({ title: 'Note', body: '\nkeep this\n' }));
     await waitLocalSeen(a, ['note.md']);
     functions.host_storage_set = storageSet;
-    // A save that is not the session's own (here a command; an autosave or a shutdown alike) stores the doc, and its mark with it.
+    // A save that is not the session's own (here a command; an autosave or a shutdown alike)
+    // stores the doc, and its mark with it. The doc comes back with the deletion, which no state
+    // vector shows: the mark sends it.
     expect((await a.job.host.plugin.command('SaveAllBodyDocs', {})).success).toBe(true);
-    const stored = deviceStorage(a.dir).storageGet(docStateKey(ws.workspaceId, 'body/note.md'));
-    expect(JSON.parse(new TextDecoder().decode(stored!)).dirty).toBe(true);
-    await crashDevice(a);
-    suite.untrack(a);
-    await suite.restartServer();
-    // The doc comes back with the deletion (a state vector does not show it): the mark sends it.
-    const again = await suite.device('a', ws, { dir: a.dir, provision: false });
-    await waitForSameFolders([again, b], f.all);
+    await crashMarkedThenRestart(ws, a, b, f);
   });
 });
 
