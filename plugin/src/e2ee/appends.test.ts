@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { openEnvelope } from '../../../common/src/e2ee/envelope';
 import { decodeSyncMessages } from '../../../common/src/wire/sync';
+import { BODY_TEXT_NAME } from '../../../common/src/workspace/schema';
 import { MemoryDocs } from '../sync/testing/memory-docs';
 import { Appends } from './appends';
 import { DocStateStore } from './doc-state';
@@ -58,6 +59,21 @@ describe('appends', () => {
     Y.applyUpdate(elsewhere, open(sent.env));
     expect([...elsewhere.getMap('files').keys()].sort()).toEqual(['a.md', 'b.md']);
     expect(elsewhere.store.pendingStructs).toBeNull();
+  });
+
+  it('a doc whose local changes still wait in the queue, a deletion alone too, holds changes the server lacks', () => {
+    const { docs, appends, store } = setUp();
+    docs.editBody('a.md', 'keep this, drop this');
+    const state = store.get('body/a.md');
+    for (const u of docs.drainLocalUpdates()) {
+      for (const m of decodeSyncMessages(u.data)) if (m.kind === 'update') state.serverSV = raiseByUpdate(state.serverSV, m.update);
+    }
+    expect(appends.unsentHere('body/a.md', state)).toBe(false);
+    const body = docs.body('a.md');
+    body.transact(() => body.getText(BODY_TEXT_NAME).delete(9, 11), 'local');
+    expect(appends.unsentHere('body/a.md', state)).toBe(true);
+    docs.drainLocalUpdates();
+    expect(appends.unsentHere('body/a.md', state)).toBe(false);
   });
 
   it('at a first head, sends nothing a waiting Append carries, and what was never sealed', () => {

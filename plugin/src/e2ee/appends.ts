@@ -9,7 +9,7 @@
 import * as Y from 'yjs';
 import { RefusedCode, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionDocs } from '../sync/session-host';
-import { diffOf, stateVectorOf } from './doc-names';
+import { diffOf, nameOfDocId, stateVectorOf } from './doc-names';
 import type { DocState, DocStateStore } from './doc-state';
 import type { Outbox } from './outbox';
 import { beyond, raiseByUpdate } from './state-vectors';
@@ -56,9 +56,14 @@ export class Appends {
     return u;
   }
 
-  /** True when the doc holds local changes the server's log lacks: an update not sealed, or structs beyond serverSV. */
+  /**
+   * True when the doc holds local changes the server's log lacks: an update not sealed, one still
+   * queued (while storage refuses the docs; a deletion shows in no state vector), or structs
+   * beyond serverSV.
+   */
   unsentHere(name: string, state: DocState): boolean {
-    return this.unsealed.has(name) || beyond(stateVectorOf(this.h.docs, name), state.serverSV);
+    if (this.unsealed.has(name) || beyond(stateVectorOf(this.h.docs, name), state.serverSV)) return true;
+    return this.h.docs.queuedLocalDocIds().some((id) => nameOfDocId(id, this.store.workspaceId) === name);
   }
 
   /** Seals a local update of a doc (the doc marked dirty first) with any that failed before; returns its Append. Throws when sealing fails: the update is kept for the next try. */
