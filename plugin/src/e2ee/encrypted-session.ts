@@ -256,8 +256,8 @@ export class EncryptedSession implements RuntimeSession {
         return this.onRelay(actions, name, tag, msg.seq, msg.env);
       case 'appended': {
         const acked = this.appends.appended(name, msg.req, msg.seq);
-        // Applied again: a doc made again since it was sealed (renamed away and back) lacks it; Yjs drops it where held.
-        if (acked) this.applyOutcome(actions, name, this.store.get(name), { ...emptyOutcome(), updates: [acked.update] }, false);
+        // Applied again to a body: one made again since it was sealed (renamed away and back) lacks it; Yjs drops it where held.
+        if (acked && bodyKeyOf(name) !== null) this.applyOutcome(actions, name, this.store.get(name), { ...emptyOutcome(), updates: [acked.update] }, false);
         if (acked?.gap) this.pull(actions, name);
         else if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
         return;
