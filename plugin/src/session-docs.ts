@@ -247,6 +247,10 @@ export class PluginSessionDocs implements SessionDocs {
     return this.state.bodies.has(key);
   }
 
+  bodyDocGuid(key: string): string | null {
+    return this.state.bodies.get(key)?.guid ?? null;
+  }
+
   bodyStateVector(key: string): Uint8Array {
     return this.state.bodies.stateVector(key);
   }

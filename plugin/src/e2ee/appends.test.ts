@@ -76,6 +76,18 @@ describe('appends', () => {
     expect(appends.unsentHere('body/a.md', state)).toBe(false);
   });
 
+  it('an acknowledgement moves the cursor to its seq, but not while a Pull of the doc is out (its answer holds the envelope)', () => {
+    const { docs, appends, store, tag, drain } = setUp();
+    docs.addFile('a.md');
+    const first = appends.add('workspace', tag, drain()[0]);
+    docs.addFile('b.md');
+    const second = appends.add('workspace', tag, drain()[0]);
+    expect(appends.appended('workspace', first.req, 1)).toMatchObject({ gap: false });
+    expect(store.get('workspace').cursor).toBe(1);
+    expect(appends.appended('workspace', second.req, 2, true)).toMatchObject({ gap: false });
+    expect(store.get('workspace').cursor).toBe(1);
+  });
+
   it('at a first head, sends nothing a waiting Append carries, and what was never sealed', () => {
     const { docs, appends, store, tag, drain, open } = setUp();
     docs.addFile('shown.md');

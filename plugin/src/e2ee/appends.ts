@@ -125,8 +125,13 @@ export class Appends {
     return null;
   }
 
-  /** Appended: the doc's state follows. The update acknowledged, and whether the seq is past cursor + 1 (the caller pulls the gap); null for an unknown req. */
-  appended(name: string, req: number, seq: number): { update: Uint8Array; gap: boolean } | null {
+  /**
+   * Appended: the doc's state follows. The update acknowledged, and whether the seq is past
+   * cursor + 1 (the caller pulls the gap); null for an unknown req. While a Pull of the doc is in
+   * flight (`pulling`) the cursor stays: that Pull's answer holds the envelope, and a doc made
+   * again here since (renamed away and back) lacks it.
+   */
+  appended(name: string, req: number, seq: number, pulling = false): { update: Uint8Array; gap: boolean } | null {
     const p = this.outbox.acknowledge(req);
     if (!p) return null;
     const state = this.store.get(name);
@@ -134,7 +139,8 @@ export class Appends {
     state.serverSV = raiseByUpdate(state.serverSV, p.update);
     state.head = Math.max(state.head, seq);
     let gap = false;
-    if (seq === state.cursor + 1) state.cursor = seq;
+    if (pulling) gap = false;
+    else if (seq === state.cursor + 1) state.cursor = seq;
     else gap = seq > state.cursor;
     // An earlier run's edits not shown yet (dirtyOnLoad) keep the doc dirty until its catch-up is worked out.
     if (!this.outbox.hasWaiting(name) && !this.store.dirtyOnLoad.has(name)) state.dirty = false;

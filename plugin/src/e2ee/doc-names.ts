@@ -61,3 +61,13 @@ export function inactiveBody(docs: SessionDocs, name: string): boolean {
   const key = bodyKeyOf(name);
   return key !== null && !docs.isActiveFile(key);
 }
+
+/** The file keys of paths a host names (a key as is, else resolved; unknown paths left out). */
+export function fileKeysOf(docs: SessionDocs, paths: readonly string[]): string[] {
+  const keys: string[] = [];
+  for (const p of paths) {
+    const key = !p.includes('/') && !p.includes('.') ? p : docs.resolveFileKey(p);
+    if (key !== null) keys.push(key);
+  }
+  return keys;
+}

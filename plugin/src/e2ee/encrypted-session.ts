@@ -16,11 +16,12 @@ import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-st
 import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, docLacks, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docLacks, fileKeysOf, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
 import { ConnectionState } from './connection-state';
+import { DocIncarnations } from './doc-incarnations';
 import { Outbox } from './outbox';
 import { decodeIncoming, serverErrorText, type Batch } from './incoming';
 import { raiseByUpdate } from './state-vectors';
@@ -42,6 +43,8 @@ export class EncryptedSession implements RuntimeSession {
   /** Doc tag -> doc name, for every tag derived so far. */
   private readonly names = new Map<string, string>();
   private readonly conn = new ConnectionState();
+  private readonly incarnations: DocIncarnations;
+  readonly workspaceId: string;
 
   constructor(private readonly c: EncryptedSessionConfig) {
     this.toDisk = c.writeToDisk;
@@ -52,13 +55,12 @@ export class EncryptedSession implements RuntimeSession {
     this.reader = new EnvelopeReader(() => this.outbox.deviceKeys, warn);
     this.applier = new DocApplier(c.docs, c.ledger, () => this.toDisk);
     this.compactor = new Compactor(c.docs, this.outbox, (name) => this.tagOf(name));
+    this.incarnations = new DocIncarnations(c.docs);
+    this.workspaceId = c.workspaceId;
   }
 
   get state(): SessionState {
     return this.current;
-  }
-  get workspaceId(): string {
-    return this.c.workspaceId;
   }
   get writeToDisk(): boolean {
     return this.toDisk;
@@ -81,10 +83,13 @@ export class EncryptedSession implements RuntimeSession {
     actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
   }
 
+  /** The doc lacks what its state says was read (structs, or anything: made again since), so it is pulled from the start before any snapshot. */
+  private readonly lacks = (name: string, sv: Uint8Array): boolean => docLacks(this.c.docs, name, sv) || this.incarnations.remade(name);
   /** A Pull of a doc, unless one is in flight (its answer comes first; a state reset now would be lost under it). */
   private pull(actions: SessionAction[], name: string, from?: () => number): void {
     if (this.conn.pulling.has(name)) return;
-    const after = from ? from() : this.store.pullFrom(name, (s) => docLacks(this.c.docs, name, s.serverSV));
+    const after = from ? from() : this.store.pullFrom(name, (s) => this.lacks(name, s.serverSV));
+    this.incarnations.pulled(name, after === 0);
     this.conn.pulling.add(name);
     this.conn.bodies.joined.add(name);
     this.send(actions, name, { type: 'pull', after });
@@ -202,12 +207,7 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   syncBodyFiles(paths: readonly string[]): SessionAction[] {
-    const keys: string[] = [];
-    for (const p of paths) {
-      const key = !p.includes('/') && !p.includes('.') ? p : this.c.docs.resolveFileKey(p);
-      if (key !== null) keys.push(key);
-    }
-    return this.requestBodies(keys);
+    return this.requestBodies(fileKeysOf(this.c.docs, paths));
   }
 
   requestBodies(keys: readonly string[]): SessionAction[] {
@@ -255,7 +255,7 @@ export class EncryptedSession implements RuntimeSession {
       case 'relay':
         return this.onRelay(actions, name, tag, msg.seq, msg.env);
       case 'appended': {
-        const acked = this.appends.appended(name, msg.req, msg.seq);
+        const acked = this.appends.appended(name, msg.req, msg.seq, this.conn.pulling.has(name) || this.incarnations.remade(name));
         // Applied again to a body: one made again since it was sealed (renamed away and back) lacks it; Yjs drops it where held.
         if (acked && bodyKeyOf(name) !== null) this.applyOutcome(actions, name, this.store.get(name), { ...emptyOutcome(), updates: [acked.update] }, false);
         if (acked?.gap) this.pull(actions, name);
@@ -290,6 +290,7 @@ export class EncryptedSession implements RuntimeSession {
     if (!out.waiting) this.reader.envelopes(tag, state, msg.envelopes, out);
     const first = !this.conn.atHead.has(name);
     this.applyOutcome(actions, name, state, out, first);
+    this.incarnations.read(name, true);
     this.conn.bodies.answered(name);
     this.conn.atHead.add(name);
     // Worked out in flushLocalUpdates, after the local updates queued meanwhile (which may hold the same structs) are in the outbox.
@@ -298,7 +299,7 @@ export class EncryptedSession implements RuntimeSession {
     // At head and still lacking what its state says was pulled (made again here while an
     // acknowledgement moved its cursor past its own envelopes), or waiting for structs (which the
     // server may hold below the cursor): pulled once more from the start, once per connection.
-    if ((docLacks(this.c.docs, name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, () => this.store.pullFrom(name, () => true));
+    if ((this.lacks(name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, () => this.store.pullFrom(name, () => true));
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
@@ -309,11 +310,12 @@ export class EncryptedSession implements RuntimeSession {
     if (inactiveBody(this.c.docs, name)) return this.conn.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
-    if (next === 'pull' || (next === 'apply' && docLacks(this.c.docs, name, state.serverSV))) return this.pull(actions, name);
+    if (next === 'pull' || (next === 'apply' && this.lacks(name, state.serverSV))) return this.pull(actions, name);
     if (next === 'skip') return;
     const out = emptyOutcome();
     this.reader.envelopes(tag, state, [{ seq, env }], out);
     this.applyOutcome(actions, name, state, out, false);
+    this.incarnations.read(name, false);
   }
 
   private onRefused(actions: SessionAction[], name: string, tag: string, req: number, code: number): void {
@@ -344,7 +346,7 @@ export class EncryptedSession implements RuntimeSession {
     this.store.touch(name);
     // Files created (or renamed, or back) elsewhere: their bodies are opened (again) now.
     if (name === WORKSPACE_DOC_NAME && this.conn.atHead.has(name)) {
-      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.conn.bodies.joined.has(n) || docLacks(this.c.docs, n, this.store.get(n).serverSV)) this.pull(actions, n);
+      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.conn.bodies.joined.has(n) || this.lacks(n, this.store.get(n).serverSV)) this.pull(actions, n);
     }
   }
 
@@ -362,8 +364,7 @@ export class EncryptedSession implements RuntimeSession {
     this.compactor.hinted.add(name);
     if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
     const state = this.store.get(name);
-    // A doc made again here (moved away and back) lacks text its cursor covers: pulled from the start (pullFrom) before any snapshot.
-    if (docLacks(this.c.docs, name, state.serverSV)) return this.pull(actions, name);
+    if (this.lacks(name, state.serverSV)) return this.pull(actions, name);
     // Nor while structs wait for earlier ones (the snapshot would drop those the server holds), nor
     // with local changes the server's log lacks (devices past the snapshot's seq never read it).
     if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, state)) return;
@@ -385,8 +386,7 @@ export class EncryptedSession implements RuntimeSession {
   }
 
   private maybeSynced(actions: SessionAction[]): void {
-    if (this.conn.syncedEmitted || !this.conn.atHead.has(WORKSPACE_DOC_NAME)) return;
-    if (!this.conn.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
+    if (this.conn.syncedEmitted || !this.conn.atHead.has(WORKSPACE_DOC_NAME) || !this.conn.bodies.done((name) => this.c.docs.isActiveFile(bodyKeyOf(name) ?? ''))) return;
     this.conn.syncedEmitted = true;
     actions.push(...this.conn.bodies.finishProgress(), emit({ type: 'statusChanged', status: { state: 'synced' } }));
     if (this.probe.changeHead !== null) this.store.setWorkspaceChangeNo(this.probe.changeHead);

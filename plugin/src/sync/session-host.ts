@@ -84,6 +84,8 @@ export interface SessionDocs {
   ensureBodyLoaded(key: string): void;
   /** True when a body doc of `key` exists (loaded or stored); never creates one. */
   hasBody(key: string): boolean;
+  /** The guid of the body doc of `key` now (another one once the doc is made again), or null when there is none. */
+  bodyDocGuid(key: string): string | null;
   /** State vector of the body doc of `key` (creating an empty doc when there is none). */
   bodyStateVector(key: string): Uint8Array;
   /** Update holding everything the body doc has beyond `remoteStateVector`; throws on a malformed vector. */

@@ -165,6 +165,9 @@ export class MemoryDocs implements SessionDocs {
   hasBody(key: string): boolean {
     return this.bodies.has(key);
   }
+  bodyDocGuid(key: string): string | null {
+    return this.bodies.get(key)?.guid ?? null;
+  }
   bodyStateVector(key: string): Uint8Array {
     return Y.encodeStateVector(this.body(key));
   }
