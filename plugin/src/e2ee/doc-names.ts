@@ -3,6 +3,7 @@
  * `body:<ws>/<key>`), the names their tags are derived from, and the reads a
  * session makes of each through SessionDocs.
  */
+import * as Y from 'yjs';
 import { bodyDocName, WORKSPACE_DOC_NAME } from '../../../common/src/e2ee/keys';
 import { parseDocId } from '../../../common/src/wire/frame';
 import { beyond } from './state-vectors';
@@ -48,6 +49,18 @@ export function diffOf(docs: SessionDocs, name: string, sv: Uint8Array): Uint8Ar
 export function docLacks(docs: SessionDocs, name: string, serverSV: Uint8Array): boolean {
   if (hasPendingStructs(docs, name)) return false;
   return beyond(serverSV, stateVectorOf(docs, name));
+}
+
+/**
+ * True when a body holds nothing at all (no doc, or no structs and none
+ * waiting): one dropped here (its file deleted while the plugin was down)
+ * and made again, whose cursor, if past anything, is past what it lacks.
+ */
+export function docEmpty(docs: SessionDocs, name: string): boolean {
+  const key = bodyKeyOf(name);
+  if (key === null) return false;
+  if (!docs.hasBody(key)) return true;
+  return !docs.bodyHasPendingStructs(key) && Y.decodeStateVector(docs.bodyStateVector(key)).size === 0;
 }
 
 /** True when the doc holds structs waiting for earlier ones it lacks. */

@@ -16,7 +16,7 @@ import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-st
 import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, docLacks, fileKeysOf, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docEmpty, docLacks, fileKeysOf, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
@@ -83,12 +83,12 @@ export class EncryptedSession implements RuntimeSession {
     actions.push({ type: 'SendBinary', data: encodeFrame(docId, encodeE2eeMessage(msg)) });
   }
 
-  /** The doc lacks what its state says was read (structs, or anything: made again since), so it is pulled from the start before any snapshot. */
-  private readonly lacks = (name: string, sv: Uint8Array): boolean => docLacks(this.c.docs, name, sv) || this.incarnations.remade(name);
+  /** The doc lacks what its state says was read (structs; anything, made again since or empty past a cursor): pulled from the start before any snapshot. */
+  private readonly lacks = (name: string, s: DocState): boolean => docLacks(this.c.docs, name, s.serverSV) || this.incarnations.remade(name) || (s.cursor > 0 && docEmpty(this.c.docs, name));
   /** A Pull of a doc, unless one is in flight (its answer comes first; a state reset now would be lost under it). */
   private pull(actions: SessionAction[], name: string, from?: () => number): void {
     if (this.conn.pulling.has(name)) return;
-    const after = from ? from() : this.store.pullFrom(name, (s) => this.lacks(name, s.serverSV));
+    const after = from ? from() : this.store.pullFrom(name, (s) => this.lacks(name, s));
     this.incarnations.pulled(name, after === 0);
     this.conn.pulling.add(name);
     this.conn.bodies.joined.add(name);
@@ -299,7 +299,7 @@ export class EncryptedSession implements RuntimeSession {
     // At head and still lacking what its state says was pulled (made again here while an
     // acknowledgement moved its cursor past its own envelopes), or waiting for structs (which the
     // server may hold below the cursor): pulled once more from the start, once per connection.
-    if ((this.lacks(name, state.serverSV) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, () => this.store.pullFrom(name, () => true));
+    if ((this.lacks(name, state) || hasPendingStructs(this.c.docs, name)) && this.conn.repull(name)) return this.pull(actions, name, () => this.store.pullFrom(name, () => true));
     if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
   }
 
@@ -310,7 +310,7 @@ export class EncryptedSession implements RuntimeSession {
     if (inactiveBody(this.c.docs, name)) return this.conn.bodies.left(name);
     const state = this.store.get(name);
     const next = relayAction(state.cursor, seq);
-    if (next === 'pull' || (next === 'apply' && this.lacks(name, state.serverSV))) return this.pull(actions, name);
+    if (next === 'pull' || (next === 'apply' && this.lacks(name, state))) return this.pull(actions, name);
     if (next === 'skip') return;
     const out = emptyOutcome();
     this.reader.envelopes(tag, state, [{ seq, env }], out);
@@ -346,7 +346,7 @@ export class EncryptedSession implements RuntimeSession {
     this.store.touch(name);
     // Files created (or renamed, or back) elsewhere: their bodies are opened (again) now.
     if (name === WORKSPACE_DOC_NAME && this.conn.atHead.has(name)) {
-      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.conn.bodies.joined.has(n) || this.lacks(n, this.store.get(n).serverSV)) this.pull(actions, n);
+      for (const n of changed.filter((k) => this.c.docs.isActiveFile(k)).map(nameOfBody)) if (!this.conn.bodies.joined.has(n) || this.lacks(n, this.store.get(n))) this.pull(actions, n);
     }
   }
 
@@ -364,7 +364,7 @@ export class EncryptedSession implements RuntimeSession {
     this.compactor.hinted.add(name);
     if (!this.conn.atHead.has(name) || this.conn.pulling.has(name) || this.outbox.hasWaiting(name) || this.conn.catchUpDue.has(name)) return;
     const state = this.store.get(name);
-    if (this.lacks(name, state.serverSV)) return this.pull(actions, name);
+    if (this.lacks(name, state)) return this.pull(actions, name);
     // Nor while structs wait for earlier ones (the snapshot would drop those the server holds), nor
     // with local changes the server's log lacks (devices past the snapshot's seq never read it).
     if (hasPendingStructs(this.c.docs, name) || this.appends.unsentHere(name, state)) return;
