@@ -9,10 +9,10 @@
 import * as Y from 'yjs';
 import { RefusedCode, type E2eeMessage } from '../../../common/src/e2ee/frames';
 import type { SessionDocs } from '../sync/session-host';
-import { diffOf, nameOfDocId, stateVectorOf } from './doc-names';
+import { diffOf, queuedDocNames, stateVectorOf } from './doc-names';
 import type { DocState, DocStateStore } from './doc-state';
 import type { Outbox } from './outbox';
-import { beyond, raiseByUpdate } from './state-vectors';
+import { beyond, EMPTY_SV, raiseByUpdate } from './state-vectors';
 
 export interface AppendsHost {
   readonly docs: SessionDocs;
@@ -24,7 +24,6 @@ export interface AppendsHost {
 type Append = Extract<E2eeMessage, { type: 'append' }>;
 
 const REFUSALS: Record<number, string> = { 1: 'not allowed', 2: 'malformed', 3: 'counter conflict', 4: 'over the size limit', 5: 'server unavailable' };
-const EMPTY_SV = Uint8Array.of(0);
 
 export function refusalText(code: number): string {
   return REFUSALS[code] ?? `code ${code}`;
@@ -63,7 +62,7 @@ export class Appends {
    */
   unsentHere(name: string, state: DocState): boolean {
     if (this.unsealed.has(name) || beyond(stateVectorOf(this.h.docs, name), state.serverSV)) return true;
-    return this.h.docs.queuedLocalDocIds().some((id) => nameOfDocId(id, this.store.workspaceId) === name);
+    return queuedDocNames(this.h.docs, this.store.workspaceId).includes(name);
   }
 
   /** Seals a local update of a doc (the doc marked dirty first) with any that failed before; returns its Append. Throws when sealing fails: the update is kept for the next try. */
@@ -127,21 +126,19 @@ export class Appends {
 
   /**
    * Appended: the doc's state follows. The update acknowledged, and whether the seq is past
-   * cursor + 1 (the caller pulls the gap); null for an unknown req. While a Pull of the doc is in
-   * flight (`pulling`) the cursor stays: that Pull's answer holds the envelope, and a doc made
-   * again here since (renamed away and back) lacks it.
+   * cursor + 1 (the caller pulls the gap); null for an unknown req. With `holdCursor` (a Pull of
+   * the doc is in flight, or its doc was made again here) the cursor stays: that Pull's answer,
+   * or the next one from the start, holds the envelope, and a doc made again lacks it.
    */
-  appended(name: string, req: number, seq: number, pulling = false): { update: Uint8Array; gap: boolean } | null {
+  appended(name: string, req: number, seq: number, holdCursor = false): { update: Uint8Array; gap: boolean } | null {
     const p = this.outbox.acknowledge(req);
     if (!p) return null;
     const state = this.store.get(name);
     state.writers.record(this.outbox.deviceKeys.deviceId, p.run, p.ctr, seq);
     state.serverSV = raiseByUpdate(state.serverSV, p.update);
     state.head = Math.max(state.head, seq);
-    let gap = false;
-    if (pulling) gap = false;
-    else if (seq === state.cursor + 1) state.cursor = seq;
-    else gap = seq > state.cursor;
+    const gap = !holdCursor && seq > state.cursor + 1;
+    if (!holdCursor && seq === state.cursor + 1) state.cursor = seq;
     // An earlier run's edits not shown yet (dirtyOnLoad) keep the doc dirty until its catch-up is worked out.
     if (!this.outbox.hasWaiting(name) && !this.store.dirtyOnLoad.has(name)) state.dirty = false;
     this.store.touch(name);

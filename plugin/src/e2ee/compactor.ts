@@ -15,8 +15,8 @@ import { diffOf } from './doc-names';
 import type { DocState } from './doc-state';
 import type { Outbox } from './outbox';
 import { encodeSnapshotPayload } from './snapshot-payload';
+import { EMPTY_SV } from './state-vectors';
 
-const EMPTY_SV = Uint8Array.of(0);
 
 export class Compactor {
   /** Snapshots sent and not answered, by req. */

@@ -26,14 +26,26 @@ export class DocApplier {
     private readonly docs: SessionDocs,
     private readonly ledger: SyncLedger,
     private readonly toDisk: () => boolean,
+    private readonly log: (level: 'error', message: string) => void,
   ) {}
 
   /**
    * Applies one doc's updates (`first`: the doc's first answer on this
    * connection). Returns the file keys the workspace doc changed (empty for
-   * bodies); events go into `actions`. Throws what Yjs throws.
+   * bodies); events go into `actions`. What Yjs throws is logged and
+   * reported as a `CRDT error` event.
    */
   apply(name: string, updates: readonly Uint8Array[], first: boolean, actions: SessionAction[]): string[] {
+    try {
+      return this.applyOrThrow(name, updates, first, actions);
+    } catch (e) {
+      this.log('error', `[EncryptedSession] applying to ${name}: ${(e as Error).message}`);
+      actions.push(emit({ type: 'error', message: `CRDT error: ${(e as Error).message}` }));
+      return [];
+    }
+  }
+
+  private applyOrThrow(name: string, updates: readonly Uint8Array[], first: boolean, actions: SessionAction[]): string[] {
     const key = bodyKeyOf(name);
     if (key === null) return this.applyWorkspace(updates, first, actions);
     if (updates.length === 0 && !first) return [];

@@ -3,10 +3,9 @@
  * `body:<ws>/<key>`), the names their tags are derived from, and the reads a
  * session makes of each through SessionDocs.
  */
-import * as Y from 'yjs';
 import { bodyDocName, WORKSPACE_DOC_NAME } from '../../../common/src/e2ee/keys';
 import { parseDocId } from '../../../common/src/wire/frame';
-import { beyond } from './state-vectors';
+import { beyond, EMPTY_SV } from './state-vectors';
 import type { SessionDocs } from '../sync/session-host';
 
 export { WORKSPACE_DOC_NAME };
@@ -59,8 +58,7 @@ export function docLacks(docs: SessionDocs, name: string, serverSV: Uint8Array):
 export function docEmpty(docs: SessionDocs, name: string): boolean {
   const key = bodyKeyOf(name);
   if (key === null) return false;
-  if (!docs.hasBody(key)) return true;
-  return !docs.bodyHasPendingStructs(key) && Y.decodeStateVector(docs.bodyStateVector(key)).size === 0;
+  return !docs.hasBody(key) || (!hasPendingStructs(docs, name) && !beyond(stateVectorOf(docs, name), EMPTY_SV));
 }
 
 /** True when the doc holds structs waiting for earlier ones it lacks. */
@@ -73,6 +71,11 @@ export function hasPendingStructs(docs: SessionDocs, name: string): boolean {
 export function inactiveBody(docs: SessionDocs, name: string): boolean {
   const key = bodyKeyOf(name);
   return key !== null && !docs.isActiveFile(key);
+}
+
+/** The names of the docs whose local updates wait in the queue (not handed to the session yet). */
+export function queuedDocNames(docs: SessionDocs, workspaceId: string): string[] {
+  return docs.queuedLocalDocIds().flatMap((id) => nameOfDocId(id, workspaceId) ?? []);
 }
 
 /** The file keys of paths a host names (a key as is, else resolved; unknown paths left out). */

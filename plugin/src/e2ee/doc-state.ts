@@ -19,6 +19,7 @@ import { decodeBase64, encodeBase64 } from '../../../common/src/base64';
 import { fromHex, toHex } from '../../../common/src/e2ee/bytes';
 import type { KeyStorage } from './key-store';
 import { WriterTable, type WriterEntry } from './writer-table';
+import { EMPTY_SV } from './state-vectors';
 
 export const DOC_STATE_PREFIX = 'e2ee-doc:';
 export const CHANGES_PREFIX = 'e2ee-changes:';
@@ -32,7 +33,6 @@ export function changesKey(workspaceId: string): string {
 }
 
 /** The state vector of an empty doc. */
-const EMPTY_SV = Uint8Array.of(0);
 
 export class DocState {
   cursor = 0;

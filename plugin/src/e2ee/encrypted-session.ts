@@ -16,7 +16,7 @@ import { SessionState, LEGAL_MOVES, SessionStateError } from '../sync/session-st
 import type { RuntimeSession } from '../sync/session-host';
 import { Compactor } from './compactor';
 import { DocApplier } from './doc-applier';
-import { bodyKeyOf, docEmpty, docLacks, fileKeysOf, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, WORKSPACE_DOC_NAME } from './doc-names';
+import { bodyKeyOf, docEmpty, docLacks, fileKeysOf, hasPendingStructs, inactiveBody, nameOfBody, nameOfDocId, queuedDocNames, WORKSPACE_DOC_NAME } from './doc-names';
 import { DocStateStore, relayAction, type DocState } from './doc-state';
 import { emptyOutcome, EnvelopeReader, type ReadOutcome } from './envelope-reader';
 import { Appends, refusalText } from './appends';
@@ -53,7 +53,7 @@ export class EncryptedSession implements RuntimeSession {
     this.store = new DocStateStore(c.storage, c.workspaceId, warn);
     this.appends = new Appends(c, this.store, this.outbox);
     this.reader = new EnvelopeReader(() => this.outbox.deviceKeys, warn);
-    this.applier = new DocApplier(c.docs, c.ledger, () => this.toDisk);
+    this.applier = new DocApplier(c.docs, c.ledger, () => this.toDisk, c.log);
     this.compactor = new Compactor(c.docs, this.outbox, (name) => this.tagOf(name));
     this.incarnations = new DocIncarnations(c.docs);
     this.workspaceId = c.workspaceId;
@@ -85,6 +85,7 @@ export class EncryptedSession implements RuntimeSession {
 
   /** The doc lacks what its state says was read (structs; anything, made again since or empty past a cursor): pulled from the start before any snapshot. */
   private readonly lacks = (name: string, s: DocState): boolean => docLacks(this.c.docs, name, s.serverSV) || this.incarnations.remade(name) || (s.cursor > 0 && docEmpty(this.c.docs, name));
+
   /** A Pull of a doc, unless one is in flight (its answer comes first; a state reset now would be lost under it). */
   private pull(actions: SessionAction[], name: string, from?: () => number): void {
     if (this.conn.pulling.has(name)) return;
@@ -147,7 +148,7 @@ export class EncryptedSession implements RuntimeSession {
   /** Encrypted workspaces have no server snapshot zip to import. */
   snapshotImported = (): SessionAction[] => [];
   /** Doc states (dirty marks above all) go with their docs, by any save: else a restart could find an edit stored but not marked unsent. */
-  docsSaved = (): void => this.store.docsStored(this.c.docs.queuedLocalDocIds().flatMap((id) => nameOfDocId(id, this.c.workspaceId) ?? []), (n) => this.c.isDocStored(n));
+  docsSaved = (): void => this.store.docsStored(queuedDocNames(this.c.docs, this.c.workspaceId), (n) => this.c.isDocStored(n));
 
   disconnected(): SessionAction[] {
     if (this.current !== SessionState.AwaitingConnect) this.transition(SessionState.AwaitingConnect);
@@ -257,7 +258,7 @@ export class EncryptedSession implements RuntimeSession {
       case 'appended': {
         const acked = this.appends.appended(name, msg.req, msg.seq, this.conn.pulling.has(name) || this.incarnations.remade(name));
         // Applied again to a body: one made again since it was sealed (renamed away and back) lacks it; Yjs drops it where held.
-        if (acked && bodyKeyOf(name) !== null) this.applyOutcome(actions, name, this.store.get(name), { ...emptyOutcome(), updates: [acked.update] }, false);
+        if (acked && bodyKeyOf(name) !== null) this.applier.apply(name, [acked.update], false, actions);
         if (acked?.gap) this.pull(actions, name);
         else if (this.compactor.hinted.has(name)) this.maybeSnapshot(actions, name);
         return;
@@ -335,13 +336,7 @@ export class EncryptedSession implements RuntimeSession {
   private applyOutcome(actions: SessionAction[], name: string, state: DocState, out: ReadOutcome, first: boolean): void {
     for (const message of out.errors) actions.push(emit({ type: 'error', message }));
     if (out.rollback) this.conn.reappend.add(name);
-    let changed: string[] = [];
-    try {
-      changed = this.applier.apply(name, out.updates, first, actions);
-    } catch (e) {
-      this.c.log('error', `[EncryptedSession] applying to ${name}: ${(e as Error).message}`);
-      actions.push(emit({ type: 'error', message: `CRDT error: ${(e as Error).message}` }));
-    }
+    const changed = this.applier.apply(name, out.updates, first, actions);
     for (const u of out.updates) state.serverSV = raiseByUpdate(state.serverSV, u);
     this.store.touch(name);
     // Files created (or renamed, or back) elsewhere: their bodies are opened (again) now.

@@ -11,6 +11,9 @@
  */
 import * as Y from 'yjs';
 
+/** The state vector of an empty doc (no client). */
+export const EMPTY_SV = Uint8Array.of(0);
+
 /** `sv` raised by the clocks of an update that continue it (see above). */
 export function raiseByUpdate(sv: Uint8Array, update: Uint8Array): Uint8Array {
   const known = Y.decodeStateVector(sv);
